@@ -1,0 +1,11 @@
+// Every subcommand registers its flags and its run callback on the root CLI11 app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace c2p {
+
+void register_inspect(CLI::App &app);
+void register_migrate(CLI::App &app);
+
+} // namespace c2p

@@ -1,0 +1,92 @@
+#include "commands/common.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <set>
+
+#include "util/error.hpp"
+
+namespace c2p {
+
+GlobalOptions &global_options() {
+    static GlobalOptions g;
+    return g;
+}
+
+void add_source_flags(CLI::App &cmd, SourceFlags &f, bool with_collections) {
+    cmd.add_option("--from", f.from,
+                   "Source: a Chroma server URL (http[s]://host:port), a Chroma persistent directory (with "
+                   "chroma.sqlite3), or a chroma2pg backup directory")
+        ->required()
+        ->envname("CHROMA2PG_FROM");
+    cmd.add_option("--tenant", f.opts.tenant, "Chroma tenant (server sources)")
+        ->envname("CHROMA2PG_TENANT")
+        ->capture_default_str();
+    cmd.add_option("--database", f.opts.database, "Chroma database (server sources)")
+        ->envname("CHROMA2PG_DATABASE")
+        ->capture_default_str();
+    cmd.add_option("--token", f.opts.token,
+                   "Chroma auth token (default: $CHROMA_API_KEY or $CHROMA_TOKEN); never printed")
+        ->envname("CHROMA2PG_TOKEN");
+    cmd.add_option("--token-header", f.opts.token_header,
+                   "How to send the token: x-chroma-token or authorization (Bearer)")
+        ->check(CLI::IsMember({"x-chroma-token", "authorization"}))
+        ->envname("CHROMA2PG_TOKEN_HEADER")
+        ->capture_default_str();
+    cmd.add_flag("--insecure", f.opts.insecure_tls, "Do not verify the Chroma server's TLS certificate")
+        ->envname("CHROMA2PG_INSECURE");
+    if (with_collections)
+        cmd.add_option("--collections", f.collections, "Only these collections (comma-separated names)")
+            ->delimiter(',')
+            ->envname("CHROMA2PG_COLLECTIONS");
+}
+
+void add_target_flags(CLI::App &cmd, std::string &to, std::string &schema) {
+    cmd.add_option("--to", to,
+                   "PostgreSQL: a libpq connection string or postgresql:// URL (default: $DATABASE_URL, else the "
+                   "PG* variables and ~/.pgpass)")
+        ->envname("CHROMA2PG_TO");
+    cmd.add_option("--schema", schema, "PostgreSQL schema for the tables")
+        ->envname("CHROMA2PG_SCHEMA")
+        ->capture_default_str();
+}
+
+void resolve_token(SourceOptions &o) {
+    if (!o.token.empty()) return;
+    for (const char *v : {"CHROMA_API_KEY", "CHROMA_TOKEN"})
+        if (const char *t = std::getenv(v); t && *t) {
+            o.token = t;
+            return;
+        }
+}
+
+std::vector<CollectionInfo> select_collections(Source &src, const std::vector<std::string> &wanted) {
+    auto all = src.list_collections();
+    if (wanted.empty()) return all;
+    std::vector<CollectionInfo> out;
+    std::set<std::string> seen;
+    for (const auto &w : wanted) {
+        bool found = false;
+        for (const auto &c : all)
+            if (c.name == w || c.id == w) {
+                if (seen.insert(c.id).second) out.push_back(c);
+                found = true;
+            }
+        if (!found) {
+            std::string names;
+            for (const auto &c : all) names += (names.empty() ? "" : ", ") + c.name;
+            throw UsageError("collection '" + w + "' not found in " + src.describe() +
+                            " (it has: " + (names.empty() ? "no collections" : names) + ")");
+        }
+    }
+    return out;
+}
+
+void print_json(const nlohmann::ordered_json &j) {
+    std::string s = j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    std::fwrite(s.data(), 1, s.size(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+}
+
+} // namespace c2p

@@ -1,0 +1,42 @@
+// Options and helpers every command shares: source flags, target flags, collection selection, output.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "sources/source.hpp"
+
+namespace c2p {
+
+struct GlobalOptions {
+    bool json = false;
+    bool quiet = false;
+    bool verbose = false;
+    std::string log_format = "text";
+};
+
+struct SourceFlags {
+    std::string from;
+    std::vector<std::string> collections;
+    SourceOptions opts;
+};
+
+// Registers --from, --tenant, --database, --token, --token-header, --insecure, --collections.
+void add_source_flags(CLI::App &cmd, SourceFlags &f, bool with_collections = true);
+// Registers --to (libpq conninfo or URL; DATABASE_URL / PG* when absent) and --schema.
+void add_target_flags(CLI::App &cmd, std::string &to, std::string &schema);
+
+// The collections to work on, in source order; unknown names are a usage error listing what exists.
+std::vector<CollectionInfo> select_collections(Source &src, const std::vector<std::string> &wanted);
+
+// Prints the machine-readable result on stdout (one JSON document).
+void print_json(const nlohmann::ordered_json &j);
+// Source token: the flag, else CHROMA_API_KEY, else CHROMA_TOKEN.
+void resolve_token(SourceOptions &o);
+
+GlobalOptions &global_options();
+
+} // namespace c2p

@@ -1,0 +1,69 @@
+#include <fmt/format.h>
+
+#include "commands/commands.hpp"
+#include "commands/common.hpp"
+#include "core/record.hpp"
+
+namespace c2p {
+namespace {
+
+struct InspectArgs {
+    SourceFlags src;
+};
+
+void run_inspect(const InspectArgs &a) {
+    SourceOptions so = a.src.opts;
+    resolve_token(so);
+    auto source = open_source(a.src.from, so);
+    auto cols = select_collections(*source, a.src.collections);
+    nlohmann::ordered_json out;
+    out["source"] = source->describe();
+    out["source_details"] = source->details();
+    out["collections"] = nlohmann::ordered_json::array();
+    for (const auto &c : cols) {
+        nlohmann::ordered_json j;
+        j["name"] = c.name;
+        j["id"] = c.id;
+        j["records"] = c.record_count;
+        j["dimension"] = c.dimension ? nlohmann::ordered_json(*c.dimension) : nlohmann::ordered_json(nullptr);
+        j["space"] = space_name(c.space);
+        j["metadata"] = c.metadata;
+        j["configuration"] = c.configuration;
+        j["tenant"] = c.tenant;
+        j["database"] = c.database;
+        j["details"] = c.details;
+        j["warnings"] = c.warnings;
+        out["collections"].push_back(j);
+    }
+    if (global_options().json) {
+        print_json(out);
+        return;
+    }
+    fmt::print("source: {}\n", source->describe());
+    auto d = source->details();
+    for (auto it = d.begin(); it != d.end(); ++it)
+        if (it.key() != "url") fmt::print("  {}: {}\n", it.key(), it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
+    fmt::print("\n{:<32} {:>10} {:>6} {:<7} {}\n", "collection", "records", "dim", "space", "id");
+    for (const auto &c : cols)
+        fmt::print("{:<32} {:>10} {:>6} {:<7} {}\n", c.name, c.record_count,
+                   c.dimension ? std::to_string(*c.dimension) : "-", space_name(c.space), c.id);
+    for (const auto &c : cols) {
+        if (!c.details.empty() && c.details.size() > 2) fmt::print("\n{}: {}\n", c.name, c.details.dump());
+        for (const auto &w : c.warnings) fmt::print("warning: {}: {}\n", c.name, w);
+    }
+}
+
+} // namespace
+
+void register_inspect(CLI::App &app) {
+    auto args = std::make_shared<InspectArgs>();
+    auto *cmd = app.add_subcommand("inspect", "List a source's collections: records, dimension, space, metadata");
+    cmd->footer("Examples:\n"
+                "  chroma2pg inspect --from http://localhost:8000\n"
+                "  chroma2pg inspect --from ./chroma_db --json\n"
+                "  chroma2pg inspect --from https://chroma.example.com --token $TOKEN --tenant acme");
+    add_source_flags(*cmd, args->src);
+    cmd->callback([args] { run_inspect(*args); });
+}
+
+} // namespace c2p

@@ -1,0 +1,26 @@
+// Metadata <-> JSON text with Chroma's types kept (int stays int, 1.0 stays float).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "core/record.hpp"
+
+namespace c2p {
+
+// JSON object text; "null" for an empty Metadata (Chroma's None).
+void append_metadata_json(std::string &out, const Metadata &m);
+std::string metadata_to_json(const Metadata &m);
+
+// Parses a JSON object (or null) into Metadata. Integers become int64, numbers with a
+// fraction or exponent become double. Throws DataError on anything Chroma cannot hold.
+Metadata metadata_from_json(std::string_view json);
+Metadata metadata_from_nlohmann(const nlohmann::ordered_json &j);
+nlohmann::ordered_json metadata_to_nlohmann(const Metadata &m);
+
+// Keys sorted, for order-insensitive comparison and digests.
+Metadata sorted_metadata(const Metadata &m);
+
+} // namespace c2p

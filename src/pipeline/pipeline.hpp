@@ -1,0 +1,22 @@
+// Moves one collection from a BatchReader to a Sink, reading the next batch while the sink writes.
+#pragma once
+
+#include <cstdint>
+
+#include "pipeline/sink.hpp"
+#include "sources/source.hpp"
+#include "util/progress.hpp"
+
+namespace c2p {
+
+struct PipelineStats {
+    uint64_t records = 0;
+    uint64_t bytes = 0;
+    double seconds = 0;
+};
+
+// Runs reader -> sink on two threads with a small bounded queue of recycled batches, so memory is
+// O(batch size) whatever the collection size. Calls sink.begin/finish (abort on error, rethrown).
+PipelineStats run_pipeline(const CollectionInfo &c, BatchReader &reader, Sink &sink, Progress *progress);
+
+} // namespace c2p

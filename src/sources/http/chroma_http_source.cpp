@@ -1,0 +1,311 @@
+#include "sources/http/chroma_http_source.hpp"
+
+#include <charconv>
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "core/metadata_json.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+namespace c2p {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+json parse_json(const std::string &base, const std::string &what, const HttpResponse &r) {
+    try {
+        return json::parse(r.body);
+    } catch (const std::exception &e) {
+        throw EnvError(fmt::format("Chroma at {}: {}: the answer is not JSON ({}): {}", base, what, e.what(),
+                                   r.body.substr(0, 200)));
+    }
+}
+
+Space space_of(const json &configuration, const json &metadata) {
+    auto from = [](const json &j, std::initializer_list<const char *> path) -> std::string {
+        const json *cur = &j;
+        for (const char *k : path) {
+            if (!cur->is_object() || !cur->contains(k)) return "";
+            cur = &(*cur)[k];
+        }
+        return cur->is_string() ? cur->get<std::string>() : "";
+    };
+    for (auto s : {from(configuration, {"hnsw", "space"}), from(configuration, {"hnsw_configuration", "space"}),
+                   from(configuration, {"spann", "space"}), from(metadata, {"hnsw:space"})})
+        if (!s.empty()) return parse_space(s);
+    return Space::l2;
+}
+
+std::string_view trimmed_token(simdjson::ondemand::value v) {
+    std::string_view raw = v.raw_json_token();
+    while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t'))
+        raw.remove_suffix(1);
+    return raw;
+}
+
+// Chroma's own number text decides the type: a fraction or exponent is a float, else an int.
+MetaScalar scalar_from_ondemand(simdjson::ondemand::value v, std::string_view key) {
+    switch (v.type()) {
+    case simdjson::ondemand::json_type::boolean: return bool(v.get_bool());
+    case simdjson::ondemand::json_type::string: return std::string(std::string_view(v.get_string()));
+    case simdjson::ondemand::json_type::number: {
+        std::string_view raw = trimmed_token(v);
+        bool is_float = raw.find_first_of(".eE") != std::string_view::npos;
+        if (is_float) {
+            double d;
+            auto r = std::from_chars(raw.data(), raw.data() + raw.size(), d);
+            if (r.ec == std::errc()) return d;
+        } else {
+            int64_t i;
+            auto r = std::from_chars(raw.data(), raw.data() + raw.size(), i);
+            if (r.ec == std::errc()) return i;
+        }
+        throw DataError("metadata key '" + std::string(key) + "': number " + std::string(raw) +
+                        " does not fit a 64-bit int or double");
+    }
+    default:
+        throw DataError("metadata key '" + std::string(key) + "': unsupported value type");
+    }
+}
+
+Metadata metadata_from_ondemand(simdjson::ondemand::object obj) {
+    Metadata m;
+    for (auto field : obj) {
+        std::string key(std::string_view(field.unescaped_key()));
+        simdjson::ondemand::value v = field.value();
+        simdjson::ondemand::json_type t = v.type();
+        if (t == simdjson::ondemand::json_type::null) continue;
+        if (t == simdjson::ondemand::json_type::array) {
+            std::vector<MetaScalar> arr;
+            for (auto e : v.get_array()) arr.push_back(scalar_from_ondemand(e.value(), key));
+            m.emplace_back(std::move(key), std::move(arr));
+        } else {
+            std::visit([&](auto &&x) { m.emplace_back(key, MetaValue(std::move(x))); }, scalar_from_ondemand(v, key));
+        }
+    }
+    return m;
+}
+
+} // namespace
+
+std::string url_escape(const std::string &s) {
+    char *e = curl_easy_escape(nullptr, s.c_str(), static_cast<int>(s.size()));
+    std::string out = e ? e : s;
+    curl_free(e);
+    return out;
+}
+
+void throw_http_error(const std::string &base, const std::string &what, const HttpResponse &r) {
+    std::string body = r.body.substr(0, 300);
+    if (r.status == 401 || r.status == 403)
+        throw EnvError(fmt::format("Chroma at {} refused the credentials (HTTP {}) for {}: check --token / "
+                                   "CHROMA_API_KEY / CHROMA_TOKEN and --token-header: {}",
+                                   base, r.status, what, body));
+    if (r.status == 404)
+        throw DataError(fmt::format("Chroma at {}: {}: not found (HTTP 404): {}", base, what, body));
+    throw EnvError(fmt::format("Chroma at {}: {} failed with HTTP {}: {}", base, what, r.status, body));
+}
+
+ChromaHttpSource::ChromaHttpSource(const std::string &url, const SourceOptions &opts)
+    : base_(parse_url(url).base), opts_(opts),
+      client_(base_, HttpAuth{opts.token, opts.token_header, parse_url(url).user, parse_url(url).password},
+              opts.insecure_tls) {
+    // Two quick attempts: a wrong port should fail in seconds, not after a minute of backoff.
+    auto hb = client_.get("/api/v2/heartbeat", 2);
+    if (hb.status == 200) {
+        api_ = 2;
+    } else if (hb.status == 404 || hb.status == 410) {
+        auto v1 = client_.get("/api/v1/heartbeat", 2);
+        if (v1.status != 200) throw_http_error(base_, "heartbeat (API v1 and v2)", v1);
+        api_ = 1;
+    } else {
+        throw_http_error(base_, "heartbeat", hb);
+    }
+    auto ver = client_.get(api_ == 2 ? "/api/v2/version" : "/api/v1/version");
+    if (ver.status == 200) {
+        auto j = parse_json(base_, "version", ver);
+        server_version_ = j.is_string() ? j.get<std::string>() : ver.body;
+    }
+    if (api_ == 2) {
+        // An authenticated call up front: a wrong token is reported here, before any work.
+        auto id = client_.get("/api/v2/auth/identity");
+        if (id.status == 401 || id.status == 403) throw_http_error(base_, "authentication", id);
+        auto pf = client_.get("/api/v2/pre-flight-checks");
+        if (pf.status == 200) {
+            auto j = parse_json(base_, "pre-flight-checks", pf);
+            if (j.contains("max_batch_size") && j["max_batch_size"].is_number_integer())
+                max_batch_size_ = j["max_batch_size"].get<size_t>();
+        }
+    } else {
+        auto pf = client_.get("/api/v1/pre-flight-checks");
+        if (pf.status == 401 || pf.status == 403) throw_http_error(base_, "authentication", pf);
+        if (pf.status == 200) {
+            auto j = parse_json(base_, "pre-flight-checks", pf);
+            if (j.contains("max_batch_size") && j["max_batch_size"].is_number_integer())
+                max_batch_size_ = j["max_batch_size"].get<size_t>();
+        }
+    }
+}
+
+nlohmann::ordered_json ChromaHttpSource::details() const {
+    return {{"kind", "chroma-server"}, {"url", base_}, {"api", api_}, {"server_version", server_version_},
+            {"tenant", opts_.tenant}, {"database", opts_.database}, {"max_batch_size", max_batch_size_}};
+}
+
+std::string ChromaHttpSource::collection_path(const CollectionInfo &c) const {
+    if (api_ == 2)
+        return "/api/v2/tenants/" + url_escape(opts_.tenant) + "/databases/" + url_escape(opts_.database) +
+               "/collections/" + c.id;
+    return "/api/v1/collections/" + c.id;
+}
+
+std::vector<CollectionInfo> ChromaHttpSource::list_collections() {
+    std::vector<CollectionInfo> out;
+    const size_t page = 100;
+    for (size_t offset = 0;; offset += page) {
+        std::string path = api_ == 2 ? fmt::format("/api/v2/tenants/{}/databases/{}/collections?limit={}&offset={}",
+                                                   url_escape(opts_.tenant), url_escape(opts_.database), page, offset)
+                                     : fmt::format("/api/v1/collections?tenant={}&database={}&limit={}&offset={}",
+                                                   url_escape(opts_.tenant), url_escape(opts_.database), page, offset);
+        auto r = client_.get(path);
+        if (r.status != 200) {
+            if (r.status == 404)
+                throw DataError(fmt::format("Chroma at {}: tenant '{}' / database '{}' not found (HTTP 404): {}", base_,
+                                            opts_.tenant, opts_.database, r.body.substr(0, 200)));
+            throw_http_error(base_, "list collections", r);
+        }
+        auto arr = parse_json(base_, "list collections", r);
+        if (!arr.is_array()) throw EnvError("Chroma at " + base_ + ": list collections: expected a JSON array");
+        for (auto &j : arr) {
+            CollectionInfo c;
+            c.id = j.value("id", "");
+            c.name = j.value("name", "");
+            c.metadata = j.contains("metadata") ? j["metadata"] : json(nullptr);
+            c.configuration = j.contains("configuration_json") ? j["configuration_json"] : json(nullptr);
+            if (j.contains("dimension") && j["dimension"].is_number_integer())
+                c.dimension = j["dimension"].get<uint32_t>();
+            c.space = space_of(c.configuration, c.metadata);
+            c.tenant = opts_.tenant;
+            c.database = opts_.database;
+            auto cnt = client_.get(collection_path(c) + "/count");
+            if (cnt.status != 200) throw_http_error(base_, "count of collection '" + c.name + "'", cnt);
+            c.record_count = parse_json(base_, "count", cnt).get<uint64_t>();
+            c.details = {{"source", "chroma-server"}, {"server_version", server_version_}};
+            out.push_back(std::move(c));
+        }
+        if (arr.size() < page) break;
+    }
+    return out;
+}
+
+namespace {
+
+// Pages through `get` ordered by Chroma's internal id (stable across pages since 0.5.11).
+class HttpBatchReader : public BatchReader {
+public:
+    HttpBatchReader(ChromaHttpSource &src, CollectionInfo c, size_t batch)
+        : src_(src), c_(std::move(c)), batch_(batch), path_(src.collection_path(c_) + "/get") {}
+
+    bool next(RecordBatch &out) override {
+        out.clear();
+        out.dim = c_.dimension.value_or(0);
+        if (done_) return false;
+        std::string body = fmt::format(R"({{"limit":{},"offset":{},"include":["embeddings","documents","metadatas","uris"]}})",
+                                       batch_, offset_);
+        auto r = src_.client().post(path_, body);
+        if (r.status != 200) throw_http_error(src_.describe(), "get from collection '" + c_.name + "'", r);
+        size_t n = parse(r.body, out);
+        offset_ += n;
+        if (n < batch_) done_ = true;
+        if (n == 0) return false;
+        return true;
+    }
+
+private:
+    size_t parse(const std::string &text, RecordBatch &out) {
+        simdjson::padded_string padded(text);
+        simdjson::ondemand::document doc;
+        if (auto err = parser_.iterate(padded).get(doc))
+            throw EnvError(fmt::format("collection '{}': get answer is not JSON: {}", c_.name, simdjson::error_message(err)));
+        std::vector<std::string> &ids = out.ids;
+        size_t n_emb = 0;
+        try {
+            simdjson::ondemand::object obj = doc.get_object();
+            for (auto field : obj) {
+                std::string_view key = field.unescaped_key();
+                simdjson::ondemand::value v = field.value();
+                if (key == "ids") {
+                    for (auto e : v.get_array()) ids.emplace_back(std::string_view(e.get_string()));
+                } else if (key == "embeddings") {
+                    if (v.is_null()) continue;
+                    for (auto row : v.get_array()) {
+                        size_t before = floats_.size();
+                        for (auto x : row.get_array()) {
+                            std::string_view raw = trimmed_token(x.value());
+                            float f;
+                            auto res = std::from_chars(raw.data(), raw.data() + raw.size(), f);
+                            if (res.ec != std::errc() || res.ptr != raw.data() + raw.size())
+                                throw DataError(fmt::format("collection '{}': embedding value '{}' is not a number",
+                                                            c_.name, std::string(raw)));
+                            floats_.push_back(f);
+                        }
+                        size_t d = floats_.size() - before;
+                        if (n_emb == 0 && out.dim == 0) out.dim = static_cast<uint32_t>(d);
+                        else if (d != out.dim)
+                            throw DataError(fmt::format("collection '{}': embedding #{} at offset {} has {} dimensions, "
+                                                        "others have {}", c_.name, n_emb, offset_, d, out.dim));
+                        ++n_emb;
+                    }
+                } else if (key == "documents" || key == "uris") {
+                    auto &dst = key == "documents" ? out.documents : out.uris;
+                    if (v.is_null()) continue;
+                    for (auto e : v.get_array()) {
+                        if (e.is_null()) dst.emplace_back(std::nullopt);
+                        else dst.emplace_back(std::string(std::string_view(e.get_string())));
+                    }
+                } else if (key == "metadatas") {
+                    if (v.is_null()) continue;
+                    for (auto e : v.get_array()) {
+                        if (e.is_null()) out.metadatas.emplace_back();
+                        else out.metadatas.push_back(metadata_from_ondemand(e.get_object()));
+                    }
+                }
+            }
+        } catch (const simdjson::simdjson_error &e) {
+            throw EnvError(fmt::format("collection '{}': unexpected get answer at offset {}: {}", c_.name, offset_, e.what()));
+        }
+        size_t n = ids.size();
+        if (n_emb != n)
+            throw DataError(fmt::format("collection '{}': get returned {} ids but {} embeddings at offset {}", c_.name, n,
+                                        n_emb, offset_));
+        if (c_.dimension && n > 0 && out.dim != *c_.dimension)
+            throw DataError(fmt::format("collection '{}': embeddings have {} dimensions, the collection says {}", c_.name,
+                                        out.dim, *c_.dimension));
+        out.embeddings.swap(floats_);
+        floats_.clear();
+        out.documents.resize(n);
+        out.uris.resize(n);
+        out.metadatas.resize(n);
+        return n;
+    }
+
+    ChromaHttpSource &src_;
+    CollectionInfo c_;
+    size_t batch_;
+    std::string path_;
+    size_t offset_ = 0;
+    bool done_ = false;
+    simdjson::ondemand::parser parser_;
+    std::vector<float> floats_;
+};
+
+} // namespace
+
+std::unique_ptr<BatchReader> ChromaHttpSource::read(const CollectionInfo &c, size_t batch_size) {
+    return std::make_unique<HttpBatchReader>(*this, c, batch_size);
+}
+
+} // namespace c2p

@@ -1,0 +1,44 @@
+// The source side of the pipeline: list collections, then stream each one in batches.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/record.hpp"
+
+namespace c2p {
+
+// Yields one collection's records. Not thread-safe; one reader per thread.
+class BatchReader {
+public:
+    virtual ~BatchReader() = default;
+    // Fills `out` (cleared first, out.dim set) with up to the batch size records.
+    // Returns false once the collection is exhausted (and `out` is then empty).
+    virtual bool next(RecordBatch &out) = 0;
+};
+
+class Source {
+public:
+    virtual ~Source() = default;
+    // Human description with no credentials: a URL without user/password, or a path.
+    virtual std::string describe() const = 0;
+    // Source-level facts for reports and manifests (server version, on-disk era…).
+    virtual nlohmann::ordered_json details() const { return nlohmann::ordered_json::object(); }
+    virtual std::vector<CollectionInfo> list_collections() = 0;
+    virtual std::unique_ptr<BatchReader> read(const CollectionInfo &c, size_t batch_size) = 0;
+};
+
+// Picks the source by what `spec` is: http(s) URL, a Chroma persistent directory, or a
+// chroma2pg backup directory. Defined in sources/open_source.cpp.
+struct SourceOptions {
+    std::string tenant = "default_tenant";
+    std::string database = "default_database";
+    std::string token;            // empty = none
+    std::string token_header = "x-chroma-token"; // or "authorization" (Bearer)
+    bool insecure_tls = false;
+    bool salvage = false;         // persistent dir: recover what can be, report the rest
+};
+std::unique_ptr<Source> open_source(const std::string &spec, const SourceOptions &opts);
+
+} // namespace c2p

@@ -1,0 +1,113 @@
+#include "target/native_layout.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "util/error.hpp"
+
+namespace c2p {
+
+IndexMethod parse_index_method(const std::string &s) {
+    if (s == "hnsw") return IndexMethod::hnsw;
+    if (s == "ivfflat") return IndexMethod::ivfflat;
+    if (s == "none") return IndexMethod::none;
+    throw UsageError("--index: expected hnsw, ivfflat or none, not '" + s + "'");
+}
+
+std::string ensure_pgvector(PgConnection &pg) {
+    if (auto v = pg.scalar("SELECT extversion FROM pg_extension WHERE extname = 'vector'")) return *v;
+    auto avail = pg.scalar("SELECT default_version FROM pg_available_extensions WHERE name = 'vector'");
+    if (!avail)
+        throw EnvError("postgresql " + pg.describe() +
+                       ": the pgvector extension is not installed on the server (no 'vector' in "
+                       "pg_available_extensions); install it (Debian: postgresql-15-pgvector, or build pgvector "
+                       "0.8.0), or use the pgvector/pgvector Docker image");
+    try {
+        pg.exec("CREATE EXTENSION IF NOT EXISTS vector");
+    } catch (const Error &e) {
+        throw EnvError(std::string(e.what()) +
+                       "; pgvector is available but this role cannot create it: run CREATE EXTENSION vector as a "
+                       "superuser (sql/init-pgvector.sql does)");
+    }
+    return pg.scalar("SELECT extversion FROM pg_extension WHERE extname = 'vector'").value_or("?");
+}
+
+std::string qualified(const std::string &schema, const std::string &table) {
+    return quote_ident(schema) + "." + quote_ident(table);
+}
+
+void ensure_schema_and_registry(PgConnection &pg, const std::string &schema) {
+    pg.exec("CREATE SCHEMA IF NOT EXISTS " + quote_ident(schema));
+    pg.exec("CREATE TABLE IF NOT EXISTS " + qualified(schema, "chroma_collections") +
+            " (id uuid PRIMARY KEY, name text UNIQUE NOT NULL, table_name text NOT NULL, dimension int,"
+            " space text NOT NULL, metadata jsonb, configuration jsonb, source text, migrated_at timestamptz,"
+            " record_count bigint, index_method text)");
+}
+
+std::optional<RegisteredCollection> find_registered(PgConnection &pg, const std::string &schema,
+                                                    const std::string &id, const std::string &name) {
+    auto r = pg.exec_params("SELECT id::text, name, table_name, space, dimension FROM " +
+                                qualified(schema, "chroma_collections") + " WHERE id::text = $1 OR name = $2",
+                            {id, name});
+    if (r.rows() == 0) return std::nullopt;
+    RegisteredCollection rc{r.text(0, 0), r.text(0, 1), r.text(0, 2), r.text(0, 3), std::nullopt, -1};
+    if (!r.is_null(0, 4)) rc.dimension = static_cast<uint32_t>(std::stoul(r.text(0, 4)));
+    auto exists = pg.scalar("SELECT to_regclass(" + quote_literal(qualified(schema, rc.table_name)) + ") IS NOT NULL");
+    if (exists && *exists == "t") rc.rows = std::stoll(*pg.scalar("SELECT count(*) FROM " + qualified(schema, rc.table_name)));
+    return rc;
+}
+
+std::string create_table_sql(const std::string &schema, const std::string &table, std::optional<uint32_t> dim) {
+    std::string type = dim ? fmt::format("vector({})", *dim) : "vector";
+    // digest: the record's content digest at load time, so `sync` can tell what changed.
+    return "CREATE TABLE " + qualified(schema, table) + " (id text NOT NULL, embedding " + type +
+           " NOT NULL, document text, uri text, metadata jsonb, digest bytea NOT NULL)";
+}
+
+const char *space_operator(Space s) {
+    switch (s) {
+    case Space::l2: return "<->";
+    case Space::ip: return "<#>";
+    case Space::cosine: return "<=>";
+    }
+    return "<->";
+}
+
+std::string space_opclass(Space s, bool halfvec) {
+    std::string base = halfvec ? "halfvec" : "vector";
+    switch (s) {
+    case Space::l2: return base + "_l2_ops";
+    case Space::ip: return base + "_ip_ops";
+    case Space::cosine: return base + "_cosine_ops";
+    }
+    return base + "_l2_ops";
+}
+
+std::string create_vector_index_sql(const std::string &schema, const std::string &table, const std::string &index_name,
+                                    const CollectionInfo &c, const IndexOptions &o, uint64_t rows) {
+    if (o.method == IndexMethod::none || !c.dimension) return "";
+    if (o.method == IndexMethod::ivfflat && rows == 0) return ""; // nothing to train the lists on
+    uint32_t dim = *c.dimension;
+    if (dim > kMaxHalfvecIndexDims)
+        throw DataError(fmt::format(
+            "collection '{}': {} dimensions is above what pgvector can index ({} as vector, {} as halfvec); "
+            "the data can still be stored: rerun with --index none (exact search only), or reduce the "
+            "dimension (e.g. a Matryoshka-truncated or re-embedded model) before indexing",
+            c.name, dim, kMaxVectorIndexDims, kMaxHalfvecIndexDims));
+    bool half = dim > kMaxVectorIndexDims;
+    std::string column = half ? fmt::format("(embedding::halfvec({}))", dim) : "embedding";
+    std::string sql = "CREATE INDEX " + quote_ident(index_name) + " ON " + qualified(schema, table);
+    if (o.method == IndexMethod::hnsw) {
+        sql += fmt::format(" USING hnsw ({} {}) WITH (m = {}, ef_construction = {})", column, space_opclass(c.space, half),
+                           o.hnsw_m, o.hnsw_ef_construction);
+    } else {
+        uint64_t lists = o.ivfflat_lists > 0 ? static_cast<uint64_t>(o.ivfflat_lists)
+                         : rows <= 1000000   ? std::max<uint64_t>(1, rows / 1000)
+                                             : static_cast<uint64_t>(std::sqrt(static_cast<double>(rows)));
+        sql += fmt::format(" USING ivfflat ({} {}) WITH (lists = {})", column, space_opclass(c.space, half), lists);
+    }
+    return sql;
+}
+
+} // namespace c2p

@@ -1,0 +1,50 @@
+// The `native` target layout: a registry of collections plus one typed table per collection.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/record.hpp"
+#include "target/pg_connection.hpp"
+
+namespace c2p {
+
+enum class IndexMethod { hnsw, ivfflat, none };
+IndexMethod parse_index_method(const std::string &s);
+
+struct IndexOptions {
+    IndexMethod method = IndexMethod::hnsw;
+    int hnsw_m = 16;
+    int hnsw_ef_construction = 64;
+    int ivfflat_lists = 0;            // 0: rows/1000 (≤1M rows), sqrt(rows) above
+    std::string maintenance_work_mem; // empty: the server's setting
+};
+
+// pgvector's `vector` HNSW/IVFFlat indexes stop at 2,000 dimensions; halfvec reaches 4,000.
+constexpr uint32_t kMaxVectorIndexDims = 2000;
+constexpr uint32_t kMaxHalfvecIndexDims = 4000;
+
+// Installs (or checks) pgvector; throws EnvError naming the remedy when it is not available.
+std::string ensure_pgvector(PgConnection &pg);
+void ensure_schema_and_registry(PgConnection &pg, const std::string &schema);
+
+// Registry row for a collection, when one exists.
+struct RegisteredCollection {
+    std::string id, name, table_name, space;
+    std::optional<uint32_t> dimension;
+    int64_t rows = 0; // real count(*) of the table, -1 when the table is missing
+};
+std::optional<RegisteredCollection> find_registered(PgConnection &pg, const std::string &schema,
+                                                    const std::string &collection_id, const std::string &name);
+
+// SQL fragments for the table and its indexes.
+std::string qualified(const std::string &schema, const std::string &table);
+std::string create_table_sql(const std::string &schema, const std::string &table, std::optional<uint32_t> dim);
+// Empty string when no vector index applies (method none, unknown dimension). Throws for > 4,000 dims.
+std::string create_vector_index_sql(const std::string &schema, const std::string &table, const std::string &index_name,
+                                    const CollectionInfo &c, const IndexOptions &o, uint64_t rows);
+// The pgvector operator for a space (<->, <#>, <=>) and its operator class.
+const char *space_operator(Space s);
+std::string space_opclass(Space s, bool halfvec);
+
+} // namespace c2p

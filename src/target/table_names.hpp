@@ -1,0 +1,16 @@
+// Safe, deterministic PostgreSQL identifiers derived from any Chroma collection name.
+#pragma once
+
+#include <string>
+
+namespace c2p {
+
+constexpr size_t kMaxIdentBytes = 63; // NAMEDATALEN - 1
+
+// "c2p_<name>" when the name is already a plain lowercase identifier; otherwise a sanitised,
+// truncated form plus a hash of the original name, so two names that sanitise alike stay distinct.
+std::string derive_table_name(const std::string &collection_name, const std::string &prefix = "c2p_");
+// `base` + `suffix`, truncating `base` (on a UTF-8 boundary, with a hash) to stay within 63 bytes.
+std::string fit_identifier(const std::string &base, const std::string &suffix);
+
+} // namespace c2p

@@ -1,0 +1,72 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "core/json_text.hpp"
+#include "core/metadata_json.hpp"
+#include "util/error.hpp"
+
+using namespace c2p;
+
+TEST(MetadataJson, TypesSurviveRoundTrip) {
+    Metadata m{{"i", int64_t{1}},          {"f", 1.0},
+               {"b", true},                {"s", std::string("héllo \"q\" \n 日本 🎉")},
+               {"neg", int64_t{-9007199254740993}}, {"tiny", 1e-300},
+               {"big", 1e20},              {"arr", std::vector<MetaScalar>{int64_t{1}, 2.5, std::string("x"), false}}};
+    std::string j = metadata_to_json(m);
+    EXPECT_NE(j.find("\"f\":1.0"), std::string::npos) << j;
+    EXPECT_NE(j.find("\"i\":1,"), std::string::npos) << j;
+    EXPECT_EQ(j.find("e+20"), std::string::npos) << "exponent form loses the float type in jsonb: " << j;
+    Metadata back = metadata_from_json(j);
+    ASSERT_EQ(back.size(), m.size());
+    for (size_t k = 0; k < m.size(); ++k) {
+        EXPECT_EQ(back[k].first, m[k].first);
+        EXPECT_EQ(back[k].second.index(), m[k].second.index()) << m[k].first;
+        EXPECT_TRUE(back[k].second == m[k].second) << m[k].first;
+    }
+}
+
+TEST(MetadataJson, JsonbNormalisedTextKeepsTypes) {
+    // PostgreSQL prints jsonb with spaces and sorted keys; 1.0 stays 1.0.
+    Metadata m = metadata_from_json(R"({"a": 1, "b": 1.0, "c": true, "d": "1", "e": 100000000000000000000.0})");
+    ASSERT_EQ(m.size(), 5u);
+    EXPECT_TRUE(std::holds_alternative<int64_t>(m[0].second));
+    EXPECT_TRUE(std::holds_alternative<double>(m[1].second));
+    EXPECT_TRUE(std::holds_alternative<bool>(m[2].second));
+    EXPECT_TRUE(std::holds_alternative<std::string>(m[3].second));
+    EXPECT_TRUE(std::holds_alternative<double>(m[4].second));
+}
+
+TEST(MetadataJson, NullAndEmpty) {
+    EXPECT_EQ(metadata_to_json({}), "null");
+    EXPECT_TRUE(metadata_from_json("null").empty());
+    EXPECT_TRUE(metadata_from_json(R"({"gone": null})").empty());
+}
+
+TEST(MetadataJson, RejectsWhatChromaCannotHold) {
+    EXPECT_THROW(metadata_from_json(R"({"o": {"x": 1}})"), DataError);
+    EXPECT_THROW(metadata_from_json(R"({"u": 18446744073709551615})"), DataError);
+    EXPECT_THROW(metadata_from_json("[1,2]"), DataError);
+    EXPECT_THROW(metadata_from_json("{"), DataError);
+    std::string out;
+    EXPECT_THROW(json_text::append_double(out, std::numeric_limits<double>::quiet_NaN()), DataError);
+}
+
+TEST(JsonText, FloatShortestRoundTrip) {
+    for (float f : {0.1f, 1.0f / 3, -1e-38f, 3.4028235e38f, 1e-45f, 0.0f, -0.0f}) {
+        std::string s;
+        json_text::append_float32(s, f);
+        EXPECT_EQ(std::strtof(s.c_str(), nullptr), f) << s;
+    }
+}
+
+TEST(JsonText, Utf8Validation) {
+    EXPECT_TRUE(json_text::utf8_valid("plain"));
+    EXPECT_TRUE(json_text::utf8_valid("日本語 🎉 ñ"));
+    EXPECT_FALSE(json_text::utf8_valid("\xff"));
+    EXPECT_FALSE(json_text::utf8_valid("\xc3"));           // truncated
+    EXPECT_FALSE(json_text::utf8_valid("\xc0\xaf"));       // overlong
+    EXPECT_FALSE(json_text::utf8_valid("\xed\xa0\x80"));   // surrogate
+    EXPECT_FALSE(json_text::utf8_valid("\xf4\x90\x80\x80")); // > U+10FFFF
+}
