@@ -39,7 +39,7 @@ APT_PACKAGES=(
   libzstd-dev zstd libssl-dev libxxhash-dev
   libgtest-dev googletest libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  python3 python3-psycopg2
+  python3 python3-psycopg2 python3-yaml
   docker-compose
   chromium
   hyperfine time
@@ -83,10 +83,21 @@ build_project() {
   vlog "built in $BUILD_DIR ($BUILD_TYPE)"
 }
 
+# Dockerfile linters (hadolint is not packaged for Debian): pinned, from the npm registry.
+install_npm_linters() {
+  local need=0
+  command -v dockerfilelint >/dev/null 2>&1 || need=1
+  command -v dockerfile-utils >/dev/null 2>&1 || need=1
+  [[ $need == 1 ]] || return 0
+  log "installing Dockerfile linters from npm"
+  run_quiet "npm install linters" npm install -g --no-fund --no-audit dockerfile-utils@0.16.3 dockerfilelint@1.8.0
+}
+
 if [[ $DO_DEPS == 1 ]]; then
   install_apt_packages
   "$REPO_ROOT/scripts/install-pgvector.sh"
   "$REPO_ROOT/scripts/install-chroma.sh"
+  install_npm_linters
 fi
 if [[ $DO_BUILD == 1 ]]; then
   build_project
