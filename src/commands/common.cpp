@@ -35,6 +35,10 @@ void add_source_flags(CLI::App &cmd, SourceFlags &f, bool with_collections) {
         ->capture_default_str();
     cmd.add_flag("--insecure", f.opts.insecure_tls, "Do not verify the Chroma server's TLS certificate")
         ->envname("CHROMA2PG_INSECURE");
+    cmd.add_flag("--salvage", f.opts.salvage,
+                 "Damaged persistent directory: take every record that can be recovered and report the rest "
+                 "(default: refuse, naming the damage)")
+        ->envname("CHROMA2PG_SALVAGE");
     if (with_collections)
         cmd.add_option("--collections", f.collections, "Only these collections (comma-separated names)")
             ->delimiter(',')
@@ -61,7 +65,11 @@ void resolve_token(SourceOptions &o) {
 }
 
 std::vector<CollectionInfo> select_collections(Source &src, const std::vector<std::string> &wanted) {
-    auto all = src.list_collections();
+    return filter_collections(src.list_collections(), wanted, src.describe());
+}
+
+std::vector<CollectionInfo> filter_collections(const std::vector<CollectionInfo> &all, const std::vector<std::string> &wanted,
+                                               const std::string &source_description) {
     if (wanted.empty()) return all;
     std::vector<CollectionInfo> out;
     std::set<std::string> seen;
@@ -75,7 +83,7 @@ std::vector<CollectionInfo> select_collections(Source &src, const std::vector<st
         if (!found) {
             std::string names;
             for (const auto &c : all) names += (names.empty() ? "" : ", ") + c.name;
-            throw UsageError("collection '" + w + "' not found in " + src.describe() +
+            throw UsageError("collection '" + w + "' not found in " + source_description +
                             " (it has: " + (names.empty() ? "no collections" : names) + ")");
         }
     }

@@ -31,6 +31,8 @@ void add_target_flags(CLI::App &cmd, std::string &to, std::string &schema);
 
 // The collections to work on, in source order; unknown names are a usage error listing what exists.
 std::vector<CollectionInfo> select_collections(Source &src, const std::vector<std::string> &wanted);
+std::vector<CollectionInfo> filter_collections(const std::vector<CollectionInfo> &all, const std::vector<std::string> &wanted,
+                                               const std::string &source_description);
 
 // Prints the machine-readable result on stdout (one JSON document).
 void print_json(const nlohmann::ordered_json &j);

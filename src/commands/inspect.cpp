@@ -3,6 +3,8 @@
 #include "commands/commands.hpp"
 #include "commands/common.hpp"
 #include "core/record.hpp"
+#include "sources/persistent/persistent_source.hpp"
+#include "util/error.hpp"
 
 namespace c2p {
 namespace {
@@ -15,7 +17,14 @@ void run_inspect(const InspectArgs &a) {
     SourceOptions so = a.src.opts;
     resolve_token(so);
     auto source = open_source(a.src.from, so);
-    auto cols = select_collections(*source, a.src.collections);
+    // A damaged directory is still inspected in full: each collection says what is wrong.
+    auto *persistent = dynamic_cast<PersistentSource *>(source.get());
+    auto cols = filter_collections(persistent && !so.salvage ? persistent->inspect_collections()
+                                                             : source->list_collections(),
+                                   a.src.collections, source->describe());
+    std::vector<std::string> damaged;
+    for (const auto &c : cols)
+        if (c.details.value("status", "ok") == "damaged") damaged.push_back(c.name);
     nlohmann::ordered_json out;
     out["source"] = source->describe();
     out["source_details"] = source->details();
@@ -35,8 +44,16 @@ void run_inspect(const InspectArgs &a) {
         j["warnings"] = c.warnings;
         out["collections"].push_back(j);
     }
+    auto fail_if_damaged = [&] {
+        if (damaged.empty()) return;
+        std::string names;
+        for (const auto &n : damaged) names += (names.empty() ? "" : ", ") + n;
+        throw DataError("damaged: " + names + " (see the damage listed above); `migrate --salvage` migrates what "
+                        "can be recovered and reports the rest");
+    };
     if (global_options().json) {
         print_json(out);
+        fail_if_damaged();
         return;
     }
     fmt::print("source: {}\n", source->describe());
@@ -48,9 +65,14 @@ void run_inspect(const InspectArgs &a) {
         fmt::print("{:<32} {:>10} {:>6} {:<7} {}\n", c.name, c.record_count,
                    c.dimension ? std::to_string(*c.dimension) : "-", space_name(c.space), c.id);
     for (const auto &c : cols) {
-        if (!c.details.empty() && c.details.size() > 2) fmt::print("\n{}: {}\n", c.name, c.details.dump());
+        const auto &d = c.details;
+        if (d.contains("era"))
+            fmt::print("\n{}: era {}, {} vectors from HNSW, {} from the WAL, status {}\n", c.name,
+                       d.value("era", std::string("?")), d.value("vectors_from_hnsw", 0), d.value("vectors_from_wal", 0),
+                       d.value("status", std::string("ok")));
         for (const auto &w : c.warnings) fmt::print("warning: {}: {}\n", c.name, w);
     }
+    fail_if_damaged();
 }
 
 } // namespace

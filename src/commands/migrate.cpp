@@ -1,3 +1,5 @@
+#include <fstream>
+
 #include <fmt/format.h>
 
 #include "commands/commands.hpp"
@@ -19,6 +21,7 @@ struct MigrateArgs {
     std::string index = "hnsw";
     IndexOptions idx;
     bool replace = false;
+    std::string salvage_report = "chroma2pg-salvage-report.json";
 };
 
 void run_migrate(MigrateArgs &a) {
@@ -80,15 +83,40 @@ void run_migrate(MigrateArgs &a) {
         total_bytes += st.bytes;
         total_seconds += st.seconds;
     }
+    // --salvage: what could not be recovered goes to a report, and the run says so with exit 1.
+    nlohmann::ordered_json lost = nlohmann::ordered_json::array();
+    uint64_t lost_count = 0;
+    for (const auto &c : cols) {
+        const auto &ids = c.details.contains("unrecoverable_ids") ? c.details["unrecoverable_ids"] : nlohmann::ordered_json::array();
+        if (ids.empty()) continue;
+        lost_count += ids.size();
+        lost.push_back({{"collection", c.name}, {"id", c.id}, {"unrecoverable_ids", ids},
+                        {"damage", c.details.value("damage", nlohmann::ordered_json::array())}});
+    }
+    if (!lost.empty()) {
+        std::ofstream f(a.salvage_report);
+        f << nlohmann::ordered_json({{"source", source->describe()}, {"collections", lost}}).dump(2) << "\n";
+        if (!f) throw EnvError("cannot write the salvage report " + a.salvage_report);
+    }
     nlohmann::ordered_json result = {
         {"command", "migrate"}, {"source", source->describe()}, {"target", pg.describe()}, {"schema", a.schema},
         {"pgvector_version", pgvector_version}, {"collections", summary},
         {"totals", {{"records", total_records}, {"bytes", total_bytes}, {"seconds", total_seconds}}}};
+    if (!lost.empty()) result["salvage"] = {{"unrecoverable_records", lost_count}, {"report", a.salvage_report}};
+    auto fail_if_lost = [&] {
+        if (lost.empty()) return;
+        throw DataError(fmt::format("salvage: migrated everything recoverable; {} record(s) could not be recovered, "
+                                    "listed in {}", lost_count, a.salvage_report));
+    };
     if (g.json) {
         print_json(result);
+        fail_if_lost();
         return;
     }
-    if (g.quiet) return;
+    if (g.quiet) {
+        fail_if_lost();
+        return;
+    }
     fmt::print(stderr, "\n{:<28} {:<30} {:>10} {:>9} {:>10} {:>8}\n", "collection", "table", "records", "seconds",
                "rec/s", "MB/s");
     for (const auto &s : summary)
@@ -96,6 +124,7 @@ void run_migrate(MigrateArgs &a) {
                    s["table"].get<std::string>(), s["records_written"].get<uint64_t>(), s["seconds"].get<double>(),
                    s["records_per_second"].get<double>(), s["mb_per_second"].get<double>());
     fmt::print(stderr, "total: {} records in {:.2f}s\n", total_records, total_seconds);
+    fail_if_lost();
 }
 
 } // namespace
@@ -129,6 +158,9 @@ void register_migrate(CLI::App &app) {
                     "maintenance_work_mem for the index build (e.g. 1GB; default: the server's)")
         ->envname("CHROMA2PG_MAINTENANCE_WORK_MEM");
     cmd->add_flag("--replace", a->replace, "Reload collections that are already migrated")->envname("CHROMA2PG_REPLACE");
+    cmd->add_option("--salvage-report", a->salvage_report, "Where --salvage lists the records it could not recover")
+        ->envname("CHROMA2PG_SALVAGE_REPORT")
+        ->capture_default_str();
     cmd->callback([a] { run_migrate(*a); });
 }
 

@@ -108,7 +108,8 @@ Metadata metadata_from_json(std::string_view json) {
         if (field.value.is_null()) continue; // Chroma never stores null; it means "absent"
         if (field.value.is_array()) {
             std::vector<MetaScalar> arr;
-            for (auto e : field.value.get_array().value()) arr.push_back(scalar_from_dom(e, key));
+            simdjson::dom::array items = field.value.get_array().value(); // keep the array alive while iterating
+            for (auto e : items) arr.push_back(scalar_from_dom(e, key));
             m.emplace_back(std::string(key), std::move(arr));
         } else {
             m.emplace_back(std::string(key), widen(scalar_from_dom(field.value, key)));

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian 12 machine (run as root):
+#   installs what is missing (scripts/setup.sh), builds with ASan + UBSan into build-asan/,
+#   starts a throw-away PostgreSQL + pgvector and a real Chroma server, runs ctest (unit,
+#   integration, fault and fuzz tests), and stops the services whatever happens.
+# Usage: scripts/test.sh [ctest args…]   e.g. scripts/test.sh -R integration.test_migrate
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+
+scripts/setup.sh --no-build
+BUILD_DIR="${C2P_TEST_BUILD_DIR:-$REPO_ROOT/build-asan}"
+log "building with ASan + UBSan in $BUILD_DIR"
+run_quiet "cmake configure" cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHROMA2PG_SANITIZE=ON
+run_quiet "cmake build" cmake --build "$BUILD_DIR" -j"$(nproc)"
+
+WORK="$(mktemp -d /tmp/chroma2pg-test.XXXXXX)"
+cleanup() {
+  "$REPO_ROOT/scripts/chroma-server.sh" stop "$WORK/chroma" >/dev/null 2>&1 || true
+  "$REPO_ROOT/scripts/pg-cluster.sh" stop "$WORK/pg" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+C2P_PG_URL="$("$REPO_ROOT/scripts/pg-cluster.sh" start "$WORK/pg" --fast)"
+mkdir -p "$WORK/chroma"
+C2P_CHROMA_URL="$("$REPO_ROOT/scripts/chroma-server.sh" start "$WORK/chroma")"
+export C2P_PG_URL C2P_CHROMA_URL
+export C2P_REPO="$REPO_ROOT"
+export C2P_PG_SCRIPT="$REPO_ROOT/scripts/pg-cluster.sh"
+# Leaks in libcurl/libpq globals are not ours; everything else ASan/UBSan finds fails the test.
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:halt_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+log "PostgreSQL: ${C2P_PG_URL/test-secret-pw/***}  Chroma: $C2P_CHROMA_URL"
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 --timeout 1200 "$@"

@@ -1,0 +1,78 @@
+// Reconstructs one collection the way Chroma does on load, without reading any vector yet:
+// which records are live (metadata segment + WAL replay above its max seq id), where each
+// record's vector lives (an HNSW element or a WAL row, after replaying the WAL above the vector
+// segment's max seq id), and what is damaged. The BatchReader (persistent_source.cpp) then
+// streams records by this plan with bounded memory.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/record.hpp"
+#include "sources/persistent/hnsw_segment_reader.hpp"
+#include "sources/persistent/pickle_reader.hpp"
+#include "sources/persistent/sqlite_catalog.hpp"
+
+namespace c2p::persistent {
+
+struct VecLoc {
+    enum Kind : uint8_t { hnsw, wal } kind = hnsw;
+    bool matched = false; // a live record refers to it
+    uint64_t pos = 0;     // element index (hnsw) or embeddings_queue.seq_id (wal)
+};
+
+// A WAL field value: nullopt = JSON null (deletes the key on UPDATE/UPSERT).
+using WalMeta = std::vector<std::pair<std::string, std::optional<MetaValue>>>;
+
+struct Override {
+    bool in_sqlite = false;
+    int64_t rowid = 0;     // embeddings.id when in_sqlite
+    bool exists = false;   // after replay
+    Metadata meta;         // full metadata after replay, incl. chroma:document / chroma:uri
+};
+
+struct DamageItem {
+    std::string kind;    // hnsw_missing, hnsw_file_missing, hnsw_truncated, header_invalid, pickle_invalid,
+                         // pickle_missing, label_not_found, no_vector, vector_without_record, wal_vector_invalid,
+                         // dimension_mismatch
+    std::string file;    // relative to the directory, or empty
+    std::string message; // one line, complete
+    uint64_t count = 0;
+    std::vector<std::string> ids; // first few
+};
+
+struct Plan {
+    std::string dir;
+    CatalogCollection c;
+    uint32_t dim = 0;
+    bool cosine = false;
+    std::optional<hnsw::SegmentFiles> files;
+    std::optional<hnsw::View> view;
+    std::unordered_map<std::string, VecLoc> vec;
+    std::unordered_map<std::string, Override> overrides;
+    std::vector<std::string> wal_only_ids;    // live ids absent from SQLite, in order of their ADD
+    std::unordered_set<std::string> drop;     // unrecoverable ids: never yielded
+    std::vector<std::string> salvaged_ids;
+    std::vector<DamageItem> damage;
+    bool has_bool = false, has_array = false;
+    CollectionInfo info;
+};
+
+// Builds the plan. In salvage mode the WAL's older vectors fill in for lost ones.
+std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const CatalogCollection &c, const std::string &dir,
+                                 bool salvage);
+
+// Parses a WAL metadata JSON text ("{...}" or NULL) into typed values. Throws DataError.
+WalMeta parse_wal_metadata(const std::string &text, const std::string &what);
+// Merges `upd` into `m` (null deletes); when `add_only`, nulls are skipped.
+void merge_metadata(Metadata &m, const WalMeta &upd);
+
+// hnswlib's cosine round trip as Chroma's index applies it: v / (|v| + 1e-30) in float32, then × |v|.
+void cosine_roundtrip(float *v, uint32_t dim);
+
+} // namespace c2p::persistent

@@ -1,0 +1,187 @@
+#include "sources/persistent/hnsw_segment_reader.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "util/error.hpp"
+
+namespace c2p::hnsw {
+
+namespace {
+
+template <class T> T rd(const uint8_t *p) {
+    T v;
+    std::memcpy(&v, p, sizeof(T));
+    return v;
+}
+
+bool mul_overflows(uint64_t a, uint64_t b, uint64_t &out) { return __builtin_mul_overflow(a, b, &out); }
+
+} // namespace
+
+Header parse_header(const uint8_t *p, size_t size, const std::string &what) {
+    if (size < kHeaderSize)
+        throw DataError(fmt::format("{}: header.bin truncated: expected {} bytes, found {}", what, kHeaderSize, size));
+    if (size > kHeaderSize)
+        throw DataError(fmt::format("{}: header.bin has unexpected size: expected {} bytes, found {}", what, kHeaderSize, size));
+    Header h;
+    h.version = rd<int32_t>(p + 0);
+    h.offset_level0 = rd<uint64_t>(p + 4);
+    h.max_elements = rd<uint64_t>(p + 12);
+    h.cur_element_count = rd<uint64_t>(p + 20);
+    h.size_data_per_element = rd<uint64_t>(p + 28);
+    h.label_offset = rd<uint64_t>(p + 36);
+    h.offset_data = rd<uint64_t>(p + 44);
+    h.maxlevel = rd<int32_t>(p + 52);
+    h.enterpoint_node = rd<uint32_t>(p + 56);
+    h.maxM = rd<uint64_t>(p + 60);
+    h.maxM0 = rd<uint64_t>(p + 68);
+    h.M = rd<uint64_t>(p + 76);
+    h.mult = rd<double>(p + 84);
+    h.ef_construction = rd<uint64_t>(p + 92);
+
+    auto bad = [&](const std::string &why) { throw DataError(fmt::format("{}: header.bin invalid: {}", what, why)); };
+    if (h.version != 1) bad(fmt::format("persistence version {} (expected 1)", h.version));
+    if (h.offset_level0 != 0) bad(fmt::format("offsetLevel0 {} (expected 0)", h.offset_level0));
+    if (h.maxM0 == 0 || h.maxM0 > 0xFFFF) bad(fmt::format("maxM0 {} out of range 1..65535", h.maxM0));
+    if (h.offset_data != 4 + h.maxM0 * 4)
+        bad(fmt::format("offsetData {} does not match maxM0 {} (expected {})", h.offset_data, h.maxM0, 4 + h.maxM0 * 4));
+    if (h.label_offset <= h.offset_data || (h.label_offset - h.offset_data) % 4 != 0)
+        bad(fmt::format("label_offset {} inconsistent with offsetData {}", h.label_offset, h.offset_data));
+    uint64_t dim = (h.label_offset - h.offset_data) / 4;
+    if (dim > kMaxDim) bad(fmt::format("dimension {} exceeds {}", dim, kMaxDim));
+    h.dim = uint32_t(dim);
+    if (h.size_data_per_element != h.label_offset + 8)
+        bad(fmt::format("size_data_per_element {} (expected label_offset {} + 8)", h.size_data_per_element, h.label_offset));
+    if (h.cur_element_count > h.max_elements)
+        bad(fmt::format("cur_element_count {} exceeds max_elements {}", h.cur_element_count, h.max_elements));
+    uint64_t total;
+    if (mul_overflows(h.max_elements, h.size_data_per_element, total) || total > (uint64_t(1) << 50))
+        bad(fmt::format("max_elements {} × size_data_per_element {} is not a plausible file size", h.max_elements,
+                        h.size_data_per_element));
+    if (h.cur_element_count > 0 && h.enterpoint_node >= h.cur_element_count)
+        bad(fmt::format("enterpoint_node {} not below cur_element_count {}", h.enterpoint_node, h.cur_element_count));
+    return h;
+}
+
+View::View(const Header &h, const uint8_t *data, size_t data_size, const uint8_t *lengths, size_t lengths_size,
+           const std::string &what, bool need_lengths, bool allow_truncated)
+    : h_(h), data_(data), data_size_(data ? data_size : 0), lengths_(lengths), lengths_size_(lengths ? lengths_size : 0) {
+    uint64_t need = h.cur_element_count * h.size_data_per_element; // cannot overflow: checked in parse_header
+    if (data_size_ < need) {
+        if (!allow_truncated)
+            throw DataError(fmt::format("{}: data_level0.bin truncated: expected {} bytes for {} elements, found {}", what, need,
+                                        h.cur_element_count, data_size_));
+        usable_ = h.size_data_per_element ? data_size_ / h.size_data_per_element : 0;
+    } else {
+        usable_ = h.cur_element_count;
+    }
+    if (need_lengths && lengths_size_ / 4 < usable_) {
+        if (!allow_truncated)
+            throw DataError(fmt::format("{}: length.bin truncated: expected {} bytes for {} elements, found {}", what,
+                                        usable_ * 4, usable_, lengths_size_));
+        usable_ = lengths_size_ / 4;
+    }
+    if (!need_lengths) {
+        lengths_ = nullptr;
+        lengths_size_ = 0;
+    }
+}
+
+bool View::deleted(uint64_t i) const { return (data_[i * h_.size_data_per_element + 2] & 0x01) != 0; }
+
+uint64_t View::label(uint64_t i) const { return rd<uint64_t>(data_ + i * h_.size_data_per_element + h_.label_offset); }
+
+void View::vector(uint64_t i, float *out) const {
+    std::memcpy(out, data_ + i * h_.size_data_per_element + h_.offset_data, size_t(h_.dim) * 4);
+}
+
+float View::length(uint64_t i) const {
+    if (!lengths_ || (i + 1) * 4 > lengths_size_) return 1.0f;
+    return rd<float>(lengths_ + i * 4);
+}
+
+MappedFile::MappedFile(const std::string &path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw EnvError(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        int e = errno;
+        ::close(fd);
+        throw EnvError(fmt::format("cannot stat {}: {}", path, std::strerror(e)));
+    }
+    size_ = size_t(st.st_size);
+    if (size_ > 0) {
+        void *m = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            int e = errno;
+            ::close(fd);
+            throw EnvError(fmt::format("cannot map {}: {}", path, std::strerror(e)));
+        }
+        data_ = static_cast<const uint8_t *>(m);
+    }
+    ::close(fd);
+}
+
+MappedFile::MappedFile(MappedFile &&o) noexcept : data_(o.data_), size_(o.size_) {
+    o.data_ = nullptr;
+    o.size_ = 0;
+}
+
+MappedFile &MappedFile::operator=(MappedFile &&o) noexcept {
+    if (this != &o) {
+        if (data_) ::munmap(const_cast<uint8_t *>(data_), size_);
+        data_ = o.data_;
+        size_ = o.size_;
+        o.data_ = nullptr;
+        o.size_ = 0;
+    }
+    return *this;
+}
+
+MappedFile::~MappedFile() {
+    if (data_) ::munmap(const_cast<uint8_t *>(data_), size_);
+}
+
+namespace {
+
+bool exists(const std::string &p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::vector<uint8_t> slurp(const std::string &p) {
+    std::ifstream f(p, std::ios::binary);
+    if (!f) throw EnvError(fmt::format("cannot open {}: {}", p, std::strerror(errno)));
+    std::vector<uint8_t> out((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    if (f.bad()) throw EnvError(fmt::format("cannot read {}", p));
+    return out;
+}
+
+} // namespace
+
+SegmentFiles SegmentFiles::open(const std::string &dir) {
+    SegmentFiles s;
+    s.dir = dir;
+    std::string hp = dir + "/header.bin", dp = dir + "/data_level0.bin", lp = dir + "/length.bin",
+                pp = dir + "/index_metadata.pickle";
+    s.has_header = exists(hp);
+    s.has_data = exists(dp);
+    s.has_lengths = exists(lp);
+    s.has_pickle = exists(pp);
+    if (s.has_data) s.data = MappedFile(dp);
+    if (s.has_lengths) s.lengths = MappedFile(lp);
+    if (s.has_pickle) s.pickle = slurp(pp);
+    return s;
+}
+
+} // namespace c2p::hnsw

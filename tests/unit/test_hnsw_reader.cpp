@@ -1,0 +1,183 @@
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <vector>
+
+#include "sources/persistent/hnsw_segment_reader.hpp"
+#include "sources/persistent/pickle_reader.hpp"
+#include "util/error.hpp"
+
+namespace fs = std::filesystem;
+using namespace c2p;
+using namespace c2p::hnsw;
+
+namespace {
+
+std::string fixtures() {
+    const char *e = std::getenv("C2P_FIXTURES");
+    return e && *e ? e : "../shared/fixtures/chroma-real";
+}
+std::vector<uint8_t> slurp(const fs::path &p) {
+    std::ifstream f(p, std::ios::binary);
+    return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+template <class T> void put(std::vector<uint8_t> &b, size_t off, T v) { std::memcpy(b.data() + off, &v, sizeof v); }
+
+// A synthetic index: dim 3, maxM0 4, `n` elements, labels 100+i, element 1 deleted.
+struct Synthetic {
+    std::vector<uint8_t> header = std::vector<uint8_t>(100), data, lengths;
+    Synthetic(uint64_t n, uint64_t max = 8) {
+        uint64_t maxM0 = 4, dim = 3, offData = 4 + maxM0 * 4, labelOff = offData + dim * 4, size = labelOff + 8;
+        put<int32_t>(header, 0, 1);
+        put<uint64_t>(header, 4, 0);
+        put<uint64_t>(header, 12, max);
+        put<uint64_t>(header, 20, n);
+        put<uint64_t>(header, 28, size);
+        put<uint64_t>(header, 36, labelOff);
+        put<uint64_t>(header, 44, offData);
+        put<int32_t>(header, 52, 0);
+        put<uint32_t>(header, 56, 0);
+        put<uint64_t>(header, 60, 2);
+        put<uint64_t>(header, 68, maxM0);
+        put<uint64_t>(header, 76, 2);
+        put<double>(header, 84, 0.5);
+        put<uint64_t>(header, 92, 100);
+        data.assign(size * max, 0xAB); // garbage beyond the element count
+        for (uint64_t i = 0; i < n; ++i) {
+            uint8_t *e = data.data() + i * size;
+            std::memset(e, 0, offData);
+            if (i == 1) e[2] = 1;
+            for (uint64_t k = 0; k < dim; ++k) {
+                float f = float(i * 10 + k) * 0.5f;
+                std::memcpy(e + offData + k * 4, &f, 4);
+            }
+            uint64_t label = 100 + i;
+            std::memcpy(e + labelOff, &label, 8);
+        }
+        lengths.assign(max * 4, 0);
+        for (uint64_t i = 0; i < n; ++i) put<float>(lengths, i * 4, 2.0f + float(i));
+    }
+};
+
+std::string err_header(std::vector<uint8_t> h) {
+    try {
+        parse_header(h.data(), h.size(), "seg");
+    } catch (const DataError &e) {
+        return e.what();
+    }
+    return "";
+}
+
+} // namespace
+
+TEST(HnswReader, SyntheticElements) {
+    Synthetic s(3);
+    Header h = parse_header(s.header.data(), s.header.size(), "seg");
+    EXPECT_EQ(h.dim, 3u);
+    View v(h, s.data.data(), s.data.size(), s.lengths.data(), s.lengths.size(), "seg", true, false);
+    ASSERT_EQ(v.usable(), 3u);
+    EXPECT_FALSE(v.deleted(0));
+    EXPECT_TRUE(v.deleted(1));
+    EXPECT_EQ(v.label(2), 102u);
+    float out[3];
+    v.vector(2, out);
+    EXPECT_EQ(out[1], 10.5f);
+    EXPECT_EQ(v.length(2), 4.0f);
+}
+
+TEST(HnswReader, HeaderValidation) {
+    Synthetic s(3);
+    EXPECT_NE(err_header(std::vector<uint8_t>(s.header.begin(), s.header.begin() + 40)).find("header.bin truncated: expected 100 bytes, found 40"),
+              std::string::npos);
+    auto h = s.header;
+    put<int32_t>(h, 0, 7);
+    EXPECT_NE(err_header(h).find("persistence version 7"), std::string::npos);
+    h = s.header;
+    put<uint64_t>(h, 20, 9);
+    EXPECT_NE(err_header(h).find("cur_element_count 9 exceeds max_elements 8"), std::string::npos);
+    h = s.header;
+    put<uint64_t>(h, 28, 999);
+    EXPECT_NE(err_header(h).find("size_data_per_element 999"), std::string::npos);
+    h = s.header;
+    put<uint64_t>(h, 36, 21);
+    EXPECT_NE(err_header(h).find("label_offset 21 inconsistent"), std::string::npos);
+    h = s.header;
+    put<uint64_t>(h, 12, uint64_t(1) << 60);
+    EXPECT_NE(err_header(h).find("not a plausible file size"), std::string::npos);
+}
+
+TEST(HnswReader, TruncatedData) {
+    Synthetic s(3);
+    Header h = parse_header(s.header.data(), s.header.size(), "seg");
+    size_t short_size = size_t(h.size_data_per_element * 2 + 5);
+    try {
+        View v(h, s.data.data(), short_size, nullptr, 0, "collection 'c' (x)", false, false);
+        FAIL();
+    } catch (const DataError &e) {
+        EXPECT_NE(std::string(e.what()).find("data_level0.bin truncated: expected 120 bytes for 3 elements, found 85"), std::string::npos)
+            << e.what();
+    }
+    View salv(h, s.data.data(), short_size, nullptr, 0, "c", false, true);
+    EXPECT_EQ(salv.usable(), 2u);
+    try {
+        View v(h, s.data.data(), s.data.size(), s.lengths.data(), 4, "c", true, false);
+        FAIL();
+    } catch (const DataError &e) {
+        EXPECT_NE(std::string(e.what()).find("length.bin truncated"), std::string::npos);
+    }
+}
+
+TEST(HnswReader, GarbageHeadersNeverCrash) {
+    uint32_t x = 7;
+    Synthetic s(3);
+    for (int r = 0; r < 20000; ++r) {
+        auto h = s.header;
+        for (int k = 0; k < 3; ++k) {
+            x = x * 1664525u + 1013904223u;
+            h[(x >> 8) % 100] = uint8_t(x >> 24);
+        }
+        try {
+            Header hh = parse_header(h.data(), h.size(), "g");
+            View v(hh, s.data.data(), s.data.size(), s.lengths.data(), s.lengths.size(), "g", true, true);
+            float buf[70000];
+            for (uint64_t i = 0; i < v.usable(); ++i) {
+                (void)v.deleted(i);
+                (void)v.label(i);
+                if (v.dim() <= 70000) v.vector(i, buf);
+            }
+        } catch (const DataError &) {
+        }
+    }
+}
+
+TEST(HnswReader, FixtureHeadersAndFlushedIndex) {
+    fs::path root = fixtures();
+    if (!fs::exists(root)) GTEST_SKIP();
+    int n = 0;
+    for (auto &e : fs::recursive_directory_iterator(root)) {
+        if (e.path().filename() != "header.bin") continue;
+        auto b = slurp(e.path());
+        Header h = parse_header(b.data(), b.size(), e.path().string());
+        EXPECT_EQ(h.maxM0, 32u);
+        EXPECT_TRUE(h.dim == 384 || h.dim == 768 || h.dim == 512 || h.dim == 1536 || h.dim == 3072) << h.dim;
+        ++n;
+        fs::path dir = e.path().parent_path();
+        if (!fs::exists(dir / "data_level0.bin") || !fs::exists(dir / "index_metadata.pickle")) continue;
+        // A flushed index: every pickle label has a live element, every live element a pickle id.
+        auto f = SegmentFiles::open(dir.string());
+        View v(h, f.data.data(), f.data.size(), f.lengths.data(), f.lengths.size(), dir.string(), true, false);
+        auto md = unpickle::read_index_metadata(f.pickle.data(), f.pickle.size(), "p");
+        size_t live = 0;
+        for (uint64_t i = 0; i < v.usable(); ++i) {
+            if (v.deleted(i)) continue;
+            ++live;
+            EXPECT_TRUE(md.label_to_id.count(v.label(i))) << v.label(i);
+        }
+        EXPECT_EQ(live, md.id_to_label.size()) << dir;
+    }
+    EXPECT_GE(n, 30);
+}

@@ -1,0 +1,366 @@
+// The persistent-directory source over every real fixture directory, plus synthetic damage.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <set>
+
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#include "sources/persistent/persistent_source.hpp"
+#include "util/error.hpp"
+
+namespace fs = std::filesystem;
+using namespace c2p;
+
+namespace {
+
+std::string fixtures() {
+    const char *e = std::getenv("C2P_FIXTURES");
+    return e && *e ? e : "../shared/fixtures/chroma-real";
+}
+
+std::string sha256_file(const fs::path &p) {
+    std::ifstream f(p, std::ios::binary);
+    std::vector<char> buf(1 << 16);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+    while (f) {
+        f.read(buf.data(), std::streamsize(buf.size()));
+        EVP_DigestUpdate(ctx, buf.data(), size_t(f.gcount()));
+    }
+    unsigned char md[32];
+    unsigned int n = 0;
+    EVP_DigestFinal_ex(ctx, md, &n);
+    EVP_MD_CTX_free(ctx);
+    std::string s;
+    char h[3];
+    for (unsigned i = 0; i < n; ++i) {
+        std::snprintf(h, sizeof h, "%02x", md[i]);
+        s += h;
+    }
+    return s;
+}
+
+// Every file (and its size) under dir, hashed; also the set of names (no file may appear).
+std::map<std::string, std::string> tree_hash(const fs::path &dir) {
+    std::map<std::string, std::string> m;
+    for (auto &e : fs::recursive_directory_iterator(dir))
+        if (e.is_regular_file()) m[fs::relative(e.path(), dir).string()] = sha256_file(e.path());
+    return m;
+}
+
+struct Sql {
+    sqlite3 *db = nullptr;
+    explicit Sql(const std::string &path, bool rw = false) {
+        std::string uri = "file:" + path + (rw ? "" : "?mode=ro");
+        EXPECT_EQ(sqlite3_open_v2(uri.c_str(), &db, (rw ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) | SQLITE_OPEN_URI, nullptr),
+                  SQLITE_OK);
+    }
+    ~Sql() { sqlite3_close(db); }
+    int64_t scalar(const std::string &sql, const std::string &arg = "") {
+        sqlite3_stmt *st = nullptr;
+        EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sql << sqlite3_errmsg(db);
+        if (!arg.empty()) sqlite3_bind_text(st, 1, arg.c_str(), -1, SQLITE_TRANSIENT);
+        int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+        sqlite3_finalize(st);
+        return v;
+    }
+    std::string text(const std::string &sql, const std::string &arg = "") {
+        sqlite3_stmt *st = nullptr;
+        sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr);
+        if (!arg.empty()) sqlite3_bind_text(st, 1, arg.c_str(), -1, SQLITE_TRANSIENT);
+        std::string v;
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) v = reinterpret_cast<const char *>(sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        return v;
+    }
+    void exec(const std::string &sql) { ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sql; }
+};
+
+// Independent count: live rows of the metadata segment, plus WAL ADD/UPSERT of new ids above its
+// max seq id, minus WAL DELETEs above it of existing ids.
+int64_t independent_count(const std::string &dir, const std::string &coll_id) {
+    Sql s(dir + "/chroma.sqlite3");
+    std::string seg = s.text("SELECT id FROM segments WHERE scope = 'METADATA' AND collection = ?", coll_id);
+    int64_t n = s.scalar("SELECT count(*) FROM embeddings WHERE segment_id = ?", seg);
+    int64_t mx = 0;
+    if (s.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'max_seq_id'") > 0) {
+        std::string t = s.text("SELECT typeof(seq_id) FROM max_seq_id WHERE segment_id = ?", seg);
+        if (t == "integer") mx = s.scalar("SELECT seq_id FROM max_seq_id WHERE segment_id = ?", seg);
+        else if (t == "blob") {
+            std::string hex = s.text("SELECT hex(seq_id) FROM max_seq_id WHERE segment_id = ?", seg);
+            mx = int64_t(std::stoull(hex.substr(hex.size() - 16), nullptr, 16));
+        }
+    }
+    std::string tail = "FROM embeddings_queue q WHERE q.topic LIKE '%' || ? AND q.seq_id > " + std::to_string(mx);
+    n += s.scalar("SELECT count(DISTINCT q.id) " + tail + " AND q.operation IN (0,2) AND q.id NOT IN (SELECT embedding_id FROM embeddings WHERE segment_id = '" + seg + "')", coll_id);
+    n -= s.scalar("SELECT count(DISTINCT q.id) " + tail + " AND q.operation = 3 AND q.id IN (SELECT embedding_id FROM embeddings WHERE segment_id = '" + seg + "')", coll_id);
+    return n;
+}
+
+struct Dump {
+    std::vector<CollectionInfo> infos;
+    std::map<std::string, std::vector<std::string>> ids;
+    std::map<std::string, std::vector<std::vector<float>>> vecs;
+    std::map<std::string, std::vector<RecordBatch>> batches;
+};
+
+Dump read_all(const std::string &dir, bool salvage, size_t batch = 7) {
+    SourceOptions o;
+    o.salvage = salvage;
+    auto src = open_persistent_source(dir, o);
+    Dump d;
+    d.infos = src->list_collections();
+    for (auto &c : d.infos) {
+        auto r = src->read(c, batch);
+        RecordBatch b;
+        while (r->next(b)) {
+            EXPECT_LE(b.size(), batch);
+            EXPECT_EQ(b.embeddings.size(), b.size() * b.dim);
+            for (size_t i = 0; i < b.size(); ++i) {
+                d.ids[c.id].push_back(b.ids[i]);
+                d.vecs[c.id].emplace_back(b.embedding(i), b.embedding(i) + b.dim);
+            }
+            d.batches[c.id].push_back(b);
+        }
+    }
+    return d;
+}
+
+const char *kDamaged = "v0.5.6__ironhack-labs__lab-langchain-med__chroma";
+
+fs::path copy_fixture(const std::string &name) {
+    fs::path dst = fs::temp_directory_path() / ("c2p-persist-test-" + name + "-" + std::to_string(::getpid()));
+    fs::remove_all(dst);
+    fs::copy(fs::path(fixtures()) / name, dst, fs::copy_options::recursive);
+    for (auto &e : fs::recursive_directory_iterator(dst))
+        fs::permissions(e.path(), fs::perms::owner_all, fs::perm_options::add);
+    fs::permissions(dst, fs::perms::owner_all, fs::perm_options::add);
+    return dst;
+}
+
+} // namespace
+
+TEST(PersistentSource, EveryFixture) {
+    fs::path root = fixtures();
+    if (!fs::exists(root)) GTEST_SKIP() << "no fixtures at " << root;
+    int dirs = 0;
+    for (auto &e : fs::directory_iterator(root)) {
+        if (!e.is_directory() || !is_persistent_dir(e.path().string())) continue;
+        ++dirs;
+        std::string dir = e.path().string(), name = e.path().filename().string();
+        SCOPED_TRACE(name);
+        auto before = tree_hash(dir);
+        if (name == kDamaged) {
+            try {
+                read_all(dir, false);
+                ADD_FAILURE() << "damaged fixture accepted";
+            } catch (const DataError &ex) {
+                std::string m = ex.what();
+                EXPECT_NE(m.find("HNSW segment folder 3a5b912e-9b8d-4411-9261-fa2e4de21e2d is missing"), std::string::npos) << m;
+                EXPECT_NE(m.find("1000 of 1000 records have no vector"), std::string::npos) << m;
+                EXPECT_NE(m.find("'id0', 'id1', 'id10'"), std::string::npos) << m;
+                EXPECT_NE(m.find("1 of them still have a vector"), std::string::npos) << m;
+            }
+            // inspect works without throwing.
+            auto src = open_persistent_source(dir, {});
+            auto infos = dynamic_cast<PersistentSource &>(*src).inspect_collections();
+            ASSERT_EQ(infos.size(), 1u);
+            EXPECT_EQ(infos[0].details["status"], "damaged");
+            EXPECT_EQ(infos[0].details["unrecoverable_ids"].size(), 1000u);
+            EXPECT_EQ(infos[0].record_count, 1000u);
+            // Salvage: exactly the one vector the WAL still holds.
+            Dump d = read_all(dir, true);
+            ASSERT_EQ(d.infos.size(), 1u);
+            EXPECT_EQ(d.infos[0].record_count, 1u);
+            EXPECT_EQ(d.infos[0].details["unrecoverable_ids"].size(), 999u);
+            EXPECT_EQ(d.infos[0].details["salvaged_ids"], nlohmann::ordered_json::array({"id999"}));
+            ASSERT_EQ(d.ids[d.infos[0].id], std::vector<std::string>{"id999"});
+        } else {
+            Dump d = read_all(dir, false);
+            for (auto &c : d.infos) {
+                SCOPED_TRACE(c.name);
+                EXPECT_EQ(c.details["status"], "ok");
+                EXPECT_EQ(int64_t(c.record_count), independent_count(dir, c.id));
+                EXPECT_EQ(d.ids[c.id].size(), c.record_count);
+                std::set<std::string> uniq(d.ids[c.id].begin(), d.ids[c.id].end());
+                EXPECT_EQ(uniq.size(), d.ids[c.id].size());
+                for (auto &v : d.vecs[c.id]) ASSERT_EQ(v.size(), c.dimension.value_or(0));
+            }
+        }
+        EXPECT_EQ(before, tree_hash(dir)) << "fixture bytes changed";
+    }
+    EXPECT_EQ(dirs, 16);
+}
+
+TEST(PersistentSource, FixtureFacts) {
+    fs::path root = fixtures();
+    if (!fs::exists(root)) GTEST_SKIP();
+    {
+        Dump d = read_all((root / "v1.5__1999Rajesh__Groww_Mutual_Funds__chroma_db").string(), false);
+        ASSERT_EQ(d.infos.size(), 1u);
+        auto &c = d.infos[0];
+        EXPECT_EQ(c.space, Space::cosine);
+        EXPECT_EQ(c.details["era"], "1.5+");
+        EXPECT_EQ(c.dimension, 384u);
+        EXPECT_EQ(d.ids[c.id], (std::vector<std::string>{"chunk_0", "chunk_1", "chunk_2", "chunk_3", "chunk_4", "chunk_5"}));
+        EXPECT_EQ(c.details["space_source"], "schema_str");
+        bool orphan_warned = false;
+        for (auto &w : c.warnings) orphan_warned |= w.find("5 orphan segment folder(s)") != std::string::npos;
+        EXPECT_TRUE(orphan_warned);
+        auto &b = d.batches[c.id][0];
+        ASSERT_TRUE(b.documents[0]);
+        EXPECT_EQ(*b.documents[0], "HDFC ELSS Tax Saver Fund has a lock-in period of 3 years from the date of investment.");
+        bool has_chunk_type = false;
+        for (auto &[k, v] : b.metadatas[0]) has_chunk_type |= k == "chunk_type" && std::get<std::string>(v) == "lock_in_exit";
+        EXPECT_TRUE(has_chunk_type);
+    }
+    {
+        // Flushed 0.6.3 index: vectors come from data_level0.bin; the one WAL row (already applied)
+        // holds the same vector as the index, bit for bit.
+        std::string dir = (root / "v0.6.3__ironhack-labs__lab-langchain-med__chroma_persist").string();
+        Dump d = read_all(dir, false, 1000);
+        auto &c = d.infos[0];
+        EXPECT_EQ(c.details["vectors_from_hnsw"], 1000);
+        EXPECT_EQ(c.details["vectors_from_wal"], 0);
+        Sql s(dir + "/chroma.sqlite3");
+        sqlite3_stmt *st = nullptr;
+        sqlite3_prepare_v2(s.db, "SELECT id, vector FROM embeddings_queue", -1, &st, nullptr);
+        ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+        std::string wid = reinterpret_cast<const char *>(sqlite3_column_text(st, 0));
+        std::vector<float> wv(size_t(sqlite3_column_bytes(st, 1)) / 4);
+        std::memcpy(wv.data(), sqlite3_column_blob(st, 1), wv.size() * 4);
+        sqlite3_finalize(st);
+        auto &ids = d.ids[c.id];
+        auto it = std::find(ids.begin(), ids.end(), wid);
+        ASSERT_NE(it, ids.end());
+        EXPECT_EQ(0, std::memcmp(d.vecs[c.id][size_t(it - ids.begin())].data(), wv.data(), wv.size() * 4));
+    }
+    {
+        // Typed metadata (ints stay ints) and the 1.3 schema_str space.
+        Dump d = read_all((root / "v1.3__AbhiSree06__RBAC-Chatbot__vector_db").string(), false);
+        auto &b = d.batches[d.infos[0].id][0];
+        bool saw_int = false;
+        for (auto &[k, v] : b.metadatas[0]) saw_int |= k == "chunk_index" && std::holds_alternative<int64_t>(v);
+        EXPECT_TRUE(saw_int);
+        EXPECT_EQ(d.infos[0].space, Space::cosine);
+    }
+}
+
+class DamagedCopy : public ::testing::Test {
+protected:
+    fs::path dir;
+    const std::string seg = "e958bfb6-5569-49cc-bead-c6a1706aa306";
+    void SetUp() override {
+        if (!fs::exists(fixtures())) GTEST_SKIP();
+        dir = copy_fixture("v0.6.3__ironhack-labs__lab-langchain-med__chroma_persist");
+    }
+    void TearDown() override {
+        if (!dir.empty()) fs::remove_all(dir);
+    }
+    std::string list_error() {
+        try {
+            open_persistent_source(dir.string(), {})->list_collections();
+        } catch (const DataError &e) {
+            return e.what();
+        }
+        return "";
+    }
+};
+
+TEST_F(DamagedCopy, TruncatedDataLevel0) {
+    fs::resize_file(dir / seg / "data_level0.bin", 1676 * 600 + 10);
+    std::string e = list_error();
+    EXPECT_NE(e.find("data_level0.bin truncated: expected 1676000 bytes for 1000 elements, found 1005610"), std::string::npos) << e;
+    EXPECT_NE(e.find("400 ids of index_metadata.pickle have no live element"), std::string::npos) << e;
+    Dump d = read_all(dir.string(), true);
+    auto &c = d.infos[0];
+    // 600 from the index + the one the WAL still holds (id999 at seq 1000).
+    EXPECT_EQ(c.record_count, 601u);
+    EXPECT_EQ(d.ids[c.id].size(), 601u);
+    EXPECT_EQ(c.details["unrecoverable_ids"].size(), 399u);
+    EXPECT_EQ(c.details["salvaged_ids"].size(), 1u);
+}
+
+TEST_F(DamagedCopy, TruncatedPickle) {
+    fs::resize_file(dir / seg / "index_metadata.pickle", 5000);
+    std::string e = list_error();
+    EXPECT_NE(e.find(seg + "/index_metadata.pickle: pickle truncated at offset"), std::string::npos) << e;
+    EXPECT_NE(e.find("1000 of 1000 records have no vector"), std::string::npos) << e;
+}
+
+TEST_F(DamagedCopy, MissingDataLevel0) {
+    fs::remove(dir / seg / "data_level0.bin");
+    std::string e = list_error();
+    EXPECT_NE(e.find(seg + "/data_level0.bin is missing; header.bin says it holds 1000 elements"), std::string::npos) << e;
+}
+
+TEST_F(DamagedCopy, VectorWithoutRecordAndRecordWithoutVector) {
+    {
+        Sql s((dir / "chroma.sqlite3").string(), true);
+        s.exec("DELETE FROM embedding_metadata WHERE id IN (SELECT id FROM embeddings WHERE embedding_id = 'id5')");
+        s.exec("DELETE FROM embeddings WHERE embedding_id = 'id5'");
+        s.exec("INSERT INTO embeddings (segment_id, embedding_id, seq_id) SELECT segment_id, 'ghost', seq_id FROM embeddings LIMIT 1");
+    }
+    std::string e = list_error();
+    EXPECT_NE(e.find("1 vectors have no record in the metadata segment (not exported): 'id5'"), std::string::npos) << e;
+    EXPECT_NE(e.find("1 of 1000 records have no vector"), std::string::npos) << e;
+    EXPECT_NE(e.find("'ghost'"), std::string::npos) << e;
+    Dump d = read_all(dir.string(), true);
+    EXPECT_EQ(d.infos[0].record_count, 999u);
+    EXPECT_EQ(d.infos[0].details["unrecoverable_ids"], nlohmann::ordered_json::array({"ghost"}));
+}
+
+TEST_F(DamagedCopy, WalReplayAboveMaxSeq) {
+    // Append WAL rows above the segments' max seq id: update id1's metadata (null deletes a key),
+    // delete id2, add new id "n1", upsert id3 with a new vector, re-add existing id4 (ignored).
+    {
+        Sql s((dir / "chroma.sqlite3").string(), true);
+        std::string topic = "persistent://default/default/29ac51bc-2a7e-479e-ad48-aa2c2657a79f";
+        std::string vec = "X'" + std::string(384 * 8, '0') + "'";
+        std::string vec1 = "X'";
+        for (int i = 0; i < 384; ++i) vec1 += "0000803f"; // 1.0f
+        vec1 += "'";
+        s.exec("INSERT INTO embeddings_queue (seq_id, operation, topic, id, vector, encoding, metadata) VALUES "
+               "(2001, 1, '" + topic + "', 'id1', NULL, NULL, '{\"topic\": null, \"n\": 2, \"f\": 2.0, \"b\": true}'),"
+               "(2002, 3, '" + topic + "', 'id2', NULL, NULL, NULL),"
+               "(2003, 0, '" + topic + "', 'n1', " + vec + ", 'FLOAT32', '{\"chroma:document\": \"new doc\"}'),"
+               "(2004, 2, '" + topic + "', 'id3', " + vec1 + ", 'FLOAT32', '{\"chroma:uri\": \"u://3\"}'),"
+               "(2005, 0, '" + topic + "', 'id4', " + vec + ", 'FLOAT32', '{\"x\": 1}')");
+    }
+    Dump d = read_all(dir.string(), false, 1000);
+    auto &c = d.infos[0];
+    EXPECT_EQ(c.record_count, 1000u); // -id2 +n1
+    auto &ids = d.ids[c.id];
+    EXPECT_EQ(std::count(ids.begin(), ids.end(), "id2"), 0);
+    EXPECT_EQ(ids.back(), "n1");
+    std::map<std::string, std::pair<const RecordBatch *, size_t>> at;
+    for (auto &b : d.batches[c.id])
+        for (size_t i = 0; i < b.size(); ++i) at[b.ids[i]] = {&b, i};
+    auto [b1, i1] = at["id1"];
+    Metadata expect_id1;
+    bool has_topic = false, n_int = false, f_double = false, b_bool = false;
+    for (auto &[k, v] : b1->metadatas[i1]) {
+        has_topic |= k == "topic";
+        n_int |= k == "n" && std::holds_alternative<int64_t>(v);
+        f_double |= k == "f" && std::holds_alternative<double>(v);
+        b_bool |= k == "b" && std::holds_alternative<bool>(v);
+    }
+    EXPECT_FALSE(has_topic);
+    EXPECT_TRUE(n_int && f_double && b_bool);
+    EXPECT_TRUE(b1->documents[i1]); // the document is kept by a metadata update
+    auto [bn, in] = at["n1"];
+    EXPECT_EQ(bn->documents[in], std::optional<std::string>("new doc"));
+    auto [b3, i3] = at["id3"];
+    EXPECT_EQ(b3->uris[i3], std::optional<std::string>("u://3"));
+    EXPECT_EQ(b3->embedding(i3)[0], 1.0f);
+    auto [b4, i4] = at["id4"];
+    EXPECT_NE(b4->embedding(i4)[0], 0.0f); // the duplicate ADD was ignored
+    EXPECT_EQ(c.details["vectors_from_wal"], 2);
+}
