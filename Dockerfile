@@ -13,6 +13,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates \
       cmake \
+      dpkg-dev \
+      file \
       g++ \
       make \
       pkg-config \
@@ -31,16 +33,23 @@ RUN apt-get update \
 WORKDIR /src
 COPY . /src
 
+# The Debian package (cmake/packaging.cmake) is what the runtime stage installs; the
+# /opt/chroma2pg tree is the same install, kept for `docker cp` and for the package itself.
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCHROMA2PG_BUILD_TESTS=OFF \
  && cmake --build build -j "$(nproc)" \
  && cmake --install build --prefix /opt/chroma2pg --strip \
- && /opt/chroma2pg/bin/chroma2pg --version
+ && /opt/chroma2pg/bin/chroma2pg --version \
+ && cd build && cpack -G DEB \
+ && mkdir -p /opt/chroma2pg/deb && cp chroma2pg_*.deb /opt/chroma2pg/deb/chroma2pg.deb \
+ && dpkg-deb -f /opt/chroma2pg/deb/chroma2pg.deb Depends
 
 
 FROM debian:12-slim AS runtime
 
 ARG DEBIAN_FRONTEND=noninteractive
-# Runtime counterparts of the builder's -dev packages (Debian 12 names).
+COPY --from=builder /opt/chroma2pg/deb/chroma2pg.deb /tmp/chroma2pg.deb
+# Runtime counterparts of the builder's -dev packages (Debian 12 names), then the package, whose
+# Depends (computed by dpkg-shlibdeps) apt checks.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates \
@@ -52,15 +61,13 @@ RUN apt-get update \
       libssl3 \
       libxxhash0 \
       libzstd1 \
- && rm -rf /var/lib/apt/lists/* \
+ && apt-get install -y --no-install-recommends /tmp/chroma2pg.deb \
+ && rm -rf /var/lib/apt/lists/* /tmp/chroma2pg.deb \
  && groupadd --system --gid 10001 chroma2pg \
  && useradd --system --uid 10001 --gid chroma2pg --home-dir /work --create-home \
       --shell /usr/sbin/nologin chroma2pg \
  && mkdir -p /backups /reports \
  && chown chroma2pg:chroma2pg /backups /reports
-
-COPY --from=builder /opt/chroma2pg /opt/chroma2pg
-ENV PATH="/opt/chroma2pg/bin:${PATH}"
 
 USER chroma2pg:chroma2pg
 WORKDIR /work

@@ -1,5 +1,8 @@
 // chroma2pg: move a RAG application's vectors from ChromaDB to PostgreSQL + pgvector.
 #include <cstdio>
+#include <cstdlib>
+#include <string_view>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -8,7 +11,38 @@
 #include "commands/common.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/log_scope.hpp"
 #include "util/version_info.hpp"
+
+namespace {
+
+// CLI11's usage errors come before log::configure runs: --log-format is read from argv/env here.
+bool json_logs_requested(int argc, char **argv) {
+    std::string format;
+    if (const char *e = std::getenv("CHROMA2PG_LOG_FORMAT")) format = e;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view a = argv[i];
+        if (a == "--log-format" && i + 1 < argc) format = argv[i + 1];
+        else if (a.starts_with("--log-format=")) format = a.substr(13);
+    }
+    return format == "json";
+}
+
+// An error's log fields: the scope it left (collection…), its SQLSTATE, the exit code.
+nlohmann::ordered_json error_fields(const c2p::Error &e) {
+    auto f = c2p::log::failure_context();
+    if (!f.contains("sqlstate")) {
+        // PgConnection ends PostgreSQL errors with "(SQLSTATE xxxxx)".
+        std::string_view msg = e.what();
+        auto at = msg.rfind("(SQLSTATE ");
+        if (at != std::string_view::npos && msg.size() >= at + 16 && msg[at + 15] == ')')
+            f["sqlstate"] = std::string(msg.substr(at + 10, 5));
+    }
+    f["exit_code"] = static_cast<int>(e.code());
+    return f;
+}
+
+} // namespace
 
 int main(int argc, char **argv) {
     using namespace c2p;
@@ -27,6 +61,11 @@ int main(int argc, char **argv) {
                "Run 'chroma2pg COMMAND --help' for a command's options and examples.");
     register_inspect(app);
     register_migrate(app);
+    register_verify(app);
+    register_bench(app);
+    register_backup(app);
+    register_restore(app);
+    register_sync(app);
 
     app.parse_complete_callback([&] {
         log::configure(g.log_format == "json" ? log::Format::json : log::Format::text,
@@ -35,13 +74,20 @@ int main(int argc, char **argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError &e) {
+        if (e.get_exit_code() != 0 && json_logs_requested(argc, argv)) {
+            log::configure(log::Format::json, log::Level::error);
+            log::error("usage_error", e.what(), {{"exit_code", static_cast<int>(ExitCode::usage)}});
+            return static_cast<int>(ExitCode::usage);
+        }
         int rc = app.exit(e);
         return rc == 0 ? 0 : static_cast<int>(ExitCode::usage);
     } catch (const Error &e) {
-        log::error("failed", e.what(), {{"exit_code", static_cast<int>(e.code())}});
+        log::error("failed", e.what(), error_fields(e));
         return static_cast<int>(e.code());
     } catch (const std::exception &e) {
-        log::error("failed", std::string("internal error: ") + e.what(), {{"exit_code", 1}});
+        auto f = log::failure_context();
+        f["exit_code"] = 1;
+        log::error("failed", std::string("internal error: ") + e.what(), f);
         return 1;
     }
     return 0;

@@ -1,18 +1,36 @@
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <fmt/format.h>
 
 #include "commands/commands.hpp"
 #include "commands/common.hpp"
+#include "commands/migrate_layout.hpp"
 #include "pipeline/pipeline.hpp"
+#include "pipeline/task_pool.hpp"
+#include "target/checkpoint_store.hpp"
 #include "target/native_layout.hpp"
 #include "target/pg_connection.hpp"
 #include "target/pgvector_sink.hpp"
+#include "target/reject_file.hpp"
+#include "target/table_names.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/log_scope.hpp"
 
 namespace c2p {
 namespace {
+
+using json = nlohmann::ordered_json;
+
+// A range is worth its own connection from this many records on (or one chunk, if larger).
+constexpr uint64_t kMinRangeRecords = 10000;
+// How long a new run waits for a killed run's server session to release the migration lock.
+constexpr int kLockWaitSeconds = 60;
+constexpr int kMaxJobs = 64;
 
 struct MigrateArgs {
     SourceFlags src;
@@ -22,88 +40,385 @@ struct MigrateArgs {
     IndexOptions idx;
     bool replace = false;
     std::string salvage_report = "chroma2pg-salvage-report.json";
+    int jobs = 1;
+    uint64_t checkpoint_records = kDefaultChunkRecords;
+    bool resume = false, restart = false;
+    std::string on_bad_record = "fail";
+    bool escape_nul = false;
+    std::string reject_dir = "chroma2pg-rejects";
+    int retries = 8;
+    std::string layout = "native"; // langchain/llamaindex: src/commands/migrate_layout.cpp
+    bool halfvec = false, langchain_id_prefix = false;
 };
+
+// One collection's load, shared by the workers loading its ranges.
+struct Job {
+    CollectionInfo c;
+    std::string table, staging;
+    LoadRow load;
+    bool fresh = true;        // false: continues an interrupted load
+    bool done_before = false; // finished by the interrupted run this one resumes
+    std::unique_ptr<RejectFile> rejects;
+    std::unique_ptr<Progress> progress;
+    std::atomic<int> ranges_left{0};
+    std::atomic<uint64_t> records_read{0}, bytes{0};
+    FinalizeResult fin;
+    std::chrono::steady_clock::time_point t0;
+    double seconds = 0;
+};
+
+// What each worker thread owns: its PostgreSQL session and its source handle.
+struct Worker {
+    std::unique_ptr<PgConnection> pg;
+    Source *source = nullptr;
+    std::unique_ptr<Source> own_source;
+};
+
+// Sleeps up to `s` seconds, waking early when the run is cancelled.
+void backoff_sleep(double s, const std::atomic<bool> &cancel) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(s);
+    while (std::chrono::steady_clock::now() < until && !cancel) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+
+// Runs fn; a transient failure (EnvError: connection lost, server restarting, Chroma unreachable) is
+// retried with exponential backoff on a fresh connection. fn must continue from the checkpoints.
+template <class Fn>
+void with_retries(const std::string &what, int retries, Worker &w, const std::string &to, const std::atomic<bool> &cancel,
+                  Fn fn) {
+    for (int attempt = 1;; ++attempt) {
+        try {
+            if (!w.pg || !w.pg->ok()) w.pg = std::make_unique<PgConnection>(to);
+            fn(*w.pg);
+            return;
+        } catch (const EnvError &e) {
+            if (cancel) throw Cancelled();
+            if (attempt >= retries)
+                throw EnvError(fmt::format("{}: {} (gave up after {} attempts); everything committed so far is kept: "
+                                           "rerun the same command with --resume to continue",
+                                           what, e.what(), attempt));
+            double delay = std::min(30.0, 0.5 * (1 << std::min(attempt, 6)));
+            log::warn("retry", fmt::format("{}: {}; retrying from the last checkpoint in {:.1f}s (attempt {}/{})", what,
+                                           e.what(), delay, attempt + 1, retries),
+                      {{"what", what}, {"attempt", attempt + 1}, {"reason", e.what()}});
+            w.pg.reset();
+            backoff_sleep(delay, cancel);
+            if (cancel) throw Cancelled();
+        }
+    }
+}
+
+std::string describe_progress(const LoadRow &l) {
+    return fmt::format("'{}' ({} of {} records committed)", l.name, l.committed_records(), l.source_count);
+}
 
 void run_migrate(MigrateArgs &a) {
     auto &g = global_options();
     SourceOptions so = a.src.opts;
     resolve_token(so);
     a.idx.method = parse_index_method(a.index);
+    if (a.layout != "native") {
+        LayoutMigrateArgs la{a.src, a.to, a.layout, a.batch_size, {a.schema, a.idx, a.halfvec, a.replace, a.langchain_id_prefix}};
+        run_layout_migrate(la);
+        return;
+    }
+    if (a.halfvec)
+        throw UsageError("--halfvec is not available for --layout native yet (use langchain or llamaindex); above 2,000 "
+                         "dimensions the native layout keeps vector(dim) and indexes it through halfvec");
     if (a.batch_size == 0) throw UsageError("--batch-size must be at least 1");
+    if (a.resume && a.restart) throw UsageError("--resume and --restart are mutually exclusive: --resume continues the "
+                                                "interrupted migration, --restart discards it and starts over");
+    if (a.jobs < 1 || a.jobs > kMaxJobs) throw UsageError(fmt::format("--jobs must be 1..{}, not {}", kMaxJobs, a.jobs));
+    if (a.checkpoint_records < kMinChunkRecords) throw UsageError("--checkpoint-records must be at least 1");
+    if (a.retries < 1) throw UsageError("--retries must be at least 1");
+
+    PgvectorSinkOptions sopts;
+    sopts.schema = a.schema;
+    sopts.index = a.idx;
+    sopts.chunk_records = a.checkpoint_records;
+    sopts.on_bad_record = parse_bad_record_policy(a.on_bad_record);
+    sopts.escape_nul = a.escape_nul;
+    sopts.jobs = a.jobs;
 
     auto source = open_source(a.src.from, so);
+    sopts.source_description = source->describe();
     auto cols = select_collections(*source, a.src.collections);
-    PgConnection pg(a.to);
+    auto main_pg = std::make_unique<PgConnection>(a.to);
+    PgConnection &pg = *main_pg;
+    const std::string target_description = pg.describe();
     std::string pgvector_version = ensure_pgvector(pg);
     ensure_schema_and_registry(pg, a.schema);
-    log::info("start", fmt::format("migrating {} collection(s) from {} to {} (pgvector {})", cols.size(),
-                                   source->describe(), pg.describe(), pgvector_version),
-              {{"source", source->describe()}, {"target", pg.describe()}, {"collections", cols.size()}});
+    CheckpointStore store(a.schema);
+    store.ensure_tables(pg);
+    store.lock(pg, kLockWaitSeconds);
+    log::info("start", fmt::format("migrating {} collection(s) from {} to {} (pgvector {}, {} job(s))", cols.size(),
+                                   source->describe(), pg.describe(), pgvector_version, a.jobs),
+              {{"source", source->describe()}, {"target", pg.describe()}, {"collections", cols.size()}, {"jobs", a.jobs}});
 
-    // Refuse before writing anything when a collection is already there and --replace was not given.
+    // --- the run: new, resumed, or refused because an interrupted one exists
+    json options = {{"source", source->describe()}, {"schema", a.schema}, {"collections", json::array()}};
+    for (const auto &c : cols) options["collections"].push_back(c.id);
+    std::string run_id;
+    bool resuming = false;
+    if (auto prev = store.unfinished_run(pg)) {
+        auto loads = store.loads_of_run(pg, prev->run_id);
+        std::string state;
+        for (const auto &l : loads)
+            state += (state.empty() ? "" : ", ") + (l.status == "done" ? "'" + l.name + "' (done)" : describe_progress(l));
+        if (state.empty()) state = "nothing committed yet";
+        if (a.restart) {
+            for (const auto &l : loads)
+                if (l.status != "done") store.discard_load(pg, l);
+            store.finish_run(pg, prev->run_id, "abandoned");
+            log::info("restart", fmt::format("discarded the interrupted migration {} started {}: {}", prev->run_id,
+                                             prev->started_at, state));
+        } else if (a.resume) {
+            auto diff = run_option_differences(prev->options, options);
+            if (!diff.empty()) {
+                std::string list;
+                for (const auto &d : diff) list += "\n  " + d;
+                throw UsageError("--resume: the interrupted migration " + prev->run_id +
+                                 " was started with different options; resume it with the same --from/--schema/"
+                                 "--collections, or pass --restart to discard it:" + list);
+            }
+            run_id = prev->run_id;
+            resuming = true;
+            log::info("resume", fmt::format("resuming the migration {} started {}: {}", run_id, prev->started_at, state),
+                      {{"run_id", run_id}});
+        } else {
+            throw UsageError(fmt::format("an interrupted migration exists in schema '{}' (run {} started {}: {}); rerun "
+                                         "the same command with --resume to continue it, or with --restart to discard "
+                                         "it and start over",
+                                         a.schema, prev->run_id, prev->started_at, state));
+        }
+    } else if (a.resume) {
+        log::info("resume", "--resume: no interrupted migration to resume; starting a new one");
+    }
+
+    // --- classify each collection: finished by the resumed run, continued, or loaded afresh
+    std::vector<std::unique_ptr<Job>> jobs;
     std::vector<std::string> present;
-    for (const auto &c : cols)
-        if (auto r = find_registered(pg, a.schema, c.id, c.name); r && r->rows >= 0)
-            present.push_back(fmt::format("'{}' (table {}, {} rows)", c.name, r->table_name, r->rows));
+    for (const auto &c : cols) {
+        log::Scope scope(json{{"collection", c.name}});
+        auto j = std::make_unique<Job>();
+        j->c = c;
+        j->table = derive_table_name(c.name);
+        j->staging = fit_identifier(j->table, "__load");
+        auto clash = pg.exec_params("SELECT name FROM " + qualified(a.schema, "chroma_collections") +
+                                        " WHERE table_name = $1 AND id::text <> $2 AND name <> $3",
+                                    {j->table, c.id, c.name});
+        if (clash.rows() > 0)
+            throw DataError("collection '" + c.name + "': its table name " + j->table + " is already used by collection '" +
+                            clash.text(0, 0) + "'");
+        std::string reject_path = (std::filesystem::path(a.reject_dir) / (j->table + ".rejects.jsonl")).string();
+        j->rejects = std::make_unique<RejectFile>(reject_path, c.name);
+        auto l = store.load(pg, c.id);
+        if (resuming && l && l->run_id == run_id && l->status == "done") {
+            j->done_before = true;
+            j->load = *l;
+        } else if (resuming && l && l->run_id == run_id && l->status == "loading") {
+            if (l->source_count != c.record_count)
+                throw DataError(fmt::format(
+                    "collection '{}' has {} records in the source now and had {} when the interrupted migration started: "
+                    "continuing by position could miss or repeat records; rerun with --restart (then `chroma2pg sync` "
+                    "catches up with later changes)",
+                    c.name, c.record_count, l->source_count));
+            auto exists = pg.scalar("SELECT to_regclass(" + quote_literal(qualified(a.schema, l->staging_table)) + ") IS NOT NULL");
+            uint64_t have = exists == "t" ? std::stoull(*pg.scalar("SELECT count(*) FROM " + qualified(a.schema, l->staging_table))) : 0;
+            if (exists != "t" || have != l->committed_records()) {
+                log::warn("resume", fmt::format("collection '{}': the staging table holds {} rows, the checkpoints say {}; "
+                                                "reloading this collection from the start",
+                                                c.name, have, l->committed_records()));
+            } else {
+                j->fresh = false;
+                j->load = *l;
+            }
+        }
+        if (j->fresh && !j->done_before)
+            if (auto r = find_registered(pg, a.schema, c.id, c.name); r && r->rows >= 0)
+                present.push_back(fmt::format("'{}' (table {}, {} rows)", c.name, r->table_name, r->rows));
+        jobs.push_back(std::move(j));
+    }
+    // Refuse before writing anything when a collection is already there and --replace was not given.
     if (!present.empty() && !a.replace) {
         std::string list;
         for (const auto &p : present) list += (list.empty() ? "" : ", ") + p;
         throw UsageError("already migrated: " + list +
                          "; pass --replace to reload from the source, or run `chroma2pg sync` to apply only the changes");
     }
+    if (run_id.empty()) run_id = store.start_run(pg, options);
 
-    nlohmann::ordered_json summary = nlohmann::ordered_json::array();
-    uint64_t total_records = 0, total_bytes = 0;
+    // --- prepare each load: staging table + plan (fresh), or prune the reject file to the checkpoints (resumed)
+    uint64_t min_range = std::max<uint64_t>(kMinRangeRecords, a.checkpoint_records);
+    for (auto &jp : jobs) {
+        Job &j = *jp;
+        if (j.done_before) continue;
+        log::Scope scope(json{{"collection", j.c.name}});
+        if (j.fresh) {
+            if (auto stale = store.load(pg, j.c.id); stale && stale->status != "done") store.discard_load(pg, *stale);
+            j.load = LoadRow{j.c.id, run_id, j.c.name, j.table, j.staging, "loading", j.c.record_count,
+                             plan_ranges(j.c.record_count, a.jobs, min_range), {}};
+            j.load.progress.assign(j.load.ranges.size(), RangeProgress{});
+            for (size_t r = 0; r < j.load.ranges.size(); ++r) j.load.progress[r].next = j.load.ranges[r].start;
+            store.begin_load(pg, j.load, create_table_sql(a.schema, j.staging, j.c.dimension));
+            j.rejects->reset();
+        } else {
+            const LoadRow &l = j.load;
+            j.rejects->prune([&l](uint64_t off) {
+                for (size_t r = 0; r < l.ranges.size(); ++r)
+                    if (off >= l.ranges[r].start && off < l.ranges[r].end) return off < l.progress[r].next;
+                return false;
+            });
+            log::info("resume", fmt::format("collection '{}': continuing after {} committed records ({} range(s))", j.c.name,
+                                            l.committed_records(), l.ranges.size()),
+                      {{"collection", j.c.name}, {"committed", l.committed_records()}});
+        }
+    }
+
+    // --- load: one task per unfinished range; whoever completes a collection's last range indexes and swaps it
+    int nworkers = a.jobs;
+    std::vector<Worker> workers(static_cast<size_t>(nworkers));
+    workers[0].source = source.get();
+    for (int w = 1; w < nworkers; ++w) {
+        workers[size_t(w)].own_source = open_source(a.src.from, so);
+        workers[size_t(w)].source = workers[size_t(w)].own_source.get();
+    }
+    TaskPool pool(nworkers);
+    const auto &cancel = pool.cancelled();
+    auto finalize = [&](Job &j, Worker &w) {
+        log::Scope scope(json{{"collection", j.c.name}});
+        BadRecordCounts bad{j.rejects->rejected(), j.rejects->escaped(), j.rejects->path()};
+        with_retries(fmt::format("collection '{}': index and swap", j.c.name), a.retries, w, a.to, cancel,
+                     [&](PgConnection &conn) { j.fin = finalize_collection(conn, sopts, store, j.c, j.table, j.staging, bad); });
+        j.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - j.t0).count();
+        if (j.progress) j.progress->finish();
+    };
+    for (auto &jp : jobs) {
+        Job &j = *jp;
+        if (j.done_before) continue;
+        j.t0 = std::chrono::steady_clock::now();
+        j.progress = std::make_unique<Progress>(j.c.name, j.c.record_count, !g.quiet);
+        if (!j.fresh) j.progress->add(j.load.committed_records() + j.load.committed_rejected(), 0);
+        int left = 0;
+        for (const auto &p : j.load.progress) left += p.done ? 0 : 1;
+        j.ranges_left = left;
+        if (left == 0) {
+            pool.add([&, jptr = &j](int w) { finalize(*jptr, workers[size_t(w)]); });
+            continue;
+        }
+        for (size_t r = 0; r < j.load.ranges.size(); ++r) {
+            if (j.load.progress[r].done) continue;
+            pool.add([&, jptr = &j, r](int wi) {
+                Job &job = *jptr;
+                Worker &w = workers[size_t(wi)];
+                const SourceRange range = job.load.ranges[r];
+                bool retried = false;
+                with_retries(fmt::format("collection '{}' range {}", job.c.name, r), a.retries, w, a.to, cancel,
+                             [&](PgConnection &conn) {
+                                 RangeProgress p = store.range_progress(conn, job.c.id, int(r), range);
+                                 if (p.done) return;
+                                 if (retried) // lines of the chunk that did not commit will be written again
+                                     job.rejects->prune([&](uint64_t off) { return off < p.next || off >= range.end; });
+                                 retried = true;
+                                 uint64_t count = range.end == kOpenEnd ? kToTheEnd : range.end - p.next;
+                                 auto reader = w.source->read_range(job.c, a.batch_size, p.next, count);
+                                 RangeLoader loader(conn, sopts, store, run_id, job.staging, int(r), p.next, *job.rejects,
+                                                    &cancel);
+                                 auto st = run_pipeline(job.c, *reader, loader, job.progress.get());
+                                 job.records_read += st.records;
+                                 job.bytes += st.bytes;
+                             });
+                if (--job.ranges_left == 0) finalize(job, w);
+            });
+        }
+    }
+    try {
+        pool.run();
+    } catch (const Cancelled &) {
+        throw EnvError("migration cancelled; rerun with --resume to continue");
+    }
+    // The session that opened the run may have died with a PostgreSQL restart the workers rode out.
+    for (int attempt = 1;; ++attempt) {
+        try {
+            if (!main_pg->ok()) main_pg = std::make_unique<PgConnection>(a.to);
+            store.finish_run(*main_pg, run_id, "done");
+            break;
+        } catch (const EnvError &e) {
+            if (attempt >= a.retries) throw;
+            log::warn("retry", fmt::format("recording the end of the run: {}; retrying", e.what()));
+            std::this_thread::sleep_for(std::chrono::seconds(std::min(attempt, 10)));
+            main_pg = std::make_unique<PgConnection>(a.to);
+        }
+    }
+
+    // --- report
+    json summary = json::array();
+    uint64_t total_records = 0, total_bytes = 0, total_rejected = 0, total_escaped = 0;
     double total_seconds = 0;
-    PgvectorSinkOptions sopts{a.schema, a.idx, source->describe()};
-    for (const auto &c : cols) {
-        PgvectorSink sink(pg, sopts);
-        auto reader = source->read(c, a.batch_size);
-        Progress progress(c.name, c.record_count, !g.quiet);
-        auto st = run_pipeline(c, *reader, sink, &progress);
-        progress.finish();
-        double rate = st.seconds > 0 ? st.records / st.seconds : 0;
-        double mbps = st.seconds > 0 ? st.bytes / st.seconds / 1e6 : 0;
+    for (auto &jp : jobs) {
+        Job &j = *jp;
+        const CollectionInfo &c = j.c;
+        if (j.done_before) {
+            summary.push_back({{"name", c.name}, {"id", c.id}, {"table", j.table}, {"status", "done in the resumed run"},
+                               {"records_read", 0}, {"records_written", j.load.source_count}, {"rejected", 0}, {"escaped", 0},
+                               {"seconds", 0.0}, {"index_seconds", 0.0}, {"records_per_second", 0.0}, {"mb_per_second", 0.0},
+                               {"dimension", c.dimension ? json(*c.dimension) : json()}, {"space", space_name(c.space)}});
+            continue;
+        }
+        double rate = j.seconds > 0 ? double(j.records_read) / j.seconds : 0;
+        double mbps = j.seconds > 0 ? double(j.bytes) / j.seconds / 1e6 : 0;
+        uint64_t rejected = j.rejects->rejected(), escaped = j.rejects->escaped();
         log::info("collection_done",
-                  fmt::format("{}: {} records into {}.{} in {:.2f}s ({:.0f} rec/s, {:.1f} MB/s; index {:.2f}s)", c.name,
-                              st.records, a.schema, sink.table_name(), st.seconds, rate, mbps, sink.index_seconds()),
-                  {{"collection", c.name}, {"records", st.records}, {"seconds", st.seconds}});
-        if (st.records != c.record_count)
+                  fmt::format("{}: {} records into {}.{} in {:.2f}s ({:.0f} rec/s, {:.1f} MB/s; index {:.2f}s){}", c.name,
+                              j.fin.rows, a.schema, j.table, j.seconds, rate, mbps, j.fin.index_seconds,
+                              rejected + escaped ? fmt::format("; {} rejected, {} escaped, see {}", rejected, escaped,
+                                                               j.rejects->path())
+                                                 : ""),
+                  {{"collection", c.name}, {"records", j.fin.rows}, {"seconds", j.seconds}, {"rejected", rejected}});
+        if (j.fin.rows + rejected != c.record_count)
             log::warn("count_changed",
-                      fmt::format("{}: the source reported {} records before the read and {} were read: it changed "
-                                  "during the migration; run `chroma2pg sync` to catch up",
-                                  c.name, c.record_count, st.records),
+                      fmt::format("{}: the source reported {} records before the read; {} were written and {} rejected: "
+                                  "it changed during the migration; run `chroma2pg sync` to catch up",
+                                  c.name, c.record_count, j.fin.rows, rejected),
                       {{"collection", c.name}});
-        summary.push_back({{"name", c.name}, {"id", c.id}, {"table", sink.table_name()}, {"records_read", st.records},
-                           {"records_written", sink.rows_written()}, {"rejected", 0}, {"seconds", st.seconds},
-                           {"index_seconds", sink.index_seconds()}, {"records_per_second", rate}, {"mb_per_second", mbps},
-                           {"dimension", c.dimension ? nlohmann::ordered_json(*c.dimension) : nlohmann::ordered_json()},
-                           {"space", space_name(c.space)}});
-        total_records += st.records;
-        total_bytes += st.bytes;
-        total_seconds += st.seconds;
+        json s = {{"name", c.name}, {"id", c.id}, {"table", j.table}, {"status", j.fresh ? "migrated" : "resumed"},
+                  {"records_read", j.records_read.load()}, {"records_written", j.fin.rows}, {"rejected", rejected},
+                  {"escaped", escaped}, {"seconds", j.seconds}, {"index_seconds", j.fin.index_seconds},
+                  {"records_per_second", rate}, {"mb_per_second", mbps}, {"ranges", j.load.ranges.size()},
+                  {"dimension", c.dimension ? json(*c.dimension) : json()}, {"space", space_name(c.space)}};
+        if (rejected + escaped) s["reject_file"] = j.rejects->path();
+        summary.push_back(std::move(s));
+        total_records += j.fin.rows;
+        total_bytes += j.bytes;
+        total_seconds = std::max(total_seconds, std::chrono::duration<double>(std::chrono::steady_clock::now() - j.t0).count());
+        total_rejected += rejected;
+        total_escaped += escaped;
     }
     // --salvage: what could not be recovered goes to a report, and the run says so with exit 1.
-    nlohmann::ordered_json lost = nlohmann::ordered_json::array();
+    json lost = json::array();
     uint64_t lost_count = 0;
     for (const auto &c : cols) {
-        const auto &ids = c.details.contains("unrecoverable_ids") ? c.details["unrecoverable_ids"] : nlohmann::ordered_json::array();
+        const auto &ids = c.details.contains("unrecoverable_ids") ? c.details["unrecoverable_ids"] : json::array();
         if (ids.empty()) continue;
         lost_count += ids.size();
         lost.push_back({{"collection", c.name}, {"id", c.id}, {"unrecoverable_ids", ids},
-                        {"damage", c.details.value("damage", nlohmann::ordered_json::array())}});
+                        {"damage", c.details.value("damage", json::array())}});
     }
     if (!lost.empty()) {
         std::ofstream f(a.salvage_report);
-        f << nlohmann::ordered_json({{"source", source->describe()}, {"collections", lost}}).dump(2) << "\n";
+        f << json({{"source", source->describe()}, {"collections", lost}}).dump(2) << "\n";
         if (!f) throw EnvError("cannot write the salvage report " + a.salvage_report);
     }
-    nlohmann::ordered_json result = {
-        {"command", "migrate"}, {"source", source->describe()}, {"target", pg.describe()}, {"schema", a.schema},
-        {"pgvector_version", pgvector_version}, {"collections", summary},
-        {"totals", {{"records", total_records}, {"bytes", total_bytes}, {"seconds", total_seconds}}}};
+    json result = {{"command", "migrate"}, {"source", source->describe()}, {"target", target_description}, {"schema", a.schema},
+                   {"pgvector_version", pgvector_version}, {"run_id", run_id}, {"resumed", resuming}, {"jobs", a.jobs},
+                   {"collections", summary},
+                   {"totals", {{"records", total_records}, {"bytes", total_bytes}, {"seconds", total_seconds},
+                               {"rejected", total_rejected}, {"escaped", total_escaped}}}};
     if (!lost.empty()) result["salvage"] = {{"unrecoverable_records", lost_count}, {"report", a.salvage_report}};
     auto fail_if_lost = [&] {
+        if (total_rejected > 0)
+            throw DataError(fmt::format("migrated everything else; {} record(s) PostgreSQL cannot store were skipped and "
+                                        "are listed in the reject file(s) under {}",
+                                        total_rejected, a.reject_dir));
         if (lost.empty()) return;
         throw DataError(fmt::format("salvage: migrated everything recoverable; {} record(s) could not be recovered, "
                                     "listed in {}", lost_count, a.salvage_report));
@@ -113,16 +428,17 @@ void run_migrate(MigrateArgs &a) {
         fail_if_lost();
         return;
     }
-    if (g.quiet) {
+    // JSON logs: stderr stays one JSON object per line; the collection_done events carry the figures.
+    if (g.quiet || log::format() == log::Format::json) {
         fail_if_lost();
         return;
     }
-    fmt::print(stderr, "\n{:<28} {:<30} {:>10} {:>9} {:>10} {:>8}\n", "collection", "table", "records", "seconds",
-               "rec/s", "MB/s");
+    fmt::print(stderr, "\n{:<28} {:<30} {:>10} {:>9} {:>9} {:>10} {:>8}\n", "collection", "table", "records", "rejected",
+               "seconds", "rec/s", "MB/s");
     for (const auto &s : summary)
-        fmt::print(stderr, "{:<28} {:<30} {:>10} {:>9.2f} {:>10.0f} {:>8.1f}\n", s["name"].get<std::string>(),
-                   s["table"].get<std::string>(), s["records_written"].get<uint64_t>(), s["seconds"].get<double>(),
-                   s["records_per_second"].get<double>(), s["mb_per_second"].get<double>());
+        fmt::print(stderr, "{:<28} {:<30} {:>10} {:>9} {:>9.2f} {:>10.0f} {:>8.1f}\n", s["name"].get<std::string>(),
+                   s["table"].get<std::string>(), s["records_written"].get<uint64_t>(), s["rejected"].get<uint64_t>(),
+                   s["seconds"].get<double>(), s["records_per_second"].get<double>(), s["mb_per_second"].get<double>());
     fmt::print(stderr, "total: {} records in {:.2f}s\n", total_records, total_seconds);
     fail_if_lost();
 }
@@ -134,10 +450,17 @@ void register_migrate(CLI::App &app) {
     auto *cmd = app.add_subcommand("migrate", "Copy collections into PostgreSQL + pgvector, then index them");
     cmd->footer("Examples:\n"
                 "  chroma2pg migrate --from http://localhost:8000 --to postgresql://app@db/rag\n"
-                "  chroma2pg migrate --from ./chroma_db --to \"$DATABASE_URL\" --collections docs,faq\n"
+                "  chroma2pg migrate --from ./chroma_db --to \"$DATABASE_URL\" --collections docs,faq --jobs 4\n"
                 "  chroma2pg migrate --from ./chroma_db --index ivfflat --replace --json\n"
-                "Each collection is loaded with binary COPY into a staging table, indexed, then swapped in with\n"
-                "its registry row in one transaction: an interrupted run leaves the previous state untouched.");
+                "  chroma2pg migrate --from ./chroma_db --to \"$DATABASE_URL\" --resume     # after a crash or kill\n"
+                "  chroma2pg migrate --from ./chroma_db --on-bad-record skip --reject-dir ./rejects\n"
+                "  chroma2pg migrate --from http://localhost:8000 --to \"$DATABASE_URL\" --layout langchain  # docs/layouts.md\n"
+                "Each collection is loaded with binary COPY into a staging table in chunks, each committed with a\n"
+                "checkpoint (tables chroma2pg_runs, chroma2pg_loads, chroma2pg_checkpoints in the target schema), then\n"
+                "indexed and swapped in with its registry row in one transaction: the live table is never half-written.\n"
+                "An interrupted run continues with --resume (or is discarded with --restart). Lost connections to\n"
+                "PostgreSQL or Chroma are retried with backoff from the last checkpoint (--retries). See\n"
+                "docs/resume.md and docs/bad-records.md.");
     add_source_flags(*cmd, a->src);
     add_target_flags(*cmd, a->to, a->schema);
     cmd->add_option("--batch-size", a->batch_size, "Records per batch read from the source")
@@ -157,7 +480,44 @@ void register_migrate(CLI::App &app) {
     cmd->add_option("--maintenance-work-mem", a->idx.maintenance_work_mem,
                     "maintenance_work_mem for the index build (e.g. 1GB; default: the server's)")
         ->envname("CHROMA2PG_MAINTENANCE_WORK_MEM");
+    cmd->add_option("--layout", a->layout, "Target tables: native, langchain (PGVector) or llamaindex (PGVectorStore)")
+        ->check(CLI::IsMember({"native", "langchain", "llamaindex"}))
+        ->envname("CHROMA2PG_LAYOUT")
+        ->capture_default_str();
+    cmd->add_flag("--halfvec", a->halfvec, "Store embeddings as halfvec (half the space, float16 precision)")
+        ->envname("CHROMA2PG_HALFVEC");
+    cmd->add_flag("--langchain-id-prefix", a->langchain_id_prefix,
+                  "langchain: store ids as '<collection>:<id>' (when collections share ids)")
+        ->envname("CHROMA2PG_LANGCHAIN_ID_PREFIX");
     cmd->add_flag("--replace", a->replace, "Reload collections that are already migrated")->envname("CHROMA2PG_REPLACE");
+    cmd->add_option("--jobs,-j", a->jobs,
+                    "Parallel PostgreSQL connections: collections in parallel, large ones split into ranges; the index "
+                    "build uses jobs-1 parallel maintenance workers")
+        ->envname("CHROMA2PG_JOBS")
+        ->capture_default_str();
+    cmd->add_option("--checkpoint-records", a->checkpoint_records,
+                    "Commit and checkpoint every this many source records (what a crash can cost)")
+        ->envname("CHROMA2PG_CHECKPOINT_RECORDS")
+        ->capture_default_str();
+    cmd->add_flag("--resume", a->resume, "Continue the interrupted migration from its last checkpoints")
+        ->envname("CHROMA2PG_RESUME");
+    cmd->add_flag("--restart", a->restart, "Discard an interrupted migration and start over")->envname("CHROMA2PG_RESTART");
+    cmd->add_option("--retries", a->retries,
+                    "Attempts per range on a lost connection (PostgreSQL or Chroma), with backoff up to 30 s")
+        ->envname("CHROMA2PG_RETRIES")
+        ->capture_default_str();
+    cmd->add_option("--on-bad-record", a->on_bad_record,
+                    "Records PostgreSQL cannot store (NaN/Inf, wrong dimension, NUL, invalid UTF-8, id too long): fail "
+                    "(stop, resumable, after listing the batch's bad records) or skip (migrate the rest, exit 1)")
+        ->check(CLI::IsMember({"fail", "skip"}))
+        ->envname("CHROMA2PG_ON_BAD_RECORD")
+        ->capture_default_str();
+    cmd->add_flag("--escape-nul", a->escape_nul,
+                  "Store text containing U+0000 with it replaced by U+2400 (the original is kept in the reject file)")
+        ->envname("CHROMA2PG_ESCAPE_NUL");
+    cmd->add_option("--reject-dir", a->reject_dir, "Where the per-collection reject files (<table>.rejects.jsonl) go")
+        ->envname("CHROMA2PG_REJECT_DIR")
+        ->capture_default_str();
     cmd->add_option("--salvage-report", a->salvage_report, "Where --salvage lists the records it could not recover")
         ->envname("CHROMA2PG_SALVAGE_REPORT")
         ->capture_default_str();

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <thread>
 
+#include "util/log_scope.hpp"
+
 namespace c2p {
 namespace {
 
@@ -26,6 +28,8 @@ struct Channel {
 } // namespace
 
 PipelineStats run_pipeline(const CollectionInfo &c, BatchReader &reader, Sink &sink, Progress *progress) {
+    // Every log line, and the error if one escapes, names the collection being moved.
+    log::Scope scope(nlohmann::ordered_json{{"collection", c.name}});
     auto t0 = std::chrono::steady_clock::now();
     PipelineStats st;
     Channel ch;
@@ -33,6 +37,7 @@ PipelineStats run_pipeline(const CollectionInfo &c, BatchReader &reader, Sink &s
 
     sink.begin(c);
     std::thread producer([&] {
+        log::Scope reader_scope(nlohmann::ordered_json{{"collection", c.name}});
         try {
             for (;;) {
                 std::unique_ptr<RecordBatch> b;

@@ -1,6 +1,7 @@
 // The source side of the pipeline: list collections, then stream each one in batches.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,9 @@ public:
     virtual bool next(RecordBatch &out) = 0;
 };
 
+// No limit for read_range().
+constexpr uint64_t kToTheEnd = UINT64_MAX;
+
 class Source {
 public:
     virtual ~Source() = default;
@@ -27,6 +31,11 @@ public:
     virtual nlohmann::ordered_json details() const { return nlohmann::ordered_json::object(); }
     virtual std::vector<CollectionInfo> list_collections() = 0;
     virtual std::unique_ptr<BatchReader> read(const CollectionInfo &c, size_t batch_size) = 0;
+    // Records [start, start + count) in read() order (the order must be the same on every read of an
+    // unchanged collection: resume and parallel ranges rely on it). Default: read(), discard the first
+    // `start` records, stop after `count`; sources that can seek (HTTP offset paging) override it.
+    virtual std::unique_ptr<BatchReader> read_range(const CollectionInfo &c, size_t batch_size, uint64_t start,
+                                                    uint64_t count = kToTheEnd);
 };
 
 // Picks the source by what `spec` is: http(s) URL, a Chroma persistent directory, or a

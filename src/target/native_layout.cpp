@@ -43,6 +43,8 @@ void ensure_schema_and_registry(PgConnection &pg, const std::string &schema) {
             " (id uuid PRIMARY KEY, name text UNIQUE NOT NULL, table_name text NOT NULL, dimension int,"
             " space text NOT NULL, metadata jsonb, configuration jsonb, source text, migrated_at timestamptz,"
             " record_count bigint, index_method text)");
+    // bad_records: what --on-bad-record / --escape-nul did ({rejected, escaped, reject_file}); NULL when nothing.
+    pg.exec("ALTER TABLE " + qualified(schema, "chroma_collections") + " ADD COLUMN IF NOT EXISTS bad_records jsonb");
 }
 
 std::optional<RegisteredCollection> find_registered(PgConnection &pg, const std::string &schema,
@@ -58,8 +60,10 @@ std::optional<RegisteredCollection> find_registered(PgConnection &pg, const std:
     return rc;
 }
 
-std::string create_table_sql(const std::string &schema, const std::string &table, std::optional<uint32_t> dim) {
-    std::string type = dim ? fmt::format("vector({})", *dim) : "vector";
+std::string create_table_sql(const std::string &schema, const std::string &table, std::optional<uint32_t> dim,
+                             bool halfvec) {
+    std::string base = halfvec ? "halfvec" : "vector";
+    std::string type = dim ? fmt::format("{}({})", base, *dim) : base;
     // digest: the record's content digest at load time, so `sync` can tell what changed.
     return "CREATE TABLE " + qualified(schema, table) + " (id text NOT NULL, embedding " + type +
            " NOT NULL, document text, uri text, metadata jsonb, digest bytea NOT NULL)";

@@ -39,7 +39,9 @@ std::optional<RegisteredCollection> find_registered(PgConnection &pg, const std:
 
 // SQL fragments for the table and its indexes.
 std::string qualified(const std::string &schema, const std::string &table);
-std::string create_table_sql(const std::string &schema, const std::string &table, std::optional<uint32_t> dim);
+// halfvec: store halfvec(dim) (half the space, float16 precision) instead of vector(dim).
+std::string create_table_sql(const std::string &schema, const std::string &table, std::optional<uint32_t> dim,
+                             bool halfvec = false);
 // Empty string when no vector index applies (method none, unknown dimension). Throws for > 4,000 dims.
 std::string create_vector_index_sql(const std::string &schema, const std::string &table, const std::string &index_name,
                                     const CollectionInfo &c, const IndexOptions &o, uint64_t rows);

@@ -15,27 +15,118 @@ namespace c2p {
 namespace {
 // libpq sends a COPY chunk per call; a few MB keeps syscalls rare without holding much memory.
 constexpr size_t kCopyChunkBytes = 4 << 20;
+
+bool replace_nul(std::string &s) {
+    if (s.find('\0') == std::string::npos) return false;
+    std::string out;
+    out.reserve(s.size() + 8);
+    for (char ch : s) {
+        if (ch == '\0') out += kNulEscape;
+        else out += ch;
+    }
+    s = std::move(out);
+    return true;
+}
+
+bool replace_nul(MetaScalar &v) {
+    if (auto *s = std::get_if<std::string>(&v)) return replace_nul(*s);
+    return false;
+}
 } // namespace
 
-PgvectorSink::PgvectorSink(PgConnection &pg, PgvectorSinkOptions opts) : pg_(pg), opts_(std::move(opts)) {}
+BadRecordPolicy parse_bad_record_policy(const std::string &s) {
+    if (s == "fail") return BadRecordPolicy::fail;
+    if (s == "skip") return BadRecordPolicy::skip;
+    throw UsageError("--on-bad-record: expected fail or skip, not '" + s + "'");
+}
 
-void PgvectorSink::begin(const CollectionInfo &c) {
-    info_ = c;
-    rows_ = 0;
-    table_ = derive_table_name(c.name);
-    staging_ = fit_identifier(table_, "__load");
-    auto clash = pg_.exec_params("SELECT name FROM " + qualified(opts_.schema, "chroma_collections") +
-                                     " WHERE table_name = $1 AND id::text <> $2 AND name <> $3",
-                                 {table_, c.id, c.name});
-    if (clash.rows() > 0)
-        throw DataError("collection '" + c.name + "': its table name " + table_ + " is already used by collection '" +
-                        clash.text(0, 0) + "'");
+void encode_native_row(CopyBinaryBuffer &buf, std::string &json, const RecordBatch &b, size_t i,
+                       const RecordBatch &digest_batch, size_t digest_i) {
+    buf.begin_tuple(6);
+    buf.text_field(b.ids[i]);
+    buf.vector_field(b.embedding(i), b.dim);
+    if (b.documents[i]) buf.text_field(*b.documents[i]);
+    else buf.null_field();
+    if (b.uris[i]) buf.text_field(*b.uris[i]);
+    else buf.null_field();
+    if (b.metadatas[i].empty()) buf.null_field();
+    else {
+        json.clear();
+        append_metadata_json(json, b.metadatas[i]);
+        buf.jsonb_field(json);
+    }
+    Digest d = record_digest(digest_batch, digest_i);
+    buf.bytea_field(d.data(), d.size());
+}
+
+bool escape_nul_record(const RecordBatch &b, size_t i, RecordBatch &out) {
+    std::optional<std::string> doc = b.documents[i], uri = b.uris[i];
+    Metadata meta = b.metadatas[i];
+    bool changed = false;
+    if (doc) changed |= replace_nul(*doc);
+    if (uri) changed |= replace_nul(*uri);
+    for (auto &[k, v] : meta) {
+        changed |= replace_nul(k);
+        if (auto *arr = std::get_if<std::vector<MetaScalar>>(&v)) {
+            for (auto &e : *arr) changed |= replace_nul(e);
+        } else if (auto *s = std::get_if<std::string>(&v)) {
+            changed |= replace_nul(*s);
+        }
+    }
+    if (!changed) return false;
+    out.dim = b.dim;
+    out.push(b.ids[i], b.embedding(i), std::move(doc), std::move(uri), std::move(meta));
+    return true;
+}
+
+void check_batch(const RecordBatch &b, const CollectionInfo &c, uint64_t first_offset, const PgvectorSinkOptions &o,
+                 RejectFile &rejects, CheckedBatch &out) {
+    out.good.clear();
+    out.escaped.clear();
+    out.escaped.dim = b.dim;
+    out.escaped_from.clear();
+    out.rejected = 0;
+    if (c.dimension && b.dim != *c.dimension && !b.empty()) {
+        std::string why = fmt::format("embedding has {} dimensions, the collection {}", b.dim, *c.dimension);
+        for (size_t i = 0; i < b.size(); ++i) rejects.add(b, i, first_offset + i, why, "rejected");
+        out.rejected = b.size();
+        return;
+    }
+    RecordBatch one;
+    for (size_t i = 0; i < b.size(); ++i) {
+        std::string p = record_problem(b, i);
+        if (p.empty()) {
+            out.good.push_back(i);
+            continue;
+        }
+        if (o.escape_nul) {
+            one.clear();
+            if (escape_nul_record(b, i, one) && record_problem(one, 0).empty()) {
+                out.escaped.push(one.ids[0], one.embedding(0), std::move(one.documents[0]), std::move(one.uris[0]),
+                                 std::move(one.metadatas[0]));
+                out.escaped_from.push_back(i);
+                rejects.add(b, i, first_offset + i, p + "; stored with U+0000 replaced by U+2400", "escaped");
+                continue;
+            }
+        }
+        rejects.add(b, i, first_offset + i, p, "rejected");
+        ++out.rejected;
+    }
+}
+
+RangeLoader::RangeLoader(PgConnection &pg, const PgvectorSinkOptions &opts, const CheckpointStore &store,
+                         std::string run_id, std::string staging, int range_no, uint64_t start_offset,
+                         RejectFile &rejects, const std::atomic<bool> *cancel)
+    : pg_(pg), opts_(opts), store_(store), run_id_(std::move(run_id)), staging_(std::move(staging)),
+      range_no_(range_no), rejects_(rejects), cancel_(cancel), chunk_start_(start_offset), pos_(start_offset) {}
+
+void RangeLoader::begin(const CollectionInfo &c) { info_ = c; }
+
+void RangeLoader::open_chunk() {
     pg_.exec("BEGIN");
     in_tx_ = true;
-    // Safe: the final COMMIT is still durable (WAL is flushed in order); only speeds the load's own writes.
+    // Safe: a chunk and its checkpoint commit or vanish together, even if the last commits are lost.
     pg_.exec("SET LOCAL synchronous_commit = off");
-    pg_.exec("DROP TABLE IF EXISTS " + qualified(opts_.schema, staging_));
-    pg_.exec(create_table_sql(opts_.schema, staging_, c.dimension));
     pg_.copy_in_start("COPY " + qualified(opts_.schema, staging_) +
                       " (id, embedding, document, uri, metadata, digest) FROM STDIN WITH (FORMAT BINARY)");
     in_copy_ = true;
@@ -43,100 +134,143 @@ void PgvectorSink::begin(const CollectionInfo &c) {
     buf_.header();
 }
 
-void PgvectorSink::write(const RecordBatch &b) {
-    if (info_.dimension && b.dim != *info_.dimension && !b.empty())
-        throw DataError(fmt::format("collection '{}': record '{}' has {} dimensions, the collection {}", info_.name,
-                                    b.ids[0], b.dim, *info_.dimension));
-    for (size_t i = 0; i < b.size(); ++i) {
-        if (auto p = record_problem(b, i); !p.empty())
-            throw DataError("collection '" + info_.name + "': record '" + b.ids[i] + "': " + p);
-        buf_.begin_tuple(6);
-        buf_.text_field(b.ids[i]);
-        buf_.vector_field(b.embedding(i), b.dim);
-        if (b.documents[i]) buf_.text_field(*b.documents[i]);
-        else buf_.null_field();
-        if (b.uris[i]) buf_.text_field(*b.uris[i]);
-        else buf_.null_field();
-        if (b.metadatas[i].empty()) buf_.null_field();
-        else {
-            json_.clear();
-            append_metadata_json(json_, b.metadatas[i]);
-            buf_.jsonb_field(json_);
+void RangeLoader::write(const RecordBatch &b) {
+    if (cancel_ && cancel_->load()) throw Cancelled();
+    check_batch(b, info_, pos_, opts_, rejects_, checked_);
+    if (checked_.rejected > 0 && opts_.on_bad_record == BadRecordPolicy::fail) {
+        rejects_.sync();
+        throw DataError(fmt::format(
+            "collection '{}': {} record(s) that PostgreSQL cannot store among source records {}..{}, all listed in {}; "
+            "nothing of the current chunk was written and the live table is untouched. Fix the source and rerun with "
+            "--resume, or rerun with --resume --on-bad-record=skip to migrate the rest (NUL characters: --escape-nul "
+            "stores them losslessly)",
+            info_.name, checked_.rejected, pos_, pos_ + b.size() - 1, rejects_.path()));
+    }
+    if (!in_tx_) open_chunk();
+    for (size_t i : checked_.good) {
+        encode_native_row(buf_, json_, b, i, b, i);
+        if (buf_.size() >= kCopyChunkBytes) {
+            pg_.copy_in_send(buf_.data().data(), buf_.size());
+            buf_.clear();
         }
-        Digest d = record_digest(b, i);
-        buf_.bytea_field(d.data(), d.size());
-        if (buf_.size() >= kCopyChunkBytes) flush(false);
     }
-    rows_ += b.size();
+    for (size_t k = 0; k < checked_.escaped.size(); ++k)
+        encode_native_row(buf_, json_, checked_.escaped, k, b, checked_.escaped_from[k]);
+    pos_ += b.size();
+    chunk_rows_ += checked_.good.size() + checked_.escaped.size();
+    chunk_rejected_ += checked_.rejected;
+    if (pos_ - chunk_start_ >= opts_.chunk_records) commit_chunk(false);
 }
 
-void PgvectorSink::flush(bool) {
-    if (buf_.size() == 0) return;
-    pg_.copy_in_send(buf_.data().data(), buf_.size());
-    buf_.clear();
-}
-
-void PgvectorSink::finish() {
-    buf_.trailer();
-    flush(true);
-    pg_.copy_in_end();
-    in_copy_ = false;
-
-    const std::string s = opts_.schema;
-    auto t0 = std::chrono::steady_clock::now();
-    if (!opts_.index.maintenance_work_mem.empty())
-        pg_.exec("SET LOCAL maintenance_work_mem = " + quote_literal(opts_.index.maintenance_work_mem));
-    // The primary key is built after the load: one sort instead of a btree insert per row.
-    pg_.exec("ALTER TABLE " + qualified(s, staging_) + " ADD CONSTRAINT " +
-             quote_ident(fit_identifier(staging_, "_pkey")) + " PRIMARY KEY (id)");
-    std::string vec_idx = create_vector_index_sql(s, staging_, fit_identifier(staging_, "_embedding_idx"), info_,
-                                                  opts_.index, rows_);
-    if (!vec_idx.empty()) {
-        log::info("index", fmt::format("collection '{}': building the vector index", info_.name),
-                  {{"collection", info_.name}, {"sql", vec_idx}});
-        pg_.exec(vec_idx);
+void RangeLoader::commit_chunk(bool range_done) {
+    if (!in_tx_) {
+        pg_.exec("BEGIN");
+        in_tx_ = true;
     }
-    pg_.exec("CREATE INDEX " + quote_ident(fit_identifier(staging_, "_metadata_idx")) + " ON " +
-             qualified(s, staging_) + " USING gin (metadata)");
-    pg_.exec("ANALYZE " + qualified(s, staging_));
-    index_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-
-    // Swap in: drop the old table, rename the new one and its indexes, update the registry.
-    pg_.exec("DROP TABLE IF EXISTS " + qualified(s, table_));
-    pg_.exec("ALTER TABLE " + qualified(s, staging_) + " RENAME TO " + quote_ident(table_));
-    pg_.exec("ALTER INDEX " + qualified(s, fit_identifier(staging_, "_pkey")) + " RENAME TO " +
-             quote_ident(fit_identifier(table_, "_pkey")));
-    if (!vec_idx.empty())
-        pg_.exec("ALTER INDEX " + qualified(s, fit_identifier(staging_, "_embedding_idx")) + " RENAME TO " +
-                 quote_ident(fit_identifier(table_, "_embedding_idx")));
-    pg_.exec("ALTER INDEX " + qualified(s, fit_identifier(staging_, "_metadata_idx")) + " RENAME TO " +
-             quote_ident(fit_identifier(table_, "_metadata_idx")));
-    pg_.exec_params("DELETE FROM " + qualified(s, "chroma_collections") + " WHERE id::text = $1 OR name = $2",
-                    {info_.id, info_.name});
-    const char *method = vec_idx.empty() ? "none" : opts_.index.method == IndexMethod::ivfflat ? "ivfflat" : "hnsw";
-    pg_.exec_params("INSERT INTO " + qualified(s, "chroma_collections") +
-                        " (id, name, table_name, dimension, space, metadata, configuration, source, migrated_at,"
-                        " record_count, index_method) VALUES ($1::uuid, $2, $3, $4::int, $5, $6::jsonb, $7::jsonb, $8,"
-                        " now(), $9::bigint, $10)",
-                    {info_.id, info_.name, table_,
-                     info_.dimension ? std::optional<std::string>(std::to_string(*info_.dimension)) : std::nullopt,
-                     space_name(info_.space),
-                     info_.metadata.is_null() ? std::nullopt : std::optional<std::string>(info_.metadata.dump()),
-                     info_.configuration.is_null() ? std::nullopt
-                                                   : std::optional<std::string>(info_.configuration.dump()),
-                     opts_.source_description, std::to_string(rows_), std::string(method)});
+    if (in_copy_) {
+        buf_.trailer();
+        pg_.copy_in_send(buf_.data().data(), buf_.size());
+        buf_.clear();
+        pg_.copy_in_end();
+        in_copy_ = false;
+    }
+    store_.record_chunk(pg_, info_.id, run_id_, range_no_, chunk_start_, pos_, chunk_rows_, chunk_rejected_, range_done);
+    rejects_.sync(); // the reject lines of this chunk are on disk before it counts as done
     pg_.exec("COMMIT");
     in_tx_ = false;
+    committed_rows_ += chunk_rows_;
+    chunk_start_ = pos_;
+    chunk_rows_ = chunk_rejected_ = 0;
 }
 
-void PgvectorSink::abort() noexcept {
+void RangeLoader::finish() { commit_chunk(true); }
+
+void RangeLoader::abort() noexcept {
     try {
         if (in_copy_) pg_.copy_in_abort("chroma2pg: load aborted");
         in_copy_ = false;
-        if (in_tx_) pg_.exec("ROLLBACK");
+        if (in_tx_ && pg_.ok()) pg_.exec("ROLLBACK");
     } catch (...) {
     }
     in_tx_ = false;
+}
+
+FinalizeResult finalize_collection(PgConnection &pg, const PgvectorSinkOptions &opts, const CheckpointStore &store,
+                                   const CollectionInfo &c, const std::string &table, const std::string &staging,
+                                   const BadRecordCounts &bad) {
+    FinalizeResult res;
+    if (auto l = store.load(pg, c.id); l && l->status == "done") {
+        res.already_done = true;
+        res.rows = std::stoull(pg.scalar("SELECT count(*) FROM " + qualified(opts.schema, table)).value_or("0"));
+        return res;
+    }
+    const std::string s = opts.schema;
+    pg.exec("BEGIN");
+    try {
+        if (!opts.index.maintenance_work_mem.empty())
+            pg.exec("SET LOCAL maintenance_work_mem = " + quote_literal(opts.index.maintenance_work_mem));
+        if (opts.jobs > 1) {
+            // Parallel index builds: the leader plus jobs - 1 workers (capped by max_worker_processes).
+            int current = std::stoi(pg.scalar("SHOW max_parallel_maintenance_workers").value_or("0"));
+            if (opts.jobs - 1 > current)
+                pg.exec(fmt::format("SET LOCAL max_parallel_maintenance_workers = {}", opts.jobs - 1));
+        }
+        res.rows = std::stoull(pg.scalar("SELECT count(*) FROM " + qualified(s, staging)).value_or("0"));
+        auto t0 = std::chrono::steady_clock::now();
+        // The primary key is built after the load: one sort instead of a btree insert per row.
+        pg.exec("ALTER TABLE " + qualified(s, staging) + " ADD CONSTRAINT " +
+                quote_ident(fit_identifier(staging, "_pkey")) + " PRIMARY KEY (id)");
+        std::string vec_idx = create_vector_index_sql(s, staging, fit_identifier(staging, "_embedding_idx"), c, opts.index,
+                                                      res.rows);
+        if (!vec_idx.empty()) {
+            log::info("index", fmt::format("collection '{}': building the vector index", c.name),
+                      {{"collection", c.name}, {"sql", vec_idx}});
+            pg.exec(vec_idx);
+        }
+        pg.exec("CREATE INDEX " + quote_ident(fit_identifier(staging, "_metadata_idx")) + " ON " + qualified(s, staging) +
+                " USING gin (metadata)");
+        pg.exec("ANALYZE " + qualified(s, staging));
+        res.index_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+        // Swap in: drop the old table, rename the new one and its indexes, update the registry.
+        pg.exec("DROP TABLE IF EXISTS " + qualified(s, table));
+        pg.exec("ALTER TABLE " + qualified(s, staging) + " RENAME TO " + quote_ident(table));
+        pg.exec("ALTER INDEX " + qualified(s, fit_identifier(staging, "_pkey")) + " RENAME TO " +
+                quote_ident(fit_identifier(table, "_pkey")));
+        if (!vec_idx.empty())
+            pg.exec("ALTER INDEX " + qualified(s, fit_identifier(staging, "_embedding_idx")) + " RENAME TO " +
+                    quote_ident(fit_identifier(table, "_embedding_idx")));
+        pg.exec("ALTER INDEX " + qualified(s, fit_identifier(staging, "_metadata_idx")) + " RENAME TO " +
+                quote_ident(fit_identifier(table, "_metadata_idx")));
+        pg.exec_params("DELETE FROM " + qualified(s, "chroma_collections") + " WHERE id::text = $1 OR name = $2",
+                       {c.id, c.name});
+        const char *method = vec_idx.empty() ? "none" : opts.index.method == IndexMethod::ivfflat ? "ivfflat" : "hnsw";
+        std::optional<std::string> bad_json;
+        if (bad.rejected || bad.escaped) {
+            nlohmann::ordered_json j = {{"rejected", bad.rejected}, {"escaped", bad.escaped}, {"reject_file", bad.reject_file}};
+            if (bad.escaped) j["nul_escape"] = "U+0000 stored as U+2400; originals in the reject file";
+            bad_json = j.dump();
+        }
+        pg.exec_params("INSERT INTO " + qualified(s, "chroma_collections") +
+                           " (id, name, table_name, dimension, space, metadata, configuration, source, migrated_at,"
+                           " record_count, index_method, bad_records) VALUES ($1::uuid, $2, $3, $4::int, $5, $6::jsonb,"
+                           " $7::jsonb, $8, now(), $9::bigint, $10, $11::jsonb)",
+                       {c.id, c.name, table,
+                        c.dimension ? std::optional<std::string>(std::to_string(*c.dimension)) : std::nullopt,
+                        space_name(c.space),
+                        c.metadata.is_null() ? std::nullopt : std::optional<std::string>(c.metadata.dump()),
+                        c.configuration.is_null() ? std::nullopt : std::optional<std::string>(c.configuration.dump()),
+                        opts.source_description, std::to_string(res.rows), std::string(method), bad_json});
+        store.mark_done(pg, c.id);
+        pg.exec("COMMIT");
+    } catch (...) {
+        try {
+            if (pg.ok()) pg.exec("ROLLBACK");
+        } catch (...) {
+        }
+        throw;
+    }
+    return res;
 }
 
 } // namespace c2p

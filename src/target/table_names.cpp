@@ -28,7 +28,9 @@ std::string derive_table_name(const std::string &name, const std::string &prefix
         if (o == '_' && !clean.empty() && clean.back() == '_') continue;
         clean.push_back(o);
     }
-    std::string suffix = "_" + short_hash(name);
+    // Appended, not "_" + hash: GCC 12 at -O3 reports a false -Wrestrict on that (bug 105329).
+    std::string suffix = "_";
+    suffix += short_hash(name);
     size_t room = kMaxIdentBytes - prefix.size() - suffix.size();
     if (clean.size() > room) clean.resize(room);
     while (!clean.empty() && clean.back() == '_') clean.pop_back();
@@ -37,7 +39,8 @@ std::string derive_table_name(const std::string &name, const std::string &prefix
 
 std::string fit_identifier(const std::string &base, const std::string &suffix) {
     if (base.size() + suffix.size() <= kMaxIdentBytes) return base + suffix;
-    std::string h = "_" + short_hash(base);
+    std::string h = "_";
+    h += short_hash(base);
     size_t room = kMaxIdentBytes - suffix.size() - h.size();
     std::string cut = base.substr(0, room);
     // Never split a multi-byte UTF-8 sequence.

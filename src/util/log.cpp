@@ -1,9 +1,12 @@
 #include "util/log.hpp"
+#include "util/log_scope.hpp"
 
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <exception>
 #include <mutex>
+#include <vector>
 
 namespace c2p::log {
 namespace {
@@ -11,6 +14,11 @@ Format g_format = Format::text;
 Level g_level = Level::info;
 bool g_progress_active = false;
 std::mutex g_mu;
+// Each thread has its own scopes (workers move collections in parallel); the failure context is
+// shared: the error main() reports may have been thrown on any thread.
+thread_local std::vector<nlohmann::ordered_json> t_scopes;
+thread_local size_t t_recorded_depth = 0; // an unwinding in progress recorded its context at this depth
+nlohmann::ordered_json g_failure = nlohmann::ordered_json::object(); // guarded by g_mu
 
 const char *level_name(Level l) {
     switch (l) {
@@ -47,6 +55,35 @@ void set_progress_line_active(bool active) {
     g_progress_active = active;
 }
 
+Scope::Scope(nlohmann::ordered_json fields) : uncaught_(std::uncaught_exceptions()) {
+    t_scopes.push_back(std::move(fields));
+    t_recorded_depth = 0;
+}
+
+Scope::~Scope() {
+    size_t depth = t_scopes.size();
+    if (std::uncaught_exceptions() > uncaught_) {
+        // The innermost scope an exception leaves records the whole context; the outer ones it
+        // then leaves add nothing.
+        if (t_recorded_depth == 0 || depth >= t_recorded_depth) {
+            auto merged = nlohmann::ordered_json::object();
+            for (const auto &f : t_scopes)
+                for (auto it = f.begin(); it != f.end(); ++it) merged[it.key()] = it.value();
+            std::lock_guard lk(g_mu);
+            g_failure = std::move(merged);
+        }
+        t_recorded_depth = depth;
+    } else {
+        t_recorded_depth = 0;
+    }
+    t_scopes.pop_back();
+}
+
+nlohmann::ordered_json failure_context() {
+    std::lock_guard lk(g_mu);
+    return g_failure;
+}
+
 void write(Level l, std::string_view event, std::string_view message, const nlohmann::ordered_json &fields) {
     if (!enabled(l)) return;
     std::string line;
@@ -56,6 +93,8 @@ void write(Level l, std::string_view event, std::string_view message, const nloh
         j["level"] = level_name(l);
         j["event"] = std::string(event);
         j["message"] = std::string(message);
+        for (const auto &scope : t_scopes)
+            for (auto it = scope.begin(); it != scope.end(); ++it) j[it.key()] = it.value();
         for (auto it = fields.begin(); it != fields.end(); ++it) j[it.key()] = it.value();
         line = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     } else {

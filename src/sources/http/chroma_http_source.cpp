@@ -1,5 +1,6 @@
 #include "sources/http/chroma_http_source.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include <curl/curl.h>
@@ -206,20 +207,24 @@ namespace {
 // Pages through `get` ordered by Chroma's internal id (stable across pages since 0.5.11).
 class HttpBatchReader : public BatchReader {
 public:
-    HttpBatchReader(ChromaHttpSource &src, CollectionInfo c, size_t batch)
-        : src_(src), c_(std::move(c)), batch_(batch), path_(src.collection_path(c_) + "/get") {}
+    HttpBatchReader(ChromaHttpSource &src, CollectionInfo c, size_t batch, uint64_t start = 0,
+                    uint64_t count = kToTheEnd)
+        : src_(src), c_(std::move(c)), batch_(batch), path_(src.collection_path(c_) + "/get"), offset_(start),
+          left_(count) {}
 
     bool next(RecordBatch &out) override {
         out.clear();
         out.dim = c_.dimension.value_or(0);
-        if (done_) return false;
+        if (done_ || left_ == 0) return false;
+        size_t want = static_cast<size_t>(std::min<uint64_t>(batch_, left_));
         std::string body = fmt::format(R"({{"limit":{},"offset":{},"include":["embeddings","documents","metadatas","uris"]}})",
-                                       batch_, offset_);
+                                       want, offset_);
         auto r = src_.client().post(path_, body);
         if (r.status != 200) throw_http_error(src_.describe(), "get from collection '" + c_.name + "'", r);
         size_t n = parse(r.body, out);
         offset_ += n;
-        if (n < batch_) done_ = true;
+        left_ -= n;
+        if (n < want) done_ = true;
         if (n == 0) return false;
         return true;
     }
@@ -296,7 +301,8 @@ private:
     CollectionInfo c_;
     size_t batch_;
     std::string path_;
-    size_t offset_ = 0;
+    uint64_t offset_ = 0;
+    uint64_t left_ = kToTheEnd;
     bool done_ = false;
     simdjson::ondemand::parser parser_;
     std::vector<float> floats_;
@@ -306,6 +312,11 @@ private:
 
 std::unique_ptr<BatchReader> ChromaHttpSource::read(const CollectionInfo &c, size_t batch_size) {
     return std::make_unique<HttpBatchReader>(*this, c, batch_size);
+}
+
+std::unique_ptr<BatchReader> ChromaHttpSource::read_range(const CollectionInfo &c, size_t batch_size, uint64_t start,
+                                                          uint64_t count) {
+    return std::make_unique<HttpBatchReader>(*this, c, batch_size, start, count);
 }
 
 } // namespace c2p

@@ -16,6 +16,9 @@ public:
     nlohmann::ordered_json details() const override;
     std::vector<CollectionInfo> list_collections() override;
     std::unique_ptr<BatchReader> read(const CollectionInfo &c, size_t batch_size) override;
+    // Seeks with the server's offset paging instead of reading and discarding.
+    std::unique_ptr<BatchReader> read_range(const CollectionInfo &c, size_t batch_size, uint64_t start,
+                                            uint64_t count = kToTheEnd) override;
 
     int api_version() const { return api_; }
     // Path prefix of a collection's endpoints: /api/v2/tenants/T/databases/D/collections/ID

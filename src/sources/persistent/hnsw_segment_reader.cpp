@@ -148,6 +148,10 @@ MappedFile &MappedFile::operator=(MappedFile &&o) noexcept {
     return *this;
 }
 
+void MappedFile::release_pages() const {
+    if (data_ && size_ > 0) ::madvise(const_cast<uint8_t *>(data_), size_, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
     if (data_) ::munmap(const_cast<uint8_t *>(data_), size_);
 }

@@ -86,6 +86,9 @@ public:
     ~MappedFile();
     const uint8_t *data() const { return data_; }
     size_t size() const { return size_; }
+    // Drops the pages read so far from this process's resident set (the page cache keeps them), so
+    // peak RSS stays flat however large the index file is. The mapping stays valid.
+    void release_pages() const;
 
 private:
     const uint8_t *data_ = nullptr;

@@ -94,6 +94,10 @@ public:
                 break;
             }
         }
+        if (p_->files) {
+            p_->files->data.release_pages();
+            p_->files->lengths.release_pages();
+        }
         return !out.empty();
     }
 

@@ -1,0 +1,54 @@
+#include "commands/migrate_layout.hpp"
+
+#include <fmt/format.h>
+
+#include "pipeline/pipeline.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+namespace c2p {
+
+void run_layout_migrate(LayoutMigrateArgs &a) {
+    auto &g = global_options();
+    if (a.batch_size == 0) throw UsageError("--batch-size must be at least 1");
+    if (a.opts.langchain_id_prefix && a.layout != "langchain")
+        throw UsageError("--langchain-id-prefix applies to --layout langchain only");
+    SourceOptions so = a.src.opts;
+    resolve_token(so);
+    auto source = open_source(a.src.from, so);
+    auto cols = select_collections(*source, a.src.collections);
+    PgConnection pg(a.to);
+    std::string pgvector_version = ensure_pgvector(pg);
+    log::info("start", fmt::format("migrating {} collection(s) from {} to {} as the {} layout (pgvector {})", cols.size(),
+                                   source->describe(), pg.describe(), a.layout, pgvector_version),
+              {{"source", source->describe()}, {"target", pg.describe()}, {"layout", a.layout}});
+    nlohmann::ordered_json summary = nlohmann::ordered_json::array();
+    uint64_t total = 0;
+    double seconds = 0;
+    for (const auto &c : cols) {
+        auto sink = make_layout_sink(a.layout, pg, a.opts);
+        auto reader = source->read(c, a.batch_size);
+        Progress progress(c.name, c.record_count, !g.quiet);
+        auto st = run_pipeline(c, *reader, *sink, &progress);
+        progress.finish();
+        log::info("collection_done",
+                  fmt::format("{}: {} records into {}.{} in {:.2f}s (index {:.2f}s)", c.name, st.records, a.opts.schema,
+                              sink->table_name(), st.seconds, sink->index_seconds()),
+                  {{"collection", c.name}, {"records", st.records}, {"seconds", st.seconds}});
+        summary.push_back({{"name", c.name}, {"id", c.id}, {"table", sink->table_name()}, {"records_read", st.records},
+                           {"records_written", sink->rows_written()}, {"seconds", st.seconds},
+                           {"index_seconds", sink->index_seconds()},
+                           {"dimension", c.dimension ? nlohmann::ordered_json(*c.dimension) : nlohmann::ordered_json()},
+                           {"space", space_name(c.space)}});
+        total += st.records;
+        seconds += st.seconds;
+    }
+    nlohmann::ordered_json result = {{"command", "migrate"}, {"layout", a.layout}, {"source", source->describe()},
+                                     {"target", pg.describe()}, {"schema", a.opts.schema},
+                                     {"pgvector_version", pgvector_version}, {"collections", summary},
+                                     {"totals", {{"records", total}, {"seconds", seconds}}}};
+    if (g.json) print_json(result);
+    else if (!g.quiet) fmt::print(stderr, "total: {} records in {:.2f}s ({} layout)\n", total, seconds, a.layout);
+}
+
+} // namespace c2p

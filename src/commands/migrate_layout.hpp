@@ -1,0 +1,20 @@
+// `migrate --layout langchain|llamaindex`: one transaction per collection into the framework's tables.
+#pragma once
+
+#include <string>
+
+#include "commands/common.hpp"
+#include "target/layout_sink.hpp"
+
+namespace c2p {
+
+struct LayoutMigrateArgs {
+    SourceFlags src;
+    std::string to, layout;
+    size_t batch_size = 1000;
+    LayoutOptions opts;
+};
+
+void run_layout_migrate(LayoutMigrateArgs &a);
+
+} // namespace c2p

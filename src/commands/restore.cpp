@@ -1,0 +1,162 @@
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "commands/commands.hpp"
+#include "commands/common.hpp"
+#include "pipeline/pipeline.hpp"
+#include "sources/http/chroma_http_source.hpp"
+#include "sources/http/chroma_http_writer.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+#include "util/progress.hpp"
+
+namespace c2p {
+namespace {
+
+struct RestoreArgs {
+    std::string from, to;
+    std::vector<std::string> collections, renames;
+    SourceOptions target; // tenant, database, token… of the Chroma server written to
+    bool overwrite = false;
+    size_t batch_size = 1000;
+    size_t max_body_mb = 8;
+};
+
+std::map<std::string, std::string> parse_renames(const std::vector<std::string> &list) {
+    std::map<std::string, std::string> out;
+    for (const auto &r : list) {
+        auto eq = r.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == r.size())
+            throw UsageError("--rename '" + r + "': expected OLD=NEW");
+        if (!out.emplace(r.substr(0, eq), r.substr(eq + 1)).second)
+            throw UsageError("--rename: '" + r.substr(0, eq) + "' is renamed twice");
+    }
+    return out;
+}
+
+void run_restore(RestoreArgs &a) {
+    auto &g = global_options();
+    if (a.batch_size == 0) throw UsageError("--batch-size must be at least 1");
+    if (a.to.rfind("http://", 0) != 0 && a.to.rfind("https://", 0) != 0)
+        throw UsageError("--to-chroma " + a.to + ": expected the Chroma server URL (http[s]://host:port)");
+    auto renames = parse_renames(a.renames);
+    auto source = open_source(a.from, SourceOptions{});
+    auto cols = select_collections(*source, a.collections);
+    for (const auto &[old_name, _] : renames) {
+        bool found = false;
+        for (const auto &c : cols) found = found || c.name == old_name;
+        if (!found) throw UsageError("--rename: no collection '" + old_name + "' among those restored");
+    }
+    SourceOptions to = a.target;
+    resolve_token(to);
+    ChromaHttpSource server(a.to, to);
+    ChromaWriterOptions wo{to.tenant, to.database, to.token, to.token_header, to.insecure_tls, a.overwrite,
+                           a.max_body_mb << 20};
+
+    // Refuse before writing anything: duplicate targets, or existing non-empty collections without --overwrite.
+    std::vector<std::string> targets, refused;
+    std::set<std::string> seen;
+    for (const auto &c : cols) {
+        auto it = renames.find(c.name);
+        std::string t = it == renames.end() ? c.name : it->second;
+        if (!seen.insert(t).second) throw UsageError("two collections would be restored as '" + t + "'; use --rename");
+        targets.push_back(t);
+        ChromaHttpWriter probe(server, a.to, wo, t);
+        auto st = probe.lookup(t);
+        if (st.exists && st.count > 0 && !a.overwrite) refused.push_back(fmt::format("'{}' ({} records)", t, st.count));
+    }
+    if (!refused.empty()) {
+        std::string list;
+        for (const auto &r : refused) list += (list.empty() ? "" : ", ") + r;
+        throw UsageError("already in " + server.describe() + ": " + list +
+                         "; pass --overwrite to replace them, or --rename OLD=NEW to restore under another name");
+    }
+    log::info("start", fmt::format("restoring {} collection(s) from {} into {}", cols.size(), source->describe(),
+                                   server.describe()),
+              {{"source", source->describe()}, {"target", server.describe()}, {"collections", cols.size()}});
+
+    nlohmann::ordered_json summary = nlohmann::ordered_json::array();
+    uint64_t total = 0;
+    double seconds = 0;
+    for (size_t i = 0; i < cols.size(); ++i) {
+        const auto &c = cols[i];
+        ChromaHttpWriter writer(server, a.to, wo, targets[i]);
+        auto reader = source->read(c, a.batch_size);
+        Progress progress(targets[i], c.record_count, !g.quiet);
+        auto st = run_pipeline(c, *reader, writer, &progress);
+        progress.finish();
+        log::info("collection_done",
+                  fmt::format("{}: {} records restored as '{}' in {:.2f}s ({} sent, {} already there{})", c.name,
+                              st.records, targets[i], st.seconds, writer.records_sent(), writer.records_skipped(),
+                              writer.resumed() ? ", resumed" : ""),
+                  {{"collection", c.name}, {"target", targets[i]}, {"records", st.records}});
+        summary.push_back({{"name", c.name}, {"restored_as", targets[i]}, {"id", writer.target_id()},
+                           {"records", st.records}, {"sent", writer.records_sent()},
+                           {"skipped_present", writer.records_skipped()}, {"resumed", writer.resumed()},
+                           {"configuration", writer.configuration_note()}, {"space", space_name(c.space)},
+                           {"seconds", st.seconds}});
+        total += st.records;
+        seconds += st.seconds;
+    }
+    if (g.json) {
+        print_json({{"command", "restore"}, {"source", source->describe()}, {"target", server.describe()},
+                    {"collections", summary}, {"totals", {{"records", total}, {"seconds", seconds}}}});
+        return;
+    }
+    if (!g.quiet) fmt::print(stderr, "restored {} records in {} collection(s) in {:.2f}s\n", total, cols.size(), seconds);
+}
+
+} // namespace
+
+void register_restore(CLI::App &app) {
+    auto a = std::make_shared<RestoreArgs>();
+    auto *cmd = app.add_subcommand("restore", "Put a backup back into a Chroma server (the rollback path)");
+    cmd->footer("Examples:\n"
+                "  chroma2pg restore --from /backups/chroma_backup_20250101T120000Z --to-chroma http://localhost:8000\n"
+                "  chroma2pg restore --from BACKUP --to-chroma http://chroma:8000 --collections docs --rename docs=docs_old\n"
+                "  chroma2pg restore --from BACKUP --to-chroma https://chroma.example.com --token $TOKEN --overwrite\n"
+                "Each collection is filled under the name '<name>-c2p-restoring' and renamed when complete; an\n"
+                "interrupted restore is continued by running the same command again. Existing non-empty\n"
+                "collections are refused unless --overwrite (then replaced once the new copy is complete).");
+    cmd->add_option("--from", a->from, "The backup directory (holding manifest.json); any other source also works")
+        ->required()
+        ->envname("CHROMA2PG_FROM");
+    cmd->add_option("--to-chroma", a->to, "The Chroma server to restore into (http[s]://host:port; API v2, Chroma >= 1.0)")
+        ->required()
+        ->envname("CHROMA2PG_TO_CHROMA");
+    cmd->add_option("--collections", a->collections, "Only these collections (comma-separated names)")
+        ->delimiter(',')
+        ->envname("CHROMA2PG_COLLECTIONS");
+    cmd->add_option("--rename", a->renames, "Restore collection OLD as NEW (repeatable, or comma-separated)")
+        ->delimiter(',')
+        ->envname("CHROMA2PG_RENAME");
+    cmd->add_flag("--overwrite", a->overwrite, "Replace existing non-empty collections")->envname("CHROMA2PG_OVERWRITE");
+    cmd->add_option("--tenant", a->target.tenant, "Chroma tenant to restore into")
+        ->envname("CHROMA2PG_TENANT")
+        ->capture_default_str();
+    cmd->add_option("--database", a->target.database, "Chroma database to restore into")
+        ->envname("CHROMA2PG_DATABASE")
+        ->capture_default_str();
+    cmd->add_option("--token", a->target.token, "Chroma auth token (default: $CHROMA_API_KEY or $CHROMA_TOKEN); never printed")
+        ->envname("CHROMA2PG_TOKEN");
+    cmd->add_option("--token-header", a->target.token_header, "How to send the token: x-chroma-token or authorization")
+        ->check(CLI::IsMember({"x-chroma-token", "authorization"}))
+        ->envname("CHROMA2PG_TOKEN_HEADER")
+        ->capture_default_str();
+    cmd->add_flag("--insecure", a->target.insecure_tls, "Do not verify the server's TLS certificate")
+        ->envname("CHROMA2PG_INSECURE");
+    cmd->add_option("--batch-size", a->batch_size,
+                    "Records per batch read from the backup (each is sent in requests of at most the server's "
+                    "max_batch_size records and --max-request-mb)")
+        ->envname("CHROMA2PG_BATCH_SIZE")
+        ->capture_default_str();
+    cmd->add_option("--max-request-mb", a->max_body_mb, "Largest request body sent to Chroma, in MB")
+        ->check(CLI::Range(1, 512))
+        ->envname("CHROMA2PG_MAX_REQUEST_MB")
+        ->capture_default_str();
+    cmd->callback([a] { run_restore(*a); });
+}
+
+} // namespace c2p

@@ -1,0 +1,286 @@
+// `sync`: brings a migrated target up to date with the source by per-record digest: new records are
+// inserted, changed ones updated, removed ones deleted; rows that did not change are not touched.
+#include <chrono>
+#include <filesystem>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "commands/commands.hpp"
+#include "commands/common.hpp"
+#include "core/record_check.hpp"
+#include "core/record_digest.hpp"
+#include "core/json_text.hpp"
+#include "target/copy_binary.hpp"
+#include "target/native_layout.hpp"
+#include "target/pg_connection.hpp"
+#include "target/pgvector_sink.hpp"
+#include "target/reject_file.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+#include "util/progress.hpp"
+
+namespace c2p {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// Ids shown per kind of change in the result (--dry-run especially).
+constexpr size_t kSampleIds = 10;
+
+struct SyncArgs {
+    SourceFlags src;
+    std::string to, schema = "public";
+    size_t batch_size = 1000;
+    bool dry_run = false;
+    std::string on_bad_record = "fail";
+    bool escape_nul = false;
+    std::string reject_dir = "chroma2pg-rejects";
+};
+
+struct SyncCounts {
+    uint64_t read = 0, inserted = 0, updated = 0, deleted = 0, unchanged = 0, rejected = 0, escaped = 0;
+    json sample_new = json::array(), sample_changed = json::array(), sample_deleted = json::array();
+};
+
+// A PostgreSQL text[] literal.
+std::string text_array(const std::vector<const std::string *> &ids) {
+    std::string out = "{";
+    for (size_t i = 0; i < ids.size(); ++i) {
+        if (i) out += ',';
+        out += '"';
+        for (char ch : *ids[i]) {
+            if (ch == '"' || ch == '\\') out += '\\';
+            out += ch;
+        }
+        out += '"';
+    }
+    return out + "}";
+}
+
+void copy_buffer(PgConnection &pg, const std::string &sql, CopyBinaryBuffer &buf) {
+    buf.trailer();
+    pg.copy_in_start(sql);
+    pg.copy_in_send(buf.data().data(), buf.size());
+    pg.copy_in_end();
+    buf.clear();
+}
+
+SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInfo &c, const RegisteredCollection &reg,
+                           const SyncArgs &a, const PgvectorSinkOptions &sopts, RejectFile &rejects, Progress &progress) {
+    SyncCounts n;
+    const std::string target = qualified(a.schema, reg.table_name);
+    pg.exec("BEGIN");
+    try {
+        pg.exec("CREATE TEMP TABLE c2p_sync_seen (id text NOT NULL) ON COMMIT DROP");
+        pg.exec("CREATE TEMP TABLE c2p_sync_rows (LIKE " + target + ") ON COMMIT DROP");
+        auto reader = source.read(c, a.batch_size);
+        RecordBatch b;
+        CheckedBatch checked;
+        CopyBinaryBuffer seen, rows;
+        std::string scratch;
+        uint64_t offset = 0;
+        std::unordered_map<std::string, std::string> have;
+        while (reader->next(b)) {
+            check_batch(b, c, offset, sopts, rejects, checked);
+            if (checked.rejected > 0 && sopts.on_bad_record == BadRecordPolicy::fail) {
+                rejects.sync();
+                throw DataError(fmt::format("collection '{}': {} record(s) that PostgreSQL cannot store, listed in {}; "
+                                            "nothing was changed. Fix the source, or rerun with --on-bad-record=skip",
+                                            c.name, checked.rejected, rejects.path()));
+            }
+            n.rejected += checked.rejected;
+            n.escaped += checked.escaped.size();
+            // Every id the source has counts as seen (a rejected record keeps its old row rather than losing it).
+            std::vector<const std::string *> ids;
+            seen.header();
+            for (size_t i = 0; i < b.size(); ++i) {
+                const std::string &id = b.ids[i];
+                if (id.empty() || id.size() > kMaxIdBytes || id.find('\0') != std::string::npos || !json_text::utf8_valid(id))
+                    continue;
+                ids.push_back(&id);
+                seen.begin_tuple(1);
+                seen.text_field(id);
+            }
+            copy_buffer(pg, "COPY c2p_sync_seen (id) FROM STDIN WITH (FORMAT BINARY)", seen);
+            have.clear();
+            auto r = pg.exec_params("SELECT id, encode(digest, 'hex') FROM " + target + " WHERE id = ANY($1::text[])",
+                                    {text_array(ids)});
+            for (int k = 0; k < r.rows(); ++k) have.emplace(r.text(k, 0), r.text(k, 1));
+            rows.header();
+            bool any = false;
+            auto consider = [&](const RecordBatch &rb, size_t ri, size_t orig) {
+                std::string d = digest_hex(record_digest(b, orig));
+                auto it = have.find(rb.ids[ri]);
+                json *sample = nullptr;
+                if (it == have.end()) {
+                    ++n.inserted;
+                    sample = &n.sample_new;
+                } else if (it->second != d) {
+                    ++n.updated;
+                    sample = &n.sample_changed;
+                } else {
+                    ++n.unchanged;
+                    return;
+                }
+                if (sample->size() < kSampleIds) sample->push_back(rb.ids[ri]);
+                encode_native_row(rows, scratch, rb, ri, b, orig);
+                any = true;
+            };
+            for (size_t i : checked.good) consider(b, i, i);
+            for (size_t k = 0; k < checked.escaped.size(); ++k) consider(checked.escaped, k, checked.escaped_from[k]);
+            if (any)
+                copy_buffer(pg, "COPY c2p_sync_rows (id, embedding, document, uri, metadata, digest) FROM STDIN WITH (FORMAT BINARY)",
+                            rows);
+            else
+                rows.clear();
+            n.read += b.size();
+            offset += b.size();
+            progress.add(b.size(), b.payload_bytes());
+        }
+        pg.exec("ANALYZE c2p_sync_seen");
+        const std::string gone = " FROM " + target + " t WHERE NOT EXISTS (SELECT 1 FROM c2p_sync_seen s WHERE s.id = t.id)";
+        n.deleted = std::stoull(pg.scalar("SELECT count(*)" + gone).value_or("0"));
+        auto del = pg.exec(fmt::format("SELECT t.id{} ORDER BY t.id LIMIT {}", gone, kSampleIds));
+        for (int k = 0; k < del.rows(); ++k) n.sample_deleted.push_back(del.text(k, 0));
+        if (a.dry_run) {
+            pg.exec("ROLLBACK");
+            return n;
+        }
+        if (n.inserted + n.updated > 0)
+            pg.exec("INSERT INTO " + target + " (id, embedding, document, uri, metadata, digest) SELECT id, embedding, "
+                    "document, uri, metadata, digest FROM c2p_sync_rows ON CONFLICT (id) DO UPDATE SET embedding = "
+                    "EXCLUDED.embedding, document = EXCLUDED.document, uri = EXCLUDED.uri, metadata = EXCLUDED.metadata, "
+                    "digest = EXCLUDED.digest");
+        if (n.deleted > 0) pg.exec("DELETE" + gone);
+        pg.exec_params("UPDATE " + qualified(a.schema, "chroma_collections") + " SET record_count = (SELECT count(*) FROM " +
+                           target + ") WHERE id::text = $1",
+                       {reg.id});
+        pg.exec("COMMIT");
+    } catch (...) {
+        try {
+            if (pg.ok()) pg.exec("ROLLBACK");
+        } catch (...) {
+        }
+        throw;
+    }
+    return n;
+}
+
+void run_sync(SyncArgs &a) {
+    auto &g = global_options();
+    SourceOptions so = a.src.opts;
+    resolve_token(so);
+    if (a.batch_size == 0) throw UsageError("--batch-size must be at least 1");
+    PgvectorSinkOptions sopts;
+    sopts.schema = a.schema;
+    sopts.on_bad_record = parse_bad_record_policy(a.on_bad_record);
+    sopts.escape_nul = a.escape_nul;
+
+    auto source = open_source(a.src.from, so);
+    auto cols = select_collections(*source, a.src.collections);
+    PgConnection pg(a.to);
+    auto has_registry = pg.scalar("SELECT to_regclass(" + quote_literal(qualified(a.schema, "chroma_collections")) +
+                                  ") IS NOT NULL");
+    if (has_registry != "t")
+        throw UsageError(fmt::format("{} has no chroma2pg registry in schema '{}': nothing was migrated there yet; run "
+                                     "`chroma2pg migrate` first",
+                                     pg.describe(), a.schema));
+    log::info("start", fmt::format("{} {} collection(s): {} -> {}", a.dry_run ? "dry run: comparing" : "syncing", cols.size(),
+                                   source->describe(), pg.describe()));
+    json out = json::array();
+    SyncCounts total;
+    std::vector<std::string> not_migrated;
+    for (const auto &c : cols) {
+        auto reg = find_registered(pg, a.schema, c.id, c.name);
+        if (!reg || reg->rows < 0) {
+            not_migrated.push_back(c.name);
+            out.push_back({{"name", c.name}, {"id", c.id}, {"status", "not migrated"}});
+            continue;
+        }
+        if (reg->dimension && c.dimension && *reg->dimension != *c.dimension)
+            throw DataError(fmt::format("collection '{}': the target table {} has {} dimensions, the source {}; "
+                                        "re-migrate it with `chroma2pg migrate --replace`",
+                                        c.name, reg->table_name, *reg->dimension, *c.dimension));
+        std::string reject_path =
+            (std::filesystem::path(a.reject_dir) / (reg->table_name + ".sync-rejects.jsonl")).string();
+        RejectFile rejects(reject_path, c.name);
+        rejects.reset();
+        Progress progress(c.name, c.record_count, !g.quiet);
+        auto t0 = std::chrono::steady_clock::now();
+        SyncCounts n = sync_collection(pg, *source, c, *reg, a, sopts, rejects, progress);
+        progress.finish();
+        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        log::info("collection_synced",
+                  fmt::format("{}: {} read; {} {} new, {} changed, {} removed, {} unchanged{} ({:.2f}s)", c.name, n.read,
+                              a.dry_run ? "would apply:" : "applied:", n.inserted, n.updated, n.deleted, n.unchanged,
+                              n.rejected ? fmt::format(", {} rejected (see {})", n.rejected, rejects.path()) : "", secs),
+                  {{"collection", c.name}, {"inserted", n.inserted}, {"updated", n.updated}, {"deleted", n.deleted}});
+        json s = {{"name", c.name}, {"id", c.id}, {"table", reg->table_name}, {"status", a.dry_run ? "dry run" : "synced"},
+                  {"read", n.read}, {"inserted", n.inserted}, {"updated", n.updated}, {"deleted", n.deleted},
+                  {"unchanged", n.unchanged}, {"rejected", n.rejected}, {"escaped", n.escaped}, {"seconds", secs},
+                  {"sample_ids", {{"new", n.sample_new}, {"changed", n.sample_changed}, {"deleted", n.sample_deleted}}}};
+        if (n.rejected + n.escaped) s["reject_file"] = rejects.path();
+        out.push_back(std::move(s));
+        total.read += n.read;
+        total.inserted += n.inserted;
+        total.updated += n.updated;
+        total.deleted += n.deleted;
+        total.unchanged += n.unchanged;
+        total.rejected += n.rejected;
+    }
+    json result = {{"command", "sync"}, {"dry_run", a.dry_run}, {"source", source->describe()}, {"target", pg.describe()},
+                   {"schema", a.schema}, {"collections", out},
+                   {"totals", {{"read", total.read}, {"inserted", total.inserted}, {"updated", total.updated},
+                               {"deleted", total.deleted}, {"unchanged", total.unchanged}, {"rejected", total.rejected}}}};
+    if (g.json) print_json(result);
+    else if (!g.quiet && log::format() != log::Format::json) {
+        fmt::print(stderr, "\n{:<28} {:>10} {:>10} {:>10} {:>10} {:>10}\n", "collection", "new", "changed", "removed",
+                   "unchanged", "rejected");
+        for (const auto &s : out)
+            if (s.contains("inserted"))
+                fmt::print(stderr, "{:<28} {:>10} {:>10} {:>10} {:>10} {:>10}\n", s["name"].get<std::string>(),
+                           s["inserted"].get<uint64_t>(), s["updated"].get<uint64_t>(), s["deleted"].get<uint64_t>(),
+                           s["unchanged"].get<uint64_t>(), s["rejected"].get<uint64_t>());
+        if (a.dry_run) fmt::print(stderr, "dry run: nothing was changed\n");
+    }
+    if (!not_migrated.empty()) {
+        std::string list;
+        for (const auto &n : not_migrated) list += (list.empty() ? "'" : ", '") + n + "'";
+        throw DataError("not migrated yet, so not synced: " + list + "; run `chroma2pg migrate --collections ...` for them");
+    }
+    if (total.rejected > 0)
+        throw DataError(fmt::format("synced everything else; {} record(s) PostgreSQL cannot store were skipped (reject "
+                                    "files under {})",
+                                    total.rejected, a.reject_dir));
+}
+
+} // namespace
+
+void register_sync(CLI::App &app) {
+    auto a = std::make_shared<SyncArgs>();
+    auto *cmd = app.add_subcommand("sync", "Bring a migrated target up to date: insert new, update changed, delete removed");
+    cmd->footer("Examples:\n"
+                "  chroma2pg sync --from http://localhost:8000 --to postgresql://app@db/rag --dry-run\n"
+                "  chroma2pg sync --from ./chroma_db --to \"$DATABASE_URL\" --collections docs\n"
+                "Compares each source record's digest with the digest stored at migration; only rows that changed are\n"
+                "written, in one transaction per collection, so it is safe to run repeatedly (the catch-up step of a\n"
+                "cut-over while the application keeps writing to Chroma). --dry-run reports and changes nothing.");
+    add_source_flags(*cmd, a->src);
+    add_target_flags(*cmd, a->to, a->schema);
+    cmd->add_option("--batch-size", a->batch_size, "Records per batch read from the source")
+        ->envname("CHROMA2PG_BATCH_SIZE")
+        ->capture_default_str();
+    cmd->add_flag("--dry-run", a->dry_run, "Report what would change; change nothing")->envname("CHROMA2PG_DRY_RUN");
+    cmd->add_option("--on-bad-record", a->on_bad_record, "fail or skip records PostgreSQL cannot store (see migrate)")
+        ->check(CLI::IsMember({"fail", "skip"}))
+        ->envname("CHROMA2PG_ON_BAD_RECORD")
+        ->capture_default_str();
+    cmd->add_flag("--escape-nul", a->escape_nul, "Store U+0000 as U+2400 (see migrate)")->envname("CHROMA2PG_ESCAPE_NUL");
+    cmd->add_option("--reject-dir", a->reject_dir, "Where the reject files (<table>.sync-rejects.jsonl) go")
+        ->envname("CHROMA2PG_REJECT_DIR")
+        ->capture_default_str();
+    cmd->callback([a] { run_sync(*a); });
+}
+
+} // namespace c2p

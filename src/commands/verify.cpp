@@ -1,0 +1,139 @@
+#include <fmt/format.h>
+
+#include "commands/commands.hpp"
+#include "commands/common.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+#include "verify/report_writer.hpp"
+#include "verify/schema_check.hpp"
+#include "verify/verifier.hpp"
+
+namespace c2p {
+namespace {
+
+struct VerifyArgs {
+    SourceFlags src;
+    VerifyOptions opts;
+    std::string report_dir;
+    int queries = 100;
+    bool bench = false;
+};
+
+void print_human(const nlohmann::ordered_json &r) {
+    fmt::print("\n{:<28} {:>10} {:>10} {:>8} {:>6} {:>9} {:>9}  {}\n", "collection", "source", "target",
+               "missing", "extra", "different", "recall@k", "result");
+    for (const auto &c : r["collections"]) {
+        const auto &cp = c["completeness"];
+        std::string recall = "n/a";
+        if (c.contains("search") && c["search"].contains("recall_at_k") && c["search"]["recall_at_k"].is_number())
+            recall = fmt::format("{:.3f}", c["search"]["recall_at_k"].get<double>());
+        fmt::print("{:<28} {:>10} {:>10} {:>8} {:>6} {:>9} {:>9}  {}\n", c["name"].get<std::string>(),
+                   cp.value("source_records", uint64_t(0)), cp.value("target_records", uint64_t(0)),
+                   cp.value("missing", uint64_t(0)), cp.value("extra", uint64_t(0)), cp.value("different", uint64_t(0)),
+                   recall, c["ok"].get<bool>() ? "PASS" : "FAIL");
+    }
+    for (const auto &w : r["warnings"]) fmt::print("warning: {}\n", w.get<std::string>());
+    for (const auto &a : r["environment"]["advice"])
+        fmt::print("advice: {}: {}\n", a["setting"].get<std::string>(), a["advice"].get<std::string>());
+    for (const auto &f : r["failures"]) fmt::print("FAIL: {}\n", f.get<std::string>());
+    fmt::print("verdict: {}\n", r["verdict"].get<std::string>());
+}
+
+void run_verify_cmd(VerifyArgs &a) {
+    auto &g = global_options();
+    SourceOptions so = a.src.opts;
+    resolve_token(so);
+    if (a.queries < 1) throw UsageError("--queries must be at least 1");
+    a.opts.queries = static_cast<size_t>(a.queries);
+    a.opts.show_progress = !g.quiet;
+    auto source = open_source(a.src.from, so);
+    auto cols = select_collections(*source, a.src.collections);
+    log::info("start", fmt::format("verifying {} collection(s): {} against postgresql", cols.size(), source->describe()));
+    auto report = run_verify(*source, cols, a.src.collections.empty(), a.opts);
+
+    if (a.bench) {
+        // The benchmark runs on the largest verified collection that has a table.
+        const nlohmann::ordered_json *best = nullptr;
+        for (const auto &c : report["collections"])
+            if (c.contains("table") && (!best || c["completeness"].value("target_records", uint64_t(0)) >
+                                                     (*best)["completeness"].value("target_records", uint64_t(0))))
+                best = &c;
+        if (best && (*best)["completeness"].value("target_records", uint64_t(0)) > 0) {
+            std::string table = (*best)["table"].get<std::string>();
+            table = table.substr(a.opts.schema.size() + 1);
+            BenchTarget bt{a.opts.to, a.opts.schema, table, (*best)["name"].get<std::string>(),
+                           (*best)["dimension"].is_number() ? (*best)["dimension"].get<uint32_t>() : 0u,
+                           parse_space((*best)["space"].get<std::string>())};
+            if (bt.dim) report["bench"] = run_bench(bt, a.opts.bench_options);
+        }
+        report["resources"] = process_resources();
+    }
+    if (!a.report_dir.empty()) {
+        auto paths = write_report(a.report_dir, report);
+        report["report_files"] = paths;
+        log::info("report", fmt::format("report written: {}", fmt::join(paths, ", ")), {{"files", paths}});
+    }
+    if (g.json) print_json(report);
+    else if (!g.quiet) print_human(report);
+    if (report["verdict"] != "PASS") {
+        std::string first = report["failures"].empty() ? "" : report["failures"][0].get<std::string>();
+        throw DataError(fmt::format("verification failed: {} problem(s); first: {}", report["failures"].size(), first));
+    }
+}
+
+} // namespace
+
+void register_verify(CLI::App &app) {
+    auto a = std::make_shared<VerifyArgs>();
+    auto *cmd = app.add_subcommand("verify", "Prove a migration: every record, the schema, the index and search quality");
+    cmd->footer(
+        "Examples:\n"
+        "  chroma2pg verify --from http://localhost:8000 --to postgresql://app@db/rag --report ./verify-report\n"
+        "  chroma2pg verify --from ./chroma_db --to \"$DATABASE_URL\" --collections docs --queries 200 --k 20\n"
+        "  chroma2pg --json verify --from ./backup-2024-06-01 --min-recall 0 > verify.json\n"
+        "Checks: pgvector installed and the settings that matter; per collection the record count and the digest of\n"
+        "EVERY record (id, embedding bits, document, uri, typed metadata) computed from the values on both sides;\n"
+        "registry dimension/space, column type, vector index present, valid and with the space's operator class;\n"
+        "recall@k of the index against exact search (and, for a Chroma server source, agreement with its own\n"
+        "query results and distances). Exit 0 only when everything matches; 1 on any missing, extra or different\n"
+        "record, schema or index problem, distance disagreement, or recall below --min-recall (0 disables that).\n"
+        "Memory: 24 bytes per record per side (ids are hashed), plus the query sample.");
+    add_source_flags(*cmd, a->src);
+    add_target_flags(*cmd, a->opts.to, a->opts.schema);
+    cmd->add_option("--report", a->report_dir, "Write report.json, report.md and report.html into this directory")
+        ->envname("CHROMA2PG_REPORT");
+    cmd->add_option("--queries", a->queries, "Query vectors for the search check (drawn from the data)")
+        ->envname("CHROMA2PG_QUERIES")
+        ->capture_default_str();
+    cmd->add_option("--k", a->opts.search.k, "Neighbours per query (recall@k)")
+        ->envname("CHROMA2PG_K")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000));
+    cmd->add_option("--ef-search", a->opts.search.ef_search,
+                    "hnsw.ef_search for the indexed queries (Chroma's default is 100, pgvector's 40)")
+        ->envname("CHROMA2PG_EF_SEARCH")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000));
+    cmd->add_option("--min-recall", a->opts.search.min_recall, "Recall@k below this fails the verification (0: never)")
+        ->envname("CHROMA2PG_MIN_RECALL")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 1.0));
+    cmd->add_option("--max-listed", a->opts.max_listed,
+                    "Differing records named in the output per kind, with their fields (all are in the report)")
+        ->envname("CHROMA2PG_MAX_LISTED")
+        ->capture_default_str();
+    cmd->add_option("--batch-size", a->opts.batch_size, "Records per batch read from each side")
+        ->envname("CHROMA2PG_BATCH_SIZE")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100000));
+    cmd->add_flag("--bench", a->bench, "Also run a short benchmark (bench's defaults, 2 s per run) on the largest collection")
+        ->envname("CHROMA2PG_BENCH");
+    cmd->callback([a] {
+        a->opts.bench_options.duration = 2;
+        a->opts.bench_options.ef_search = {a->opts.search.ef_search};
+        a->opts.bench_options.k = a->opts.search.k;
+        run_verify_cmd(*a);
+    });
+}
+
+} // namespace c2p

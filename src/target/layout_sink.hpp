@@ -1,0 +1,82 @@
+// Framework target layouts (`--layout langchain|llamaindex`): the tables LangChain's PGVector and
+// LlamaIndex's PGVectorStore read, so an app switches stores with a configuration change.
+// The `native` layout stays in pgvector_sink; docs/layouts.md describes every choice made here.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/record.hpp"
+#include "pipeline/sink.hpp"
+#include "target/copy_binary.hpp"
+#include "target/native_layout.hpp"
+#include "target/pg_connection.hpp"
+
+namespace c2p {
+
+enum class Layout { native, langchain, llamaindex };
+Layout parse_layout(const std::string &s); // UsageError on anything else
+
+struct LayoutOptions {
+    std::string schema = "public";
+    IndexOptions index;
+    bool halfvec = false;             // store halfvec(dim) columns (half the space, float16 precision)
+    bool replace = false;             // reload a collection that is already there
+    bool langchain_id_prefix = false; // langchain: ids become "<collection>:<id>" (ids collide across collections)
+};
+
+// A framework layout sink; adds what migrate reports per collection.
+class LayoutSink : public Sink {
+public:
+    virtual const std::string &table_name() const = 0;
+    virtual uint64_t rows_written() const = 0;
+    virtual double index_seconds() const = 0;
+};
+
+// langchain or llamaindex; nullptr for native (PgvectorSink handles it).
+std::unique_ptr<LayoutSink> make_layout_sink(const std::string &layout, PgConnection &pg, const LayoutOptions &o);
+
+// Metadata key set to true when a Chroma record had no document: both frameworks need a string
+// (LlamaIndex `text NOT NULL`, LangChain `Document.page_content: str`), so the document becomes ''.
+constexpr const char *kDocumentNullKey = "_chroma_document_null";
+
+// An embedding column's pgvector type: vector or halfvec, with or without a dimension.
+struct VectorColumn {
+    bool halfvec = false;
+    std::optional<uint32_t> dim;
+    std::string sql() const; // "vector(768)", "halfvec(3072)", "vector"
+};
+// Parses format_type() output; nullopt when it is not vector/halfvec.
+std::optional<VectorColumn> parse_vector_type(const std::string &format_type);
+// The column's type when the table exists, nullopt when it does not; DataError when not a vector type.
+std::optional<VectorColumn> existing_vector_column(PgConnection &pg, const std::string &schema, const std::string &table,
+                                                   const std::string &column);
+// format_type() of any column ("json", "jsonb"…), nullopt when absent.
+std::optional<std::string> existing_column_type(PgConnection &pg, const std::string &schema, const std::string &table,
+                                                const std::string &column);
+
+// How a collection's vectors are indexed, and how a query must be written to use that index.
+struct VectorIndexPlan {
+    std::string sql;         // CREATE INDEX …, empty when no index applies
+    std::string order_expr;  // "embedding" or "(embedding::halfvec(3072))"
+    std::string param_type;  // "vector(768)", "halfvec(3072)": the query vector's cast
+    std::string opclass;
+    bool on_column = true;   // false: an expression index, which a framework's own `embedding <op> $1` does not use
+};
+// `where`: partial-index predicate (LangChain's shared table), empty for none. DataError above 4,000 dims.
+VectorIndexPlan plan_vector_index(const std::string &qualified_table, const std::string &index_name,
+                                  const VectorColumn &col, uint32_t dim, Space space, const IndexOptions &o,
+                                  uint64_t rows, const std::string &where, const std::string &collection);
+// A k-NN query that uses the plan's index: $1 the query vector as text, $2 k; `filter` an extra SQL predicate.
+std::string layout_search_sql(const std::string &qualified_table, const VectorIndexPlan &p, Space space,
+                              const std::string &select_list, const std::string &filter);
+
+// Appends the record's vector as the column's type; DataError when a value cannot be a float16.
+void append_vector(CopyBinaryBuffer &buf, const VectorColumn &col, const RecordBatch &b, size_t i,
+                   const std::string &collection);
+// Metadata JSON for a framework row: Chroma's metadata with types kept, plus kDocumentNullKey for a
+// null document. Empty string: SQL NULL (no metadata and a document).
+std::string framework_metadata_json(const RecordBatch &b, size_t i);
+
+} // namespace c2p

@@ -1,0 +1,52 @@
+// Reads a migrated native table back as RecordBatches, bit-exact, with binary COPY.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/record_digest.hpp"
+#include "sources/source.hpp"
+#include "target/pg_connection.hpp"
+
+namespace c2p {
+
+struct PgTableReadOptions {
+    std::string schema = "public";
+    std::string table;
+    uint32_t dim = 0;          // 0: take it from the first row
+    bool order_by_id = false;  // ORDER BY id COLLATE "C" (byte order); unordered is a plain seq scan
+    std::string where;         // optional SQL predicate (no parameters), e.g. "id IN ('a','b')"
+};
+
+// Streams `SELECT id, embedding, document, uri, metadata, digest` through COPY (FORMAT BINARY):
+// pgvector's binary vector is the float32 bits as stored, jsonb arrives as its text (version 1),
+// parsed with metadata_from_json so int vs float is kept. The connection is busy until the end.
+class PgTableReader : public BatchReader {
+public:
+    PgTableReader(PgConnection &pg, PgTableReadOptions opts, size_t batch_size);
+    ~PgTableReader() override;
+    bool next(RecordBatch &out) override;
+    // The stored `digest` column of the last batch's rows (nullopt when NULL or not 16 bytes).
+    const std::vector<std::optional<Digest>> &stored_digests() const { return stored_; }
+
+private:
+    bool parse_header();
+    // Parses one complete tuple at pos_ into `out`; false when more bytes are needed.
+    bool parse_tuple(RecordBatch &out);
+    bool fill(); // appends the next COPY chunk; false at the end of the stream
+    PgConnection &pg_;
+    PgTableReadOptions opts_;
+    size_t batch_;
+    std::string buf_;
+    size_t pos_ = 0;
+    bool header_done_ = false, stream_done_ = false, trailer_seen_ = false;
+    std::vector<std::optional<Digest>> stored_;
+    std::string json_;
+};
+
+// Decoders for the binary COPY field payloads (exposed for tests).
+// pgvector `vector`: int16 dim, int16 unused, dim big-endian float4. Throws DataError on a bad payload.
+void decode_vector_binary(const char *p, size_t len, uint32_t expected_dim, std::vector<float> &out);
+
+} // namespace c2p

@@ -1,0 +1,207 @@
+#include "verify/bench.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "target/copy_binary.hpp"
+#include "target/native_layout.hpp"
+#include "target/pg_connection.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+#include "verify/search_metrics.hpp"
+
+namespace c2p {
+namespace {
+
+using json = nlohmann::ordered_json;
+using Clock = std::chrono::steady_clock;
+
+std::vector<Neighbour> knn(PgConnection &pg, const std::string &sql, const std::string &param) {
+    auto r = pg.exec_params(sql, {param});
+    std::vector<Neighbour> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back({r.text(i, 0), std::stod(r.text(i, 1))});
+    return out;
+}
+
+// One client: its own connection, a prepared statement, queries in a loop until the deadline.
+void client_loop(const BenchTarget &t, const std::string &sql, int ef, const std::vector<std::string> &queries,
+                 size_t offset, Clock::time_point start, Clock::time_point deadline, std::vector<double> &lat) {
+    PgConnection pg(t.conninfo);
+    pg.exec(fmt::format("SET hnsw.ef_search = {}", ef));
+    pg.exec("SET enable_seqscan = off"); // measure the index path even where a small table would be scanned
+    PGresult *p = PQprepare(pg.raw(), "knn", sql.c_str(), 1, nullptr);
+    bool ok = PQresultStatus(p) == PGRES_COMMAND_OK;
+    std::string err = PQresultErrorMessage(p);
+    PQclear(p);
+    if (!ok) throw DataError("bench: cannot prepare the search query: " + err);
+    auto run = [&](size_t i) {
+        const char *v = queries[i % queries.size()].c_str();
+        PGresult *r = PQexecPrepared(pg.raw(), "knn", 1, &v, nullptr, nullptr, 0);
+        bool good = PQresultStatus(r) == PGRES_TUPLES_OK;
+        std::string e = good ? "" : PQresultErrorMessage(r);
+        PQclear(r);
+        if (!good) throw DataError("bench: search query failed: " + e);
+    };
+    for (size_t w = 0; w < 3; ++w) run(offset + w); // warm the connection and the plan
+    std::this_thread::sleep_until(start);
+    for (size_t i = offset; Clock::now() < deadline; i += 7) {
+        auto q0 = Clock::now();
+        run(i);
+        lat.push_back(std::chrono::duration<double, std::milli>(Clock::now() - q0).count());
+    }
+}
+
+json insert_bench(PgConnection &pg, const BenchTarget &t, size_t rows, bool with_index) {
+    std::mt19937 rng(42);
+    std::normal_distribution<float> g(0, 1);
+    std::vector<float> v(t.dim);
+    CopyBinaryBuffer buf;
+    std::string table = with_index ? "c2p_bench_scratch_idx" : "c2p_bench_scratch";
+    pg.exec("DROP TABLE IF EXISTS pg_temp." + table);
+    pg.exec(fmt::format("CREATE TEMP TABLE {} (id text PRIMARY KEY, embedding vector({}), document text, metadata jsonb)",
+                        table, t.dim));
+    if (with_index)
+        pg.exec(fmt::format("CREATE INDEX ON pg_temp.{} USING hnsw (embedding {})", table, space_opclass(t.space, false)));
+    auto t0 = Clock::now();
+    uint64_t bytes = 0;
+    pg.copy_in_start("COPY pg_temp." + table + " (id, embedding, document, metadata) FROM STDIN WITH (FORMAT BINARY)");
+    buf.header();
+    for (size_t i = 0; i < rows; ++i) {
+        for (auto &x : v) x = g(rng);
+        buf.begin_tuple(4);
+        buf.text_field(fmt::format("bench-{:08}", i));
+        buf.vector_field(v.data(), t.dim);
+        buf.text_field("synthetic benchmark document of a typical short length, about one hundred bytes or so.");
+        buf.jsonb_field(fmt::format(R"({{"i":{},"source":"bench","score":{}.5}})", i, i % 100));
+        if (buf.size() > (4 << 20)) {
+            bytes += buf.size();
+            pg.copy_in_send(buf.data().data(), buf.size());
+            buf.clear();
+        }
+    }
+    buf.trailer();
+    bytes += buf.size();
+    pg.copy_in_send(buf.data().data(), buf.size());
+    pg.copy_in_end();
+    double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    pg.exec("DROP TABLE pg_temp." + table);
+    return {{"rows", rows}, {"seconds", s}, {"records_per_second", s > 0 ? double(rows) / s : 0},
+            {"mb_per_second", s > 0 ? double(bytes) / s / 1e6 : 0}};
+}
+
+} // namespace
+
+json latency_summary(std::vector<double> lat, double seconds) {
+    std::sort(lat.begin(), lat.end());
+    double sum = 0;
+    for (double x : lat) sum += x;
+    return {{"queries", lat.size()},
+            {"qps", seconds > 0 ? double(lat.size()) / seconds : 0},
+            {"mean_ms", lat.empty() ? 0 : sum / double(lat.size())},
+            {"p50_ms", percentile_sorted(lat, 50)},
+            {"p95_ms", percentile_sorted(lat, 95)},
+            {"p99_ms", percentile_sorted(lat, 99)},
+            {"max_ms", lat.empty() ? 0 : lat.back()}};
+}
+
+json run_bench(const BenchTarget &t, const BenchOptions &o) {
+    PgConnection pg(t.conninfo);
+    const std::string tbl = qualified(t.schema, t.table);
+    json out = {{"collection", t.collection}, {"table", t.schema + "." + t.table}, {"dimension", t.dim},
+                {"space", space_name(t.space)}, {"k", o.k}, {"duration_seconds", o.duration}};
+    uint64_t rows = std::stoull(pg.scalar("SELECT count(*) FROM " + tbl).value_or("0"));
+    out["rows"] = rows;
+    if (rows == 0) throw DataError("bench: table " + tbl + " is empty: nothing to search");
+    auto idx = pg.exec("SELECT c.relname, am.amname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am "
+                       "ON am.oid = c.relam WHERE i.indrelid = " + quote_literal(tbl) +
+                       "::regclass AND am.amname IN ('hnsw','ivfflat') AND i.indisvalid ORDER BY 1 LIMIT 1");
+    std::string index_name = idx.rows() ? idx.text(0, 0) : "";
+    out["index"] = idx.rows() ? json{{"name", idx.text(0, 0)}, {"method", idx.text(0, 1)}} : json();
+
+    // Query vectors drawn from the data, in a fixed pseudo-random order (text form, sent as is).
+    auto qr = pg.exec(fmt::format("SELECT embedding::text FROM {} ORDER BY md5(id) LIMIT {}", tbl, o.queries));
+    std::vector<std::string> queries;
+    for (int i = 0; i < qr.rows(); ++i) queries.push_back(qr.text(i, 0));
+    const std::string op = space_operator(t.space);
+    const bool half = t.dim > kMaxVectorIndexDims;
+    const std::string dist = "embedding " + op + " $1::vector";
+    const std::string ord = half ? fmt::format("embedding::halfvec({0}) {1} $1::vector::halfvec({0})", t.dim, op) : dist;
+    const std::string sql = fmt::format("SELECT id, {} FROM {} ORDER BY {} LIMIT {}", dist, tbl, ord, o.k);
+
+    size_t nr = std::min(o.recall_queries, queries.size());
+    std::vector<std::vector<Neighbour>> exact;
+    pg.exec("BEGIN");
+    pg.exec("SET LOCAL enable_indexscan = off");
+    pg.exec("SET LOCAL enable_bitmapscan = off");
+    for (size_t i = 0; i < nr; ++i)
+        exact.push_back(knn(pg, fmt::format("SELECT id, {0} FROM {1} ORDER BY {0}, id LIMIT {2}", dist, tbl, o.k), queries[i]));
+    pg.exec("COMMIT");
+
+    json search = json::array();
+    for (int ef : o.ef_search) {
+        json s = {{"ef_search", ef}};
+        pg.exec(fmt::format("SET hnsw.ef_search = {}", ef));
+        auto plan = pg.exec_params("EXPLAIN " + sql, {queries[0]});
+        std::string plan_text;
+        for (int i = 0; i < plan.rows(); ++i) plan_text += plan.text(i, 0) + "\n";
+        // Whether the planner picks the index on its own (small tables are often scanned), then the measured
+        // configuration: sequential scans off, so the figures are the index's.
+        s["planner_prefers_index"] = !index_name.empty() && plan_text.find(index_name) != std::string::npos;
+        pg.exec("SET enable_seqscan = off");
+        plan = pg.exec_params("EXPLAIN " + sql, {queries[0]});
+        plan_text.clear();
+        for (int i = 0; i < plan.rows(); ++i) plan_text += plan.text(i, 0) + "\n";
+        s["index_used"] = !index_name.empty() && plan_text.find(index_name) != std::string::npos;
+        double rsum = 0;
+        for (size_t i = 0; i < nr; ++i) rsum += recall_at_k(exact[i], knn(pg, sql, queries[i]), size_t(o.k));
+        s["recall_at_k"] = nr ? json(rsum / double(nr)) : json();
+        json runs = json::array();
+        for (int nc : o.clients) {
+            std::vector<std::vector<double>> lat(static_cast<size_t>(nc));
+            std::vector<std::exception_ptr> errs(static_cast<size_t>(nc));
+            // All clients connect and warm up first, then measure over the same window.
+            auto start = Clock::now() + std::chrono::milliseconds(300 + 20 * nc);
+            auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration));
+            std::vector<std::thread> th;
+            for (int c = 0; c < nc; ++c)
+                th.emplace_back([&, c] {
+                    try {
+                        client_loop(t, sql, ef, queries, size_t(c) * 13, start, deadline, lat[size_t(c)]);
+                    } catch (...) {
+                        errs[size_t(c)] = std::current_exception();
+                    }
+                });
+            for (auto &x : th) x.join();
+            for (auto &e : errs)
+                if (e) std::rethrow_exception(e);
+            std::vector<double> all;
+            for (auto &l : lat) all.insert(all.end(), l.begin(), l.end());
+            json run = {{"clients", nc}};
+            run.update(latency_summary(std::move(all), o.duration));
+            log::info("bench_run", fmt::format("ef_search {} clients {}: {:.0f} q/s, p50 {:.2f} ms, p95 {:.2f} ms, p99 {:.2f} ms",
+                                               ef, nc, run["qps"].get<double>(), run["p50_ms"].get<double>(),
+                                               run["p95_ms"].get<double>(), run["p99_ms"].get<double>()));
+            runs.push_back(run);
+        }
+        s["runs"] = runs;
+        search.push_back(s);
+    }
+    pg.exec("RESET hnsw.ef_search");
+    pg.exec("RESET enable_seqscan");
+    out["search"] = search;
+
+    if (o.insert_rows > 0) {
+        json ins = insert_bench(pg, t, o.insert_rows, false);
+        if (!half) ins["with_hnsw_index"] = insert_bench(pg, t, std::max<size_t>(1, o.insert_rows / 5), true);
+        log::info("bench_insert", fmt::format("insert: {:.0f} records/s by binary COPY", ins["records_per_second"].get<double>()));
+        out["insert"] = ins;
+    }
+    return out;
+}
+
+} // namespace c2p

@@ -1,0 +1,502 @@
+#include "verify/report_writer.hpp"
+
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "util/error.hpp"
+#include "util/progress.hpp"
+
+namespace c2p {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+std::string str(const json &j, const char *key, const std::string &dflt = "") {
+    if (!j.is_object() || !j.contains(key) || j[key].is_null()) return dflt;
+    if (j[key].is_string()) return j[key].get<std::string>();
+    return j[key].dump();
+}
+double num(const json &j, const char *key, double dflt = 0) {
+    if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return dflt;
+    return j[key].get<double>();
+}
+const json &sub(const json &j, const char *key) {
+    static const json empty = json::object();
+    return j.is_object() && j.contains(key) && !j[key].is_null() ? j[key] : empty;
+}
+std::string fmt_count(double v) {
+    std::string s = fmt::format("{:.0f}", v), out;
+    int n = 0;
+    for (auto it = s.rbegin(); it != s.rend(); ++it) {
+        if (n && n % 3 == 0 && *it != '-') out.insert(out.begin(), ',');
+        out.insert(out.begin(), *it);
+        ++n;
+    }
+    return out;
+}
+std::string recall_text(const json &search) {
+    if (!search.is_object() || !search.contains("recall_at_k") || !search["recall_at_k"].is_number()) return "n/a";
+    return fmt::format("{:.3f}", search["recall_at_k"].get<double>());
+}
+std::string md_cell(const std::string &s) {
+    std::string out;
+    for (char c : s) {
+        if (c == '|') out += "\\|";
+        else if (c == '\n') out += ' ';
+        else out += c;
+    }
+    return out;
+}
+
+// Horizontal bars: one per collection, with the --min-recall threshold as a dashed line.
+std::string recall_svg(const json &cols, double threshold) {
+    std::vector<std::pair<std::string, double>> bars;
+    for (const auto &c : cols) {
+        const json &s = sub(c, "search");
+        if (s.contains("recall_at_k") && s["recall_at_k"].is_number())
+            bars.emplace_back(str(c, "name"), s["recall_at_k"].get<double>());
+    }
+    if (bars.empty()) return "<p class=muted>No recall measured (no vector index or no records).</p>";
+    const int label_w = 190, bar_w = 360, row_h = 24, top = 8;
+    int h = top + int(bars.size()) * row_h + 22;
+    std::string svg = fmt::format("<svg role=img aria-label='recall per collection' width='{}' height='{}' "
+                                  "viewBox='0 0 {} {}' xmlns='http://www.w3.org/2000/svg'>",
+                                  label_w + bar_w + 60, h, label_w + bar_w + 60, h);
+    for (size_t i = 0; i < bars.size(); ++i) {
+        int y = top + int(i) * row_h;
+        double r = std::clamp(bars[i].second, 0.0, 1.0);
+        const char *colour = r >= threshold ? "#2e7d32" : "#c62828";
+        std::string label = bars[i].first.size() > 26 ? bars[i].first.substr(0, 25) + "…" : bars[i].first;
+        svg += fmt::format("<text x='{}' y='{}' text-anchor='end' class=lbl>{}</text>", label_w - 6, y + 15,
+                           html_escape(label));
+        svg += fmt::format("<rect x='{}' y='{}' width='{}' height='16' fill='#eceff1'/>", label_w, y + 3, bar_w);
+        svg += fmt::format("<rect x='{}' y='{}' width='{:.1f}' height='16' fill='{}'/>", label_w, y + 3, r * bar_w, colour);
+        svg += fmt::format("<text x='{}' y='{}' class=val>{:.3f}</text>", label_w + bar_w + 6, y + 15, r);
+    }
+    if (threshold > 0) {
+        double x = label_w + threshold * bar_w;
+        svg += fmt::format("<line x1='{0:.1f}' x2='{0:.1f}' y1='{1}' y2='{2}' stroke='#37474f' stroke-dasharray='4 3'/>",
+                           x, top, h - 18);
+        svg += fmt::format("<text x='{:.1f}' y='{}' text-anchor='middle' class=val>min {:.2f}</text>", x, h - 4, threshold);
+    }
+    return svg + "</svg>";
+}
+
+// Grouped bars: p50 / p95 / p99 latency per client count, for one ef_search value.
+std::string latency_svg(const json &runs, const std::string &caption) {
+    if (!runs.is_array() || runs.empty()) return "";
+    double max_ms = 0;
+    for (const auto &r : runs) max_ms = std::max(max_ms, num(r, "p99_ms"));
+    if (max_ms <= 0) max_ms = 1;
+    const int left = 50, plot_h = 150, group_w = 90, top = 10;
+    int w = left + int(runs.size()) * group_w + 20, h = top + plot_h + 44;
+    std::string svg = fmt::format("<svg role=img aria-label='latency percentiles per client count' width='{}' "
+                                  "height='{}' viewBox='0 0 {} {}' xmlns='http://www.w3.org/2000/svg'>",
+                                  w, h, w, h);
+    for (int t = 0; t <= 4; ++t) {
+        double v = max_ms * t / 4;
+        int y = top + plot_h - int(plot_h * t / 4);
+        svg += fmt::format("<line x1='{}' x2='{}' y1='{}' y2='{}' stroke='#e0e0e0'/>", left, w - 10, y, y);
+        svg += fmt::format("<text x='{}' y='{}' text-anchor='end' class=val>{:.2f}</text>", left - 4, y + 4, v);
+    }
+    const char *colours[] = {"#1565c0", "#f9a825", "#c62828"};
+    const char *keys[] = {"p50_ms", "p95_ms", "p99_ms"};
+    for (size_t g = 0; g < runs.size(); ++g) {
+        int x0 = left + int(g) * group_w + 12;
+        for (int b = 0; b < 3; ++b) {
+            double v = num(runs[g], keys[b]);
+            double bh = plot_h * v / max_ms;
+            svg += fmt::format("<rect x='{}' y='{:.1f}' width='20' height='{:.1f}' fill='{}'><title>{} {:.3f} ms</title></rect>",
+                               x0 + b * 22, top + plot_h - bh, bh, colours[b], keys[b], v);
+        }
+        svg += fmt::format("<text x='{}' y='{}' text-anchor='middle' class=lbl>{} client{}</text>", x0 + 32,
+                           top + plot_h + 16, str(runs[g], "clients"), num(runs[g], "clients") == 1 ? "" : "s");
+        svg += fmt::format("<text x='{}' y='{}' text-anchor='middle' class=val>{:.0f} q/s</text>", x0 + 32,
+                           top + plot_h + 30, num(runs[g], "qps"));
+    }
+    svg += fmt::format("<text x='{}' y='{}' class=val>ms — {} (blue p50, amber p95, red p99)</text>", left, h - 2,
+                       html_escape(caption));
+    return svg + "</svg>";
+}
+
+const char *kCss = R"(
+body{font:14px/1.4 -apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:18px 24px;color:#263238;background:#fff}
+h1{font-size:20px;margin:0 0 6px}h2{font-size:15px;margin:16px 0 6px;border-bottom:1px solid #cfd8dc;padding-bottom:2px}
+.verdict{display:flex;align-items:center;gap:18px;padding:12px 18px;border-radius:8px;margin:8px 0 10px}
+.verdict .big{font-size:40px;font-weight:800;letter-spacing:2px}
+.pass{background:#e8f5e9;border:2px solid #2e7d32;color:#1b5e20}.fail{background:#ffebee;border:2px solid #c62828;color:#b71c1c}
+.info{background:#e3f2fd;border:2px solid #1565c0;color:#0d47a1}
+table{border-collapse:collapse;margin:4px 0}td,th{border:1px solid #cfd8dc;padding:3px 8px;text-align:left;vertical-align:top}
+th{background:#eceff1}td.n{text-align:right;font-variant-numeric:tabular-nums}.ok{color:#2e7d32;font-weight:700}.bad{color:#c62828;font-weight:700}
+.muted{color:#78909c}.grid{display:flex;flex-wrap:wrap;gap:24px}.grid>div{flex:1 1 420px}
+svg .lbl{font-size:12px;fill:#37474f}svg .val{font-size:11px;fill:#546e7a}
+ul{margin:4px 0;padding-left:20px}code{background:#eceff1;padding:0 3px;border-radius:3px}
+)";
+
+std::string kv_table(const std::vector<std::pair<std::string, std::string>> &rows) {
+    std::string h = "<table>";
+    for (const auto &[k, v] : rows) h += "<tr><th>" + html_escape(k) + "</th><td>" + html_escape(v) + "</td></tr>";
+    return h + "</table>";
+}
+
+std::string environment_html(const json &env) {
+    if (env.empty()) return "";
+    std::string h = "<h2>PostgreSQL environment</h2>";
+    std::vector<std::pair<std::string, std::string>> rows = {
+        {"server", str(env, "server")},
+        {"version", str(env, "server_version")},
+        {"pgvector", str(env, "pgvector_version", "not installed")}};
+    for (auto it = sub(env, "settings").begin(); it != sub(env, "settings").end(); ++it)
+        rows.emplace_back(it.key(), str(it.value(), "value"));
+    h += "<div class=grid><div>" + kv_table(rows) + "</div><div>";
+    const json &adv = sub(env, "advice");
+    if (adv.is_array() && !adv.empty()) {
+        h += "<b>Advice</b><ul>";
+        for (const auto &a : adv) h += "<li><code>" + html_escape(str(a, "setting")) + "</code>: " + html_escape(str(a, "advice")) + "</li>";
+        h += "</ul>";
+    } else {
+        h += "<p class=muted>No setting needs attention.</p>";
+    }
+    return h + "</div></div>";
+}
+
+std::string list_html(const char *title, const json &items, const char *cls) {
+    if (!items.is_array() || items.empty()) return "";
+    std::string h = fmt::format("<b class={}>{}</b><ul>", cls, title);
+    size_t n = 0;
+    for (const auto &i : items) {
+        if (++n > 30) {
+            h += fmt::format("<li>… and {} more (report.json)</li>", items.size() - 30);
+            break;
+        }
+        h += "<li>" + html_escape(i.is_string() ? i.get<std::string>() : i.dump()) + "</li>";
+    }
+    return h + "</ul>";
+}
+
+std::string verify_html(const json &r) {
+    std::string h;
+    const json &cols = sub(r, "collections");
+    const json &tot = sub(r, "totals");
+    h += "<h2>Collections</h2><table><tr><th>collection</th><th>space</th><th>dim</th><th>records source</th>"
+         "<th>records target</th><th>missing</th><th>extra</th><th>different</th><th>schema &amp; index</th>"
+         "<th>recall@k</th><th>result</th></tr>";
+    for (const auto &c : cols) {
+        const json &cp = sub(c, "completeness");
+        const json &sc = sub(c, "schema");
+        bool ok = c.value("ok", false);
+        auto cell = [&](const char *k) {
+            double v = num(cp, k);
+            return fmt::format("<td class='n{}'>{}</td>", v > 0 ? " bad" : "", fmt_count(v));
+        };
+        std::string idx = sc.contains("index") && sc["index"].is_object()
+                              ? str(sc["index"], "method") + " " + str(sc["index"], "opclass")
+                              : std::string("no index");
+        h += "<tr><td>" + html_escape(str(c, "name")) + "</td><td>" + html_escape(str(c, "space")) + "</td><td class=n>" +
+             html_escape(str(c, "dimension")) + "</td><td class=n>" + fmt_count(num(cp, "source_records")) +
+             "</td><td class=n>" + fmt_count(num(cp, "target_records")) + "</td>" + cell("missing") + cell("extra") +
+             cell("different") + "<td class='" + (sc.value("ok", true) ? "" : "bad") + "'>" + html_escape(idx) +
+             "</td><td class=n>" + recall_text(sub(c, "search")) + "</td><td class='" + (ok ? "ok" : "bad") + "'>" +
+             (ok ? "PASS" : "FAIL") + "</td></tr>";
+    }
+    h += fmt::format("<tr><th>total</th><th></th><th></th><th class=n>{}</th><th class=n>{}</th><th class=n>{}</th>"
+                     "<th class=n>{}</th><th class=n>{}</th><th></th><th></th><th></th></tr></table>",
+                     fmt_count(num(tot, "source_records")), fmt_count(num(tot, "target_records")),
+                     fmt_count(num(tot, "missing")), fmt_count(num(tot, "extra")), fmt_count(num(tot, "different")));
+    const json &st = sub(r, "settings");
+    h += "<div class=grid><div><h2>Search recall (pgvector index vs exact, k = " + html_escape(str(st, "k")) +
+         ", hnsw.ef_search = " + html_escape(str(st, "ef_search")) + ")</h2>" +
+         recall_svg(cols, num(st, "min_recall", 0)) + "</div><div><h2>Agreement with the source's own search</h2><table>"
+         "<tr><th>collection</th><th>Chroma recall vs exact</th><th>pgvector ∩ Chroma</th><th>distances agree</th></tr>";
+    for (const auto &c : cols) {
+        const json &s = sub(sub(c, "search"), "source");
+        if (!s.value("queried", false)) {
+            h += "<tr><td>" + html_escape(str(c, "name")) + "</td><td colspan=3 class=muted>" +
+                 html_escape(str(s, "reason", str(s, "error", "not queried"))) + "</td></tr>";
+            continue;
+        }
+        h += fmt::format("<tr><td>{}</td><td class=n>{:.3f}</td><td class=n>{}</td><td class='{}'>{} of {}</td></tr>",
+                         html_escape(str(c, "name")), num(s, "chroma_recall_vs_exact"),
+                         s["overlap_pgvector_index_vs_chroma"].is_number()
+                             ? fmt::format("{:.3f}", s["overlap_pgvector_index_vs_chroma"].get<double>())
+                             : "n/a",
+                         num(s, "distances_disagree") > 0 ? "bad" : "ok",
+                         fmt_count(num(s, "distances_compared") - num(s, "distances_disagree")),
+                         fmt_count(num(s, "distances_compared")));
+    }
+    h += "</table></div></div>";
+    // Differences, first few per collection.
+    std::string diffs;
+    for (const auto &c : cols) {
+        const json &cp = sub(c, "completeness");
+        std::string part;
+        size_t shown = 0;
+        for (const char *k : {"missing_ids", "extra_ids"})
+            for (const auto &id : sub(cp, k)) {
+                if (shown++ >= 10) break;
+                part += "<li>" + std::string(k[0] == 'm' ? "missing in target: " : "extra in target: ") +
+                        html_escape(id.get<std::string>()) + "</li>";
+            }
+        for (const auto &d : sub(cp, "different_records")) {
+            if (shown++ >= 10) break;
+            std::string det;
+            for (const auto &x : sub(d, "details")) det += (det.empty() ? "" : "; ") + x.get<std::string>();
+            part += "<li>different: " + html_escape(str(d, "id")) + (det.empty() ? "" : " — " + html_escape(det)) + "</li>";
+        }
+        if (!part.empty()) diffs += "<b>" + html_escape(str(c, "name")) + "</b><ul>" + part + "</ul>";
+    }
+    if (!diffs.empty()) h += "<h2>Record differences (first 10 per collection; all in report.json)</h2>" + diffs;
+    // The migration's own figures.
+    const json &mig = sub(r, "migration");
+    h += "<h2>Migration</h2>";
+    const json &reg = sub(mig, "registry");
+    if (reg.is_array() && !reg.empty()) {
+        h += "<table><tr><th>collection</th><th>migrated at (UTC)</th><th>records</th><th>index</th><th>from</th></tr>";
+        for (const auto &g : reg)
+            h += "<tr><td>" + html_escape(str(g, "name")) + "</td><td>" + html_escape(str(g, "migrated_at")) +
+                 "</td><td class=n>" + fmt_count(num(g, "record_count")) + "</td><td>" + html_escape(str(g, "index_method")) +
+                 "</td><td>" + html_escape(str(g, "source")) + "</td></tr>";
+        h += "</table>";
+    }
+    const json &runs = sub(mig, "runs");
+    if (runs.is_array() && !runs.empty()) {
+        h += "<table><tr>";
+        for (auto it = runs[0].begin(); it != runs[0].end(); ++it) h += "<th>" + html_escape(it.key()) + "</th>";
+        h += "</tr>";
+        for (const auto &row : runs) {
+            h += "<tr>";
+            for (auto it = row.begin(); it != row.end(); ++it)
+                h += "<td>" + html_escape(it.value().is_string() ? it.value().get<std::string>() : it.value().dump()) + "</td>";
+            h += "</tr>";
+        }
+        h += "</table>";
+    } else {
+        h += "<p class=muted>" + html_escape(str(mig, "note", "No run figures recorded.")) + "</p>";
+    }
+    const json &vt = sub(r, "verification");
+    h += fmt::format("<p class=muted>Verification read {} source records and the target side in parallel in {:.2f}s ({} records/s); "
+                     "peak memory {}, CPU {:.2f}s.</p>",
+                     fmt_count(num(tot, "source_records")), num(vt, "seconds"), fmt_count(num(vt, "records_per_second")),
+                     human_bytes(num(sub(r, "resources"), "peak_rss_bytes")), num(sub(r, "resources"), "cpu_seconds"));
+    return h;
+}
+
+std::string bench_html(const json &b) {
+    std::string h;
+    h += "<h2>Search</h2><p>" + html_escape(fmt::format("{} ({} records, {} dimensions, space {}), k = {}, {} s per run",
+                                                        str(b, "collection"), fmt_count(num(b, "rows")), str(b, "dimension"),
+                                                        str(b, "space"), str(b, "k"), str(b, "duration_seconds"))) +
+         "</p><table><tr><th>hnsw.ef_search</th><th>recall@k</th><th>clients</th><th>queries/s</th><th>p50 ms</th>"
+         "<th>p95 ms</th><th>p99 ms</th></tr>";
+    const json *chart_runs = nullptr;
+    std::string chart_caption;
+    for (const auto &s : sub(b, "search")) {
+        bool first = true;
+        for (const auto &r : sub(s, "runs")) {
+            h += "<tr><td class=n>" + (first ? html_escape(str(s, "ef_search")) : "") + "</td><td class=n>" +
+                 (first ? (s["recall_at_k"].is_number() ? fmt::format("{:.3f}", s["recall_at_k"].get<double>()) : "n/a") : "") +
+                 fmt::format("</td><td class=n>{}</td><td class=n>{:.0f}</td><td class=n>{:.3f}</td><td class=n>{:.3f}</td>"
+                             "<td class=n>{:.3f}</td></tr>",
+                             str(r, "clients"), num(r, "qps"), num(r, "p50_ms"), num(r, "p95_ms"), num(r, "p99_ms"));
+            first = false;
+        }
+        if (!chart_runs || num(s, "ef_search") == 100) {
+            chart_runs = &s["runs"];
+            chart_caption = "hnsw.ef_search " + str(s, "ef_search");
+        }
+    }
+    h += "</table>";
+    if (chart_runs) h += "<h2>Latency per client count</h2>" + latency_svg(*chart_runs, chart_caption);
+    const json &ins = sub(b, "insert");
+    if (!ins.empty()) {
+        h += "<h2>Insert</h2>" +
+             kv_table({{"rows (binary COPY into a scratch table)", fmt_count(num(ins, "rows"))},
+                       {"records/s", fmt_count(num(ins, "records_per_second"))},
+                       {"MB/s", fmt::format("{:.1f}", num(ins, "mb_per_second"))},
+                       {"records/s with an HNSW index maintained",
+                        sub(ins, "with_hnsw_index").empty() ? std::string("n/a")
+                                                            : fmt_count(num(sub(ins, "with_hnsw_index"), "records_per_second"))}});
+    }
+    const json &res = sub(b, "resources");
+    h += "<h2>This tool</h2>" + kv_table({{"peak RSS", human_bytes(num(res, "peak_rss_bytes"))},
+                                         {"CPU time (user + system)", fmt::format("{:.2f} s", num(res, "cpu_seconds"))}});
+    return h;
+}
+
+void write_file(const std::filesystem::path &p, const std::string &content) {
+    auto tmp = p;
+    tmp += ".tmp";
+    {
+        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+        if (!f) throw EnvError("cannot write the report file " + tmp.string());
+        f.write(content.data(), static_cast<std::streamsize>(content.size()));
+        if (!f) throw EnvError("cannot write the report file " + tmp.string());
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, p, ec);
+    if (ec) throw EnvError("cannot write the report file " + p.string() + ": " + ec.message());
+}
+
+} // namespace
+
+std::string html_escape(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) {
+        switch (c) {
+        case '&': out += "&amp;"; break;
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '"': out += "&quot;"; break;
+        case '\'': out += "&#39;"; break;
+        default: out += c;
+        }
+    }
+    return out;
+}
+
+std::string render_html(const json &r) {
+    std::string kind = str(r, "kind");
+    std::string verdict = str(r, "verdict", "?");
+    std::string title = kind == "bench" ? "chroma2pg benchmark" : "chroma2pg migration verification";
+    std::string h = "<!DOCTYPE html><html lang=en><head><meta charset='utf-8'><meta name=viewport "
+                    "content='width=device-width,initial-scale=1'><title>" + html_escape(title) + " — " +
+                    html_escape(verdict) + "</title><style>" + kCss + "</style></head><body>";
+    h += "<h1>" + html_escape(title) + "</h1><div class=muted>" +
+         html_escape(fmt::format("{} · generated {} · chroma2pg {}", kind == "bench" ? str(sub(r, "target"), "server")
+                                                                                      : str(sub(r, "source"), "description") + " → " + str(sub(r, "target"), "server"),
+                                 str(r, "generated_at"), str(r, "tool_version"))) +
+         "</div>";
+    std::string cls = verdict == "PASS" ? "pass" : verdict == "FAIL" ? "fail" : "info";
+    std::string summary;
+    if (kind == "bench") {
+        double best = 0;
+        for (const auto &s : sub(r, "search"))
+            for (const auto &x : sub(s, "runs")) best = std::max(best, num(x, "qps"));
+        summary = fmt::format("best {:.0f} queries/s; insert {} records/s", best,
+                              fmt_count(num(sub(r, "insert"), "records_per_second")));
+    } else {
+        const json &t = sub(r, "totals");
+        summary = fmt::format("{} collection(s): {} records in the source, {} in PostgreSQL; {} missing, {} extra, {} "
+                              "different",
+                              fmt_count(num(t, "collections")), fmt_count(num(t, "source_records")),
+                              fmt_count(num(t, "target_records")), fmt_count(num(t, "missing")),
+                              fmt_count(num(t, "extra")), fmt_count(num(t, "different")));
+    }
+    h += "<div class='verdict " + cls + "'><div class=big>" + html_escape(verdict) + "</div><div>" + html_escape(summary) +
+         "</div></div>";
+    h += list_html("Failures", sub(r, "failures"), "bad");
+    h += list_html("Warnings", sub(r, "warnings"), "muted");
+    h += kind == "bench" ? bench_html(r) : verify_html(r);
+    if (r.contains("bench") && r["bench"].is_object()) h += "<h1 style='margin-top:18px'>Benchmark</h1>" + bench_html(r["bench"]);
+    h += environment_html(sub(r, "environment"));
+    h += "</body></html>\n";
+    return h;
+}
+
+std::string render_markdown(const json &r) {
+    std::string kind = str(r, "kind");
+    std::string m = fmt::format("# chroma2pg {}: **{}**\n\n", kind == "bench" ? "benchmark" : "verification",
+                                str(r, "verdict", "?"));
+    m += fmt::format("Generated {} by chroma2pg {}.\n\n", str(r, "generated_at"), str(r, "tool_version"));
+    for (const char *k : {"failures", "warnings"}) {
+        const json &l = sub(r, k);
+        if (l.is_array() && !l.empty()) {
+            m += fmt::format("## {}\n\n", k[0] == 'f' ? "Failures" : "Warnings");
+            for (const auto &x : l) m += "- " + md_cell(x.get<std::string>()) + "\n";
+            m += "\n";
+        }
+    }
+    auto bench_md = [&](const json &b) {
+        std::string s = fmt::format("## Search: {} ({} records, {} dims, {}), k = {}\n\n", str(b, "collection"),
+                                    fmt_count(num(b, "rows")), str(b, "dimension"), str(b, "space"), str(b, "k"));
+        s += "| hnsw.ef_search | recall@k | clients | queries/s | p50 ms | p95 ms | p99 ms |\n|---:|---:|---:|---:|---:|---:|---:|\n";
+        for (const auto &x : sub(b, "search"))
+            for (const auto &run : sub(x, "runs"))
+                s += fmt::format("| {} | {} | {} | {:.0f} | {:.3f} | {:.3f} | {:.3f} |\n", str(x, "ef_search"),
+                                 x["recall_at_k"].is_number() ? fmt::format("{:.3f}", x["recall_at_k"].get<double>()) : "n/a",
+                                 str(run, "clients"), num(run, "qps"), num(run, "p50_ms"), num(run, "p95_ms"),
+                                 num(run, "p99_ms"));
+        const json &ins = sub(b, "insert");
+        s += fmt::format("\n## Insert\n\n{} rows by binary COPY into a scratch table: {} records/s ({:.1f} MB/s)", 
+                         fmt_count(num(ins, "rows")), fmt_count(num(ins, "records_per_second")), num(ins, "mb_per_second"));
+        if (!sub(ins, "with_hnsw_index").empty())
+            s += fmt::format("; with an HNSW index maintained: {} records/s",
+                             fmt_count(num(sub(ins, "with_hnsw_index"), "records_per_second")));
+        s += fmt::format("\n\nTool: peak RSS {}, CPU {:.2f} s.\n\n", human_bytes(num(sub(b, "resources"), "peak_rss_bytes")),
+                         num(sub(b, "resources"), "cpu_seconds"));
+        return s;
+    };
+    if (kind == "bench") {
+        m += bench_md(r);
+    } else {
+        m += "## Collections\n\n| collection | space | dim | source | target | missing | extra | different | index | recall@k | result |\n"
+             "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|\n";
+        for (const auto &c : sub(r, "collections")) {
+            const json &cp = sub(c, "completeness");
+            const json &sc = sub(c, "schema");
+            std::string idx = sc.contains("index") && sc["index"].is_object()
+                                  ? str(sc["index"], "method") + " " + str(sc["index"], "opclass")
+                                  : "none";
+            m += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", md_cell(str(c, "name")),
+                             str(c, "space"), str(c, "dimension"), fmt_count(num(cp, "source_records")),
+                             fmt_count(num(cp, "target_records")), fmt_count(num(cp, "missing")),
+                             fmt_count(num(cp, "extra")), fmt_count(num(cp, "different")), idx,
+                             recall_text(sub(c, "search")), c.value("ok", false) ? "PASS" : "FAIL");
+        }
+        m += "\n";
+        for (const auto &c : sub(r, "collections")) {
+            const json &cp = sub(c, "completeness");
+            std::string part;
+            for (const auto &id : sub(cp, "missing_ids")) part += "- missing in target: `" + md_cell(id.get<std::string>()) + "`\n";
+            for (const auto &id : sub(cp, "extra_ids")) part += "- extra in target: `" + md_cell(id.get<std::string>()) + "`\n";
+            for (const auto &d : sub(cp, "different_records")) {
+                std::string det;
+                for (const auto &x : sub(d, "details")) det += (det.empty() ? "" : "; ") + x.get<std::string>();
+                part += "- different: `" + md_cell(str(d, "id")) + "`" + (det.empty() ? "" : " — " + md_cell(det)) + "\n";
+            }
+            if (!part.empty()) m += "### Differences in " + md_cell(str(c, "name")) + "\n\n" + part + "\n";
+        }
+        if (r.contains("bench") && r["bench"].is_object()) m += bench_md(r["bench"]);
+    }
+    const json &env = sub(r, "environment");
+    if (!env.empty()) {
+        m += fmt::format("## PostgreSQL\n\n{} — PostgreSQL {}, pgvector {}\n\n| setting | value |\n|---|---|\n",
+                         str(env, "server"), str(env, "server_version"), str(env, "pgvector_version", "not installed"));
+        for (auto it = sub(env, "settings").begin(); it != sub(env, "settings").end(); ++it)
+            m += "| " + it.key() + " | " + md_cell(str(it.value(), "value")) + " |\n";
+        for (const auto &a : sub(env, "advice")) m += "\n- `" + str(a, "setting") + "`: " + md_cell(str(a, "advice"));
+        m += "\n";
+    }
+    return m;
+}
+
+std::vector<std::string> write_report(const std::string &dir, const json &report) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) throw EnvError("--report " + dir + ": cannot create the directory: " + ec.message());
+    fs::path d(dir);
+    std::vector<std::string> out;
+    write_file(d / "report.json", report.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+    write_file(d / "report.md", render_markdown(report));
+    write_file(d / "report.html", render_html(report));
+    for (const char *n : {"report.json", "report.md", "report.html"}) out.push_back(fs::absolute(d / n).string());
+    return out;
+}
+
+json process_resources() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    return {{"peak_rss_bytes", static_cast<uint64_t>(ru.ru_maxrss) * 1024}, {"cpu_seconds", cpu},
+            {"user_seconds", double(ru.ru_utime.tv_sec) + double(ru.ru_utime.tv_usec) / 1e6},
+            {"system_seconds", double(ru.ru_stime.tv_sec) + double(ru.ru_stime.tv_usec) / 1e6}};
+}
+
+} // namespace c2p

@@ -1,0 +1,42 @@
+// Vector search check of one collection: pgvector's indexed top-k against exact top-k (recall@k),
+// and against the source's own nearest neighbours when the source is a Chroma server.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/record.hpp"
+#include "target/pg_connection.hpp"
+
+namespace c2p {
+
+class ChromaHttpSource;
+
+struct SearchOptions {
+    int k = 10;
+    int ef_search = 100;    // hnsw.ef_search for the indexed queries (Chroma's default is 100)
+    double min_recall = 0.9; // below: a failure (0 disables)
+};
+
+struct SearchTarget {
+    std::string schema, table;
+    uint32_t dim = 0;
+    Space space = Space::l2;
+    std::string index_name, index_method, index_options; // empty name: no usable vector index
+};
+
+struct QuerySample {
+    std::vector<std::string> ids;
+    std::vector<float> vectors; // ids.size() * dim
+};
+
+// Returns {queries, k, ef_search, index_used, recall_at_k, recall_min, structure{…}, source{…}, failures, warnings}.
+nlohmann::ordered_json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionInfo &c,
+                                        const QuerySample &q, const SearchOptions &o, ChromaHttpSource *chroma);
+
+// "[1.5,2,…]": pgvector's text form with shortest round-trip floats (exact).
+std::string vector_text(const float *v, uint32_t dim);
+
+} // namespace c2p

@@ -1,0 +1,31 @@
+// The whole of `verify`: environment, then per collection completeness, schema and search.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sources/source.hpp"
+#include "verify/bench.hpp"
+#include "verify/search_check.hpp"
+
+namespace c2p {
+
+struct VerifyOptions {
+    std::string to, schema = "public";
+    size_t queries = 100;
+    SearchOptions search;
+    size_t max_listed = 20; // records listed on stderr per kind; all go to the report
+    size_t batch_size = 1000;
+    bool show_progress = true;
+    bool bench = false;
+    BenchOptions bench_options;
+};
+
+// Runs every check and returns the report object (kind "verify", verdict PASS/FAIL, failures…).
+// Throws only for the environment (unreachable server, no pgvector): a mismatch is in the report.
+nlohmann::ordered_json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_collections,
+                                  const VerifyOptions &o);
+
+} // namespace c2p

@@ -1,0 +1,83 @@
+"""`sync` after adds, updates (embedding only, metadata only, document only), upserts and deletes in
+the source: the target equals the source afterwards, only the changed rows were written (xmin), a
+second sync changes nothing, and --dry-run reports the same counts while changing nothing."""
+import unittest
+import uuid
+
+import resume_support as r
+import support as s
+
+N = 3000
+DIM = 16
+
+
+class Sync(unittest.TestCase):
+    def test_sync_applies_exactly_the_changes(self):
+        s.require_env(self)
+        chroma = s.Chroma(s.CHROMA_URL)
+        name = "sync-" + uuid.uuid4().hex[:6]
+        col, _ = r.fill(chroma, name, N, DIM, seed=21)
+        self.addCleanup(chroma.delete_collection, name)
+        url, drop = s.new_database("sync")
+        self.addCleanup(drop)
+        s.run("migrate", "--from", s.CHROMA_URL, "--to", url, "--collections", name, "--index", "hnsw", check=0)
+        table = r.table_of(url, name)
+        before = dict(s.pg_query(url, 'SELECT id, xmin::text FROM "%s"' % table))
+        cid = col["id"]
+        ids = sorted(before)
+        emb_only, meta_only, doc_only = ids[0:5], ids[10:17], ids[20:23]
+        ups_existing, deleted = ids[30:34], ids[40:52]
+        new_ids = ["new-%d" % i for i in range(9)]
+        ups_new = ["ups-new-%d" % i for i in range(3)]
+        chroma.add(cid, new_ids, [[0.25 * i] * DIM for i in range(9)], ["new doc %d" % i for i in range(9)],
+                   [{"n": i} for i in range(9)])
+        chroma.add(cid, emb_only, [[9.5 + i] * DIM for i in range(len(emb_only))], op="update")
+        chroma.call("POST", s.API + "/collections/%s/update" % cid,
+                    {"ids": meta_only, "metadatas": [{"changed": True, "i": 1000 + i} for i in range(len(meta_only))]})
+        chroma.call("POST", s.API + "/collections/%s/update" % cid,
+                    {"ids": doc_only, "documents": ["rewritten %d" % i for i in range(len(doc_only))]})
+        up = ups_existing + ups_new
+        chroma.add(cid, up, [[-1.0 - i] * DIM for i in range(len(up))], ["upserted %d" % i for i in range(len(up))],
+                   [{"u": i} for i in range(len(up))], op="upsert")
+        chroma.call("POST", s.API + "/collections/%s/delete" % cid, {"ids": deleted})
+
+        want_new = len(new_ids) + len(ups_new)
+        want_changed = len(emb_only) + len(meta_only) + len(doc_only) + len(ups_existing)
+        dry = s.run_json("sync", "--from", s.CHROMA_URL, "--to", url, "--collections", name, "--dry-run")
+        c = dry["collections"][0]
+        self.assertEqual((c["inserted"], c["updated"], c["deleted"]), (want_new, want_changed, len(deleted)), c)
+        self.assertEqual(dict(s.pg_query(url, 'SELECT id, xmin::text FROM "%s"' % table)), before, "dry run wrote")
+
+        res = s.run_json("sync", "--from", s.CHROMA_URL, "--to", url, "--collections", name)
+        c = res["collections"][0]
+        self.assertEqual((c["inserted"], c["updated"], c["deleted"]), (want_new, want_changed, len(deleted)), c)
+        self.assertEqual(c["unchanged"], N - want_changed - len(deleted))
+        after = dict(s.pg_query(url, 'SELECT id, xmin::text FROM "%s"' % table))
+        written = {i for i in after if before.get(i) != after[i]}
+        self.assertEqual(written, set(emb_only + meta_only + doc_only + ups_existing + new_ids + ups_new))
+        self.assertFalse(set(deleted) & set(after))
+
+        want = s.as_records(chroma.get_all(cid))
+        r.assert_parity(self, url, name, want)
+        r.run_verify(self, s.CHROMA_URL, url, name)
+
+        again = s.run_json("sync", "--from", s.CHROMA_URL, "--to", url, "--collections", name)
+        c = again["collections"][0]
+        self.assertEqual((c["inserted"], c["updated"], c["deleted"], c["unchanged"]), (0, 0, 0, len(want)))
+        self.assertEqual(dict(s.pg_query(url, 'SELECT id, xmin::text FROM "%s"' % table)), after)
+
+    def test_sync_refuses_a_collection_that_was_never_migrated(self):
+        s.require_env(self)
+        chroma = s.Chroma(s.CHROMA_URL)
+        name = "sync-unmigrated-" + uuid.uuid4().hex[:6]
+        r.fill(chroma, name, 10, 4, seed=3)
+        self.addCleanup(chroma.delete_collection, name)
+        url, drop = s.new_database("sync")
+        self.addCleanup(drop)
+        p = s.run("sync", "--from", s.CHROMA_URL, "--to", url, "--collections", name)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("migrate", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,91 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "verify/bench.hpp"
+#include "verify/search_check.hpp"
+#include "verify/search_metrics.hpp"
+
+using namespace c2p;
+
+TEST(VerifyMetrics, DistanceConversionToChromaConvention) {
+    // l2: pgvector gives the Euclidean distance, Chroma the squared one.
+    EXPECT_DOUBLE_EQ(pg_to_chroma_distance(Space::l2, 3.0), 9.0);
+    // ip: pgvector <#> is the negative dot product; Chroma reports 1 - dot.
+    EXPECT_DOUBLE_EQ(pg_to_chroma_distance(Space::ip, -0.25), 0.75);
+    EXPECT_DOUBLE_EQ(pg_to_chroma_distance(Space::ip, 2.0), 3.0);
+    EXPECT_DOUBLE_EQ(pg_to_chroma_distance(Space::cosine, 0.125), 0.125);
+}
+
+TEST(VerifyMetrics, ClientSideDistancesMatchPgvectorDefinitions) {
+    float a[] = {1, 0, 0}, b[] = {0, 2, 0};
+    EXPECT_NEAR(pg_distance(Space::l2, a, b, 3), std::sqrt(5.0), 1e-12);
+    EXPECT_NEAR(pg_distance(Space::ip, a, a, 3), -1.0, 1e-12);
+    EXPECT_NEAR(pg_distance(Space::cosine, a, b, 3), 1.0, 1e-12);
+    EXPECT_NEAR(pg_distance(Space::cosine, a, a, 3), 0.0, 1e-12);
+    float z[] = {0, 0, 0};
+    EXPECT_TRUE(std::isnan(pg_distance(Space::cosine, a, z, 3)));
+}
+
+TEST(VerifyMetrics, RecallCountsHitsAndTies) {
+    std::vector<Neighbour> exact = {{"a", 0.1}, {"b", 0.2}, {"c", 0.3}, {"d", 0.4}};
+    EXPECT_DOUBLE_EQ(recall_at_k(exact, exact, 4), 1.0);
+    std::vector<Neighbour> approx = {{"a", 0.1}, {"b", 0.2}, {"x", 0.5}, {"y", 0.6}};
+    EXPECT_DOUBLE_EQ(recall_at_k(exact, approx, 4), 0.5);
+    // A different id at exactly the k-th distance is a tie, not a miss.
+    std::vector<Neighbour> tie = {{"a", 0.1}, {"b", 0.2}, {"c", 0.3}, {"e", 0.4}};
+    EXPECT_DOUBLE_EQ(recall_at_k(exact, tie, 4), 1.0);
+    // Duplicates in the approximate list count once.
+    std::vector<Neighbour> dup = {{"a", 0.1}, {"a", 0.1}, {"a", 0.1}, {"a", 0.1}};
+    EXPECT_DOUBLE_EQ(recall_at_k(exact, dup, 4), 0.25);
+    // Fewer than k exact results (a tiny table): recall over what exists.
+    std::vector<Neighbour> two = {{"a", 0.1}, {"b", 0.2}};
+    EXPECT_DOUBLE_EQ(recall_at_k(two, two, 10), 1.0);
+    EXPECT_DOUBLE_EQ(recall_at_k({}, {}, 10), 1.0);
+    EXPECT_DOUBLE_EQ(recall_at_k(exact, {}, 4), 0.0);
+}
+
+TEST(VerifyMetrics, IdOverlap) {
+    std::vector<Neighbour> a = {{"a", 0}, {"b", 0}, {"c", 0}}, b = {{"c", 0}, {"d", 0}, {"a", 0}};
+    EXPECT_NEAR(id_overlap(a, b, 3), 2.0 / 3.0, 1e-12);
+    EXPECT_DOUBLE_EQ(id_overlap(a, a, 3), 1.0);
+}
+
+TEST(VerifyMetrics, PercentilesAreNearestRankAndMonotone) {
+    std::vector<double> v;
+    for (int i = 100; i >= 1; --i) v.push_back(i);
+    EXPECT_DOUBLE_EQ(percentile(v, 50), 50);
+    EXPECT_DOUBLE_EQ(percentile(v, 95), 95);
+    EXPECT_DOUBLE_EQ(percentile(v, 99), 99);
+    EXPECT_DOUBLE_EQ(percentile(v, 100), 100);
+    EXPECT_DOUBLE_EQ(percentile(v, 0), 1);
+    EXPECT_DOUBLE_EQ(percentile({}, 50), 0);
+    EXPECT_DOUBLE_EQ(percentile({7}, 99), 7);
+    std::vector<double> skew = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1000};
+    EXPECT_LE(percentile(skew, 50), percentile(skew, 95));
+    EXPECT_LE(percentile(skew, 95), percentile(skew, 99));
+    EXPECT_DOUBLE_EQ(percentile(skew, 99), 1000);
+    EXPECT_DOUBLE_EQ(median({3, 1, 2, 4}), 2.5);
+}
+
+TEST(VerifyMetrics, LatencySummary) {
+    auto j = latency_summary({4, 1, 3, 2}, 2.0);
+    EXPECT_EQ(j["queries"].get<int>(), 4);
+    EXPECT_DOUBLE_EQ(j["qps"].get<double>(), 2.0);
+    EXPECT_DOUBLE_EQ(j["p50_ms"].get<double>(), 2);
+    EXPECT_DOUBLE_EQ(j["p99_ms"].get<double>(), 4);
+    EXPECT_DOUBLE_EQ(j["mean_ms"].get<double>(), 2.5);
+}
+
+TEST(VerifyMetrics, DistanceAgreementTolerance) {
+    EXPECT_TRUE(distances_agree(1.0, 1.0000001));
+    EXPECT_TRUE(distances_agree(0.0, 5e-5));
+    EXPECT_FALSE(distances_agree(1.0, 1.01));
+    EXPECT_TRUE(distances_agree(1000.0, 1000.5));
+    EXPECT_FALSE(distances_agree(0.2, 0.25));
+}
+
+TEST(VerifyMetrics, VectorTextIsExact) {
+    float v[] = {0.1f, -2.0f, 1e-7f};
+    EXPECT_EQ(vector_text(v, 3), "[0.1,-2,1e-07]");
+}
