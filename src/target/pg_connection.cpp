@@ -35,12 +35,14 @@ PgConnection::~PgConnection() {
 
 void PgConnection::fail(const std::string &what, PGresult *r) {
     std::string msg = r ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
-    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+    // Copied before PQclear: the field points into the result.
+    const char *field = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+    std::string state = field ? field : "";
+    if (r) PQclear(r);
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
     std::string full = "postgresql " + describe_ + ": " + what + ": " + msg;
-    if (state) full += " (SQLSTATE " + std::string(state) + ")";
-    if (r) PQclear(r);
-    if (PQstatus(conn_) != CONNECTION_OK || (state && is_transient_sqlstate(state))) throw EnvError(full);
+    if (!state.empty()) full += " (SQLSTATE " + state + ")";
+    if (PQstatus(conn_) != CONNECTION_OK || (!state.empty() && is_transient_sqlstate(state))) throw EnvError(full);
     throw DataError(full);
 }
 
