@@ -13,6 +13,7 @@
 #include "target/pg_connection.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "verify/search_check.hpp"
 #include "verify/search_metrics.hpp"
 
 namespace c2p {
@@ -20,13 +21,6 @@ namespace {
 
 using json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
-
-std::vector<Neighbour> knn(PgConnection &pg, const std::string &sql, const std::string &param) {
-    auto r = pg.exec_params(sql, {param});
-    std::vector<Neighbour> out;
-    for (int i = 0; i < r.rows(); ++i) out.push_back({r.text(i, 0), std::stod(r.text(i, 1))});
-    return out;
-}
 
 // One client: its own connection, a prepared statement, queries in a loop until the deadline.
 void client_loop(const BenchTarget &t, const std::string &sql, int ef, const std::vector<std::string> &queries,
@@ -139,7 +133,7 @@ json run_bench(const BenchTarget &t, const BenchOptions &o) {
     pg.exec("SET LOCAL enable_indexscan = off");
     pg.exec("SET LOCAL enable_bitmapscan = off");
     for (size_t i = 0; i < nr; ++i)
-        exact.push_back(knn(pg, fmt::format("SELECT id, {0} FROM {1} ORDER BY {0}, id LIMIT {2}", dist, tbl, o.k), queries[i]));
+        exact.push_back(pg_knn(pg, fmt::format("SELECT id, {0} FROM {1} ORDER BY {0}, id LIMIT {2}", dist, tbl, o.k), queries[i]));
     pg.exec("COMMIT");
 
     json search = json::array();
@@ -158,7 +152,7 @@ json run_bench(const BenchTarget &t, const BenchOptions &o) {
         for (int i = 0; i < plan.rows(); ++i) plan_text += plan.text(i, 0) + "\n";
         s["index_used"] = !index_name.empty() && plan_text.find(index_name) != std::string::npos;
         double rsum = 0;
-        for (size_t i = 0; i < nr; ++i) rsum += recall_at_k(exact[i], knn(pg, sql, queries[i]), size_t(o.k));
+        for (size_t i = 0; i < nr; ++i) rsum += recall_at_k(exact[i], pg_knn(pg, sql, queries[i]), size_t(o.k));
         s["recall_at_k"] = nr ? json(rsum / double(nr)) : json();
         json runs = json::array();
         for (int nc : o.clients) {

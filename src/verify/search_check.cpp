@@ -17,13 +17,6 @@ namespace {
 using json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
-std::vector<Neighbour> knn(PgConnection &pg, const std::string &sql, const std::string &param) {
-    auto r = pg.exec_params(sql, {param});
-    std::vector<Neighbour> out;
-    for (int i = 0; i < r.rows(); ++i) out.push_back({r.text(i, 0), std::stod(r.text(i, 1))});
-    return out;
-}
-
 std::vector<std::vector<Neighbour>> chroma_query(ChromaHttpSource &src, const CollectionInfo &c, const QuerySample &q,
                                                  uint32_t dim, int k) {
     std::vector<std::vector<Neighbour>> out;
@@ -56,6 +49,13 @@ std::vector<std::vector<Neighbour>> chroma_query(ChromaHttpSource &src, const Co
 }
 
 } // namespace
+
+std::vector<Neighbour> pg_knn(PgConnection &pg, const std::string &sql, const std::string &vector_param) {
+    auto r = pg.exec_params(sql, {vector_param});
+    std::vector<Neighbour> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back({r.text(i, 0), std::stod(r.text(i, 1))});
+    return out;
+}
 
 std::string vector_text(const float *v, uint32_t dim) {
     std::string s = "[";
@@ -96,7 +96,7 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
     pg.exec("SET LOCAL enable_indexscan = off");
     pg.exec("SET LOCAL enable_bitmapscan = off");
     for (size_t i = 0; i < nq; ++i)
-        exact.push_back(knn(pg, fmt::format("SELECT id, {0} FROM {1} ORDER BY {0}, id LIMIT {2}", dist, tbl, k), params[i]));
+        exact.push_back(pg_knn(pg, fmt::format("SELECT id, {0} FROM {1} ORDER BY {0}, id LIMIT {2}", dist, tbl, k), params[i]));
     pg.exec("COMMIT");
     double exact_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / double(nq);
     out["exact_ms_per_query"] = exact_ms;
@@ -128,7 +128,7 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
                                            "ORDER BY embedding {} $1 LIMIT k",
                                            c.name, t.index_name, op));
         auto t1 = Clock::now();
-        for (size_t i = 0; i < nq; ++i) approx.push_back(knn(pg, sql, params[i]));
+        for (size_t i = 0; i < nq; ++i) approx.push_back(pg_knn(pg, sql, params[i]));
         pg.exec("COMMIT");
         out["indexed_ms_per_query"] = std::chrono::duration<double, std::milli>(Clock::now() - t1).count() / double(nq);
         for (size_t i = 0; i < nq; ++i) recalls.push_back(recall_at_k(exact[i], approx[i], k));
@@ -161,7 +161,7 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
             pg.exec("BEGIN");
             pg.exec("SET LOCAL enable_indexscan = off");
             for (size_t i = 0; i < ns; ++i) {
-                auto r = knn(pg, fmt::format("SELECT id, embedding <-> $1::vector FROM {} ORDER BY 2 LIMIT {}", tbl, k), params[i]);
+                auto r = pg_knn(pg, fmt::format("SELECT id, embedding <-> $1::vector FROM {} ORDER BY 2 LIMIT {}", tbl, k), params[i]);
                 if (!r.empty()) kth.push_back(r.back().distance);
             }
             pg.exec("COMMIT");

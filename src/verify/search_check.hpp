@@ -9,8 +9,12 @@
 
 #include "core/record.hpp"
 #include "target/pg_connection.hpp"
+#include "verify/search_metrics.hpp"
 
 namespace c2p {
+
+// Runs a k-nearest query whose one parameter is the query vector; rows are (id, distance).
+std::vector<Neighbour> pg_knn(PgConnection &pg, const std::string &sql, const std::string &vector_param);
 
 class ChromaHttpSource;
 
