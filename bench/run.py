@@ -1,14 +1,20 @@
 #!/usr/bin/python3
 """chroma2pg benchmark harness: one command, every figure in BENCHMARKS.md, baselines in the same run.
 
-  bench/run.py [--records 100000] [--dim 384] [--reps 3] [--naive-reps 1] [--skip-index]
+  bench/run.py [--records 100000] [--dim 384] [--reps 3] [--naive-reps 1] [--skip-index] [--skip-naive]
+               [--skip-read] [--skip-verify]
 
 Generates the data through a real Chroma server (kept in bench/.cache/ for reruns), stops it to
 get its persistent directory, restarts it for the HTTP measurements, and measures back to back on
 one PostgreSQL: the binary COPY ceiling (psql \\copy of the same rows), chroma2pg from the
 directory and from the server (--index none), curl fetching the same pages alone, the naive
 Python baseline, and the HNSW index build. Wall time and peak RSS come from /usr/bin/time -v.
-Results: a Markdown table on stdout and bench/results/latest.json.
+Then (issue 4) the bare read of the same records from the directory and from the server with
+read_source (bench/read_source.cpp: chroma2pg's own readers, records discarded), and (issue 6)
+`verify` end to end, at the lightest search settings and at the defaults, against the time to
+simply read each side (read_source for the source, psql \\copy binary to /dev/null for PostgreSQL).
+read_source is built with -DCHROMA2PG_BUILD_BENCH=ON next to the binary (or C2P_BENCH_READER).
+Results: Markdown tables on stdout and bench/results/latest.json.
 """
 import argparse
 import json
@@ -27,6 +33,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 BIN = os.environ.get("C2P_BENCH_BIN", os.path.join(REPO, "build", "chroma2pg"))
+READER = os.environ.get("C2P_BENCH_READER", os.path.join(os.path.dirname(BIN), "read_source"))
 PSQL = "/usr/lib/postgresql/15/bin/psql" if os.path.exists("/usr/lib/postgresql/15/bin/psql") else "psql"
 API = "/api/v2/tenants/default_tenant/databases/default_database"
 
@@ -84,6 +91,125 @@ def median(xs):
     return statistics.median(xs) if xs else None
 
 
+def repeat(reps, cmd):
+    """Runs cmd reps times; returns (walls, rss, cpu, last stdout)."""
+    walls, rss, cpu, out = [], [], [], ""
+    for _ in range(reps):
+        w, r, c, out = timed(cmd)
+        walls.append(w); rss.append(r); cpu.append(c)
+    return walls, rss, cpu, out
+
+
+def summary(n, mb, walls, rss, cpu, **extra):
+    w = median(walls)
+    d = {"seconds": w, "records_per_s": n / w, "mb_per_s": mb / w, "peak_rss_mb": max(rss),
+         "cpu_seconds": median(cpu), "runs": walls}
+    d.update(extra)
+    return d
+
+
+def measure_reads(a, n, mb, cache, url, pg_url, results):
+    """Issue 4 (and the read baselines of issue 6): read every record with its embedding, document,
+    uri and metadata, and discard it, from the directory, from the server over HTTP, and from
+    PostgreSQL. MB/s uses the size of the binary COPY file, the same for every row."""
+    reads = {}
+    for key, src in (("directory", cache), ("server", url)):
+        walls, rss, cpu, out = repeat(a.reps, [READER, src])
+        got = json.loads(out.strip().splitlines()[-1])
+        if got["records"] != n:
+            raise RuntimeError("read_source %s read %d records, expected %d" % (src, got["records"], n))
+        reads[key] = summary(n, mb, walls, rss, cpu, tool="read_source", payload_bytes=got["payload_bytes"],
+                             metadata_entries=got["metadata_entries"])
+        print("  %-40s %7.2fs %9.0f rec/s  rss %6.1f MB" % ("read " + key, reads[key]["seconds"],
+                                                            reads[key]["records_per_s"], reads[key]["peak_rss_mb"]),
+              file=sys.stderr)
+    # The same work on both sides: the same records, the same bytes of ids, vectors, documents, uris, metadata.
+    for k in ("payload_bytes", "metadata_entries"):
+        if reads["directory"][k] != reads["server"][k]:
+            raise RuntimeError("read_source: %s differ between the directory (%d) and the server (%d)" % (
+                k, reads["directory"][k], reads["server"][k]))
+    copy_out = ("\\copy (SELECT id, embedding, document, uri, metadata, digest FROM c2p_bench) TO '/dev/null' "
+                "WITH (FORMAT binary)")
+    walls, rss, cpu, _ = repeat(a.reps, [PSQL, pg_url, "-q", "-c", copy_out])
+    reads["target"] = summary(n, mb, walls, rss, cpu, tool="psql \\copy binary to /dev/null")
+    print("  %-40s %7.2fs %9.0f rec/s" % ("read target (psql copy out)", reads["target"]["seconds"],
+                                          reads["target"]["records_per_s"]), file=sys.stderr)
+    reads["server_over_directory"] = reads["server"]["seconds"] / reads["directory"]["seconds"]
+    curl = results["rows"].get("curl: fetch the same pages alone")
+    if curl:
+        reads["curl_pages_seconds"] = curl["seconds"]
+    results["read"] = reads
+    return reads
+
+
+def measure_verify(a, n, cache, url, pg_url, reads, results):
+    """Issue 6: verify end to end (a digest of every record on both sides), with the lightest search
+    check (1 query, k 1) and with the default settings, from the directory and from the server,
+    against the time to read the same source alone and PostgreSQL alone."""
+    light = ["--queries", "1", "--k", "1", "--min-recall", "0"]
+    out = {"table_index": None, "runs": {}}
+    idx = sh(PSQL, pg_url, "-Atc", "SELECT coalesce(string_agg(am.amname, ','), 'none') FROM pg_index i "
+             "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam "
+             "WHERE i.indrelid = 'c2p_bench'::regclass AND am.amname IN ('hnsw', 'ivfflat')")
+    out["table_index"] = idx
+    tgt = reads["target"]["seconds"]
+    for src_key, src in (("directory", cache), ("server", url)):
+        for mode, extra in (("lightest search (--queries 1 --k 1)", light), ("default settings", [])):
+            walls, rss, cpu, stdout = repeat(a.reps, [BIN, "--json", "verify", "--from", src, "--to", pg_url,
+                                                      "--quiet"] + extra)
+            rep = json.loads(stdout)
+            name = "verify from the %s, %s" % (src_key, mode)
+            s = reads[src_key]["seconds"]
+            w = median(walls)
+            out["runs"][name] = {
+                "source": src_key, "mode": mode, "args": extra, "seconds": w, "records_per_s": n / w,
+                "peak_rss_mb": max(rss), "cpu_seconds": median(cpu), "runs": walls,
+                "source_read_seconds": s, "target_read_seconds": tgt,
+                "ratio_to_sum_of_reads": w / (s + tgt), "ratio_to_max_of_reads": w / max(s, tgt),
+                "verdict": rep.get("verdict", rep.get("ok")), "verification": rep.get("verification"),
+                "completeness_seconds": [c.get("completeness", {}).get("seconds") for c in rep.get("collections", [])
+                                         if isinstance(c, dict)]}
+            if out["runs"][name]["verdict"] != "PASS":
+                print("  warning: %s: verdict %r" % (name, out["runs"][name]["verdict"]), file=sys.stderr)
+            print("  %-40s %7.2fs %9.0f rec/s  (reads: source %.2fs, target %.2fs)" % (
+                name[:40], w, n / w, s, tgt), file=sys.stderr)
+    results["verify"] = out
+
+
+def print_reads(results):
+    r = results.get("read")
+    if not r:
+        return
+    print("\n| read every record (embeddings, documents, uris, metadata), discarded | seconds (median) | records/s | "
+          "MB/s | peak RSS MB | CPU s |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for key, label in (("directory", "persistent directory (read_source)"),
+                       ("server", "Chroma server over HTTP (read_source)"),
+                       ("target", "PostgreSQL table (psql \\copy binary to /dev/null)")):
+        x = r[key]
+        print("| %s | %.2f | %.0f | %.1f | %.0f | %.1f |" % (label, x["seconds"], x["records_per_s"], x["mb_per_s"],
+                                                            x["peak_rss_mb"], x["cpu_seconds"]))
+    print("\nReading the directory is %.1f x faster than paging the server over HTTP (goal: >= 10 x)%s." % (
+        r["server_over_directory"],
+        " (curl alone fetching the same pages: %.2f s)" % r["curl_pages_seconds"] if "curl_pages_seconds" in r else ""))
+
+
+def print_verify(results):
+    v = results.get("verify")
+    if not v:
+        return
+    print("\nverify, every record's digest on both sides (table's vector index: %s)\n" % v["table_index"])
+    print("| run | seconds (median) | records/s | of which digest pass s | read source alone s | "
+          "read target alone s | verify / (source + target) | verify / max(source, target) | peak RSS MB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, x in v["runs"].items():
+        passes = [c.get("read_both") for c in x["completeness_seconds"] if isinstance(c, dict)]
+        digest = "%.2f" % sum(passes) if passes and None not in passes else "—"
+        print("| %s | %.2f | %.0f | %s | %.2f | %.2f | %.2f | %.2f | %.0f |" % (
+            name, x["seconds"], x["records_per_s"], digest, x["source_read_seconds"], x["target_read_seconds"],
+            x["ratio_to_sum_of_reads"], x["ratio_to_max_of_reads"], x["peak_rss_mb"]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=100000)
@@ -92,10 +218,20 @@ def main():
     ap.add_argument("--naive-reps", type=int, default=1)
     ap.add_argument("--skip-index", action="store_true")
     ap.add_argument("--skip-naive", action="store_true")
+    ap.add_argument("--skip-read", action="store_true", help="skip the directory vs server read comparison (the verify comparison "
+                    "still reads each side alone unless --skip-verify too)")
+    ap.add_argument("--skip-verify", action="store_true", help="skip verify against reading both sides")
+    ap.add_argument("--results", default=os.path.join(HERE, "results", "latest.json"),
+                    help="where to write the results JSON (default bench/results/latest.json)")
     a = ap.parse_args()
     n, dim = a.records, a.dim
     if not os.path.exists(BIN):
         sys.exit("build the release binary first: scripts/setup.sh (expects %s)" % BIN)
+    if not (a.skip_read and a.skip_verify) and not os.path.exists(READER):
+        print("WARNING: skipping the read and verify comparisons: they need read_source (expected at %s; build it "
+              "with: cmake -S . -B %s -DCHROMA2PG_BUILD_BENCH=ON && cmake --build %s --target read_source)" % (
+                  READER, os.path.dirname(BIN), os.path.dirname(BIN)), file=sys.stderr)
+        a.skip_read = a.skip_verify = True
 
     cache = os.path.join(HERE, ".cache", "chroma-%d-%d" % (n, dim))
     work = tempfile.mkdtemp(prefix="c2p-bench-")
@@ -175,11 +311,16 @@ def main():
                 "runs": [w], "index_seconds": idx, "note": "index build (HNSW m=16, ef_construction=64) %.1f s" % idx}
             print("  %-40s %7.2fs (index %.1fs)" % ("migrate with HNSW", w, idx), file=sys.stderr)
 
+        if not (a.skip_read and a.skip_verify):
+            reads = measure_reads(a, n, mb, cache, url, pg_url, results)
+            if not a.skip_verify:
+                measure_verify(a, n, cache, url, pg_url, reads, results)
+
         ceil = rows["ceiling: psql \\copy binary, no indexes"]["seconds"]
         for r in rows.values():
             r["ratio_to_ceiling"] = ceil / r["seconds"]
-        os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-        with open(os.path.join(HERE, "results", "latest.json"), "w") as f:
+        os.makedirs(os.path.dirname(os.path.abspath(a.results)), exist_ok=True)
+        with open(a.results, "w") as f:
             json.dump(results, f, indent=2)
         print("\n| run | seconds (median) | records/s | MB/s | × ceiling speed | peak RSS MB | CPU s |")
         print("|---|---:|---:|---:|---:|---:|---:|")
@@ -187,6 +328,8 @@ def main():
             print("| %s | %.2f | %.0f | %.1f | %.2f | %.0f | %.1f |" % (name, r["seconds"], r["records_per_s"],
                                                                   r["mb_per_s"], r["ratio_to_ceiling"],
                                                                   r["peak_rss_mb"], r["cpu_seconds"]))
+        print_reads(results)
+        print_verify(results)
     finally:
         subprocess.run([os.path.join(REPO, "scripts/chroma-server.sh"), "stop", chroma_dir], capture_output=True)
         subprocess.run([os.path.join(REPO, "scripts/pg-cluster.sh"), "stop", pg_dir], capture_output=True)
