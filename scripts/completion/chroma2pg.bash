@@ -6,6 +6,7 @@
 #   chroma2pg mi<TAB>                 -> migrate
 #   chroma2pg migrate --ta<TAB>       -> --tenant
 #   chroma2pg migrate --index <TAB>   -> hnsw ivfflat none
+#   chroma2pg verify --layout <TAB>   -> native langchain llamaindex   (also sync and migrate)
 #   chroma2pg migrate --from <TAB>    -> file names (a persistent or backup directory)
 
 declare -gA _chroma2pg_cache 2>/dev/null || true

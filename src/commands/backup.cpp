@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <chrono>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -9,6 +10,8 @@
 #include "backup/manifest.hpp"
 #include "commands/commands.hpp"
 #include "commands/common.hpp"
+#include "commands/dry_run.hpp"
+#include "commands/run_summary.hpp"
 #include "pipeline/pipeline.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
@@ -26,6 +29,8 @@ struct BackupArgs {
     int zstd_level = 3;
     size_t batch_size = 1000;
     std::string verify_dir;
+    bool dry_run = false, skip_space_check = false;
+    std::string summary; // --summary FILE
 };
 
 void run_backup(BackupArgs &a) {
@@ -40,12 +45,20 @@ void run_backup(BackupArgs &a) {
     }
     if (formats.empty()) throw UsageError("--format needs at least one of jsonl, json, pickle");
     int level = a.compress == "zstd" ? std::clamp(a.zstd_level, 1, 19) : 0;
+    BackupPlanOptions plan{a.out, formats, level, a.batch_size};
+    if (a.dry_run) {
+        run_backup_dry_run(a.src, plan, a.skip_space_check);
+        return;
+    }
 
     SourceOptions so = a.src.opts;
     resolve_token(so);
     auto source = open_source(a.src.from, so);
     auto cols = select_collections(*source, a.src.collections);
+    // Before anything is written: room for twice the estimated backup.
+    if (!a.skip_space_check) check_backup_space(*source, cols, plan);
 
+    const auto run_start = std::chrono::steady_clock::now();
     BackupDirectory dir(a.out);
     Manifest m;
     m.tool_version = C2P_VERSION;
@@ -86,10 +99,13 @@ void run_backup(BackupArgs &a) {
         nlohmann::ordered_json files = nlohmann::ordered_json::array();
         for (const auto &f : res.files)
             files.push_back({{"path", f.path}, {"format", f.format}, {"bytes", f.bytes}, {"sha256", f.sha256}});
-        summary.push_back({{"name", c.name}, {"id", c.id}, {"records", st.records}, {"bytes", sink.bytes_written()},
-                           {"seconds", st.seconds}, {"records_per_second", rate},
-                           {"mb_per_second", st.seconds > 0 ? sink.bytes_written() / st.seconds / 1e6 : 0.0},
-                           {"files", files}});
+        // Written: the records in the files (as the manifest counts them); MB/s of bytes written to disk.
+        nlohmann::ordered_json row = {{"name", c.name}, {"id", c.id}, {"records", st.records}};
+        put_figures(row, RunFigures{st.records, res.files.empty() ? st.records : res.files.front().records, 0,
+                                    sink.bytes_written(), st.seconds});
+        row["payload_bytes"] = st.bytes;
+        row["files"] = files;
+        summary.push_back(std::move(row));
         total_records += st.records;
         total_bytes += sink.bytes_written();
         total_payload += st.bytes;
@@ -99,15 +115,18 @@ void run_backup(BackupArgs &a) {
     log::info("done", fmt::format("backup complete: {} ({} records, {} collection(s), {})", final_path, total_records,
                                   cols.size(), human_bytes(static_cast<double>(total_bytes))),
               {{"backup", final_path}, {"records", total_records}, {"bytes", total_bytes}});
-    if (g.json) {
-        print_json({{"command", "backup"}, {"backup", final_path}, {"source", source->describe()},
-                    {"created_at", m.created_at}, {"formats", a.formats}, {"compression", level ? "zstd" : "none"},
-                    {"collections", summary},
-                    {"totals", {{"records", total_records}, {"bytes", total_bytes}, {"payload_bytes", total_payload},
-                                {"seconds", total_seconds}}}});
-        return;
-    }
-    fmt::print("{}\n", final_path);
+    nlohmann::ordered_json totals = {{"collections", summary.size()}};
+    put_figures(totals, sum_figures(summary, std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count()));
+    totals["records"] = total_records;
+    totals["payload_bytes"] = total_payload;
+    totals["load_seconds"] = total_seconds;
+    nlohmann::ordered_json result = {{"command", "backup"}, {"backup", final_path}, {"source", source->describe()},
+                                     {"created_at", m.created_at}, {"formats", a.formats},
+                                     {"compression", level ? "zstd" : "none"}, {"collections", summary},
+                                     {"totals", totals}};
+    report_run(result, a.summary);
+    // The backup's path, last on stdout (alone with --quiet, for scripts).
+    if (!g.json) fmt::print("{}\n", g.quiet ? final_path : "backup: " + final_path);
 }
 
 void run_verify(const std::string &dir) {
@@ -133,9 +152,15 @@ void register_backup(CLI::App &app) {
                 "  chroma2pg backup --from http://localhost:8000 --out /backups\n"
                 "  chroma2pg backup --from ./chroma_db --out /backups --format jsonl,json,pickle --compress zstd\n"
                 "  chroma2pg backup verify /backups/chroma_backup_20250101T120000Z\n"
+                "  chroma2pg backup --from ./chroma_db --out /backups --dry-run    # the plan: files, sizes, free space\n"
+                "  chroma2pg backup --from ./chroma_db --out /backups --summary backup-summary.json\n"
                 "The backup is written under DIR/.chroma_backup_<time>.partial-<pid>/ and renamed to\n"
                 "DIR/chroma_backup_<UTC time>/ once complete (manifest.json is written last). Leftovers of an\n"
-                "interrupted run keep the .partial name and are removed by the next run. See docs/backup-format.md.");
+                "interrupted run keep the .partial name and are removed by the next run. See docs/backup-format.md.\n"
+                "Before writing, the file system of DIR must have twice the estimated backup size free (estimated\n"
+                "from a sample of records encoded in each format, zstd at the ratio it reaches on that sample),\n"
+                "else exit 3; --skip-space-check overrides. stdout: a summary table, then the backup's path (only\n"
+                "the path with --quiet).");
     add_source_flags(*cmd, a->src);
     // `backup verify DIR` needs no --from.
     cmd->get_option("--from")->required(false);
@@ -156,6 +181,14 @@ void register_backup(CLI::App &app) {
     cmd->add_option("--batch-size", a->batch_size, "Records per batch read from the source")
         ->envname("CHROMA2PG_BATCH_SIZE")
         ->capture_default_str();
+    auto *dry = cmd->add_flag("--dry-run", a->dry_run,
+                              "Print the plan (collections, files, estimated size per format, free space) and write "
+                              "nothing")
+                    ->envname("CHROMA2PG_DRY_RUN");
+    cmd->add_flag("--skip-space-check", a->skip_space_check,
+                  "Go ahead even when DIR has less free space than twice the estimated backup size")
+        ->envname("CHROMA2PG_SKIP_SPACE_CHECK");
+    add_summary_option(*cmd, a->summary)->excludes(dry);
 
     auto *verify = cmd->add_subcommand("verify", "Check a backup: re-hash every file, re-read and count every record");
     verify->footer("Examples:\n"

@@ -8,7 +8,9 @@
 
 #include "commands/commands.hpp"
 #include "commands/common.hpp"
+#include "commands/dry_run.hpp"
 #include "commands/migrate_layout.hpp"
+#include "commands/run_summary.hpp"
 #include "pipeline/pipeline.hpp"
 #include "pipeline/task_pool.hpp"
 #include "target/checkpoint_store.hpp"
@@ -49,7 +51,23 @@ struct MigrateArgs {
     int retries = 8;
     std::string layout = "native"; // langchain/llamaindex: src/commands/migrate_layout.cpp
     bool halfvec = false, langchain_id_prefix = false;
+    bool dry_run = false, skip_space_check = false;
+    std::string summary; // --summary FILE
 };
+
+MigratePlanOptions plan_options(const MigrateArgs &a) {
+    MigratePlanOptions o;
+    o.schema = a.schema;
+    o.layout = a.layout;
+    o.index = a.idx;
+    o.halfvec = a.halfvec;
+    o.langchain_id_prefix = a.langchain_id_prefix;
+    o.replace = a.replace;
+    o.resume = a.resume;
+    o.restart = a.restart;
+    o.batch_size = a.batch_size;
+    return o;
+}
 
 // One collection's load, shared by the workers loading its ranges.
 struct Job {
@@ -116,14 +134,20 @@ void run_migrate(MigrateArgs &a) {
     SourceOptions so = a.src.opts;
     resolve_token(so);
     a.idx.method = parse_index_method(a.index);
+    if (a.dry_run) {
+        if (a.batch_size == 0) throw UsageError("--batch-size must be at least 1");
+        if (a.langchain_id_prefix && a.layout != "langchain")
+            throw UsageError("--langchain-id-prefix applies to --layout langchain only");
+        run_migrate_dry_run(a.src, a.to, plan_options(a), a.skip_space_check);
+        return;
+    }
     if (a.layout != "native") {
         LayoutMigrateArgs la{a.src, a.to, a.layout, a.batch_size, {a.schema, a.idx, a.halfvec, a.replace, a.langchain_id_prefix}};
+        la.summary = a.summary;
+        la.skip_space_check = a.skip_space_check;
         run_layout_migrate(la);
         return;
     }
-    if (a.halfvec)
-        throw UsageError("--halfvec is not available for --layout native yet (use langchain or llamaindex); above 2,000 "
-                         "dimensions the native layout keeps vector(dim) and indexes it through halfvec");
     if (a.batch_size == 0) throw UsageError("--batch-size must be at least 1");
     if (a.resume && a.restart) throw UsageError("--resume and --restart are mutually exclusive: --resume continues the "
                                                 "interrupted migration, --restart discards it and starts over");
@@ -138,6 +162,7 @@ void run_migrate(MigrateArgs &a) {
     sopts.on_bad_record = parse_bad_record_policy(a.on_bad_record);
     sopts.escape_nul = a.escape_nul;
     sopts.jobs = a.jobs;
+    sopts.halfvec = a.halfvec;
 
     auto source = open_source(a.src.from, so);
     sopts.source_description = source->describe();
@@ -145,6 +170,9 @@ void run_migrate(MigrateArgs &a) {
     auto main_pg = std::make_unique<PgConnection>(a.to);
     PgConnection &pg = *main_pg;
     const std::string target_description = pg.describe();
+    // Before anything is written: room for twice the estimated size, when the database is measurable.
+    if (!a.skip_space_check) check_migrate_space(pg, *source, cols, plan_options(a));
+    const auto run_start = std::chrono::steady_clock::now();
     std::string pgvector_version = ensure_pgvector(pg);
     ensure_schema_and_registry(pg, a.schema);
     CheckpointStore store(a.schema);
@@ -156,6 +184,7 @@ void run_migrate(MigrateArgs &a) {
 
     // --- the run: new, resumed, or refused because an interrupted one exists
     json options = {{"source", source->describe()}, {"schema", a.schema}, {"collections", json::array()}};
+    if (a.halfvec) options["halfvec"] = true; // the staging tables' column type: a resume must keep it
     for (const auto &c : cols) options["collections"].push_back(c.id);
     std::string run_id;
     bool resuming = false;
@@ -259,7 +288,7 @@ void run_migrate(MigrateArgs &a) {
                              plan_ranges(j.c.record_count, a.jobs, min_range), {}};
             j.load.progress.assign(j.load.ranges.size(), RangeProgress{});
             for (size_t r = 0; r < j.load.ranges.size(); ++r) j.load.progress[r].next = j.load.ranges[r].start;
-            store.begin_load(pg, j.load, create_table_sql(a.schema, j.staging, j.c.dimension));
+            store.begin_load(pg, j.load, create_table_sql(a.schema, j.staging, j.c.dimension, a.halfvec));
             j.rejects->reset();
         } else {
             const LoadRow &l = j.load;
@@ -352,16 +381,19 @@ void run_migrate(MigrateArgs &a) {
 
     // --- report
     json summary = json::array();
-    uint64_t total_records = 0, total_bytes = 0, total_rejected = 0, total_escaped = 0;
+    uint64_t total_records = 0, total_rejected = 0, total_escaped = 0;
     double total_seconds = 0;
     for (auto &jp : jobs) {
         Job &j = *jp;
         const CollectionInfo &c = j.c;
         if (j.done_before) {
-            summary.push_back({{"name", c.name}, {"id", c.id}, {"table", j.table}, {"status", "done in the resumed run"},
-                               {"records_read", 0}, {"records_written", j.load.source_count}, {"rejected", 0}, {"escaped", 0},
-                               {"seconds", 0.0}, {"index_seconds", 0.0}, {"records_per_second", 0.0}, {"mb_per_second", 0.0},
-                               {"dimension", c.dimension ? json(*c.dimension) : json()}, {"space", space_name(c.space)}});
+            json s = {{"name", c.name}, {"id", c.id}, {"table", j.table}, {"status", "done in the resumed run"}};
+            put_figures(s, RunFigures{0, j.load.source_count, 0, 0, 0.0});
+            s["escaped"] = 0;
+            s["index_seconds"] = 0.0;
+            s["dimension"] = c.dimension ? json(*c.dimension) : json();
+            s["space"] = space_name(c.space);
+            summary.push_back(std::move(s));
             continue;
         }
         double rate = j.seconds > 0 ? double(j.records_read) / j.seconds : 0;
@@ -380,15 +412,17 @@ void run_migrate(MigrateArgs &a) {
                                   "it changed during the migration; run `chroma2pg sync` to catch up",
                                   c.name, c.record_count, j.fin.rows, rejected),
                       {{"collection", c.name}});
-        json s = {{"name", c.name}, {"id", c.id}, {"table", j.table}, {"status", j.fresh ? "migrated" : "resumed"},
-                  {"records_read", j.records_read.load()}, {"records_written", j.fin.rows}, {"rejected", rejected},
-                  {"escaped", escaped}, {"seconds", j.seconds}, {"index_seconds", j.fin.index_seconds},
-                  {"records_per_second", rate}, {"mb_per_second", mbps}, {"ranges", j.load.ranges.size()},
-                  {"dimension", c.dimension ? json(*c.dimension) : json()}, {"space", space_name(c.space)}};
+        json s = {{"name", c.name}, {"id", c.id}, {"table", j.table}, {"status", j.fresh ? "migrated" : "resumed"}};
+        // Rates: records written (and payload bytes read) over the collection's load-and-index time.
+        put_figures(s, RunFigures{j.records_read.load(), j.fin.rows, rejected, j.bytes.load(), j.seconds});
+        s["escaped"] = escaped;
+        s["index_seconds"] = j.fin.index_seconds;
+        s["ranges"] = j.load.ranges.size();
+        s["dimension"] = c.dimension ? json(*c.dimension) : json();
+        s["space"] = space_name(c.space);
         if (rejected + escaped) s["reject_file"] = j.rejects->path();
         summary.push_back(std::move(s));
         total_records += j.fin.rows;
-        total_bytes += j.bytes;
         total_seconds = std::max(total_seconds, std::chrono::duration<double>(std::chrono::steady_clock::now() - j.t0).count());
         total_rejected += rejected;
         total_escaped += escaped;
@@ -408,11 +442,16 @@ void run_migrate(MigrateArgs &a) {
         f << json({{"source", source->describe()}, {"collections", lost}}).dump(2) << "\n";
         if (!f) throw EnvError("cannot write the salvage report " + a.salvage_report);
     }
+    // Wall time of the whole run: collections load in parallel with --jobs.
+    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+    json totals = {{"collections", summary.size()}};
+    put_figures(totals, sum_figures(summary, wall));
+    totals["records"] = total_records;
+    totals["escaped"] = total_escaped;
+    totals["load_seconds"] = total_seconds;
     json result = {{"command", "migrate"}, {"source", source->describe()}, {"target", target_description}, {"schema", a.schema},
                    {"pgvector_version", pgvector_version}, {"run_id", run_id}, {"resumed", resuming}, {"jobs", a.jobs},
-                   {"collections", summary},
-                   {"totals", {{"records", total_records}, {"bytes", total_bytes}, {"seconds", total_seconds},
-                               {"rejected", total_rejected}, {"escaped", total_escaped}}}};
+                   {"collections", summary}, {"totals", totals}};
     if (!lost.empty()) result["salvage"] = {{"unrecoverable_records", lost_count}, {"report", a.salvage_report}};
     auto fail_if_lost = [&] {
         if (total_rejected > 0)
@@ -423,23 +462,7 @@ void run_migrate(MigrateArgs &a) {
         throw DataError(fmt::format("salvage: migrated everything recoverable; {} record(s) could not be recovered, "
                                     "listed in {}", lost_count, a.salvage_report));
     };
-    if (g.json) {
-        print_json(result);
-        fail_if_lost();
-        return;
-    }
-    // JSON logs: stderr stays one JSON object per line; the collection_done events carry the figures.
-    if (g.quiet || log::format() == log::Format::json) {
-        fail_if_lost();
-        return;
-    }
-    fmt::print(stderr, "\n{:<28} {:<30} {:>10} {:>9} {:>9} {:>10} {:>8}\n", "collection", "table", "records", "rejected",
-               "seconds", "rec/s", "MB/s");
-    for (const auto &s : summary)
-        fmt::print(stderr, "{:<28} {:<30} {:>10} {:>9} {:>9.2f} {:>10.0f} {:>8.1f}\n", s["name"].get<std::string>(),
-                   s["table"].get<std::string>(), s["records_written"].get<uint64_t>(), s["rejected"].get<uint64_t>(),
-                   s["seconds"].get<double>(), s["records_per_second"].get<double>(), s["mb_per_second"].get<double>());
-    fmt::print(stderr, "total: {} records in {:.2f}s\n", total_records, total_seconds);
+    report_run(result, a.summary, {{"table", "table"}});
     fail_if_lost();
 }
 
@@ -455,12 +478,17 @@ void register_migrate(CLI::App &app) {
                 "  chroma2pg migrate --from ./chroma_db --to \"$DATABASE_URL\" --resume     # after a crash or kill\n"
                 "  chroma2pg migrate --from ./chroma_db --on-bad-record skip --reject-dir ./rejects\n"
                 "  chroma2pg migrate --from http://localhost:8000 --to \"$DATABASE_URL\" --layout langchain  # docs/layouts.md\n"
+                "  chroma2pg migrate --from ./chroma_db --to \"$DATABASE_URL\" --dry-run   # the plan; changes nothing\n"
+                "  chroma2pg migrate --from ./chroma_db --to \"$DATABASE_URL\" --summary migrate-summary.json\n"
                 "Each collection is loaded with binary COPY into a staging table in chunks, each committed with a\n"
                 "checkpoint (tables chroma2pg_runs, chroma2pg_loads, chroma2pg_checkpoints in the target schema), then\n"
                 "indexed and swapped in with its registry row in one transaction: the live table is never half-written.\n"
                 "An interrupted run continues with --resume (or is discarded with --restart). Lost connections to\n"
                 "PostgreSQL or Chroma are retried with backoff from the last checkpoint (--retries). See\n"
-                "docs/resume.md and docs/bad-records.md.");
+                "docs/resume.md and docs/bad-records.md.\n"
+                "--dry-run prints the plan (tables, indexes and their parameters, estimated size, free space) using\n"
+                "only read-only queries. Before a real run, a database on this machine must have twice the estimated\n"
+                "size free (the guide's safety margin), else exit 3; --skip-space-check overrides.");
     add_source_flags(*cmd, a->src);
     add_target_flags(*cmd, a->to, a->schema);
     cmd->add_option("--batch-size", a->batch_size, "Records per batch read from the source")
@@ -521,6 +549,14 @@ void register_migrate(CLI::App &app) {
     cmd->add_option("--salvage-report", a->salvage_report, "Where --salvage lists the records it could not recover")
         ->envname("CHROMA2PG_SALVAGE_REPORT")
         ->capture_default_str();
+    auto *dry = cmd->add_flag("--dry-run", a->dry_run,
+                              "Print the plan (collections, target tables, indexes, estimated size, free space) and "
+                              "change nothing")
+                    ->envname("CHROMA2PG_DRY_RUN");
+    cmd->add_flag("--skip-space-check", a->skip_space_check,
+                  "Go ahead even when the database has less free space than twice the estimated size")
+        ->envname("CHROMA2PG_SKIP_SPACE_CHECK");
+    add_summary_option(*cmd, a->summary)->excludes(dry);
     cmd->callback([a] { run_migrate(*a); });
 }
 

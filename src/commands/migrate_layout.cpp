@@ -1,6 +1,11 @@
 #include "commands/migrate_layout.hpp"
 
+#include <chrono>
+
 #include <fmt/format.h>
+
+#include "commands/dry_run.hpp"
+#include "commands/run_summary.hpp"
 
 #include "pipeline/pipeline.hpp"
 #include "util/error.hpp"
@@ -18,6 +23,17 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
     auto source = open_source(a.src.from, so);
     auto cols = select_collections(*source, a.src.collections);
     PgConnection pg(a.to);
+    if (!a.skip_space_check) {
+        MigratePlanOptions po;
+        po.schema = a.opts.schema;
+        po.layout = a.layout;
+        po.index = a.opts.index;
+        po.halfvec = a.opts.halfvec;
+        po.langchain_id_prefix = a.opts.langchain_id_prefix;
+        po.batch_size = a.batch_size;
+        check_migrate_space(pg, *source, cols, po);
+    }
+    const auto run_start = std::chrono::steady_clock::now();
     std::string pgvector_version = ensure_pgvector(pg);
     log::info("start", fmt::format("migrating {} collection(s) from {} to {} as the {} layout (pgvector {})", cols.size(),
                                    source->describe(), pg.describe(), a.layout, pgvector_version),
@@ -35,20 +51,24 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
                   fmt::format("{}: {} records into {}.{} in {:.2f}s (index {:.2f}s)", c.name, st.records, a.opts.schema,
                               sink->table_name(), st.seconds, sink->index_seconds()),
                   {{"collection", c.name}, {"records", st.records}, {"seconds", st.seconds}});
-        summary.push_back({{"name", c.name}, {"id", c.id}, {"table", sink->table_name()}, {"records_read", st.records},
-                           {"records_written", sink->rows_written()}, {"seconds", st.seconds},
-                           {"index_seconds", sink->index_seconds()},
-                           {"dimension", c.dimension ? nlohmann::ordered_json(*c.dimension) : nlohmann::ordered_json()},
-                           {"space", space_name(c.space)}});
+        nlohmann::ordered_json row = {{"name", c.name}, {"id", c.id}, {"table", sink->table_name()}};
+        put_figures(row, RunFigures{st.records, sink->rows_written(), 0, st.bytes, st.seconds});
+        row["index_seconds"] = sink->index_seconds();
+        row["dimension"] = c.dimension ? nlohmann::ordered_json(*c.dimension) : nlohmann::ordered_json();
+        row["space"] = space_name(c.space);
+        summary.push_back(std::move(row));
         total += st.records;
         seconds += st.seconds;
     }
+    nlohmann::ordered_json totals = {{"collections", summary.size()}};
+    put_figures(totals, sum_figures(summary, std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count()));
+    totals["records"] = total;
+    totals["load_seconds"] = seconds;
     nlohmann::ordered_json result = {{"command", "migrate"}, {"layout", a.layout}, {"source", source->describe()},
                                      {"target", pg.describe()}, {"schema", a.opts.schema},
                                      {"pgvector_version", pgvector_version}, {"collections", summary},
-                                     {"totals", {{"records", total}, {"seconds", seconds}}}};
-    if (g.json) print_json(result);
-    else if (!g.quiet) fmt::print(stderr, "total: {} records in {:.2f}s ({} layout)\n", total, seconds, a.layout);
+                                     {"totals", totals}};
+    report_run(result, a.summary, {{"table", "table"}});
 }
 
 } // namespace c2p

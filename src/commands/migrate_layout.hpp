@@ -13,6 +13,8 @@ struct LayoutMigrateArgs {
     std::string to, layout;
     size_t batch_size = 1000;
     LayoutOptions opts;
+    std::string summary;           // --summary FILE
+    bool skip_space_check = false; // --skip-space-check
 };
 
 void run_layout_migrate(LayoutMigrateArgs &a);

@@ -1,3 +1,4 @@
+#include <chrono>
 #include <map>
 #include <set>
 
@@ -5,6 +6,7 @@
 
 #include "commands/commands.hpp"
 #include "commands/common.hpp"
+#include "commands/run_summary.hpp"
 #include "pipeline/pipeline.hpp"
 #include "sources/http/chroma_http_source.hpp"
 #include "sources/http/chroma_http_writer.hpp"
@@ -22,6 +24,7 @@ struct RestoreArgs {
     bool overwrite = false;
     size_t batch_size = 1000;
     size_t max_body_mb = 8;
+    std::string summary; // --summary FILE
 };
 
 std::map<std::string, std::string> parse_renames(const std::vector<std::string> &list) {
@@ -77,6 +80,7 @@ void run_restore(RestoreArgs &a) {
                                    server.describe()),
               {{"source", source->describe()}, {"target", server.describe()}, {"collections", cols.size()}});
 
+    const auto run_start = std::chrono::steady_clock::now();
     nlohmann::ordered_json summary = nlohmann::ordered_json::array();
     uint64_t total = 0;
     double seconds = 0;
@@ -92,20 +96,27 @@ void run_restore(RestoreArgs &a) {
                               st.records, targets[i], st.seconds, writer.records_sent(), writer.records_skipped(),
                               writer.resumed() ? ", resumed" : ""),
                   {{"collection", c.name}, {"target", targets[i]}, {"records", st.records}});
-        summary.push_back({{"name", c.name}, {"restored_as", targets[i]}, {"id", writer.target_id()},
-                           {"records", st.records}, {"sent", writer.records_sent()},
-                           {"skipped_present", writer.records_skipped()}, {"resumed", writer.resumed()},
-                           {"configuration", writer.configuration_note()}, {"space", space_name(c.space)},
-                           {"seconds", st.seconds}});
+        nlohmann::ordered_json row = {{"name", c.name}, {"restored_as", targets[i]}, {"id", writer.target_id()},
+                                      {"records", st.records}};
+        // Written: the records the target collection now holds from the backup (sent now, or already there
+        // from the interrupted run this one continued).
+        put_figures(row, RunFigures{st.records, writer.records_sent() + writer.records_skipped(), 0, st.bytes, st.seconds});
+        row["sent"] = writer.records_sent();
+        row["skipped_present"] = writer.records_skipped();
+        row["resumed"] = writer.resumed();
+        row["configuration"] = writer.configuration_note();
+        row["space"] = space_name(c.space);
+        summary.push_back(std::move(row));
         total += st.records;
         seconds += st.seconds;
     }
-    if (g.json) {
-        print_json({{"command", "restore"}, {"source", source->describe()}, {"target", server.describe()},
-                    {"collections", summary}, {"totals", {{"records", total}, {"seconds", seconds}}}});
-        return;
-    }
-    if (!g.quiet) fmt::print(stderr, "restored {} records in {} collection(s) in {:.2f}s\n", total, cols.size(), seconds);
+    nlohmann::ordered_json totals = {{"collections", summary.size()}};
+    put_figures(totals, sum_figures(summary, std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count()));
+    totals["records"] = total;
+    totals["load_seconds"] = seconds;
+    report_run({{"command", "restore"}, {"source", source->describe()}, {"target", server.describe()},
+                {"collections", summary}, {"totals", totals}},
+               a.summary, {{"restored as", "restored_as"}});
 }
 
 } // namespace
@@ -117,9 +128,12 @@ void register_restore(CLI::App &app) {
                 "  chroma2pg restore --from /backups/chroma_backup_20250101T120000Z --to-chroma http://localhost:8000\n"
                 "  chroma2pg restore --from BACKUP --to-chroma http://chroma:8000 --collections docs --rename docs=docs_old\n"
                 "  chroma2pg restore --from BACKUP --to-chroma https://chroma.example.com --token $TOKEN --overwrite\n"
+                "  chroma2pg restore --from BACKUP --to-chroma http://localhost:8000 --summary restore-summary.json\n"
                 "Each collection is filled under the name '<name>-c2p-restoring' and renamed when complete; an\n"
                 "interrupted restore is continued by running the same command again. Existing non-empty\n"
-                "collections are refused unless --overwrite (then replaced once the new copy is complete).");
+                "collections are refused unless --overwrite (then replaced once the new copy is complete).\n"
+                "The summary (per collection: records read, written, duration, rates) is printed on stdout, and\n"
+                "written as JSON to --summary FILE when given.");
     cmd->add_option("--from", a->from, "The backup directory (holding manifest.json); any other source also works")
         ->required()
         ->envname("CHROMA2PG_FROM");
@@ -156,6 +170,7 @@ void register_restore(CLI::App &app) {
         ->check(CLI::Range(1, 512))
         ->envname("CHROMA2PG_MAX_REQUEST_MB")
         ->capture_default_str();
+    add_summary_option(*cmd, a->summary);
     cmd->callback([a] { run_restore(*a); });
 }
 

@@ -8,10 +8,16 @@
 
 #include "commands/commands.hpp"
 #include "commands/common.hpp"
+#include "commands/run_summary.hpp"
+#include "commands/sync_layout.hpp"
 #include "core/record_check.hpp"
 #include "core/record_digest.hpp"
 #include "core/json_text.hpp"
 #include "target/copy_binary.hpp"
+#include "target/halfvec.hpp"
+#include "target/langchain_layout.hpp"
+#include "target/layout_target.hpp"
+#include "target/llamaindex_layout.hpp"
 #include "target/native_layout.hpp"
 #include "target/pg_connection.hpp"
 #include "target/pgvector_sink.hpp"
@@ -36,11 +42,9 @@ struct SyncArgs {
     std::string on_bad_record = "fail";
     bool escape_nul = false;
     std::string reject_dir = "chroma2pg-rejects";
-};
-
-struct SyncCounts {
-    uint64_t read = 0, inserted = 0, updated = 0, deleted = 0, unchanged = 0, rejected = 0, escaped = 0;
-    json sample_new = json::array(), sample_changed = json::array(), sample_deleted = json::array();
+    std::string summary; // --summary FILE
+    std::string layout = "native";
+    bool langchain_id_prefix = false;
 };
 
 // A PostgreSQL text[] literal.
@@ -70,6 +74,10 @@ SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInf
                            const SyncArgs &a, const PgvectorSinkOptions &sopts, RejectFile &rejects, Progress &progress) {
     SyncCounts n;
     const std::string target = qualified(a.schema, reg.table_name);
+    // A --halfvec table stores float16: its digests are of the record as stored (record_digest_halfvec).
+    const bool half = native_target(pg, a.schema, reg.table_name).column.halfvec;
+    PgvectorSinkOptions checks = sopts;
+    checks.halfvec = half;
     pg.exec("BEGIN");
     try {
         pg.exec("CREATE TEMP TABLE c2p_sync_seen (id text NOT NULL) ON COMMIT DROP");
@@ -82,7 +90,7 @@ SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInf
         uint64_t offset = 0;
         std::unordered_map<std::string, std::string> have;
         while (reader->next(b)) {
-            check_batch(b, c, offset, sopts, rejects, checked);
+            check_batch(b, c, offset, checks, rejects, checked);
             if (checked.rejected > 0 && sopts.on_bad_record == BadRecordPolicy::fail) {
                 rejects.sync();
                 throw DataError(fmt::format("collection '{}': {} record(s) that PostgreSQL cannot store, listed in {}; "
@@ -110,7 +118,7 @@ SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInf
             rows.header();
             bool any = false;
             auto consider = [&](const RecordBatch &rb, size_t ri, size_t orig) {
-                std::string d = digest_hex(record_digest(b, orig));
+                std::string d = digest_hex(half ? record_digest_halfvec(b, orig) : record_digest(b, orig));
                 auto it = have.find(rb.ids[ri]);
                 json *sample = nullptr;
                 if (it == have.end()) {
@@ -124,7 +132,7 @@ SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInf
                     return;
                 }
                 if (sample->size() < kSampleIds) sample->push_back(rb.ids[ri]);
-                encode_native_row(rows, scratch, rb, ri, b, orig);
+                encode_native_row(rows, scratch, rb, ri, b, orig, half);
                 any = true;
             };
             for (size_t i : checked.good) consider(b, i, i);
@@ -135,6 +143,7 @@ SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInf
             else
                 rows.clear();
             n.read += b.size();
+            n.bytes += b.payload_bytes();
             offset += b.size();
             progress.add(b.size(), b.payload_bytes());
         }
@@ -167,6 +176,76 @@ SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInf
     return n;
 }
 
+// --layout langchain|llamaindex: the framework's tables, located per collection as verify does.
+void run_layout_sync(const SyncArgs &a, Layout layout, Source &source, const std::vector<CollectionInfo> &cols,
+                     PgConnection &pg) {
+    auto &g = global_options();
+    log::info("start", fmt::format("{} {} collection(s): {} -> {} ({} layout)", a.dry_run ? "dry run: comparing" : "syncing",
+                                   cols.size(), source.describe(), pg.describe(), a.layout));
+    const auto run_start = std::chrono::steady_clock::now();
+    json out = json::array();
+    SyncCounts total;
+    std::vector<std::string> not_migrated;
+    for (const auto &c : cols) {
+        auto t = locate_layout_target(pg, layout, a.schema, c, a.langchain_id_prefix);
+        if (!t) {
+            not_migrated.push_back(c.name);
+            out.push_back({{"name", c.name}, {"id", c.id}, {"status", "not migrated"}});
+            continue;
+        }
+        if (t->table.empty() && c.record_count > 0)
+            throw DataError(fmt::format("collection '{}' was migrated empty, before any {}.{} table existed; migrate it "
+                                        "again with `chroma2pg migrate --layout langchain --replace`",
+                                        c.name, a.schema, kLangchainEmbeddings));
+        SyncCounts n;
+        double secs = 0;
+        if (!t->table.empty()) {
+            check_langchain_id_prefix(pg, *t, c, a.langchain_id_prefix);
+            if (t->column.dim && c.dimension && *t->column.dim != *c.dimension)
+                throw DataError(fmt::format("collection '{}': {}.embedding is {}, the source has {} dimensions; "
+                                            "re-migrate it with `chroma2pg migrate --layout {} --replace`",
+                                            c.name, t->describe(), t->column.sql(), *c.dimension, a.layout));
+            Progress progress(c.name, c.record_count, !g.quiet);
+            auto t0 = std::chrono::steady_clock::now();
+            n = sync_layout_collection(pg, source, c, *t, {a.batch_size, a.dry_run}, progress);
+            progress.finish();
+            secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        }
+        log::info("collection_synced",
+                  fmt::format("{}: {} read; {} {} new, {} changed, {} removed, {} unchanged ({:.2f}s)", c.name, n.read,
+                              a.dry_run ? "would apply:" : "applied:", n.inserted, n.updated, n.deleted, n.unchanged,
+                              secs),
+                  {{"collection", c.name}, {"inserted", n.inserted}, {"updated", n.updated}, {"deleted", n.deleted}});
+        json s = {{"name", c.name}, {"id", c.id}, {"table", t->table.empty() ? "" : t->describe()},
+                  {"status", a.dry_run ? "dry run" : "synced"}, {"read", n.read}, {"inserted", n.inserted},
+                  {"updated", n.updated}, {"deleted", n.deleted}, {"unchanged", n.unchanged}, {"rejected", 0},
+                  {"escaped", 0}, {"seconds", secs}, {"embedding_type", t->column.halfvec ? "halfvec" : "vector"},
+                  {"sample_ids", {{"new", n.sample_new}, {"changed", n.sample_changed}, {"deleted", n.sample_deleted}}}};
+        put_figures(s, RunFigures{n.read, a.dry_run ? 0 : n.inserted + n.updated, 0, n.bytes, secs});
+        out.push_back(std::move(s));
+        total.read += n.read;
+        total.inserted += n.inserted;
+        total.updated += n.updated;
+        total.deleted += n.deleted;
+        total.unchanged += n.unchanged;
+    }
+    json totals = {{"read", total.read}, {"inserted", total.inserted}, {"updated", total.updated},
+                   {"deleted", total.deleted}, {"unchanged", total.unchanged}, {"rejected", 0},
+                   {"collections", out.size()}};
+    put_figures(totals, sum_figures(out, std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count()));
+    json result = {{"command", "sync"}, {"layout", a.layout}, {"dry_run", a.dry_run}, {"source", source.describe()},
+                   {"target", pg.describe()}, {"schema", a.schema}, {"collections", out}, {"totals", totals}};
+    report_run(result, a.summary,
+               {{"new", "inserted"}, {"changed", "updated"}, {"removed", "deleted"}, {"unchanged", "unchanged"}});
+    if (a.dry_run && !g.json && !g.quiet) fmt::print("dry run: nothing was changed\n");
+    if (!not_migrated.empty()) {
+        std::string list;
+        for (const auto &n : not_migrated) list += (list.empty() ? "'" : ", '") + n + "'";
+        throw DataError("not migrated yet as the " + a.layout + " layout, so not synced: " + list +
+                        "; run `chroma2pg migrate --layout " + a.layout + " --collections ...` for them");
+    }
+}
+
 void run_sync(SyncArgs &a) {
     auto &g = global_options();
     SourceOptions so = a.src.opts;
@@ -177,9 +256,20 @@ void run_sync(SyncArgs &a) {
     sopts.on_bad_record = parse_bad_record_policy(a.on_bad_record);
     sopts.escape_nul = a.escape_nul;
 
+    const Layout layout = parse_layout(a.layout);
+    if (a.langchain_id_prefix && layout != Layout::langchain)
+        throw UsageError("--langchain-id-prefix applies to --layout langchain only");
+    if (layout != Layout::native && (sopts.on_bad_record == BadRecordPolicy::skip || a.escape_nul))
+        throw UsageError("--on-bad-record skip and --escape-nul apply to --layout native only: the framework layouts "
+                         "refuse records PostgreSQL cannot store, as their migration does");
+
     auto source = open_source(a.src.from, so);
     auto cols = select_collections(*source, a.src.collections);
     PgConnection pg(a.to);
+    if (layout != Layout::native) {
+        run_layout_sync(a, layout, *source, cols, pg);
+        return;
+    }
     auto has_registry = pg.scalar("SELECT to_regclass(" + quote_literal(qualified(a.schema, "chroma_collections")) +
                                   ") IS NOT NULL");
     if (has_registry != "t")
@@ -188,6 +278,7 @@ void run_sync(SyncArgs &a) {
                                      pg.describe(), a.schema));
     log::info("start", fmt::format("{} {} collection(s): {} -> {}", a.dry_run ? "dry run: comparing" : "syncing", cols.size(),
                                    source->describe(), pg.describe()));
+    const auto run_start = std::chrono::steady_clock::now();
     json out = json::array();
     SyncCounts total;
     std::vector<std::string> not_migrated;
@@ -220,6 +311,8 @@ void run_sync(SyncArgs &a) {
                   {"read", n.read}, {"inserted", n.inserted}, {"updated", n.updated}, {"deleted", n.deleted},
                   {"unchanged", n.unchanged}, {"rejected", n.rejected}, {"escaped", n.escaped}, {"seconds", secs},
                   {"sample_ids", {{"new", n.sample_new}, {"changed", n.sample_changed}, {"deleted", n.sample_deleted}}}};
+        // Written: rows inserted or updated (none in a dry run); deletions are counted apart.
+        put_figures(s, RunFigures{n.read, a.dry_run ? 0 : n.inserted + n.updated, n.rejected, n.bytes, secs});
         if (n.rejected + n.escaped) s["reject_file"] = rejects.path();
         out.push_back(std::move(s));
         total.read += n.read;
@@ -229,21 +322,15 @@ void run_sync(SyncArgs &a) {
         total.unchanged += n.unchanged;
         total.rejected += n.rejected;
     }
-    json result = {{"command", "sync"}, {"dry_run", a.dry_run}, {"source", source->describe()}, {"target", pg.describe()},
-                   {"schema", a.schema}, {"collections", out},
-                   {"totals", {{"read", total.read}, {"inserted", total.inserted}, {"updated", total.updated},
-                               {"deleted", total.deleted}, {"unchanged", total.unchanged}, {"rejected", total.rejected}}}};
-    if (g.json) print_json(result);
-    else if (!g.quiet && log::format() != log::Format::json) {
-        fmt::print(stderr, "\n{:<28} {:>10} {:>10} {:>10} {:>10} {:>10}\n", "collection", "new", "changed", "removed",
-                   "unchanged", "rejected");
-        for (const auto &s : out)
-            if (s.contains("inserted"))
-                fmt::print(stderr, "{:<28} {:>10} {:>10} {:>10} {:>10} {:>10}\n", s["name"].get<std::string>(),
-                           s["inserted"].get<uint64_t>(), s["updated"].get<uint64_t>(), s["deleted"].get<uint64_t>(),
-                           s["unchanged"].get<uint64_t>(), s["rejected"].get<uint64_t>());
-        if (a.dry_run) fmt::print(stderr, "dry run: nothing was changed\n");
-    }
+    json totals = {{"read", total.read}, {"inserted", total.inserted}, {"updated", total.updated},
+                   {"deleted", total.deleted}, {"unchanged", total.unchanged}, {"rejected", total.rejected},
+                   {"collections", out.size()}};
+    put_figures(totals, sum_figures(out, std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count()));
+    json result = {{"command", "sync"}, {"layout", "native"}, {"dry_run", a.dry_run}, {"source", source->describe()}, {"target", pg.describe()},
+                   {"schema", a.schema}, {"collections", out}, {"totals", totals}};
+    report_run(result, a.summary,
+               {{"new", "inserted"}, {"changed", "updated"}, {"removed", "deleted"}, {"unchanged", "unchanged"}});
+    if (a.dry_run && !g.json && !g.quiet) fmt::print("dry run: nothing was changed\n");
     if (!not_migrated.empty()) {
         std::string list;
         for (const auto &n : not_migrated) list += (list.empty() ? "'" : ", '") + n + "'";
@@ -263,11 +350,26 @@ void register_sync(CLI::App &app) {
     cmd->footer("Examples:\n"
                 "  chroma2pg sync --from http://localhost:8000 --to postgresql://app@db/rag --dry-run\n"
                 "  chroma2pg sync --from ./chroma_db --to \"$DATABASE_URL\" --collections docs\n"
+                "  chroma2pg sync --from http://localhost:8000 --to \"$DATABASE_URL\" --layout llamaindex\n"
+                "  chroma2pg sync --from http://localhost:8000 --to \"$DATABASE_URL\" --summary sync-summary.json\n"
                 "Compares each source record's digest with the digest stored at migration; only rows that changed are\n"
                 "written, in one transaction per collection, so it is safe to run repeatedly (the catch-up step of a\n"
-                "cut-over while the application keeps writing to Chroma). --dry-run reports and changes nothing.");
+                "cut-over while the application keeps writing to Chroma). --dry-run reports and changes nothing.\n"
+                "The summary (per collection: read, new, changed, removed, written, rejected, duration, rates) is\n"
+                "printed on stdout, and written as JSON to --summary FILE when given.\n"
+                "--layout langchain|llamaindex syncs the framework's tables, their shape unchanged: the target's\n"
+                "digests are computed from its rows, read back as verify reads them (docs/layouts.md). A halfvec\n"
+                "column (--halfvec) is compared at float16 precision.");
     add_source_flags(*cmd, a->src);
     add_target_flags(*cmd, a->to, a->schema);
+    cmd->add_option("--layout", a->layout,
+                    "Target tables to sync: native, langchain (PGVector) or llamaindex (PGVectorStore), as migrated")
+        ->check(CLI::IsMember({"native", "langchain", "llamaindex"}))
+        ->envname("CHROMA2PG_LAYOUT")
+        ->capture_default_str();
+    cmd->add_flag("--langchain-id-prefix", a->langchain_id_prefix,
+                  "langchain: ids are stored as '<collection>:<id>' (migrated with --langchain-id-prefix)")
+        ->envname("CHROMA2PG_LANGCHAIN_ID_PREFIX");
     cmd->add_option("--batch-size", a->batch_size, "Records per batch read from the source")
         ->envname("CHROMA2PG_BATCH_SIZE")
         ->capture_default_str();
@@ -280,6 +382,7 @@ void register_sync(CLI::App &app) {
     cmd->add_option("--reject-dir", a->reject_dir, "Where the reject files (<table>.sync-rejects.jsonl) go")
         ->envname("CHROMA2PG_REJECT_DIR")
         ->capture_default_str();
+    add_summary_option(*cmd, a->summary);
     cmd->callback([a] { run_sync(*a); });
 }
 

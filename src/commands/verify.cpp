@@ -2,6 +2,7 @@
 
 #include "commands/commands.hpp"
 #include "commands/common.hpp"
+#include "target/layout_sink.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "verify/report_writer.hpp"
@@ -14,6 +15,7 @@ namespace {
 struct VerifyArgs {
     SourceFlags src;
     VerifyOptions opts;
+    std::string layout = "native";
     std::string report_dir;
     int queries = 100;
     bool bench = false;
@@ -33,6 +35,7 @@ void print_human(const nlohmann::ordered_json &r) {
                    recall, c["ok"].get<bool>() ? "PASS" : "FAIL");
     }
     for (const auto &w : r["warnings"]) fmt::print("warning: {}\n", w.get<std::string>());
+    for (const auto &n : r["notes"]) fmt::print("note: {}\n", n.get<std::string>());
     for (const auto &a : r["environment"]["advice"])
         fmt::print("advice: {}: {}\n", a["setting"].get<std::string>(), a["advice"].get<std::string>());
     for (const auto &f : r["failures"]) fmt::print("FAIL: {}\n", f.get<std::string>());
@@ -44,6 +47,9 @@ void run_verify_cmd(VerifyArgs &a) {
     SourceOptions so = a.src.opts;
     resolve_token(so);
     if (a.queries < 1) throw UsageError("--queries must be at least 1");
+    a.opts.layout = parse_layout(a.layout);
+    if (a.opts.langchain_id_prefix && a.opts.layout != Layout::langchain)
+        throw UsageError("--langchain-id-prefix applies to --layout langchain only");
     a.opts.queries = static_cast<size_t>(a.queries);
     a.opts.show_progress = !g.quiet;
     auto source = open_source(a.src.from, so);
@@ -51,7 +57,11 @@ void run_verify_cmd(VerifyArgs &a) {
     log::info("start", fmt::format("verifying {} collection(s): {} against postgresql", cols.size(), source->describe()));
     auto report = run_verify(*source, cols, a.src.collections.empty(), a.opts);
 
-    if (a.bench) {
+    if (a.bench && a.opts.layout != Layout::native) {
+        report["warnings"].push_back(fmt::format("--bench runs on the native layout's tables only; the {} layout was "
+                                                 "not benchmarked",
+                                                 a.layout));
+    } else if (a.bench) {
         // The benchmark runs on the largest verified collection that has a table.
         const nlohmann::ordered_json *best = nullptr;
         for (const auto &c : report["collections"])
@@ -91,15 +101,27 @@ void register_verify(CLI::App &app) {
         "  chroma2pg verify --from http://localhost:8000 --to postgresql://app@db/rag --report ./verify-report\n"
         "  chroma2pg verify --from ./chroma_db --to \"$DATABASE_URL\" --collections docs --queries 200 --k 20\n"
         "  chroma2pg --json verify --from ./backup-2024-06-01 --min-recall 0 > verify.json\n"
+        "  chroma2pg verify --from http://localhost:8000 --to \"$DATABASE_URL\" --layout langchain --langchain-id-prefix\n"
         "Checks: pgvector installed and the settings that matter; per collection the record count and the digest of\n"
         "EVERY record (id, embedding bits, document, uri, typed metadata) computed from the values on both sides;\n"
         "registry dimension/space, column type, vector index present, valid and with the space's operator class;\n"
         "recall@k of the index against exact search (and, for a Chroma server source, agreement with its own\n"
         "query results and distances). Exit 0 only when everything matches; 1 on any missing, extra or different\n"
         "record, schema or index problem, distance disagreement, or recall below --min-recall (0 disables that).\n"
+        "--layout langchain|llamaindex reads the framework's tables back through the documented mapping (uri and\n"
+        "null documents from the metadata keys _chroma_uri / _chroma_document_null, node_id = id, the id prefix);\n"
+        "a halfvec column is compared at float16 precision, and the report says so (docs/layouts.md).\n"
         "Memory: 24 bytes per record per side (ids are hashed), plus the query sample.");
     add_source_flags(*cmd, a->src);
     add_target_flags(*cmd, a->opts.to, a->opts.schema);
+    cmd->add_option("--layout", a->layout,
+                    "Where the records are: native (chroma2pg's tables), langchain (PGVector) or llamaindex (PGVectorStore)")
+        ->check(CLI::IsMember({"native", "langchain", "llamaindex"}))
+        ->envname("CHROMA2PG_LAYOUT")
+        ->capture_default_str();
+    cmd->add_flag("--langchain-id-prefix", a->opts.langchain_id_prefix,
+                  "langchain: the ids were stored as '<collection>:<id>' (migrate --langchain-id-prefix)")
+        ->envname("CHROMA2PG_LANGCHAIN_ID_PREFIX");
     cmd->add_option("--report", a->report_dir, "Write report.json, report.md and report.html into this directory")
         ->envname("CHROMA2PG_REPORT");
     cmd->add_option("--queries", a->queries, "Query vectors for the search check (drawn from the data)")

@@ -1,18 +1,14 @@
 #include "target/langchain_layout.hpp"
 
-#include <chrono>
-
 #include <fmt/format.h>
 
-#include "core/record_check.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
 namespace c2p {
 namespace {
-constexpr size_t kCopyChunkBytes = 4 << 20;
-constexpr const char *kCollections = "langchain_pg_collection";
-constexpr const char *kEmbeddings = "langchain_pg_embedding";
+constexpr const char *kCollections = kLangchainCollections;
+constexpr const char *kEmbeddings = kLangchainEmbeddings;
 // Staging table: ids are checked against the global `id` key before anything reaches the real table.
 constexpr const char *kStage = "c2p_langchain_stage";
 } // namespace
@@ -40,20 +36,30 @@ std::string langchain_vector_index_name(const std::string &uuid) {
     return "ix_c2p_" + hex + "_embedding"; // 7 + 32 + 10 bytes: within 63
 }
 
+std::string langchain_collection_predicate(const std::string &uuid) {
+    return "collection_id = " + quote_literal(uuid) + "::uuid";
+}
+
 std::string langchain_row_id(const std::string &collection, const std::string &id, bool prefix) {
     // Chroma collection names never contain ':', so the first ':' splits the two back losslessly.
     return prefix ? collection + ":" + id : id;
 }
 
-LangchainSink::LangchainSink(PgConnection &pg, LayoutOptions o) : pg_(pg), o_(std::move(o)) {}
+void encode_langchain_row(CopyBinaryBuffer &buf, const VectorColumn &col, const RecordBatch &b, size_t i,
+                          const std::string &collection, bool id_prefix) {
+    buf.begin_tuple(4);
+    buf.text_field(langchain_row_id(collection, b.ids[i], id_prefix));
+    append_vector(buf, col, b, i, collection);
+    buf.text_field(b.documents[i] ? std::string_view(*b.documents[i]) : std::string_view());
+    std::string meta = framework_metadata_json(b, i);
+    if (meta.empty()) buf.null_field();
+    else buf.jsonb_field(meta);
+}
 
-void LangchainSink::begin(const CollectionInfo &c) {
-    info_ = c;
-    rows_ = 0;
+std::string LangchainSink::prepare() {
+    const CollectionInfo &c = info_;
     const std::string &s = o_.schema;
-    pg_.exec("BEGIN");
-    in_tx_ = true;
-    pg_.exec("SET LOCAL synchronous_commit = off");
+    have_table_ = false;
     // Two runs creating the shared tables at once must not race.
     pg_.exec("SELECT pg_advisory_xact_lock(hashtext('chroma2pg:langchain:' || " + quote_literal(s) + "))");
     pg_.exec("CREATE SCHEMA IF NOT EXISTS " + quote_ident(s));
@@ -88,7 +94,8 @@ void LangchainSink::begin(const CollectionInfo &c) {
                                 " WHERE uuid::text = $1 OR name = $2)",
                             {c.id, c.name});
         if (n && *n != "0" && !o_.replace)
-            throw UsageError(fmt::format("already migrated: '{}' ({}.{}, {} rows); pass --replace to reload it from the source",
+            throw UsageError(fmt::format("already migrated: '{}' ({}.{}, {} rows); pass --replace to reload it from the "
+                                         "source, or run `chroma2pg sync --layout langchain` to apply only the changes",
                                          c.name, s, kEmbeddings, *n));
     }
     // Replacing: ON DELETE CASCADE removes the collection's old rows with it.
@@ -96,113 +103,64 @@ void LangchainSink::begin(const CollectionInfo &c) {
     pg_.exec_params("INSERT INTO " + qualified(s, kCollections) + " (uuid, name, cmetadata) VALUES ($1::uuid, $2, $3::json)",
                     {c.id, c.name,
                      c.metadata.is_null() ? std::nullopt : std::optional<std::string>(c.metadata.dump())});
-    if (!have_table_) return; // empty collection of unknown dimension: registered, nothing to load
+    if (!have_table_) return ""; // empty collection of unknown dimension: registered, nothing to load
     pg_.exec("DROP INDEX IF EXISTS " + qualified(s, langchain_vector_index_name(c.id)));
     pg_.exec(std::string("CREATE TEMP TABLE ") + kStage + " (id VARCHAR NOT NULL, embedding " + col_.sql() +
              ", document VARCHAR, cmetadata JSONB) ON COMMIT DROP");
-    pg_.copy_in_start(std::string("COPY ") + kStage + " (id, embedding, document, cmetadata) FROM STDIN WITH (FORMAT BINARY)");
-    in_copy_ = true;
-    buf_.clear();
-    buf_.header();
+    return std::string("COPY ") + kStage + " (id, embedding, document, cmetadata) FROM STDIN WITH (FORMAT BINARY)";
 }
 
-void LangchainSink::write(const RecordBatch &b) {
-    if (b.empty()) return;
-    if (!in_copy_)
-        throw DataError(fmt::format("collection '{}': the source reported no dimension but returned records; "
-                                    "cannot create the langchain table for it",
-                                    info_.name));
-    if (col_.dim && b.dim != *col_.dim)
-        throw DataError(fmt::format("collection '{}': record '{}' has {} dimensions, {}.{}.embedding is {}", info_.name,
-                                    b.ids[0], b.dim, o_.schema, kEmbeddings, col_.sql()));
-    for (size_t i = 0; i < b.size(); ++i) {
-        if (auto p = record_problem(b, i); !p.empty())
-            throw DataError("collection '" + info_.name + "': record '" + b.ids[i] + "': " + p);
-        buf_.begin_tuple(4);
-        buf_.text_field(langchain_row_id(info_.name, b.ids[i], o_.langchain_id_prefix));
-        append_vector(buf_, col_, b, i, info_.name);
-        buf_.text_field(b.documents[i] ? std::string_view(*b.documents[i]) : std::string_view());
-        std::string meta = framework_metadata_json(b, i);
-        if (meta.empty()) buf_.null_field();
-        else buf_.jsonb_field(meta);
-        if (buf_.size() >= kCopyChunkBytes) {
-            pg_.copy_in_send(buf_.data().data(), buf_.size());
-            buf_.clear();
-        }
-    }
-    rows_ += b.size();
+void LangchainSink::encode_row(const RecordBatch &b, size_t i) {
+    encode_langchain_row(buf_, col_, b, i, info_.name, o_.langchain_id_prefix);
 }
 
-void LangchainSink::finish() {
+void LangchainSink::after_copy() {
+    if (rows_ == 0) return;
     const std::string &s = o_.schema;
-    if (in_copy_) {
-        buf_.trailer();
-        pg_.copy_in_send(buf_.data().data(), buf_.size());
-        buf_.clear();
-        pg_.copy_in_end();
-        in_copy_ = false;
+    // `id` is the primary key of one table shared by every collection: refuse ids another collection holds.
+    auto clash = pg_.exec("SELECT count(*), string_agg(DISTINCT coalesce(c.name, '(no collection)'), ', ') FROM " +
+                          std::string(kStage) + " t JOIN " + qualified(s, kEmbeddings) + " e ON e.id = t.id LEFT JOIN " +
+                          qualified(s, kCollections) + " c ON c.uuid = e.collection_id");
+    if (clash.text(0, 0) != "0") {
+        auto few = pg_.exec("SELECT t.id FROM " + std::string(kStage) + " t JOIN " + qualified(s, kEmbeddings) +
+                            " e ON e.id = t.id ORDER BY t.id LIMIT 5");
+        std::string ids;
+        for (int r = 0; r < few.rows(); ++r) ids += (r ? ", '" : "'") + few.text(r, 0) + "'";
+        throw DataError(fmt::format(
+            "collection '{}': {} id(s) already belong to collection(s) {} in {}.{}, whose id column is one key for "
+            "all collections (e.g. {}); nothing of '{}' was written. Rerun with --langchain-id-prefix to store "
+            "ids as '<collection>:<id>' (lossless), or migrate the collections into different --schema",
+            info_.name, clash.text(0, 0), clash.text(0, 1), s, kEmbeddings, ids, info_.name));
     }
-    if (rows_ > 0) {
-        // `id` is the primary key of one table shared by every collection: refuse ids another collection holds.
-        auto clash = pg_.exec("SELECT count(*), string_agg(DISTINCT coalesce(c.name, '(no collection)'), ', ') FROM " +
-                              std::string(kStage) + " t JOIN " + qualified(s, kEmbeddings) +
-                              " e ON e.id = t.id LEFT JOIN " + qualified(s, kCollections) + " c ON c.uuid = e.collection_id");
-        if (clash.text(0, 0) != "0") {
-            auto few = pg_.exec("SELECT t.id FROM " + std::string(kStage) + " t JOIN " + qualified(s, kEmbeddings) +
-                                " e ON e.id = t.id ORDER BY t.id LIMIT 5");
-            std::string ids;
-            for (int r = 0; r < few.rows(); ++r) ids += (r ? ", '" : "'") + few.text(r, 0) + "'";
-            throw DataError(fmt::format(
-                "collection '{}': {} id(s) already belong to collection(s) {} in {}.{}, whose id column is one key for "
-                "all collections (e.g. {}); nothing of '{}' was written. Rerun with --langchain-id-prefix to store "
-                "ids as '<collection>:<id>' (lossless), or migrate the collections into different --schema",
-                info_.name, clash.text(0, 0), clash.text(0, 1), s, kEmbeddings, ids, info_.name));
-        }
-        pg_.exec_params("INSERT INTO " + qualified(s, kEmbeddings) +
-                            " (id, collection_id, embedding, document, cmetadata) SELECT id, $1::uuid, embedding, "
-                            "document, cmetadata FROM " + kStage,
-                        {info_.id});
-    }
-    auto t0 = std::chrono::steady_clock::now();
-    uint32_t dim = col_.dim ? *col_.dim : info_.dimension.value_or(0);
-    if (have_table_ && dim > 0) {
-        if (!o_.index.maintenance_work_mem.empty())
-            pg_.exec("SET LOCAL maintenance_work_mem = " + quote_literal(o_.index.maintenance_work_mem));
-        // Partial: each collection gets its own graph and its own space's operator class, and a query
-        // filtered on collection_id (as PGVector's always is) searches only it.
-        auto plan = plan_vector_index(qualified(s, kEmbeddings), langchain_vector_index_name(info_.id), col_, dim,
-                                      info_.space, o_.index, rows_, "collection_id = " + quote_literal(info_.id) + "::uuid",
-                                      info_.name);
-        if (!plan.sql.empty()) {
-            log::info("index", fmt::format("collection '{}': building the vector index", info_.name),
-                      {{"collection", info_.name}, {"sql", plan.sql}});
-            pg_.exec(plan.sql);
-            if (!plan.on_column)
-                log::warn("index_expression",
-                          fmt::format("collection '{}': the index is on {} ({}); LangChain's own query orders by "
-                                      "`embedding {} $1` and will not use it (exact search). Rerun with --halfvec so "
-                                      "the column itself is indexable, or query with ORDER BY {} {} $1::{}",
-                                      info_.name, plan.order_expr, col_.dim ? "over 2,000 dimensions" : "untyped column",
-                                      space_operator(info_.space), plan.order_expr, space_operator(info_.space),
-                                      plan.param_type),
-                          {{"collection", info_.name}});
-        }
-        pg_.exec("ANALYZE " + qualified(s, kEmbeddings));
-    }
-    pg_.exec("ANALYZE " + qualified(s, kCollections));
-    index_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    pg_.exec("COMMIT");
-    in_tx_ = false;
+    pg_.exec_params("INSERT INTO " + qualified(s, kEmbeddings) +
+                        " (id, collection_id, embedding, document, cmetadata) SELECT id, $1::uuid, embedding, "
+                        "document, cmetadata FROM " + kStage,
+                    {info_.id});
 }
 
-void LangchainSink::abort() noexcept {
-    try {
-        if (in_copy_) pg_.copy_in_abort("chroma2pg: load aborted");
-        in_copy_ = false;
-        if (in_tx_) pg_.exec("ROLLBACK");
-    } catch (...) {
-    }
-    in_tx_ = false;
+std::optional<VectorIndexPlan> LangchainSink::index_plan() {
+    uint32_t dim = col_.dim ? *col_.dim : info_.dimension.value_or(0);
+    if (!have_table_ || dim == 0) return std::nullopt;
+    // Partial: each collection gets its own graph and its own space's operator class, and a query
+    // filtered on collection_id (as PGVector's always is) searches only it.
+    return plan_vector_index(qualified(o_.schema, kEmbeddings), langchain_vector_index_name(info_.id), col_, dim,
+                             info_.space, o_.index, rows_, langchain_collection_predicate(info_.id), info_.name);
+}
+
+std::string LangchainSink::expression_index_advice(const VectorIndexPlan &p) const {
+    return fmt::format("collection '{}': the index is on {} ({}); LangChain's own query orders by `embedding {} $1` "
+                       "and will not use it (exact search). Rerun with --halfvec so the column itself is indexable, "
+                       "or query with ORDER BY {} {} $1::{}",
+                       info_.name, p.order_expr, col_.dim ? "over 2,000 dimensions" : "untyped column",
+                       space_operator(info_.space), p.order_expr, space_operator(info_.space), p.param_type);
+}
+
+std::vector<std::string> LangchainSink::analyze_tables() const {
+    std::vector<std::string> t;
+    uint32_t dim = col_.dim ? *col_.dim : info_.dimension.value_or(0);
+    if (have_table_ && dim > 0) t.push_back(qualified(o_.schema, kEmbeddings));
+    t.push_back(qualified(o_.schema, kCollections));
+    return t;
 }
 
 } // namespace c2p

@@ -3,11 +3,16 @@
 // partial HNSW index with the operator class of the collection's space.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "target/layout_sink.hpp"
 
 namespace c2p {
+
+constexpr const char *kLangchainCollections = "langchain_pg_collection";
+constexpr const char *kLangchainEmbeddings = "langchain_pg_embedding";
 
 // DDL as PGVector's SQLAlchemy models emit it (create_all), made idempotent.
 std::string langchain_collection_table_sql(const std::string &schema);
@@ -15,32 +20,29 @@ std::string langchain_embedding_table_sql(const std::string &schema, const Vecto
 std::string langchain_gin_index_sql(const std::string &schema);
 // The partial vector index of one collection, named from its uuid.
 std::string langchain_vector_index_name(const std::string &collection_uuid);
+// The rows of one collection in the shared table (also the partial index's predicate).
+std::string langchain_collection_predicate(const std::string &collection_uuid);
 // The row id a Chroma id gets: the id itself, or "<collection>:<id>" with --langchain-id-prefix.
 std::string langchain_row_id(const std::string &collection, const std::string &id, bool prefix);
 
+// One COPY tuple of the staging table (id, embedding, document, cmetadata); migrate and sync share it.
+void encode_langchain_row(CopyBinaryBuffer &buf, const VectorColumn &col, const RecordBatch &b, size_t i,
+                          const std::string &collection, bool id_prefix);
+
 class LangchainSink : public LayoutSink {
 public:
-    LangchainSink(PgConnection &pg, LayoutOptions o);
-    void begin(const CollectionInfo &c) override;
-    void write(const RecordBatch &batch) override;
-    void finish() override;
-    void abort() noexcept override;
-    const std::string &table_name() const override { return table_; }
-    uint64_t rows_written() const override { return rows_; }
-    double index_seconds() const override { return index_seconds_; }
+    LangchainSink(PgConnection &pg, LayoutOptions o) : LayoutSink(pg, std::move(o)) { table_ = kLangchainEmbeddings; }
+
+protected:
+    std::string prepare() override;
+    void encode_row(const RecordBatch &b, size_t i) override;
+    void after_copy() override;
+    std::optional<VectorIndexPlan> index_plan() override;
+    std::string expression_index_advice(const VectorIndexPlan &p) const override;
+    std::vector<std::string> analyze_tables() const override;
 
 private:
-    PgConnection &pg_;
-    LayoutOptions o_;
-    CollectionInfo info_;
-    VectorColumn col_;
     bool have_table_ = false; // false: an empty collection of unknown dimension and no embedding table yet
-    std::string table_ = "langchain_pg_embedding";
-    CopyBinaryBuffer buf_;
-    std::string id_;
-    uint64_t rows_ = 0;
-    double index_seconds_ = 0;
-    bool in_tx_ = false, in_copy_ = false;
 };
 
 } // namespace c2p

@@ -1,21 +1,39 @@
 #include "target/layout_sink.hpp"
 
+#include <chrono>
 #include <cmath>
 
 #include <fmt/format.h>
 
+#include "core/json_text.hpp"
 #include "core/metadata_json.hpp"
+#include "core/record_check.hpp"
+#include "target/halfvec.hpp"
 #include "target/langchain_layout.hpp"
 #include "target/llamaindex_layout.hpp"
 #include "util/error.hpp"
+#include "util/log.hpp"
 
 namespace c2p {
+namespace {
+// libpq sends a COPY chunk per call; a few MB keeps syscalls rare without holding much memory.
+constexpr size_t kCopyChunkBytes = 4 << 20;
+} // namespace
 
 Layout parse_layout(const std::string &s) {
     if (s == "native") return Layout::native;
     if (s == "langchain") return Layout::langchain;
     if (s == "llamaindex") return Layout::llamaindex;
     throw UsageError("--layout: expected native, langchain or llamaindex, not '" + s + "'");
+}
+
+const char *layout_name(Layout l) {
+    switch (l) {
+    case Layout::native: return "native";
+    case Layout::langchain: return "langchain";
+    case Layout::llamaindex: return "llamaindex";
+    }
+    return "native";
 }
 
 std::unique_ptr<LayoutSink> make_layout_sink(const std::string &layout, PgConnection &pg, const LayoutOptions &o) {
@@ -107,36 +125,134 @@ std::string layout_search_sql(const std::string &qtable, const VectorIndexPlan &
 
 void append_vector(CopyBinaryBuffer &buf, const VectorColumn &col, const RecordBatch &b, size_t i,
                    const std::string &collection) {
-    const float *v = b.embedding(i);
     if (!col.halfvec) {
-        buf.vector_field(v, b.dim);
+        buf.vector_field(b.embedding(i), b.dim);
         return;
     }
-    for (uint32_t k = 0; k < b.dim; ++k)
-        if (std::fabs(v[k]) > 65504.0f)
-            throw DataError(fmt::format("collection '{}': record '{}': embedding[{}] = {} does not fit a halfvec "
-                                        "(|x| <= 65504); migrate without --halfvec",
-                                        collection, b.ids[i], k, v[k]));
-    buf.halfvec_field(v, b.dim);
+    if (auto p = halfvec_problem(b, i); !p.empty())
+        throw DataError(fmt::format("collection '{}': record '{}': {}; migrate without --halfvec", collection, b.ids[i], p));
+    buf.halfvec_field(b.embedding(i), b.dim);
 }
 
 std::string framework_metadata_json(const RecordBatch &b, size_t i) {
     const Metadata &m = b.metadatas[i];
     bool doc_null = !b.documents[i].has_value();
-    if (!doc_null && m.empty()) return {};
-    std::string out;
-    if (!m.empty()) append_metadata_json(out, m);
-    if (!doc_null) return out;
+    const auto &uri = b.uris[i];
     for (const auto &kv : m)
-        if (kv.first == kDocumentNullKey)
-            throw DataError(fmt::format("record '{}': its metadata already has the key '{}' that this layout uses "
-                                        "to mark a record without a document",
-                                        b.ids[i], kDocumentNullKey));
-    if (out.empty()) return std::string("{\"") + kDocumentNullKey + "\":true}";
+        if (kv.first == kDocumentNullKey || kv.first == kUriKey)
+            throw DataError(fmt::format("record '{}': its metadata already has the key '{}' that this layout uses to "
+                                        "carry {}; it could not be told apart when read back",
+                                        b.ids[i], kv.first,
+                                        kv.first == kUriKey ? "the record's uri" : "a record without a document"));
+    if (!doc_null && !uri && m.empty()) return {};
+    std::string out;
+    if (m.empty()) out = "{}";
+    else append_metadata_json(out, m);
     out.pop_back(); // the closing brace
-    if (out.size() > 1) out += ',';
-    out += std::string("\"") + kDocumentNullKey + "\":true}";
+    auto add = [&](const char *key, const std::string &json_value) {
+        if (out.size() > 1) out += ',';
+        out += '"';
+        out += key;
+        out += "\":";
+        out += json_value;
+    };
+    if (doc_null) add(kDocumentNullKey, "true");
+    if (uri) {
+        std::string v;
+        json_text::append_string(v, *uri);
+        add(kUriKey, v);
+    }
+    out += '}';
     return out;
+}
+
+void framework_row_to_record(std::optional<std::string> &document, std::optional<std::string> &uri, Metadata &meta) {
+    for (size_t k = 0; k < meta.size();) {
+        const auto &[key, value] = meta[k];
+        if (key == kUriKey && std::holds_alternative<std::string>(value)) {
+            uri = std::get<std::string>(value);
+        } else if (key == kDocumentNullKey && std::holds_alternative<bool>(value) && std::get<bool>(value) &&
+                   document && document->empty()) {
+            document.reset();
+        } else {
+            ++k;
+            continue;
+        }
+        meta.erase(meta.begin() + static_cast<std::ptrdiff_t>(k));
+    }
+}
+
+// ---- the shared transaction of a framework layout load
+
+void LayoutSink::begin(const CollectionInfo &c) {
+    info_ = c;
+    rows_ = 0;
+    index_seconds_ = 0;
+    pg_.exec("BEGIN");
+    in_tx_ = true;
+    pg_.exec("SET LOCAL synchronous_commit = off");
+    std::string copy_sql = prepare();
+    if (copy_sql.empty()) return;
+    pg_.copy_in_start(copy_sql);
+    in_copy_ = true;
+    buf_.clear();
+    buf_.header();
+}
+
+void LayoutSink::write(const RecordBatch &b) {
+    if (b.empty()) return;
+    if (!in_copy_)
+        throw DataError(fmt::format("collection '{}': the source reported no dimension but returned records; "
+                                    "cannot create the {} table for it",
+                                    info_.name, table_));
+    if (col_.dim && b.dim != *col_.dim)
+        throw DataError(fmt::format("collection '{}': record '{}' has {} dimensions, {}.{}.embedding is {}", info_.name,
+                                    b.ids[0], b.dim, o_.schema, table_, col_.sql()));
+    for (size_t i = 0; i < b.size(); ++i) {
+        if (auto p = record_problem(b, i); !p.empty())
+            throw DataError("collection '" + info_.name + "': record '" + b.ids[i] + "': " + p);
+        encode_row(b, i);
+        if (buf_.size() >= kCopyChunkBytes) {
+            pg_.copy_in_send(buf_.data().data(), buf_.size());
+            buf_.clear();
+        }
+    }
+    rows_ += b.size();
+}
+
+void LayoutSink::finish() {
+    if (in_copy_) {
+        buf_.trailer();
+        pg_.copy_in_send(buf_.data().data(), buf_.size());
+        buf_.clear();
+        pg_.copy_in_end();
+        in_copy_ = false;
+    }
+    after_copy();
+    auto t0 = std::chrono::steady_clock::now();
+    if (auto plan = index_plan(); plan && !plan->sql.empty()) {
+        if (!o_.index.maintenance_work_mem.empty())
+            pg_.exec("SET LOCAL maintenance_work_mem = " + quote_literal(o_.index.maintenance_work_mem));
+        log::info("index", fmt::format("collection '{}': building the vector index", info_.name),
+                  {{"collection", info_.name}, {"sql", plan->sql}});
+        pg_.exec(plan->sql);
+        if (!plan->on_column)
+            log::warn("index_expression", expression_index_advice(*plan), {{"collection", info_.name}});
+    }
+    for (const auto &t : analyze_tables()) pg_.exec("ANALYZE " + t);
+    index_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    pg_.exec("COMMIT");
+    in_tx_ = false;
+}
+
+void LayoutSink::abort() noexcept {
+    try {
+        if (in_copy_) pg_.copy_in_abort("chroma2pg: load aborted");
+        in_copy_ = false;
+        if (in_tx_ && pg_.ok()) pg_.exec("ROLLBACK");
+    } catch (...) {
+    }
+    in_tx_ = false;
 }
 
 } // namespace c2p

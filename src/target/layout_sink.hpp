@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/record.hpp"
 #include "pipeline/sink.hpp"
@@ -17,6 +18,7 @@ namespace c2p {
 
 enum class Layout { native, langchain, llamaindex };
 Layout parse_layout(const std::string &s); // UsageError on anything else
+const char *layout_name(Layout l);
 
 struct LayoutOptions {
     std::string schema = "public";
@@ -26,20 +28,11 @@ struct LayoutOptions {
     bool langchain_id_prefix = false; // langchain: ids become "<collection>:<id>" (ids collide across collections)
 };
 
-// A framework layout sink; adds what migrate reports per collection.
-class LayoutSink : public Sink {
-public:
-    virtual const std::string &table_name() const = 0;
-    virtual uint64_t rows_written() const = 0;
-    virtual double index_seconds() const = 0;
-};
-
-// langchain or llamaindex; nullptr for native (PgvectorSink handles it).
-std::unique_ptr<LayoutSink> make_layout_sink(const std::string &layout, PgConnection &pg, const LayoutOptions &o);
-
 // Metadata key set to true when a Chroma record had no document: both frameworks need a string
 // (LlamaIndex `text NOT NULL`, LangChain `Document.page_content: str`), so the document becomes ''.
 constexpr const char *kDocumentNullKey = "_chroma_document_null";
+// Metadata key holding the Chroma uri (neither framework has a column for it), only when there is one.
+constexpr const char *kUriKey = "_chroma_uri";
 
 // An embedding column's pgvector type: vector or halfvec, with or without a dimension.
 struct VectorColumn {
@@ -68,6 +61,52 @@ struct VectorIndexPlan {
 VectorIndexPlan plan_vector_index(const std::string &qualified_table, const std::string &index_name,
                                   const VectorColumn &col, uint32_t dim, Space space, const IndexOptions &o,
                                   uint64_t rows, const std::string &where, const std::string &collection);
+// A framework layout sink: one transaction per collection (DDL, binary COPY, index, ANALYZE, COMMIT).
+// The base owns the transaction, the COPY stream and the finish/abort tail; a layout says its DDL
+// (prepare), how a record becomes a COPY tuple (encode_row), and which index to build.
+class LayoutSink : public Sink {
+public:
+    LayoutSink(PgConnection &pg, LayoutOptions o) : pg_(pg), o_(std::move(o)) {}
+    void begin(const CollectionInfo &c) final;
+    void write(const RecordBatch &batch) final;
+    void finish() final;
+    void abort() noexcept final;
+    const std::string &table_name() const { return table_; }
+    uint64_t rows_written() const { return rows_; }
+    double index_seconds() const { return index_seconds_; }
+
+protected:
+    // In the open transaction: create or check the tables, clear the collection's old rows, set col_
+    // and table_. Returns the COPY statement of the load, or "" when there is nothing to load into
+    // (an empty collection of unknown dimension and no table yet).
+    virtual std::string prepare() = 0;
+    // Appends record i of b to buf_ as one COPY tuple (write() has checked the record).
+    virtual void encode_row(const RecordBatch &b, size_t i) = 0;
+    // After the COPY ended, before the index: move staged rows in place (langchain).
+    virtual void after_copy() {}
+    // The vector index to build now; nullopt when none applies.
+    virtual std::optional<VectorIndexPlan> index_plan() = 0;
+    // What to tell the user when the index is on an expression the framework's query does not use.
+    virtual std::string expression_index_advice(const VectorIndexPlan &p) const = 0;
+    // Tables to ANALYZE before the commit.
+    virtual std::vector<std::string> analyze_tables() const = 0;
+
+    PgConnection &pg_;
+    LayoutOptions o_;
+    CollectionInfo info_;
+    VectorColumn col_;
+    std::string table_;
+    CopyBinaryBuffer buf_;
+    uint64_t rows_ = 0;
+
+private:
+    double index_seconds_ = 0;
+    bool in_tx_ = false, in_copy_ = false;
+};
+
+// langchain or llamaindex; nullptr for native (PgvectorSink handles it).
+std::unique_ptr<LayoutSink> make_layout_sink(const std::string &layout, PgConnection &pg, const LayoutOptions &o);
+
 // A k-NN query that uses the plan's index: $1 the query vector as text, $2 k; `filter` an extra SQL predicate.
 std::string layout_search_sql(const std::string &qualified_table, const VectorIndexPlan &p, Space space,
                               const std::string &select_list, const std::string &filter);
@@ -76,7 +115,11 @@ std::string layout_search_sql(const std::string &qualified_table, const VectorIn
 void append_vector(CopyBinaryBuffer &buf, const VectorColumn &col, const RecordBatch &b, size_t i,
                    const std::string &collection);
 // Metadata JSON for a framework row: Chroma's metadata with types kept, plus kDocumentNullKey for a
-// null document. Empty string: SQL NULL (no metadata and a document).
+// null document and kUriKey for a uri. Empty string: SQL NULL (no metadata, a document, no uri).
+// DataError when the metadata already has one of those keys (the row could not be read back exactly).
 std::string framework_metadata_json(const RecordBatch &b, size_t i);
+// The reverse, for a row read back from a framework table: kUriKey (a string) becomes the uri,
+// kDocumentNullKey = true with the text '' becomes a null document; both keys leave the metadata.
+void framework_row_to_record(std::optional<std::string> &document, std::optional<std::string> &uri, Metadata &meta);
 
 } // namespace c2p

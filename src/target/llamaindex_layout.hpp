@@ -3,7 +3,9 @@
 // distance PGVectorStore queries with).
 #pragma once
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "target/layout_sink.hpp"
 
@@ -18,28 +20,24 @@ std::string llamaindex_ref_doc_index_name(const std::string &collection_name);
 std::string llamaindex_table_sql(const std::string &schema, const std::string &collection_name, const VectorColumn &col);
 std::string llamaindex_ref_doc_index_sql(const std::string &schema, const std::string &collection_name);
 
+// One COPY tuple (text, metadata_, node_id, embedding); migrate and sync share it. `metadata_json`:
+// the column is json (a table created with use_jsonb=False), whose binary form is its text.
+void encode_llamaindex_row(CopyBinaryBuffer &buf, const VectorColumn &col, bool metadata_json, const RecordBatch &b,
+                           size_t i, const std::string &collection);
+
 class LlamaindexSink : public LayoutSink {
 public:
-    LlamaindexSink(PgConnection &pg, LayoutOptions o);
-    void begin(const CollectionInfo &c) override;
-    void write(const RecordBatch &batch) override;
-    void finish() override;
-    void abort() noexcept override;
-    const std::string &table_name() const override { return table_; }
-    uint64_t rows_written() const override { return rows_; }
-    double index_seconds() const override { return index_seconds_; }
+    LlamaindexSink(PgConnection &pg, LayoutOptions o) : LayoutSink(pg, std::move(o)) {}
+
+protected:
+    std::string prepare() override;
+    void encode_row(const RecordBatch &b, size_t i) override;
+    std::optional<VectorIndexPlan> index_plan() override;
+    std::string expression_index_advice(const VectorIndexPlan &p) const override;
+    std::vector<std::string> analyze_tables() const override;
 
 private:
-    PgConnection &pg_;
-    LayoutOptions o_;
-    CollectionInfo info_;
-    VectorColumn col_;
     bool json_not_jsonb_ = false; // an existing table created with use_jsonb=False
-    std::string table_;
-    CopyBinaryBuffer buf_;
-    uint64_t rows_ = 0;
-    double index_seconds_ = 0;
-    bool in_tx_ = false, in_copy_ = false;
 };
 
 } // namespace c2p

@@ -45,6 +45,8 @@ void ensure_schema_and_registry(PgConnection &pg, const std::string &schema) {
             " record_count bigint, index_method text)");
     // bad_records: what --on-bad-record / --escape-nul did ({rejected, escaped, reject_file}); NULL when nothing.
     pg.exec("ALTER TABLE " + qualified(schema, "chroma_collections") + " ADD COLUMN IF NOT EXISTS bad_records jsonb");
+    // embedding_type: 'vector' (float32, bit-exact) or 'halfvec' (--halfvec: float16); NULL in older rows = vector.
+    pg.exec("ALTER TABLE " + qualified(schema, "chroma_collections") + " ADD COLUMN IF NOT EXISTS embedding_type text");
 }
 
 std::optional<RegisteredCollection> find_registered(PgConnection &pg, const std::string &schema,
@@ -89,7 +91,7 @@ std::string space_opclass(Space s, bool halfvec) {
 }
 
 std::string create_vector_index_sql(const std::string &schema, const std::string &table, const std::string &index_name,
-                                    const CollectionInfo &c, const IndexOptions &o, uint64_t rows) {
+                                    const CollectionInfo &c, const IndexOptions &o, uint64_t rows, bool halfvec_column) {
     if (o.method == IndexMethod::none || !c.dimension) return "";
     if (o.method == IndexMethod::ivfflat && rows == 0) return ""; // nothing to train the lists on
     uint32_t dim = *c.dimension;
@@ -99,8 +101,9 @@ std::string create_vector_index_sql(const std::string &schema, const std::string
             "the data can still be stored: rerun with --index none (exact search only), or reduce the "
             "dimension (e.g. a Matryoshka-truncated or re-embedded model) before indexing",
             c.name, dim, kMaxVectorIndexDims, kMaxHalfvecIndexDims));
-    bool half = dim > kMaxVectorIndexDims;
-    std::string column = half ? fmt::format("(embedding::halfvec({}))", dim) : "embedding";
+    // A halfvec column is indexed as it is; a vector column above 2,000 dimensions through a halfvec expression.
+    bool half = halfvec_column || dim > kMaxVectorIndexDims;
+    std::string column = half && !halfvec_column ? fmt::format("(embedding::halfvec({}))", dim) : "embedding";
     std::string sql = "CREATE INDEX " + quote_ident(index_name) + " ON " + qualified(schema, table);
     if (o.method == IndexMethod::hnsw) {
         sql += fmt::format(" USING hnsw ({} {}) WITH (m = {}, ef_construction = {})", column, space_opclass(c.space, half),

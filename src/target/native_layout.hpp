@@ -43,8 +43,10 @@ std::string qualified(const std::string &schema, const std::string &table);
 std::string create_table_sql(const std::string &schema, const std::string &table, std::optional<uint32_t> dim,
                              bool halfvec = false);
 // Empty string when no vector index applies (method none, unknown dimension). Throws for > 4,000 dims.
+// halfvec_column: the column is halfvec(dim) (--halfvec), indexed with the halfvec operator classes.
 std::string create_vector_index_sql(const std::string &schema, const std::string &table, const std::string &index_name,
-                                    const CollectionInfo &c, const IndexOptions &o, uint64_t rows);
+                                    const CollectionInfo &c, const IndexOptions &o, uint64_t rows,
+                                    bool halfvec_column = false);
 // The pgvector operator for a space (<->, <#>, <=>) and its operator class.
 const char *space_operator(Space s);
 std::string space_opclass(Space s, bool halfvec);

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include "core/metadata_json.hpp"
+#include "target/copy_binary.hpp"
+#include "target/layout_sink.hpp"
 #include "util/error.hpp"
 
 namespace c2p {
@@ -41,12 +43,29 @@ void decode_vector_binary(const char *p, size_t len, uint32_t expected_dim, std:
     }
 }
 
+void decode_halfvec_binary(const char *p, size_t len, uint32_t expected_dim, std::vector<float> &out) {
+    if (len < 4) throw DataError(fmt::format("halfvec field of {} bytes is shorter than its header", len));
+    uint32_t dim = be16(p);
+    if (len != 4 + size_t(dim) * 2)
+        throw DataError(fmt::format("halfvec field: {} dimensions but {} bytes", dim, len));
+    if (expected_dim && dim != expected_dim)
+        throw DataError(fmt::format("vector has {} dimensions, expected {}", dim, expected_dim));
+    size_t base = out.size();
+    out.resize(base + dim);
+    for (uint32_t i = 0; i < dim; ++i) out[base + i] = half_to_float(be16(p + 4 + 2 * i));
+}
+
 PgTableReader::PgTableReader(PgConnection &pg, PgTableReadOptions opts, size_t batch_size)
     : pg_(pg), opts_(std::move(opts)), batch_(batch_size ? batch_size : 1000) {
-    std::string sql = "COPY (SELECT id, embedding, document, uri, metadata, digest FROM " +
-                      quote_ident(opts_.schema) + "." + quote_ident(opts_.table);
+    auto col = [](const std::string &c, const char *type) {
+        return c.empty() ? std::string("NULL::") + type : quote_ident(c);
+    };
+    std::string sql = "COPY (SELECT " + quote_ident(opts_.id_column) + ", embedding, " + col(opts_.document_column, "text") +
+                      ", " + col(opts_.uri_column, "text") + ", " + col(opts_.metadata_column, "jsonb") + ", " +
+                      col(opts_.digest_column, "bytea") + " FROM " + quote_ident(opts_.schema) + "." +
+                      quote_ident(opts_.table);
     if (!opts_.where.empty()) sql += " WHERE " + opts_.where;
-    if (opts_.order_by_id) sql += " ORDER BY id COLLATE \"C\"";
+    if (opts_.order_by_id) sql += " ORDER BY " + quote_ident(opts_.id_column) + " COLLATE \"C\"";
     sql += ") TO STDOUT (FORMAT BINARY)";
     pg_.copy_out_start(sql);
 }
@@ -122,11 +141,16 @@ bool PgTableReader::parse_tuple(RecordBatch &out) {
     }
     pos_ += off;
 
-    if (fl[0] < 0 || fl[1] < 0) throw DataError("table " + opts_.table + ": a row has a NULL id or embedding");
+    if (fl[0] < 0 || fl[1] < 0)
+        throw DataError("table " + opts_.table + ": a row has a NULL " + opts_.id_column + " or embedding" +
+                        (fl[0] >= 0 ? " (" + opts_.id_column + " '" + std::string(fp[0], size_t(fl[0])) + "')" : ""));
     std::string id(fp[0], size_t(fl[0]));
+    if (!opts_.id_prefix.empty() && id.compare(0, opts_.id_prefix.size(), opts_.id_prefix) == 0)
+        id.erase(0, opts_.id_prefix.size());
     if (out.empty() && out.dim == 0 && fl[1] >= 4) out.dim = be16(fp[1]);
     try {
-        decode_vector_binary(fp[1], size_t(fl[1]), out.dim, out.embeddings);
+        if (opts_.halfvec) decode_halfvec_binary(fp[1], size_t(fl[1]), out.dim, out.embeddings);
+        else decode_vector_binary(fp[1], size_t(fl[1]), out.dim, out.embeddings);
     } catch (const DataError &e) {
         throw DataError("table " + opts_.table + ": record '" + id + "': " + e.what());
     }
@@ -136,14 +160,19 @@ bool PgTableReader::parse_tuple(RecordBatch &out) {
     if (fl[4] < 0) {
         out.metadatas.emplace_back();
     } else {
-        if (fl[4] < 1 || fp[4][0] != 1)
-            throw DataError("table " + opts_.table + ": record '" + out.ids.back() + "': unknown jsonb binary version");
+        std::string_view text(fp[4], size_t(fl[4]));
+        if (!opts_.metadata_json) {
+            if (fl[4] < 1 || fp[4][0] != 1)
+                throw DataError("table " + opts_.table + ": record '" + out.ids.back() + "': unknown jsonb binary version");
+            text.remove_prefix(1);
+        }
         try {
-            out.metadatas.push_back(metadata_from_json(std::string_view(fp[4] + 1, size_t(fl[4] - 1))));
+            out.metadatas.push_back(metadata_from_json(text));
         } catch (const DataError &e) {
             throw DataError("table " + opts_.table + ": record '" + out.ids.back() + "': " + e.what());
         }
     }
+    if (opts_.framework_markers) framework_row_to_record(out.documents.back(), out.uris.back(), out.metadatas.back());
     if (fl[5] == 16) {
         Digest d;
         std::memcpy(d.data(), fp[5], 16);

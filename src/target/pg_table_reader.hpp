@@ -17,11 +17,19 @@ struct PgTableReadOptions {
     uint32_t dim = 0;          // 0: take it from the first row
     bool order_by_id = false;  // ORDER BY id COLLATE "C" (byte order); unordered is a plain seq scan
     std::string where;         // optional SQL predicate (no parameters), e.g. "id IN ('a','b')"
+    // Column names: the native table's by default; a framework layout maps its own (uri/digest empty: none).
+    std::string id_column = "id", document_column = "document", uri_column = "uri", metadata_column = "metadata",
+                digest_column = "digest";
+    bool metadata_json = false;    // the metadata column is json (its text), not jsonb
+    bool halfvec = false;          // the embedding column is halfvec: float16 values, widened exactly
+    std::string id_prefix;         // stripped from the ids that start with it (langchain --langchain-id-prefix)
+    bool framework_markers = false; // langchain/llamaindex: kUriKey / kDocumentNullKey back to uri / document
 };
 
 // Streams `SELECT id, embedding, document, uri, metadata, digest` through COPY (FORMAT BINARY):
-// pgvector's binary vector is the float32 bits as stored, jsonb arrives as its text (version 1),
-// parsed with metadata_from_json so int vs float is kept. The connection is busy until the end.
+// pgvector's binary vector is the float32 bits as stored (halfvec: the float16 bits), jsonb arrives
+// as its text (version 1), parsed with metadata_from_json so int vs float is kept. Framework rows are
+// mapped back to Chroma records (framework_row_to_record). The connection is busy until the end.
 class PgTableReader : public BatchReader {
 public:
     PgTableReader(PgConnection &pg, PgTableReadOptions opts, size_t batch_size);
@@ -48,5 +56,7 @@ private:
 // Decoders for the binary COPY field payloads (exposed for tests).
 // pgvector `vector`: int16 dim, int16 unused, dim big-endian float4. Throws DataError on a bad payload.
 void decode_vector_binary(const char *p, size_t len, uint32_t expected_dim, std::vector<float> &out);
+// pgvector `halfvec`: int16 dim, int16 unused, dim big-endian IEEE binary16, appended as exact floats.
+void decode_halfvec_binary(const char *p, size_t len, uint32_t expected_dim, std::vector<float> &out);
 
 } // namespace c2p

@@ -7,6 +7,7 @@
 #include "core/metadata_json.hpp"
 #include "core/record_check.hpp"
 #include "core/record_digest.hpp"
+#include "target/halfvec.hpp"
 #include "target/table_names.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
@@ -41,10 +42,11 @@ BadRecordPolicy parse_bad_record_policy(const std::string &s) {
 }
 
 void encode_native_row(CopyBinaryBuffer &buf, std::string &json, const RecordBatch &b, size_t i,
-                       const RecordBatch &digest_batch, size_t digest_i) {
+                       const RecordBatch &digest_batch, size_t digest_i, bool halfvec) {
     buf.begin_tuple(6);
     buf.text_field(b.ids[i]);
-    buf.vector_field(b.embedding(i), b.dim);
+    if (halfvec) buf.halfvec_field(b.embedding(i), b.dim);
+    else buf.vector_field(b.embedding(i), b.dim);
     if (b.documents[i]) buf.text_field(*b.documents[i]);
     else buf.null_field();
     if (b.uris[i]) buf.text_field(*b.uris[i]);
@@ -55,7 +57,7 @@ void encode_native_row(CopyBinaryBuffer &buf, std::string &json, const RecordBat
         append_metadata_json(json, b.metadatas[i]);
         buf.jsonb_field(json);
     }
-    Digest d = record_digest(digest_batch, digest_i);
+    Digest d = halfvec ? record_digest_halfvec(digest_batch, digest_i) : record_digest(digest_batch, digest_i);
     buf.bytea_field(d.data(), d.size());
 }
 
@@ -95,11 +97,14 @@ void check_batch(const RecordBatch &b, const CollectionInfo &c, uint64_t first_o
     RecordBatch one;
     for (size_t i = 0; i < b.size(); ++i) {
         std::string p = record_problem(b, i);
+        // A value beyond float16's range cannot go into a halfvec column, escaped or not.
+        bool too_big_for_half = p.empty() && o.halfvec && !halfvec_problem(b, i).empty();
+        if (too_big_for_half) p = halfvec_problem(b, i);
         if (p.empty()) {
             out.good.push_back(i);
             continue;
         }
-        if (o.escape_nul) {
+        if (o.escape_nul && !too_big_for_half) {
             one.clear();
             if (escape_nul_record(b, i, one) && record_problem(one, 0).empty()) {
                 out.escaped.push(one.ids[0], one.embedding(0), std::move(one.documents[0]), std::move(one.uris[0]),
@@ -148,14 +153,14 @@ void RangeLoader::write(const RecordBatch &b) {
     }
     if (!in_tx_) open_chunk();
     for (size_t i : checked_.good) {
-        encode_native_row(buf_, json_, b, i, b, i);
+        encode_native_row(buf_, json_, b, i, b, i, opts_.halfvec);
         if (buf_.size() >= kCopyChunkBytes) {
             pg_.copy_in_send(buf_.data().data(), buf_.size());
             buf_.clear();
         }
     }
     for (size_t k = 0; k < checked_.escaped.size(); ++k)
-        encode_native_row(buf_, json_, checked_.escaped, k, b, checked_.escaped_from[k]);
+        encode_native_row(buf_, json_, checked_.escaped, k, b, checked_.escaped_from[k], opts_.halfvec);
     pos_ += b.size();
     chunk_rows_ += checked_.good.size() + checked_.escaped.size();
     chunk_rejected_ += checked_.rejected;
@@ -221,7 +226,7 @@ FinalizeResult finalize_collection(PgConnection &pg, const PgvectorSinkOptions &
         pg.exec("ALTER TABLE " + qualified(s, staging) + " ADD CONSTRAINT " +
                 quote_ident(fit_identifier(staging, "_pkey")) + " PRIMARY KEY (id)");
         std::string vec_idx = create_vector_index_sql(s, staging, fit_identifier(staging, "_embedding_idx"), c, opts.index,
-                                                      res.rows);
+                                                      res.rows, opts.halfvec);
         if (!vec_idx.empty()) {
             log::info("index", fmt::format("collection '{}': building the vector index", c.name),
                       {{"collection", c.name}, {"sql", vec_idx}});
@@ -253,14 +258,15 @@ FinalizeResult finalize_collection(PgConnection &pg, const PgvectorSinkOptions &
         }
         pg.exec_params("INSERT INTO " + qualified(s, "chroma_collections") +
                            " (id, name, table_name, dimension, space, metadata, configuration, source, migrated_at,"
-                           " record_count, index_method, bad_records) VALUES ($1::uuid, $2, $3, $4::int, $5, $6::jsonb,"
-                           " $7::jsonb, $8, now(), $9::bigint, $10, $11::jsonb)",
+                           " record_count, index_method, bad_records, embedding_type) VALUES ($1::uuid, $2, $3, $4::int,"
+                           " $5, $6::jsonb, $7::jsonb, $8, now(), $9::bigint, $10, $11::jsonb, $12)",
                        {c.id, c.name, table,
                         c.dimension ? std::optional<std::string>(std::to_string(*c.dimension)) : std::nullopt,
                         space_name(c.space),
                         c.metadata.is_null() ? std::nullopt : std::optional<std::string>(c.metadata.dump()),
                         c.configuration.is_null() ? std::nullopt : std::optional<std::string>(c.configuration.dump()),
-                        opts.source_description, std::to_string(res.rows), std::string(method), bad_json});
+                        opts.source_description, std::to_string(res.rows), std::string(method), bad_json,
+                        std::string(opts.halfvec ? "halfvec" : "vector")});
         store.mark_done(pg, c.id);
         pg.exec("COMMIT");
     } catch (...) {

@@ -31,15 +31,17 @@ struct PgvectorSinkOptions {
     BadRecordPolicy on_bad_record = BadRecordPolicy::fail;
     bool escape_nul = false; // store U+0000 as U+2400 and log the record as "escaped" (lossless with the reject file)
     int jobs = 1;            // parallel maintenance workers for the index build: jobs - 1
+    bool halfvec = false;    // --halfvec: the column is halfvec(dim), embeddings stored as float16 (target/halfvec.hpp)
 };
 
 // The character U+0000 becomes under --escape-nul: SYMBOL FOR NULL.
 constexpr const char *kNulEscape = "\xE2\x90\x80";
 
 // Encodes record i of b as one COPY tuple of the native table (id, embedding, document, uri, metadata,
-// digest). `digest_of` supplies the digest (the original record's, for an escaped copy).
+// digest). `digest_of` supplies the digest (the original record's, for an escaped copy). halfvec: the
+// embedding goes as float16 and the digest is of the record as stored (record_digest_halfvec).
 void encode_native_row(CopyBinaryBuffer &buf, std::string &json_scratch, const RecordBatch &b, size_t i,
-                       const RecordBatch &digest_batch, size_t digest_i);
+                       const RecordBatch &digest_batch, size_t digest_i, bool halfvec = false);
 // Copies record i with every NUL in document/uri/metadata replaced by kNulEscape; false when it had none.
 bool escape_nul_record(const RecordBatch &b, size_t i, RecordBatch &out);
 

@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "core/record_digest.hpp"
+#include "target/halfvec.hpp"
 #include "target/pg_table_reader.hpp"
 #include "util/progress.hpp"
 #include "verify/record_diff.hpp"
@@ -101,6 +102,9 @@ nlohmann::ordered_json CompletenessResult::to_json() const {
             {"extra_ids", extra_ids},
             {"different_records", diffs},
             {"stored_digest_stale", stored_digest_stale},
+            {"embedding_precision", float16 ? "float16 (halfvec column: the source's float32 values rounded to "
+                                              "nearest even, as pgvector converts, then compared bit for bit)"
+                                            : "float32, bit for bit"},
             {"seconds",
              {{"read_both", read_seconds},
               {"source_read", source_seconds},
@@ -109,10 +113,13 @@ nlohmann::ordered_json CompletenessResult::to_json() const {
               {"resolve", resolve_seconds}}}};
 }
 
-CompletenessResult check_completeness(Source &src, const CollectionInfo &c, PgConnection &pg, const std::string &schema,
-                                      const std::string &table, const CompletenessOptions &o) {
+CompletenessResult check_completeness(Source &src, const CollectionInfo &c, PgConnection &pg, const TargetCollection &target,
+                                      const CompletenessOptions &o) {
     CompletenessResult res;
     uint32_t dim = c.dimension.value_or(0);
+    const bool half = target.column.halfvec;
+    res.float16 = half;
+    const PgTableReadOptions ropts = read_options(target, dim);
     std::vector<DigestEntry> s_entries, t_entries;
     s_entries.reserve(c.record_count);
     t_entries.reserve(c.record_count);
@@ -128,6 +135,7 @@ CompletenessResult check_completeness(Source &src, const CollectionInfo &c, PgCo
             auto reader = src.read(c, o.batch_size);
             RecordBatch b;
             while (!stop && reader->next(b)) {
+                if (half) round_to_halfvec(b);
                 for (size_t i = 0; i < b.size(); ++i) s_entries.push_back({id_key(b.ids[i]), record_digest(b, i)});
                 res.source_bytes += b.payload_bytes();
                 progress.add(b.size(), b.payload_bytes());
@@ -136,7 +144,7 @@ CompletenessResult check_completeness(Source &src, const CollectionInfo &c, PgCo
         },
         [&] {
             auto t = Clock::now();
-            PgTableReader reader(pg, {schema, table, dim, false, ""}, o.batch_size);
+            PgTableReader reader(pg, ropts, o.batch_size);
             RecordBatch b;
             while (!stop && reader.next(b)) {
                 if (!res.dim) res.dim = b.dim;
@@ -144,7 +152,7 @@ CompletenessResult check_completeness(Source &src, const CollectionInfo &c, PgCo
                 for (size_t i = 0; i < b.size(); ++i) {
                     uint64_t key = id_key(b.ids[i]);
                     Digest d = record_digest(b, i);
-                    if (!stored[i] || *stored[i] != d) ++res.stored_digest_stale;
+                    if (target.has_digest && (!stored[i] || *stored[i] != d)) ++res.stored_digest_stale;
                     t_entries.push_back({key, d});
                     sample.offer(key, b, i);
                 }
@@ -181,7 +189,8 @@ CompletenessResult check_completeness(Source &src, const CollectionInfo &c, PgCo
         [&] {
             auto reader = src.read(c, o.batch_size);
             RecordBatch b;
-            while (!stop && reader->next(b))
+            while (!stop && reader->next(b)) {
+                if (half) round_to_halfvec(b);
                 for (size_t i = 0; i < b.size(); ++i) {
                     uint64_t key = id_key(b.ids[i]);
                     if (missing.count(key)) res.missing_ids.push_back(b.ids[i]);
@@ -193,9 +202,10 @@ CompletenessResult check_completeness(Source &src, const CollectionInfo &c, PgCo
                         }
                     }
                 }
+            }
         },
         [&] {
-            PgTableReader reader(pg, {schema, table, dim, false, ""}, o.batch_size);
+            PgTableReader reader(pg, ropts, o.batch_size);
             RecordBatch b;
             while (!stop && reader.next(b))
                 for (size_t i = 0; i < b.size(); ++i) {
@@ -218,7 +228,7 @@ CompletenessResult check_completeness(Source &src, const CollectionInfo &c, PgCo
         else r.id = "<not found again: the source changed during verify>";
         auto si = s_detail_at.find(key), ti = t_detail_at.find(key);
         if (si != s_detail_at.end() && ti != t_detail_at.end()) {
-            auto fd = diff_records(s_detail, si->second, t_detail, ti->second);
+            auto fd = diff_records(s_detail, si->second, t_detail, ti->second, half);
             r.fields = fd.fields;
             r.details = fd.details;
             if (r.fields.empty() && s_detail.ids[si->second] != t_detail.ids[ti->second]) {

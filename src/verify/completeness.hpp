@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sources/source.hpp"
+#include "target/layout_target.hpp"
 #include "target/pg_connection.hpp"
 #include "verify/digest_compare.hpp"
 #include "verify/search_check.hpp"
@@ -37,14 +38,18 @@ struct CompletenessResult {
     uint64_t source_bytes = 0;
     QuerySample sample; // deterministic: the records with the smallest id hashes
     uint32_t dim = 0;
+    bool float16 = false; // a halfvec column: embeddings compared at float16 precision
     nlohmann::ordered_json to_json() const;
 };
 
-// Streams the source and the target table at the same time (two threads), computing record_digest
-// from the values each side returns (the stored digest column is only cross-checked). Memory: 24
-// bytes per record per side plus the sample. When something differs, a second pass over both sides
-// recovers the ids (and, for the first `detail_limit` differing records, the fields that differ).
-CompletenessResult check_completeness(Source &src, const CollectionInfo &c, PgConnection &pg, const std::string &schema,
-                                      const std::string &table, const CompletenessOptions &o);
+// Streams the source and the target's rows at the same time (two threads), computing record_digest
+// from the values each side returns (a native table's stored digest column is only cross-checked).
+// Framework layouts are read back through their documented mapping (read_options). A halfvec column
+// is compared at float16 precision: the source's float32 values are rounded to nearest even (as
+// pgvector converts) before the digest. Memory: 24 bytes per record per side plus the sample. When
+// something differs, a second pass over both sides recovers the ids (and, for the first
+// `detail_limit` differing records, the fields that differ).
+CompletenessResult check_completeness(Source &src, const CollectionInfo &c, PgConnection &pg, const TargetCollection &t,
+                                      const CompletenessOptions &o);
 
 } // namespace c2p

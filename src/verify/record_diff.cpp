@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/json_text.hpp"
+#include "target/copy_binary.hpp"
 
 namespace c2p {
 namespace {
@@ -102,7 +103,7 @@ std::string describe_meta_value(const MetaValue &v) {
     return scalar_text(to_scalar(v));
 }
 
-FieldDiff diff_records(const RecordBatch &a, size_t i, const RecordBatch &b, size_t j) {
+FieldDiff diff_records(const RecordBatch &a, size_t i, const RecordBatch &b, size_t j, bool float16) {
     FieldDiff d;
     if (a.dim != b.dim) {
         d.fields.push_back("embedding");
@@ -121,9 +122,14 @@ FieldDiff diff_records(const RecordBatch &a, size_t i, const RecordBatch &b, siz
         json_text::append_float32(xs, x);
         json_text::append_float32(ys, y);
         d.fields.push_back("embedding");
-        d.details.push_back(fmt::format("embedding: {} of {} components differ; first at [{}]: source {} (0x{:08x}), "
-                                        "target {} (0x{:08x})",
-                                        count, a.dim, first, xs, xb, ys, yb));
+        if (float16)
+            d.details.push_back(fmt::format("embedding: {} of {} components differ at float16 precision (halfvec "
+                                            "column); first at [{}]: source {} as float16 (0x{:04x}), target {} (0x{:04x})",
+                                            count, a.dim, first, xs, float_to_half(x), ys, float_to_half(y)));
+        else
+            d.details.push_back(fmt::format("embedding: {} of {} components differ; first at [{}]: source {} (0x{:08x}), "
+                                            "target {} (0x{:08x})",
+                                            count, a.dim, first, xs, xb, ys, yb));
     }
     const auto &da = a.documents[i], &db = b.documents[j];
     if (da != db) {

@@ -392,6 +392,7 @@ std::string render_html(const json &r) {
          "</div></div>";
     h += list_html("Failures", sub(r, "failures"), "bad");
     h += list_html("Warnings", sub(r, "warnings"), "muted");
+    h += list_html("Notes", sub(r, "notes"), "muted");
     h += kind == "bench" ? bench_html(r) : verify_html(r);
     if (r.contains("bench") && r["bench"].is_object()) h += "<h1 style='margin-top:18px'>Benchmark</h1>" + bench_html(r["bench"]);
     h += environment_html(sub(r, "environment"));
@@ -404,10 +405,10 @@ std::string render_markdown(const json &r) {
     std::string m = fmt::format("# chroma2pg {}: **{}**\n\n", kind == "bench" ? "benchmark" : "verification",
                                 str(r, "verdict", "?"));
     m += fmt::format("Generated {} by chroma2pg {}.\n\n", str(r, "generated_at"), str(r, "tool_version"));
-    for (const char *k : {"failures", "warnings"}) {
+    for (const char *k : {"failures", "warnings", "notes"}) {
         const json &l = sub(r, k);
         if (l.is_array() && !l.empty()) {
-            m += fmt::format("## {}\n\n", k[0] == 'f' ? "Failures" : "Warnings");
+            m += fmt::format("## {}\n\n", k[0] == 'f' ? "Failures" : k[0] == 'w' ? "Warnings" : "Notes");
             for (const auto &x : l) m += "- " + md_cell(x.get<std::string>()) + "\n";
             m += "\n";
         }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "target/layout_sink.hpp"
 #include "target/native_layout.hpp"
 
 namespace c2p {
@@ -19,14 +20,16 @@ RegistryRow row_from(const PgResult &r, int i) {
     if (!r.is_null(i, 7)) rr.record_count = std::stoll(r.text(i, 7));
     rr.source = r.opt(i, 8).value_or("");
     rr.table_exists = r.text(i, 9) == "t";
+    rr.embedding_type = r.opt(i, 10).value_or("vector");
     return rr;
 }
 
 std::string registry_select(const std::string &schema) {
     return "SELECT id::text, name, table_name, dimension, space, index_method, "
            "to_char(migrated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), record_count, source, "
-           "to_regclass(quote_ident(" + quote_literal(schema) + ") || '.' || quote_ident(table_name)) IS NOT NULL "
-           "FROM " + qualified(schema, "chroma_collections");
+           "to_regclass(quote_ident(" + quote_literal(schema) + ") || '.' || quote_ident(table_name)) IS NOT NULL, "
+           // embedding_type was added with --halfvec: a registry from before has no such column (vector).
+           "to_jsonb(cc) ->> 'embedding_type' FROM " + qualified(schema, "chroma_collections") + " cc";
 }
 
 } // namespace
@@ -64,6 +67,20 @@ nlohmann::ordered_json SchemaCheck::to_json() const {
     return j;
 }
 
+std::vector<VectorIndexInfo> vector_indexes(PgConnection &pg, const std::string &qt) {
+    auto r = pg.exec("SELECT c.relname, am.amname, i.indisvalid AND i.indisready, opc.opcname, "
+                     "pg_get_indexdef(i.indexrelid), pg_relation_size(i.indexrelid), "
+                     "coalesce(array_to_string(c.reloptions, ','), '') "
+                     "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam "
+                     "JOIN pg_opclass opc ON opc.oid = i.indclass[0] WHERE i.indrelid = " +
+                     quote_literal(qt) + "::regclass AND am.amname IN ('hnsw', 'ivfflat') ORDER BY c.relname");
+    std::vector<VectorIndexInfo> found;
+    for (int i = 0; i < r.rows(); ++i)
+        found.push_back({r.text(i, 0), r.text(i, 1), r.text(i, 3), r.text(i, 4), r.text(i, 6), r.text(i, 2) == "t",
+                         std::stoull(r.text(i, 5))});
+    return found;
+}
+
 SchemaCheck check_schema(PgConnection &pg, const std::string &schema, const CollectionInfo &src,
                          const RegistryRow &reg) {
     SchemaCheck sc;
@@ -88,7 +105,8 @@ SchemaCheck check_schema(PgConnection &pg, const std::string &schema, const Coll
                                quote_literal(qt) + "::regclass AND attname = 'embedding' AND NOT attisdropped")
                          .value_or("");
     std::optional<uint32_t> dim = src.dimension ? src.dimension : reg.dimension;
-    std::string want_type = dim ? fmt::format("vector({})", *dim) : "vector";
+    const bool half_column = reg.embedding_type == "halfvec";
+    std::string want_type = VectorColumn{half_column, dim}.sql();
     if (sc.column_type != want_type)
         sc.failures.push_back(fmt::format("collection '{}': column {}.embedding is {}, expected {}", n, reg.table_name,
                                           sc.column_type.empty() ? "missing" : sc.column_type, want_type));
@@ -97,17 +115,8 @@ SchemaCheck check_schema(PgConnection &pg, const std::string &schema, const Coll
     if (!pk || *pk == "0")
         sc.warnings.push_back(fmt::format("collection '{}': table {} has no primary key on id", n, reg.table_name));
 
-    auto r = pg.exec("SELECT c.relname, am.amname, i.indisvalid AND i.indisready, opc.opcname, "
-                     "pg_get_indexdef(i.indexrelid), pg_relation_size(i.indexrelid), "
-                     "coalesce(array_to_string(c.reloptions, ','), '') "
-                     "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam "
-                     "JOIN pg_opclass opc ON opc.oid = i.indclass[0] WHERE i.indrelid = " +
-                     quote_literal(qt) + "::regclass AND am.amname IN ('hnsw', 'ivfflat') ORDER BY c.relname");
-    std::vector<VectorIndexInfo> found;
-    for (int i = 0; i < r.rows(); ++i)
-        found.push_back({r.text(i, 0), r.text(i, 1), r.text(i, 3), r.text(i, 4), r.text(i, 6), r.text(i, 2) == "t",
-                         std::stoull(r.text(i, 5))});
-    bool half = dim && *dim > kMaxVectorIndexDims;
+    std::vector<VectorIndexInfo> found = vector_indexes(pg, qt);
+    bool half = half_column || (dim && *dim > kMaxVectorIndexDims);
     std::string want_opclass = space_opclass(src.space, half);
     bool expected = reg.index_method != "none" && dim && *dim <= kMaxHalfvecIndexDims;
     for (const auto &ix : found)

@@ -15,6 +15,7 @@ namespace c2p {
 // The registry row as verify needs it (more than find_registered returns).
 struct RegistryRow {
     std::string id, name, table_name, space, index_method, source, migrated_at;
+    std::string embedding_type = "vector"; // "halfvec" for a --halfvec migration
     std::optional<uint32_t> dimension;
     std::optional<int64_t> record_count;
     bool table_exists = false;
@@ -41,5 +42,8 @@ struct SchemaCheck {
 // Compares the registry row, the table's column type and its vector index with the source's facts.
 SchemaCheck check_schema(PgConnection &pg, const std::string &schema, const CollectionInfo &source,
                          const RegistryRow &reg);
+
+// The hnsw/ivfflat indexes of a table (first key column's operator class), by name.
+std::vector<VectorIndexInfo> vector_indexes(PgConnection &pg, const std::string &qualified_table);
 
 } // namespace c2p

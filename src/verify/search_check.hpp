@@ -2,6 +2,7 @@
 // and against the source's own nearest neighbours when the source is a Chroma server.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,8 +28,12 @@ struct SearchOptions {
 struct SearchTarget {
     std::string schema, table;
     uint32_t dim = 0;
-    Space space = Space::l2;
+    Space space = Space::l2; // the collection's: Chroma's distances, and the index's unless index_space says otherwise
     std::string index_name, index_method, index_options; // empty name: no usable vector index
+    std::string id_expr = "id"; // SQL giving a row's Chroma id (llamaindex node_id, langchain without its prefix)
+    std::string filter;         // the collection's rows in a shared table (langchain), empty: every row
+    bool halfvec_column = false; // the column is halfvec: the query is cast to halfvec(dim)
+    std::optional<Space> index_space; // the operator the index serves when not the space's (llamaindex: cosine)
 };
 
 struct QuerySample {

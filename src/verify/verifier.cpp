@@ -6,6 +6,9 @@
 #include <fmt/format.h>
 
 #include "sources/http/chroma_http_source.hpp"
+#include "target/langchain_layout.hpp"
+#include "target/layout_target.hpp"
+#include "target/llamaindex_layout.hpp"
 #include "target/native_layout.hpp"
 #include "target/pg_connection.hpp"
 #include "util/error.hpp"
@@ -13,6 +16,7 @@
 #include "util/version_info.hpp"
 #include "verify/completeness.hpp"
 #include "verify/environment.hpp"
+#include "verify/layout_schema_check.hpp"
 #include "verify/report_writer.hpp"
 #include "verify/schema_check.hpp"
 
@@ -43,90 +47,165 @@ json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_c
     auto *chroma = dynamic_cast<ChromaHttpSource *>(&src);
 
     json collections = json::array();
+    json notes = json::array(); // how something was compared (halfvec: float16), not a problem
     json registry = json::array();
     uint64_t tot_src = 0, tot_tgt = 0, tot_missing = 0, tot_extra = 0, tot_diff = 0;
     double read_seconds = 0;
     EnvironmentFacts facts;
     facts.k = o.search.k;
+    // Records and search, the same for every layout once the collection's rows are located.
+    auto check_records = [&](const CollectionInfo &c, const TargetCollection &t, const SchemaCheck &sc, json &cj,
+                             std::vector<std::string> &cf, std::vector<std::string> &cw) {
+        CompletenessOptions co{o.batch_size, o.max_listed, o.queries, o.show_progress};
+        CompletenessResult cr = check_completeness(src, c, pg, t, co);
+        cj["completeness"] = cr.to_json();
+        const auto &d = cr.diff;
+        tot_src += d.source_count;
+        tot_tgt += d.target_count;
+        tot_missing += cr.missing_ids.size();
+        tot_extra += cr.extra_ids.size();
+        tot_diff += cr.different.size();
+        read_seconds += cr.read_seconds;
+        if (cr.float16)
+            notes.push_back(fmt::format("collection '{}': {}.embedding is halfvec, so embeddings were compared at "
+                                        "float16 precision (the source's float32 values rounded to nearest even, as "
+                                        "pgvector converts them), bit for bit",
+                                        c.name, t.schema + "." + t.table));
+        if (d.source_count != d.target_count)
+            cf.push_back(fmt::format("collection '{}': {} records in the source, {} in the target", c.name,
+                                     d.source_count, d.target_count));
+        auto name_some = [&](const std::vector<std::string> &ids) {
+            std::string s;
+            for (size_t i = 0; i < ids.size() && i < o.max_listed; ++i) s += (i ? ", '" : "'") + ids[i] + "'";
+            if (ids.size() > o.max_listed) s += fmt::format(" and {} more", ids.size() - o.max_listed);
+            return s;
+        };
+        if (!cr.missing_ids.empty())
+            cf.push_back(fmt::format("collection '{}': {} record(s) missing in the target: {}", c.name,
+                                     cr.missing_ids.size(), name_some(cr.missing_ids)));
+        if (!cr.extra_ids.empty())
+            cf.push_back(fmt::format("collection '{}': {} record(s) in the target that the source does not "
+                                     "have: {}", c.name, cr.extra_ids.size(), name_some(cr.extra_ids)));
+        for (size_t i = 0; i < cr.different.size(); ++i) {
+            const auto &r = cr.different[i];
+            if (i >= o.max_listed) {
+                cf.push_back(fmt::format("collection '{}': {} more record(s) differ (all listed in the report)",
+                                         c.name, cr.different.size() - o.max_listed));
+                break;
+            }
+            std::string det;
+            for (const auto &x : r.details) det += (det.empty() ? "" : "; ") + x;
+            cf.push_back(fmt::format("collection '{}': record '{}' differs{}", c.name, r.id,
+                                     det.empty() ? "" : ": " + det));
+        }
+        if (cr.stored_digest_stale > 0)
+            cw.push_back(fmt::format("collection '{}': {} row(s) have a stored digest that no longer matches "
+                                     "their values (changed in PostgreSQL after the migration; `sync` would "
+                                     "misjudge them)",
+                                     c.name, cr.stored_digest_stale));
+        if (t.layout == Layout::langchain) {
+            // Ids must all carry the prefix, or none (without --langchain-id-prefix).
+            std::string prefix = langchain_row_id(c.name, "", true);
+            auto r = pg.exec_params("SELECT count(*) FILTER (WHERE starts_with(id, $1)), count(*) FROM " +
+                                        t.qualified_table() + " WHERE " + t.where,
+                                    {prefix});
+            uint64_t with = std::stoull(r.text(0, 0)), all = std::stoull(r.text(0, 1));
+            if (o.langchain_id_prefix && with < all)
+                cf.push_back(fmt::format("collection '{}': {} of its {} row(s) have an id without the prefix '{}' that "
+                                         "--langchain-id-prefix expects",
+                                         c.name, all - with, all, prefix));
+            else if (!o.langchain_id_prefix && all > 0 && with == all && !d.clean())
+                cf.push_back(fmt::format("collection '{}': every id in the target starts with '{}': it was migrated "
+                                         "with --langchain-id-prefix; verify with --langchain-id-prefix",
+                                         c.name, prefix));
+        }
+        // Search check on the sample.
+        SearchTarget st{t.schema, t.table, cr.dim, c.space, "", "", ""};
+        st.filter = t.where;
+        st.halfvec_column = t.column.halfvec;
+        if (t.layout == Layout::llamaindex) {
+            st.id_expr = quote_ident(t.id_column);
+            st.index_space = Space::cosine;
+        } else if (!t.id_prefix.empty()) {
+            // Chroma's ids: the stored id without its prefix (collection names are ASCII: characters = bytes).
+            st.id_expr = fmt::format("CASE WHEN starts_with(id, {0}) THEN substr(id, {1}) ELSE id END",
+                                     quote_literal(t.id_prefix), t.id_prefix.size() + 1);
+        }
+        std::string want_opclass = t.layout == Layout::native
+                                       ? space_opclass(c.space, t.column.halfvec || cr.dim > kMaxVectorIndexDims)
+                                       : layout_index_opclass(t, c.space, cr.dim);
+        if (sc.index && sc.index->valid && sc.index->opclass == want_opclass) {
+            st.index_name = sc.index->name;
+            st.index_method = sc.index->method;
+            st.index_options = sc.index->options;
+        }
+        json sj = run_search_check(pg, st, c, cr.sample, o.search, chroma);
+        for (const auto &f : sj["failures"]) cf.push_back(f.get<std::string>());
+        for (const auto &w : sj["warnings"]) cw.push_back(w.get<std::string>());
+        cj["search"] = sj;
+    };
+    auto not_migrated = [&](const CollectionInfo &c, json &cj, std::vector<std::string> &cf, const std::string &where) {
+        cf.push_back(fmt::format("collection '{}': not migrated ({}); its {} source records are all missing", c.name,
+                                 where, c.record_count));
+        cj["completeness"] = {{"source_records", c.record_count}, {"target_records", 0},
+                              {"missing", c.record_count},        {"extra", 0},
+                              {"different", 0},                   {"digest_parity", false}};
+        tot_src += c.record_count;
+        tot_missing += c.record_count;
+    };
+
     for (const auto &c : cols) {
         json cj = {{"name", c.name}, {"id", c.id}, {"space", space_name(c.space)},
-                   {"dimension", c.dimension ? json(*c.dimension) : json()}};
+                   {"dimension", c.dimension ? json(*c.dimension) : json()}, {"layout", layout_name(o.layout)}};
         std::vector<std::string> cf, cw;
-        auto reg = lookup_registry(pg, o.schema, c.id, c.name);
-        if (!reg) {
-            cf.push_back(fmt::format("collection '{}': not migrated (no row in {}.chroma_collections); its {} source "
-                                     "records are all missing",
-                                     c.name, o.schema, c.record_count));
-            cj["completeness"] = {{"source_records", c.record_count}, {"target_records", 0},
-                                  {"missing", c.record_count},        {"extra", 0},
-                                  {"different", 0},                   {"digest_parity", false}};
-            tot_src += c.record_count;
-            tot_missing += c.record_count;
+        if (o.layout == Layout::native) {
+            auto reg = lookup_registry(pg, o.schema, c.id, c.name);
+            if (!reg) {
+                not_migrated(c, cj, cf, fmt::format("no row in {}.chroma_collections", o.schema));
+            } else {
+                cj["table"] = o.schema + "." + reg->table_name;
+                registry.push_back({{"name", reg->name}, {"migrated_at", reg->migrated_at},
+                                    {"record_count", reg->record_count ? json(*reg->record_count) : json()},
+                                    {"index_method", reg->index_method}, {"embedding_type", reg->embedding_type},
+                                    {"source", reg->source}});
+                SchemaCheck sc = check_schema(pg, o.schema, c, *reg);
+                for (auto &f : sc.failures) cf.push_back(f);
+                for (auto &w : sc.warnings) cw.push_back(w);
+                cj["schema"] = sc.to_json();
+                if (sc.index) facts.vector_index_bytes += sc.index->bytes;
+                facts.table_bytes += sc.table_bytes;
+                if (reg->table_exists && parse_vector_type(sc.column_type))
+                    check_records(c, native_target(pg, o.schema, reg->table_name), sc, cj, cf, cw);
+            }
         } else {
-            cj["table"] = o.schema + "." + reg->table_name;
-            registry.push_back({{"name", reg->name}, {"migrated_at", reg->migrated_at},
-                                {"record_count", reg->record_count ? json(*reg->record_count) : json()},
-                                {"index_method", reg->index_method}, {"source", reg->source}});
-            SchemaCheck sc = check_schema(pg, o.schema, c, *reg);
-            for (auto &f : sc.failures) cf.push_back(f);
-            for (auto &w : sc.warnings) cw.push_back(w);
-            cj["schema"] = sc.to_json();
-            if (sc.index) facts.vector_index_bytes += sc.index->bytes;
-            facts.table_bytes += sc.table_bytes;
-            if (reg->table_exists && (sc.column_type.rfind("vector", 0) == 0)) {
-                CompletenessOptions co{o.batch_size, o.max_listed, o.queries, o.show_progress};
-                CompletenessResult cr = check_completeness(src, c, pg, o.schema, reg->table_name, co);
-                cj["completeness"] = cr.to_json();
-                const auto &d = cr.diff;
-                tot_src += d.source_count;
-                tot_tgt += d.target_count;
-                tot_missing += cr.missing_ids.size();
-                tot_extra += cr.extra_ids.size();
-                tot_diff += cr.different.size();
-                read_seconds += cr.read_seconds;
-                if (d.source_count != d.target_count)
-                    cf.push_back(fmt::format("collection '{}': {} records in the source, {} in the target", c.name,
-                                             d.source_count, d.target_count));
-                auto name_some = [&](const std::vector<std::string> &ids) {
-                    std::string s;
-                    for (size_t i = 0; i < ids.size() && i < o.max_listed; ++i) s += (i ? ", '" : "'") + ids[i] + "'";
-                    if (ids.size() > o.max_listed) s += fmt::format(" and {} more", ids.size() - o.max_listed);
-                    return s;
-                };
-                if (!cr.missing_ids.empty())
-                    cf.push_back(fmt::format("collection '{}': {} record(s) missing in the target: {}", c.name,
-                                             cr.missing_ids.size(), name_some(cr.missing_ids)));
-                if (!cr.extra_ids.empty())
-                    cf.push_back(fmt::format("collection '{}': {} record(s) in the target that the source does not "
-                                             "have: {}", c.name, cr.extra_ids.size(), name_some(cr.extra_ids)));
-                for (size_t i = 0; i < cr.different.size(); ++i) {
-                    const auto &r = cr.different[i];
-                    if (i >= o.max_listed) {
-                        cf.push_back(fmt::format("collection '{}': {} more record(s) differ (all listed in the report)",
-                                                 c.name, cr.different.size() - o.max_listed));
-                        break;
-                    }
-                    std::string det;
-                    for (const auto &x : r.details) det += (det.empty() ? "" : "; ") + x;
-                    cf.push_back(fmt::format("collection '{}': record '{}' differs{}", c.name, r.id,
-                                             det.empty() ? "" : ": " + det));
-                }
-                if (cr.stored_digest_stale > 0)
-                    cw.push_back(fmt::format("collection '{}': {} row(s) have a stored digest that no longer matches "
-                                             "their values (changed in PostgreSQL after the migration; `sync` would "
-                                             "misjudge them)",
-                                             c.name, cr.stored_digest_stale));
-                // Search check on the sample.
-                SearchTarget st{o.schema, reg->table_name, cr.dim, c.space, "", "", ""};
-                if (sc.index && sc.index->valid && sc.index->opclass == space_opclass(c.space, cr.dim > kMaxVectorIndexDims)) {
-                    st.index_name = sc.index->name;
-                    st.index_method = sc.index->method;
-                    st.index_options = sc.index->options;
-                }
-                json sj = run_search_check(pg, st, c, cr.sample, o.search, chroma);
-                for (const auto &f : sj["failures"]) cf.push_back(f.get<std::string>());
-                for (const auto &w : sj["warnings"]) cw.push_back(w.get<std::string>());
-                cj["search"] = sj;
+            auto t = locate_layout_target(pg, o.layout, o.schema, c, o.langchain_id_prefix);
+            if (!t) {
+                not_migrated(c, cj, cf,
+                             o.layout == Layout::langchain
+                                 ? fmt::format("no row in {}.{} with its id or name", o.schema, kLangchainCollections)
+                                 : fmt::format("no table {}.{}", o.schema, llamaindex_table_name(c.name)));
+            } else if (t->table.empty()) {
+                // Registered by LangChain's layout as an empty collection of unknown dimension: no embedding table.
+                cj["table"] = nullptr;
+                cj["completeness"] = {{"source_records", c.record_count}, {"target_records", 0},
+                                      {"missing", c.record_count},        {"extra", 0},
+                                      {"different", 0},                   {"digest_parity", c.record_count == 0}};
+                tot_src += c.record_count;
+                tot_missing += c.record_count;
+                if (c.record_count > 0)
+                    cf.push_back(fmt::format("collection '{}': registered in {}.{} but there is no {}.{} table: its {} "
+                                             "source records are all missing",
+                                             c.name, o.schema, kLangchainCollections, o.schema, kLangchainEmbeddings,
+                                             c.record_count));
+            } else {
+                cj["table"] = t->describe();
+                SchemaCheck sc = check_layout_schema(pg, *t, c);
+                for (auto &f : sc.failures) cf.push_back(f);
+                for (auto &w : sc.warnings) cw.push_back(w);
+                cj["schema"] = sc.to_json();
+                if (sc.index) facts.vector_index_bytes += sc.index->bytes;
+                facts.table_bytes += sc.table_bytes;
+                check_records(c, *t, sc, cj, cf, cw);
             }
         }
         cj["ok"] = cf.empty();
@@ -139,7 +218,7 @@ json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_c
                   {{"collection", c.name}, {"ok", cf.empty()}});
         collections.push_back(cj);
     }
-    if (all_collections) {
+    if (all_collections && o.layout == Layout::native) {
         for (const auto &r : all_registry_rows(pg, o.schema)) {
             bool known = false;
             for (const auto &c : cols) known = known || c.id == r.id || c.name == r.name;
@@ -148,10 +227,25 @@ json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_c
                                                "have (deleted in Chroma after the migration?)",
                                                r.name, r.table_name));
         }
+    } else if (all_collections && o.layout == Layout::langchain &&
+               pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qualified(o.schema, kLangchainCollections)}) == "t") {
+        auto r = pg.exec("SELECT uuid::text, name FROM " + qualified(o.schema, kLangchainCollections) + " ORDER BY name");
+        for (int i = 0; i < r.rows(); ++i) {
+            bool known = false;
+            for (const auto &c : cols) known = known || c.id == r.text(i, 0) || c.name == r.text(i, 1);
+            if (!known)
+                warnings.push_back(fmt::format("the target has collection '{}' in {}.{} that the source does not have "
+                                               "(deleted in Chroma after the migration, or the app's own)",
+                                               r.text(i, 1), o.schema, kLangchainCollections));
+        }
     }
 
     json env = collect_environment(pg, facts);
     json migration = {{"registry", registry}};
+    if (o.layout != Layout::native)
+        migration["layout_note"] = fmt::format("the {} layout has no chroma2pg registry: the collections were located by the "
+                                        "framework's own tables",
+                                        layout_name(o.layout));
     auto runs_exists = pg.scalar("SELECT to_regclass(" + quote_literal(qualified(o.schema, "chroma2pg_runs")) + ") IS NOT NULL");
     if (runs_exists && *runs_exists == "t") {
         auto r = pg.scalar("SELECT coalesce(json_agg(r), '[]') FROM (SELECT * FROM " + qualified(o.schema, "chroma2pg_runs") +
@@ -170,8 +264,10 @@ json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_c
                    {"verdict", failures.empty() ? "PASS" : "FAIL"},
                    {"failures", failures},
                    {"warnings", warnings},
+                   {"notes", notes},
                    {"source", {{"description", src.describe()}, {"details", src.details()}}},
-                   {"target", {{"server", pg.describe()}, {"schema", o.schema}}},
+                   {"target", {{"server", pg.describe()}, {"schema", o.schema}, {"layout", layout_name(o.layout)},
+                               {"langchain_id_prefix", o.langchain_id_prefix}}},
                    {"settings",
                     {{"queries", o.queries}, {"k", o.search.k}, {"ef_search", o.search.ef_search},
                      {"min_recall", o.search.min_recall}, {"max_listed", o.max_listed}}},

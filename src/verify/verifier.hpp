@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sources/source.hpp"
+#include "target/layout_sink.hpp"
 #include "verify/bench.hpp"
 #include "verify/search_check.hpp"
 
@@ -14,6 +15,8 @@ namespace c2p {
 
 struct VerifyOptions {
     std::string to, schema = "public";
+    Layout layout = Layout::native;   // where the records are: chroma2pg's tables or a framework's
+    bool langchain_id_prefix = false; // langchain: ids were stored as "<collection>:<id>"
     size_t queries = 100;
     SearchOptions search;
     size_t max_listed = 20; // records listed on stderr per kind; all go to the report

@@ -4,12 +4,15 @@ return Chroma's top-k, rows must hold exact ids/documents/metadata, and 3,072 di
 import json
 import math
 import random
+import struct
+import tempfile
 import unittest
 import uuid
 
 import support as s
 
 NULL_KEY = "_chroma_document_null"
+URI_KEY = "_chroma_uri"
 API = s.API
 
 
@@ -32,13 +35,14 @@ def normalised(vs):
 
 
 def split_meta(meta_text):
-    """(chroma metadata or None, document_was_null) from a framework metadata column."""
+    """(chroma metadata or None, document_was_null, uri) from a framework metadata column."""
     m = None if meta_text is None else json.loads(meta_text)
-    was_null = False
+    was_null, uri = False, None
     if m is not None and NULL_KEY in m:
         was_null = m.pop(NULL_KEY) is True
-        m = m or None
-    return m, was_null
+    if m is not None and URI_KEY in m:
+        uri = m.pop(URI_KEY)
+    return m or None, was_null, uri
 
 
 class LayoutBase(unittest.TestCase):
@@ -74,16 +78,19 @@ class LayoutBase(unittest.TestCase):
         """got: {id: (embedding floats, text, metadata json text)}."""
         want = s.as_records(self.chroma.get_all(self.cols[name][0]["id"]))
         self.assertEqual(set(got), set(want))
-        nulls = 0
-        for rid, (emb, doc, _uri, meta) in want.items():
+        nulls = uris = 0
+        for rid, (emb, doc, uri, meta) in want.items():
             g_emb, g_doc, g_meta = got[rid]
             self.assertEqual([s.f32_bits(x) for x in g_emb], [s.f32_bits(x) for x in emb], rid)
-            m, was_null = split_meta(g_meta)
+            m, was_null, g_uri = split_meta(g_meta)
             self.assertEqual(was_null, doc is None, rid)
             self.assertEqual(g_doc, "" if doc is None else doc, rid)
+            self.assertEqual(g_uri, uri, rid)
             nulls += was_null
+            uris += uri is not None
             self.assertTrue(s.json_types_equal(m, meta or None), "%s: %r != %r" % (rid, m, meta))
         self.assertGreater(nulls, 0)
+        self.assertGreater(uris, 0)
 
     def queries(self, name, want_meta):
         """A few stored vectors (slightly moved) whose record passes the filter."""
@@ -313,6 +320,470 @@ class HalfvecBeyond2000(unittest.TestCase):
                     hits += len(a & e)
                 recall = hits / (10.0 * len(qs))
                 self.assertGreaterEqual(recall, 0.95, "%s recall@10 %.3f" % (layout, recall))
+
+    def test_verify_passes_through_the_expression_index(self):
+        for layout, (url, _) in self.dbs.items():
+            with self.subTest(layout=layout):
+                p, r = verify_layout(url, layout, [self.name], check=0, queries=10)
+                c = r["collections"][0]
+                self.assertEqual(c["completeness"]["matching"], self.n)
+                self.assertIn("::halfvec(%d)" % self.dim, c["schema"]["index"]["definition"])
+                self.assertEqual(c["schema"]["index"]["opclass"], "halfvec_cosine_ops")
+                self.assertTrue(c["search"]["index_used"], c["search"])
+
+
+# ---------------------------------------------------------------- verify and sync of the framework layouts
+LAYOUT_SQL = {
+    # table SQL (for one collection's rows), id column, document column, metadata column, row filter
+    "langchain": ("langchain_pg_embedding", "id", "document", "cmetadata"),
+    "llamaindex": (None, "node_id", "text", "metadata_"),
+}
+
+
+def verify_layout(url, layout, names, *extra, check=0, queries=20):
+    p = s.run("--json", "verify", "--from", s.CHROMA_URL, "--to", url, "--layout", layout, "--collections",
+              ",".join(names), "--queries", str(queries), *extra, check=check)
+    return p, json.loads(p.stdout)
+
+
+class LayoutTarget:
+    """SQL names of one collection's rows under a layout."""
+
+    def __init__(self, layout, url, name, cid, id_prefix=False):
+        self.layout, self.url, self.name, self.cid = layout, url, name, cid
+        table, self.idc, self.docc, self.metac = LAYOUT_SQL[layout]
+        # The Chroma id of a row: with --langchain-id-prefix the stored id is "<collection>:<id>".
+        self.chroma_id = "substr(id, %d)" % (len(name) + 2) if id_prefix else self.idc
+        self.table = '"%s"' % (table or "data_" + name.lower())
+        self.filt = "collection_id = '%s'::uuid" % cid if layout == "langchain" else "true"
+
+    def q(self, sql, params=None):
+        return s.pg_query(self.url, sql.format(t=self.table, id=self.idc, doc=self.docc, meta=self.metac,
+                                               f=self.filt), params)
+
+    def rows(self):
+        """{chroma id: (embedding floats, text, metadata json text)}."""
+        return {r[0]: (list(r[1]), r[2], r[3]) for r in
+                self.q("SELECT %s, embedding::real[], {doc}, {meta}::text FROM {t} WHERE {f}" % self.chroma_id)}
+
+    def xmins(self):
+        return dict(self.q("SELECT %s, xmin::text FROM {t} WHERE {f}" % self.chroma_id))
+
+
+class LayoutVerifyTampering:
+    """Mixin: after a real migration `verify --layout X` passes; each tampering is caught and named (exit 1)."""
+    layout = None
+
+    @classmethod
+    def setUpClass(cls):
+        s.require_env(cls)
+        cls.chroma = s.Chroma(s.CHROMA_URL)
+        cls.name = "vt-%s-%s" % (cls.layout[:5], uuid.uuid4().hex[:8])
+        col = cls.chroma.create_collection(cls.name, metadata={"k": 1}, space="cosine")
+        cls.cid = col["id"]
+        ids, embs, docs, metas, uris = s.varied_records(300, 16, seed=41, prefix="t")
+        cls.chroma.add(cls.cid, ids, embs, docs, metas, uris)
+        cls.url, cls.drop = s.new_database("vt" + cls.layout[:4])
+        cls.t = LayoutTarget(cls.layout, cls.url, cls.name, cls.cid)
+
+    @classmethod
+    def tearDownClass(cls):
+        if hasattr(cls, "name"):
+            cls.chroma.delete_collection(cls.name)
+        if hasattr(cls, "drop"):
+            cls.drop()
+
+    def setUp(self):
+        s.run("migrate", "--from", s.CHROMA_URL, "--to", self.url, "--layout", self.layout, "--collections", self.name,
+              "--replace", check=0)
+
+    def tampered(self):
+        p, r = verify_layout(self.url, self.layout, [self.name], check=1)
+        self.assertEqual(r["verdict"], "FAIL")
+        c = r["collections"][0]
+        self.assertFalse(c["ok"])
+        return p, r, c["completeness"]
+
+    def test_untampered_passes_with_full_parity(self):
+        p, r = verify_layout(self.url, self.layout, [self.name], check=0, queries=40)
+        self.assertEqual(r["verdict"], "PASS", r["failures"])
+        c = r["collections"][0]
+        cp = c["completeness"]
+        self.assertTrue(cp["digest_parity"])
+        self.assertEqual((cp["source_records"], cp["target_records"], cp["matching"]), (300, 300, 300))
+        self.assertEqual((cp["missing"], cp["extra"], cp["different"]), (0, 0, 0))
+        self.assertIn("float32", cp["embedding_precision"])
+        self.assertTrue(c["schema"]["ok"], c["schema"])
+        self.assertEqual(c["schema"]["column_type"], "vector(16)")
+        self.assertEqual(c["schema"]["index"]["opclass"], "vector_cosine_ops")
+        self.assertTrue(c["search"]["index_used"], c["search"])
+        self.assertGreaterEqual(c["search"]["recall_at_k"], 0.9)
+        src = c["search"]["source"]
+        self.assertTrue(src["queried"])
+        self.assertGreater(src["distances_compared"], 100)
+        self.assertEqual(src["distances_disagree"], 0, src)
+        self.assertEqual(r["target"]["layout"], self.layout)
+
+    def test_one_float_one_ulp(self):
+        rid = "t-000010"
+        emb = self.t.q("SELECT embedding::real[] FROM {t} WHERE {id} = %s", (rid,))[0][0]
+        emb[3] = struct.unpack("<f", struct.pack("<I", s.f32_bits(emb[3]) + 1))[0]
+        self.t.q("UPDATE {t} SET embedding = %s::vector WHERE {id} = %s", (vec_text(emb), rid))
+        p, r, cp = self.tampered()
+        self.assertEqual((cp["missing"], cp["extra"], cp["different"]), (0, 0, 1))
+        d = cp["different_records"][0]
+        self.assertEqual((d["id"], d["fields"]), (rid, ["embedding"]))
+        self.assertIn("first at [3]", d["details"][0])
+        self.assertIn(rid, p.stderr)
+
+    def test_document_one_character(self):
+        rid = "t-000004"
+        doc = self.t.q("SELECT {doc} FROM {t} WHERE {id} = %s", (rid,))[0][0]
+        self.t.q("UPDATE {t} SET {doc} = %s WHERE {id} = %s", (doc[:-1] + ("Y" if doc[-1] != "Y" else "Z"), rid))
+        p, r, cp = self.tampered()
+        d = cp["different_records"]
+        self.assertEqual([(x["id"], x["fields"]) for x in d], [(rid, ["document"])])
+        self.assertIn("first difference at character %d" % (len(doc) - 1), d[0]["details"][0])
+
+    def test_null_document_became_empty_text(self):
+        rid = "t-000003"  # varied_records: no document, stored as '' + the marker
+        self.t.q("UPDATE {t} SET {meta} = {meta} - '_chroma_document_null' WHERE {id} = %s", (rid,))
+        p, r, cp = self.tampered()
+        d = cp["different_records"]
+        self.assertEqual([(x["id"], x["fields"]) for x in d], [(rid, ["document"])])
+        self.assertIn('source null, target ""', d[0]["details"][0])
+
+    def test_int_became_float(self):
+        rid = "t-000001"
+        self.t.q("UPDATE {t} SET {meta} = jsonb_set({meta}, '{{i}}', '1.0'::jsonb) WHERE {id} = %s", (rid,))
+        p, r, cp = self.tampered()
+        d = cp["different_records"]
+        self.assertEqual([(x["id"], x["fields"]) for x in d], [(rid, ["metadata"])])
+        self.assertTrue(any("type changed from int to float" in x for x in d[0]["details"]), d[0])
+
+    def test_uri_changed(self):
+        rid = "t-000006"  # i % 3 == 0: has a uri
+        self.t.q("UPDATE {t} SET {meta} = jsonb_set({meta}, '{{_chroma_uri}}', '\"s3://elsewhere\"'::jsonb) "
+                 "WHERE {id} = %s", (rid,))
+        p, r, cp = self.tampered()
+        d = cp["different_records"]
+        self.assertEqual([(x["id"], x["fields"]) for x in d], [(rid, ["uri"])])
+        self.assertIn("s3://elsewhere", d[0]["details"][0])
+
+    def test_deleted_row(self):
+        rid = "t-000123"
+        self.t.q("DELETE FROM {t} WHERE {id} = %s", (rid,))
+        p, r, cp = self.tampered()
+        self.assertEqual(cp["missing_ids"], [rid])
+        self.assertEqual((cp["extra"], cp["different"], cp["target_records"]), (0, 0, 299))
+        self.assertTrue(any(rid in f and "missing" in f for f in r["failures"]), r["failures"])
+
+    def test_extra_row(self):
+        if self.layout == "langchain":
+            self.t.q("INSERT INTO {t} (id, collection_id, embedding, document, cmetadata) SELECT 'intruder-1', "
+                     "collection_id, embedding, document, cmetadata FROM {t} WHERE id = 't-000005'")
+        else:
+            self.t.q("INSERT INTO {t} (text, metadata_, node_id, embedding) SELECT text, metadata_, 'intruder-1', "
+                     "embedding FROM {t} WHERE node_id = 't-000005'")
+        p, r, cp = self.tampered()
+        self.assertEqual(cp["extra_ids"], ["intruder-1"])
+        self.assertEqual((cp["missing"], cp["different"]), (0, 0))
+        self.assertTrue(any("intruder-1" in f for f in r["failures"]))
+
+    def test_wrong_operator_class(self):
+        idx = self.t.q("SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON "
+                       "am.oid = c.relam WHERE i.indrelid = '{t}'::regclass AND am.amname = 'hnsw'")
+        self.assertEqual(len(idx), 1)
+        self.t.q('DROP INDEX "%s"' % idx[0][0])
+        self.t.q("CREATE INDEX wrong_ops ON {t} USING hnsw (embedding vector_l2_ops)")
+        p, r, cp = self.tampered()
+        self.assertTrue(cp["digest_parity"])
+        self.assertTrue(any("vector_l2_ops" in f and "vector_cosine_ops" in f for f in r["failures"]), r["failures"])
+
+
+class LangchainVerifyTampering(LayoutVerifyTampering, unittest.TestCase):
+    layout = "langchain"
+
+
+class LlamaindexVerifyTampering(LayoutVerifyTampering, unittest.TestCase):
+    layout = "llamaindex"
+
+
+class LayoutSync:
+    """Mixin: `sync --layout X` after adds, updates, upserts and deletes in Chroma: the rows equal Chroma's,
+    only the changed rows were written, verify is at parity, a second sync changes nothing."""
+    layout = None
+    space = "l2"
+    extra_args = ()
+
+    def test_sync_applies_exactly_the_changes(self):
+        s.require_env(self)
+        chroma = s.Chroma(s.CHROMA_URL)
+        name = "sy-%s-%s" % (self.layout[:5], uuid.uuid4().hex[:8])
+        col = chroma.create_collection(name, space=self.space)
+        self.addCleanup(chroma.delete_collection, name)
+        cid = col["id"]
+        ids, embs, docs, metas, uris = s.varied_records(400, 12, seed=51, prefix="y")
+        chroma.add(cid, ids, embs, docs, metas, uris)
+        url, drop = s.new_database("sy" + self.layout[:4])
+        self.addCleanup(drop)
+        args = ("--to", url, "--layout", self.layout, "--collections", name) + tuple(self.extra_args)
+        s.run("migrate", "--from", s.CHROMA_URL, *args, check=0)
+        t = LayoutTarget(self.layout, url, name, cid, "--langchain-id-prefix" in self.extra_args)
+        if self.extra_args:
+            self.assertEqual(len(s.pg_query(url, "SELECT id FROM langchain_pg_embedding WHERE id LIKE %s",
+                                            (name + ":%",))), 400)
+        before = t.xmins()
+        self.assertEqual(len(before), 400)
+
+        emb_only, meta_only, doc_only = ids[0:4], ids[10:13], ids[20:22]
+        ups_existing, deleted = ids[30:32], ids[40:46]
+        new_ids = ["new-%d" % i for i in range(5)]
+        ups_new = ["ups-new-%d" % i for i in range(2)]
+        chroma.add(cid, new_ids, [[0.25 * i + 0.1] * 12 for i in range(5)], ["new doc %d" % i for i in range(4)] + [None],
+                   [{"n": i, "f": 1.0} for i in range(5)], ["file://new/%d" % i for i in range(5)])
+        chroma.add(cid, emb_only, [[9.5 + i] * 12 for i in range(len(emb_only))], op="update")
+        chroma.call("POST", API + "/collections/%s/update" % cid,
+                    {"ids": meta_only, "metadatas": [{"changed": True, "i": 1000 + i} for i in range(len(meta_only))]})
+        chroma.call("POST", API + "/collections/%s/update" % cid,
+                    {"ids": doc_only, "documents": ["rewritten %d" % i for i in range(len(doc_only))]})
+        up = ups_existing + ups_new
+        chroma.add(cid, up, [[-1.0 - i] * 12 for i in range(len(up))], ["upserted %d" % i for i in range(len(up))],
+                   [{"u": i} for i in range(len(up))], op="upsert")
+        chroma.call("POST", API + "/collections/%s/delete" % cid, {"ids": deleted})
+
+        want_new = len(new_ids) + len(ups_new)
+        want_changed = len(emb_only) + len(meta_only) + len(doc_only) + len(ups_existing)
+        dry = s.run_json("sync", "--from", s.CHROMA_URL, *args, "--dry-run")
+        c = dry["collections"][0]
+        self.assertEqual((c["inserted"], c["updated"], c["deleted"]), (want_new, want_changed, len(deleted)), c)
+        self.assertEqual(t.xmins(), before, "dry run wrote")
+
+        res = s.run_json("sync", "--from", s.CHROMA_URL, *args)
+        self.assertEqual(res["layout"], self.layout)
+        c = res["collections"][0]
+        self.assertEqual((c["inserted"], c["updated"], c["deleted"]), (want_new, want_changed, len(deleted)), c)
+        self.assertEqual(c["unchanged"], 400 - want_changed - len(deleted))
+        after = t.xmins()
+        written = {i for i in after if before.get(i) != after[i]}
+        self.assertEqual(written, set(emb_only + meta_only + doc_only + ups_existing + new_ids + ups_new))
+        self.assertFalse(set(deleted) & set(after))
+        self.check_exact(chroma, cid, t)
+
+        p, r = verify_layout(url, self.layout, [name], *self.extra_args, check=0)
+        self.assertEqual(r["verdict"], "PASS", r["failures"])
+        self.assertEqual(r["collections"][0]["completeness"]["matching"], 400 - len(deleted) + want_new)
+
+        again = s.run_json("sync", "--from", s.CHROMA_URL, *args)
+        c = again["collections"][0]
+        self.assertEqual((c["inserted"], c["updated"], c["deleted"], c["unchanged"]),
+                         (0, 0, 0, 400 - len(deleted) + want_new))
+        self.assertEqual(t.xmins(), after)
+
+    def check_exact(self, chroma, cid, t):
+        want = s.as_records(chroma.get_all(cid))
+        got = t.rows()
+        self.assertEqual(set(got), set(want))
+        for rid, (emb, doc, uri, meta) in want.items():
+            g_emb, g_doc, g_meta = got[rid]
+            self.assertEqual([s.f32_bits(x) for x in g_emb], [s.f32_bits(x) for x in emb], rid)
+            m, was_null, g_uri = split_meta(g_meta)
+            self.assertEqual((g_doc, was_null, g_uri), ("" if doc is None else doc, doc is None, uri), rid)
+            self.assertTrue(s.json_types_equal(m, meta or None), "%s: %r != %r" % (rid, m, meta))
+
+
+class LangchainSync(LayoutSync, unittest.TestCase):
+    layout = "langchain"
+    space = "l2"
+
+
+class LangchainSyncWithIdPrefix(LayoutSync, unittest.TestCase):
+    layout = "langchain"
+    space = "ip"
+    extra_args = ("--langchain-id-prefix",)
+
+    def test_prefix_flag_must_match_the_migration(self):
+        s.require_env(self)
+        chroma = s.Chroma(s.CHROMA_URL)
+        name = "sypx-" + uuid.uuid4().hex[:8]
+        col = chroma.create_collection(name)
+        self.addCleanup(chroma.delete_collection, name)
+        chroma.add(col["id"], ["a", "b"], [[0.0, 1.0], [1.0, 0.0]], ["x", "y"])
+        url, drop = s.new_database("sypx")
+        self.addCleanup(drop)
+        s.run("migrate", "--from", s.CHROMA_URL, "--to", url, "--layout", "langchain", "--langchain-id-prefix",
+              "--collections", name, check=0)
+        p = s.run("sync", "--from", s.CHROMA_URL, "--to", url, "--layout", "langchain", "--collections", name, check=2)
+        self.assertIn("--langchain-id-prefix", p.stderr)
+        p, r = verify_layout(url, "langchain", [name], check=1)
+        self.assertTrue(any("--langchain-id-prefix" in f for f in r["failures"]), r["failures"])
+        verify_layout(url, "langchain", [name], "--langchain-id-prefix", check=0)
+
+
+class LlamaindexSync(LayoutSync, unittest.TestCase):
+    layout = "llamaindex"
+    space = "cosine"
+
+
+class LlamaindexHalfvec(unittest.TestCase):
+    """--halfvec: the column is halfvec(dim); verify compares at float16 and says so; sync keeps it exact."""
+
+    def test_halfvec_verify_and_sync(self):
+        s.require_env(self)
+        chroma = s.Chroma(s.CHROMA_URL)
+        name = "syhv-" + uuid.uuid4().hex[:8]
+        col = chroma.create_collection(name, space="cosine")
+        self.addCleanup(chroma.delete_collection, name)
+        cid = col["id"]
+        ids, embs, docs, metas, uris = s.varied_records(300, 16, seed=61, prefix="h")
+        chroma.add(cid, ids, embs, docs, metas, uris)
+        url, drop = s.new_database("syhv")
+        self.addCleanup(drop)
+        s.run("migrate", "--from", s.CHROMA_URL, "--to", url, "--layout", "llamaindex", "--halfvec", "--collections",
+              name, check=0)
+        t = LayoutTarget("llamaindex", url, name, cid)
+        self.assertEqual(t.q("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
+                             "'{t}'::regclass AND attname = 'embedding'")[0][0], "halfvec(16)")
+        p, r = verify_layout(url, "llamaindex", [name], check=0)
+        c = r["collections"][0]
+        self.assertIn("float16", c["completeness"]["embedding_precision"])
+        self.assertTrue(any("float16" in n for n in r["notes"]), r["notes"])
+        self.assertEqual(c["schema"]["index"]["opclass"], "halfvec_cosine_ops")
+        # One float16 step in one component is caught.
+        rid = "h-000007"
+        e = t.q("SELECT embedding::real[] FROM {t} WHERE node_id = %s", (rid,))[0][0]
+        t.q("UPDATE {t} SET embedding = %s::halfvec WHERE node_id = %s",
+            (vec_text(e[:2] + [e[2] * (1 + 2 ** -9)] + e[3:]), rid))
+        p, r = verify_layout(url, "llamaindex", [name], check=1)
+        d = r["collections"][0]["completeness"]["different_records"]
+        self.assertEqual([(x["id"], x["fields"]) for x in d], [(rid, ["embedding"])])
+        self.assertIn("float16", d[0]["details"][0])
+        # sync repairs it and applies a change made in Chroma.
+        chroma.add(cid, ["h-000008"], [[0.5] * 16], op="update")
+        res = s.run_json("sync", "--from", s.CHROMA_URL, "--to", url, "--layout", "llamaindex", "--collections", name)
+        c = res["collections"][0]
+        self.assertEqual((c["inserted"], c["updated"], c["deleted"]), (0, 2, 0), c)
+        verify_layout(url, "llamaindex", [name], check=0)
+
+
+class NativeHalfvec(unittest.TestCase):
+    """Native --halfvec: halfvec(dim) column with the halfvec operator class, registry says so, every stored value
+    is exactly pgvector's own float32 -> float16 conversion; verify passes at float16 precision and says so,
+    still catches one float16 step; sync keeps it exact."""
+
+    def migrate(self, n, dim, space, seed):
+        chroma = s.Chroma(s.CHROMA_URL)
+        name = "nhv-" + uuid.uuid4().hex[:8]
+        col = chroma.create_collection(name, space=space)
+        self.addCleanup(chroma.delete_collection, name)
+        ids, embs, docs, metas, uris = s.varied_records(n, dim, seed=seed, prefix="n")
+        chroma.add(col["id"], ids, embs, docs, metas, uris)
+        url, drop = s.new_database("nhv")
+        self.addCleanup(drop)
+        s.run("migrate", "--from", s.CHROMA_URL, "--to", url, "--halfvec", "--collections", name, check=0)
+        table = s.pg_query(url, "SELECT table_name FROM chroma_collections WHERE name = %s", (name,))[0][0]
+        return chroma, col["id"], name, url, '"%s"' % table
+
+    def assert_as_pgvector_converts(self, chroma, cid, url, table, dim):
+        want = s.as_records(chroma.get_all(cid))
+        s.pg_query(url, "DROP TABLE IF EXISTS src_f32; CREATE TABLE src_f32 (id text, e vector(%d))" % dim)
+        conn = s.psycopg2.connect(url)
+        with conn, conn.cursor() as cur:
+            cur.executemany("INSERT INTO src_f32 VALUES (%s, %s::vector)",
+                            [(k, vec_text(v[0])) for k, v in want.items()])
+        conn.close()
+        same = s.pg_query(url, "SELECT count(*) FROM %s t JOIN src_f32 v ON v.id = t.id WHERE t.embedding = "
+                               "v.e::halfvec AND t.embedding::text = v.e::halfvec::text" % table)[0][0]
+        self.assertEqual(same, len(want))
+        self.assertEqual(s.pg_query(url, "SELECT count(*) FROM %s" % table)[0][0], len(want))
+        # Documents, uris and typed metadata stay exact.
+        rows = {r[0]: r[1:] for r in s.pg_query(url, "SELECT id, document, uri, metadata::text FROM %s" % table)}
+        for k, (_e, doc, uri, meta) in want.items():
+            self.assertEqual(rows[k][:2], (doc, uri), k)
+            self.assertTrue(s.json_types_equal(None if rows[k][2] is None else json.loads(rows[k][2]), meta or None), k)
+
+    def test_migrated_as_halfvec_and_verified_at_float16(self):
+        s.require_env(self)
+        chroma, cid, name, url, table = self.migrate(300, 24, "cosine", 71)
+        self.assertEqual(s.pg_query(url, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
+                                         "%s::regclass AND attname = 'embedding'", (table,))[0][0], "halfvec(24)")
+        self.assertEqual(s.pg_query(url, "SELECT embedding_type FROM chroma_collections WHERE name = %s",
+                                    (name,))[0][0], "halfvec")
+        defs = [r[0] for r in s.pg_query(url, "SELECT indexdef FROM pg_indexes WHERE tablename = %s", (table.strip('"'),))]
+        self.assertTrue(any("hnsw (embedding halfvec_cosine_ops)" in d for d in defs), defs)
+        self.assert_as_pgvector_converts(chroma, cid, url, table, 24)
+        p, r = verify_layout(url, "native", [name], check=0, queries=40)
+        c = r["collections"][0]
+        cp = c["completeness"]
+        self.assertEqual((cp["matching"], cp["stored_digest_stale"]), (300, 0))
+        self.assertIn("float16", cp["embedding_precision"])
+        self.assertTrue(any("float16" in n and name in n for n in r["notes"]), r["notes"])
+        self.assertEqual(c["schema"]["column_type"], "halfvec(24)")
+        self.assertTrue(c["schema"]["ok"], c["schema"])
+        self.assertTrue(c["search"]["index_used"])
+        self.assertEqual(c["search"]["source"]["distances_disagree"], 0, c["search"]["source"])
+        h = s.run("verify", "--from", s.CHROMA_URL, "--to", url, "--collections", name, "--queries", "10", check=0)
+        self.assertIn("float16", h.stdout)
+
+    def test_tampering_caught_and_sync_keeps_it_exact(self):
+        s.require_env(self)
+        chroma, cid, name, url, table = self.migrate(200, 8, "l2", 73)
+        rid = "n-000011"
+        e = s.pg_query(url, "SELECT embedding::real[] FROM %s WHERE id = %%s" % table, (rid,))[0][0]
+        e[5] = e[5] * (1 + 2 ** -9)  # about one float16 step
+        s.pg_query(url, "UPDATE %s SET embedding = %%s::halfvec WHERE id = %%s" % table, (vec_text(e), rid))
+        p, r = verify_layout(url, "native", [name], check=1)
+        cp = r["collections"][0]["completeness"]
+        self.assertEqual([(x["id"], x["fields"]) for x in cp["different_records"]], [(rid, ["embedding"])])
+        self.assertIn("float16", cp["different_records"][0]["details"][0])
+        self.assertEqual(cp["stored_digest_stale"], 1)
+        # Put it back the way pgvector itself converts Chroma's float32 value: parity again, stored digest included.
+        s.pg_query(url, "UPDATE %s SET embedding = %%s::vector::halfvec WHERE id = %%s" % table,
+                   (vec_text(s.as_records(chroma.get_all(cid))[rid][0]), rid))
+        p, r = verify_layout(url, "native", [name], check=0)
+        self.assertEqual(r["collections"][0]["completeness"]["stored_digest_stale"], 0)
+        # Changes in Chroma, one of them a value no float16 can hold (rejected, like any unstorable record).
+        chroma.add(cid, ["n-000001", "n-000002"], [[0.5] * 8, [1.5] * 8], op="update")
+        chroma.add(cid, ["new-1", "new-2"], [[0.1] * 8, [70000.0] + [0.0] * 7], ["a", "b"])
+        chroma.call("POST", API + "/collections/%s/delete" % cid, {"ids": ["n-000003"]})
+        rejects = tempfile.mkdtemp(prefix="c2p-nhv-")
+        p = s.run("--json", "sync", "--from", s.CHROMA_URL, "--to", url, "--collections", name, "--on-bad-record", "skip",
+                  "--reject-dir", rejects, check=1)
+        c = json.loads(p.stdout)["collections"][0]
+        self.assertEqual((c["inserted"], c["updated"], c["deleted"], c["rejected"]), (1, 2, 1, 1), c)
+        with open(c["reject_file"]) as f:
+            line = json.loads(f.readline())
+        self.assertIn("new-2", json.dumps(line))
+        self.assertIn("halfvec", json.dumps(line))
+        chroma.call("POST", API + "/collections/%s/delete" % cid, {"ids": ["new-2"]})
+        p, r = verify_layout(url, "native", [name], check=0)
+        self.assertEqual(r["collections"][0]["completeness"]["matching"], 200)
+        self.assert_as_pgvector_converts(chroma, cid, url, table, 8)
+
+
+class LayoutOptionsEverywhere(unittest.TestCase):
+    """verify and sync take --layout / --langchain-id-prefix like migrate: same env vars, completed in bash."""
+
+    def test_help_env_and_completion(self):
+        for cmd in ("migrate", "verify", "sync"):
+            h = s.run(cmd, "--help", check=0).stdout
+            self.assertIn("--layout TEXT:{native,langchain,llamaindex}=native (Env:CHROMA2PG_LAYOUT)", h, cmd)
+            self.assertIn("--langchain-id-prefix (Env:CHROMA2PG_LANGCHAIN_ID_PREFIX)", h, cmd)
+        p = s.run("verify", "--from", "http://127.0.0.1:9", "--to", "postgresql://x@127.0.0.1:9/x",
+                  check=2, env={"CHROMA2PG_LAYOUT": "nope"})
+        self.assertIn("nope", p.stderr)
+        p = s.run("sync", "--from", "http://127.0.0.1:9", "--to", "postgresql://x@127.0.0.1:9/x",
+                  "--langchain-id-prefix", check=2, env={"CHROMA2PG_LAYOUT": "llamaindex"})
+        self.assertIn("--layout langchain only", p.stderr)
+        import test_completion as tc  # the completion driver, without collecting its tests here
+        tc.CompletionTest.setUpClass()
+        try:
+            c = tc.CompletionTest("test_commands")
+            for cmd in ("verify", "sync"):
+                self.assertEqual(c.complete(cmd, "--layout", ""), ["native", "langchain", "llamaindex"])
+                self.assertEqual(c.complete(cmd, "--langchain-i"), ["--langchain-id-prefix"])
+        finally:
+            tc.CompletionTest.tearDownClass()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,652 @@
+#include "commands/dry_run.hpp"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "backup/manifest.hpp"
+#include "backup/pickle_writer.hpp"
+#include "commands/space_check.hpp"
+#include "core/metadata_json.hpp"
+#include "target/checkpoint_store.hpp"
+#include "target/langchain_layout.hpp"
+#include "target/layout_sink.hpp"
+#include "target/llamaindex_layout.hpp"
+#include "target/size_estimate.hpp"
+#include "target/table_names.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+#include "util/progress.hpp"
+
+namespace c2p {
+
+using json = nlohmann::ordered_json;
+
+namespace {
+
+// The sample the estimates are computed on: the first records, bounded in count and in bytes.
+constexpr uint64_t kSampleRecords = 2000;
+constexpr uint64_t kSampleVectorBytes = 32ull << 20;
+// zstd's ratio is measured on at most this much of each format's sample text.
+constexpr size_t kZstdSampleBytes = 4u << 20;
+// manifest.json: a fixed part plus about this much per data file.
+constexpr uint64_t kManifestBase = 2048, kManifestPerFile = 400;
+
+// Why the real run would stop; the dry run prints the plan first, then fails the same way.
+struct Problem {
+    ExitCode code;
+    std::string message;
+};
+
+[[noreturn]] void raise(const Problem &p) {
+    if (p.code == ExitCode::environment) throw EnvError(p.message);
+    if (p.code == ExitCode::data) throw DataError(p.message);
+    throw UsageError(p.message);
+}
+
+std::optional<uint32_t> dimension_of(const CollectionInfo &c, const RecordBatch &s) {
+    if (c.dimension) return c.dimension;
+    if (!s.empty()) return s.dim;
+    return std::nullopt;
+}
+
+uint64_t ivfflat_lists(const IndexOptions &o, uint64_t rows) {
+    if (o.ivfflat_lists > 0) return uint64_t(o.ivfflat_lists);
+    return rows <= 1000000 ? std::max<uint64_t>(1, rows / 1000) : uint64_t(std::sqrt(double(rows)));
+}
+
+// An index tuple's text key: a 1-byte header up to 126 bytes, else 4 (and int alignment).
+uint32_t text_key_bytes(size_t len) { return len + 1 <= 127 ? uint32_t(len + 1) : uint32_t(len + 4 + 3) / 4 * 4; }
+
+// The stored size (VARSIZE) of each JSON text as jsonb, computed by the server with a read-only query.
+// Text the server refuses as jsonb (a record the run will reject: \u0000…) gets its JSON length instead.
+std::vector<std::optional<uint32_t>> jsonb_sizes(PgConnection &pg, const std::vector<std::optional<std::string>> &texts) {
+    std::vector<std::optional<uint32_t>> out;
+    if (texts.empty()) return out;
+    json arr = json::array();
+    for (const auto &t : texts) arr.push_back(t ? json(*t) : json());
+    try {
+        auto r = pg.exec_params("SELECT pg_column_size(x::jsonb) FROM jsonb_array_elements_text($1::jsonb) WITH "
+                                "ORDINALITY AS t(x, n) ORDER BY n",
+                                {arr.dump(-1, ' ', false, json::error_handler_t::replace)});
+        for (int i = 0; i < r.rows(); ++i)
+            out.push_back(r.is_null(i, 0) ? std::nullopt : std::optional<uint32_t>(uint32_t(std::stoul(r.text(i, 0)))));
+    } catch (const DataError &) {
+        out.clear();
+        for (const auto &t : texts)
+            out.push_back(t ? std::optional<uint32_t>(uint32_t(t->size() + 4)) : std::nullopt);
+    }
+    out.resize(texts.size());
+    return out;
+}
+
+// Metadata as JSON text for sizing; empty when none, or when the record cannot be stored (NaN…).
+std::string sizing_json(const Metadata &m) {
+    if (m.empty()) return {};
+    try {
+        return metadata_to_json(m);
+    } catch (const Error &) {
+        return {};
+    }
+}
+
+bool relation_exists(PgConnection &pg, const std::string &schema, const std::string &table) {
+    return pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qualified(schema, table)}) == "t";
+}
+
+std::string bytes_text(uint64_t b) { return human_bytes(double(b)); }
+
+json index_json(const std::string &name, const std::string &kind, const std::string &method, const std::string &sql) {
+    return {{"name", name}, {"kind", kind}, {"method", method}, {"sql", sql}};
+}
+
+// The vector index entry of the plan from the SQL the run would execute, with its parameters.
+json vector_index_json(const std::string &name, const std::string &sql, const IndexOptions &o, const std::string &opclass,
+                       const std::string &expression, uint64_t rows) {
+    json j = index_json(name, "vector", o.method == IndexMethod::hnsw ? "hnsw" : "ivfflat", sql);
+    json p = {{"opclass", opclass}, {"expression", expression}};
+    if (o.method == IndexMethod::hnsw) {
+        p["m"] = o.hnsw_m;
+        p["ef_construction"] = o.hnsw_ef_construction;
+    } else {
+        p["lists"] = ivfflat_lists(o, rows);
+    }
+    j["parameters"] = p;
+    return j;
+}
+
+// ---------------------------------------------------------------- migrate
+
+struct CollectionPlan {
+    json j;
+    uint64_t estimate = 0;
+};
+
+CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const CollectionInfo &c, const MigratePlanOptions &o,
+                                      bool registry_exists, std::vector<Problem> &problems) {
+    RecordBatch s = sample_records(src, c, o.batch_size);
+    auto dim = dimension_of(c, s);
+    CollectionInfo ci = c;
+    ci.dimension = dim;
+    const uint64_t rows = std::max<uint64_t>(c.record_count, s.size());
+    CollectionPlan out;
+    json &j = out.j;
+    j = {{"name", c.name}, {"id", c.id}, {"records", c.record_count}, {"dimension", dim ? json(*dim) : json()},
+         {"space", space_name(c.space)}};
+    const bool half_index = o.halfvec || dim.value_or(0) > kMaxVectorIndexDims;
+    json indexes = json::array();
+    std::string action = "create";
+    uint64_t existing_rows = 0;
+    auto vector_index = [&](const std::string &name, const std::string &sql, const std::string &opclass,
+                            const std::string &expression) {
+        if (!sql.empty()) indexes.push_back(vector_index_json(name, sql, o.index, opclass, expression, rows));
+    };
+    try {
+        if (o.layout == "native") {
+            std::string table = derive_table_name(c.name);
+            j["table"] = o.schema + "." + table;
+            if (registry_exists) {
+                auto clash = pg.exec_params("SELECT name FROM " + qualified(o.schema, "chroma_collections") +
+                                                " WHERE table_name = $1 AND id::text <> $2 AND name <> $3",
+                                            {table, c.id, c.name});
+                if (clash.rows() > 0)
+                    problems.push_back({ExitCode::data, "collection '" + c.name + "': its table name " + table +
+                                                            " is already used by collection '" + clash.text(0, 0) + "'"});
+                if (auto r = find_registered(pg, o.schema, c.id, c.name); r && r->rows >= 0) {
+                    existing_rows = uint64_t(r->rows);
+                    action = "replace";
+                }
+            }
+            indexes.push_back(index_json(fit_identifier(table, "_pkey"), "primary key", "btree",
+                                         "ALTER TABLE " + qualified(o.schema, table) + " ADD CONSTRAINT " +
+                                             quote_ident(fit_identifier(table, "_pkey")) + " PRIMARY KEY (id)"));
+            std::string vname = fit_identifier(table, "_embedding_idx");
+            std::string sql = create_vector_index_sql(o.schema, table, vname, ci, o.index, rows, o.halfvec);
+            vector_index(vname, sql, space_opclass(c.space, half_index),
+                         half_index && !o.halfvec ? fmt::format("(embedding::halfvec({}))", dim.value_or(0)) : "embedding");
+            std::string gname = fit_identifier(table, "_metadata_idx");
+            indexes.push_back(index_json(gname, "gin", "gin",
+                                         "CREATE INDEX " + quote_ident(gname) + " ON " + qualified(o.schema, table) +
+                                             " USING gin (metadata)"));
+        } else {
+            VectorColumn col{o.halfvec, dim};
+            std::string table, where;
+            Space space = c.space;
+            if (o.layout == "langchain") {
+                table = "langchain_pg_embedding";
+                where = "collection_id = " + quote_literal(c.id) + "::uuid";
+                if (relation_exists(pg, o.schema, "langchain_pg_collection") && relation_exists(pg, o.schema, table))
+                    existing_rows = std::stoull(
+                        pg.scalar("SELECT count(*) FROM " + qualified(o.schema, table) + " WHERE collection_id IN (SELECT "
+                                  "uuid FROM " + qualified(o.schema, "langchain_pg_collection") +
+                                      " WHERE uuid::text = $1 OR name = $2)",
+                                  {c.id, c.name})
+                            .value_or("0"));
+                indexes.push_back(index_json(table + "_pkey", "primary key", "btree", "PRIMARY KEY (id)"));
+                indexes.push_back(index_json("ix_cmetadata_gin", "gin", "gin", langchain_gin_index_sql(o.schema)));
+                j["shared_tables"] = {o.schema + ".langchain_pg_collection", o.schema + ".langchain_pg_embedding"};
+            } else {
+                table = llamaindex_table_name(c.name);
+                space = Space::cosine; // PGVectorStore always searches by cosine distance
+                if (relation_exists(pg, o.schema, table))
+                    existing_rows = std::stoull(pg.scalar("SELECT count(*) FROM " + qualified(o.schema, table)).value_or("0"));
+                indexes.push_back(index_json(table + "_pkey", "primary key", "btree", "PRIMARY KEY (id)"));
+                indexes.push_back(index_json(llamaindex_ref_doc_index_name(c.name), "ref_doc_id", "btree",
+                                             llamaindex_ref_doc_index_sql(o.schema, c.name)));
+            }
+            j["table"] = o.schema + "." + table;
+            if (existing_rows > 0) action = "replace";
+            if (dim) {
+                std::string vname = o.layout == "langchain" ? langchain_vector_index_name(c.id) : llamaindex_vector_index_name(c.name);
+                auto p = plan_vector_index(qualified(o.schema, table), vname, col, *dim, space, o.index, rows, where, c.name);
+                vector_index(vname, p.sql, p.opclass, p.order_expr);
+            }
+        }
+    } catch (const DataError &e) {
+        problems.push_back({ExitCode::data, e.what()});
+    }
+    if (action == "replace" && !o.replace) {
+        action = "refused";
+        problems.push_back({ExitCode::usage, fmt::format("already migrated: '{}' ({}, {} rows); pass --replace to reload it "
+                                                         "from the source, or run `chroma2pg sync` to apply only the changes",
+                                                         c.name, j.value("table", std::string()), existing_rows)});
+    }
+    j["action"] = action;
+    if (existing_rows > 0) j["existing_rows"] = existing_rows;
+
+    TargetEstimate e = estimate_target(pg, ci, s, o);
+    for (auto &ix : indexes) {
+        std::string kind = ix["kind"];
+        for (const auto &[k, bytes] : e.indexes)
+            if (k == kind || (kind == "vector" && (k == "hnsw" || k == "ivfflat"))) ix["estimated_bytes"] = bytes;
+    }
+    j["indexes"] = indexes;
+    uint64_t index_total = 0;
+    for (const auto &[k, bytes] : e.indexes) index_total += bytes;
+    j["estimated_bytes"] = {{"table", e.table}, {"toast", e.toast}, {"indexes", index_total}, {"total", e.total()}};
+    j["sample_records"] = e.sample_records;
+    out.estimate = e.total();
+    return out;
+}
+
+std::string index_line(const json &ix) {
+    std::string what = ix.value("sql", std::string());
+    std::string size = ix.contains("estimated_bytes") ? "  ~" + bytes_text(ix["estimated_bytes"].get<uint64_t>()) : "";
+    return fmt::format("  index   {}{}\n", what, size);
+}
+
+void print_space(std::string &out, const json &space) {
+    for (const auto &sc : space) {
+        std::string status = sc["status"];
+        if (sc["free_bytes"].is_null())
+            out += fmt::format("free space: {}: unknown ({}); needs {} (2 x the estimate)\n", sc["what"].get<std::string>(),
+                               sc.value("note", std::string("cannot be measured")),
+                               bytes_text(sc["needed_bytes"].get<uint64_t>()));
+        else
+            out += fmt::format("free space: {} {}: {} free, {} needed (2 x the estimate): {}\n", sc["what"].get<std::string>(),
+                               sc["path"].get<std::string>(), bytes_text(sc["free_bytes"].get<uint64_t>()),
+                               bytes_text(sc["needed_bytes"].get<uint64_t>()), status);
+    }
+}
+
+void print_migrate_plan(const json &plan) {
+    std::string out = fmt::format("dry run: nothing was changed. Plan: migrate {} collection(s) from {} to {} (schema {}, "
+                                  "{} layout)\n",
+                                  plan["collections"].size(), plan["source"].get<std::string>(),
+                                  plan["target"].get<std::string>(), plan["schema"].get<std::string>(),
+                                  plan["layout"].get<std::string>());
+    const json &pv = plan["pgvector"];
+    if (!pv["installed"].is_null()) out += fmt::format("pgvector: {} installed\n", pv["installed"].get<std::string>());
+    else if (!pv["available"].is_null())
+        out += fmt::format("pgvector: {} available, not installed in this database: migrate runs CREATE EXTENSION vector\n",
+                           pv["available"].get<std::string>());
+    else out += "pgvector: NOT available on the server\n";
+    for (const auto &c : plan["collections"]) {
+        out += fmt::format("\ncollection '{}' (id {}): {} records, {} dimensions, {}\n", c["name"].get<std::string>(),
+                           c["id"].get<std::string>(), c["records"].get<uint64_t>(),
+                           c["dimension"].is_null() ? std::string("unknown") : c["dimension"].dump(),
+                           c["space"].get<std::string>());
+        std::string action = c["action"];
+        if (action == "replace") action = fmt::format("replaces the existing {} rows", c.value("existing_rows", uint64_t(0)));
+        if (action == "refused") action = fmt::format("REFUSED: already there with {} rows (pass --replace)",
+                                                      c.value("existing_rows", uint64_t(0)));
+        out += fmt::format("  table   {} ({})\n", c.value("table", std::string("?")), action);
+        for (const auto &ix : c["indexes"]) out += index_line(ix);
+        if (c["indexes"].size() < 3 && plan["layout"] == "native")
+            out += "  index   no vector index (--index none, or no records/dimension yet): exact search only\n";
+        const json &e = c["estimated_bytes"];
+        out += fmt::format("  size    ~{} (table {}, TOAST {}, indexes {}; from {} sampled records)\n",
+                           bytes_text(e["total"].get<uint64_t>()), bytes_text(e["table"].get<uint64_t>()),
+                           bytes_text(e["toast"].get<uint64_t>()), bytes_text(e["indexes"].get<uint64_t>()),
+                           c["sample_records"].get<uint64_t>());
+    }
+    const json &t = plan["totals"];
+    out += fmt::format("\ntotal: {} records in {} collection(s), estimated {} in PostgreSQL\n", t["records"].get<uint64_t>(),
+                       t["collections"].get<uint64_t>(), bytes_text(t["estimated_bytes"].get<uint64_t>()));
+    print_space(out, plan["space"]);
+    for (const auto &p : plan["problems"]) out += "problem: " + p.get<std::string>() + "\n";
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    std::fflush(stdout);
+}
+
+// ---------------------------------------------------------------- backup
+
+struct FormatSize {
+    uint64_t raw = 0, zstd = 0;
+};
+
+// Per format (jsonl, json, pickle): the sample encoded exactly as the backup writes it, scaled to the
+// collection; the zstd size by the ratio zstd reaches on that sample at `level`.
+std::vector<FormatSize> estimate_backup_formats(const CollectionInfo &c, const RecordBatch &s, int level,
+                                                std::vector<Problem> &problems) {
+    std::vector<std::string> text(3);
+    size_t encoded = 0;
+    bool reported = false;
+    for (size_t i = 0; i < s.size(); ++i) {
+        try {
+            std::string rec, pk;
+            append_record_json(rec, s, i);
+            pickle::put_record(pk, s, i);
+            text[0] += rec;
+            text[0] += '\n';
+            text[1] += ",\n";
+            text[1] += rec;
+            text[2] += pk;
+            ++encoded;
+        } catch (const Error &e) { // the real backup stops on this record: say so once
+            if (!reported) problems.push_back({ExitCode::data, "collection '" + c.name + "': " + e.what()});
+            reported = true;
+        }
+    }
+    std::string head = json({{"format", "chroma2pg-backup-json"}, {"format_version", kBackupFormatVersion},
+                             {"collection", collection_header(c)}})
+                           .dump(-1, ' ', false, json::error_handler_t::replace);
+    const uint64_t header[3] = {0, head.size() + 64, head.size() + 96};
+    const double n = double(std::max<uint64_t>(c.record_count, s.size()));
+    std::vector<FormatSize> out(3);
+    for (size_t f = 0; f < 3; ++f) {
+        double per_record = encoded == 0 ? 0 : double(text[f].size()) / double(encoded);
+        out[f].raw = header[f] + uint64_t(per_record * n);
+        if (f == 2) out[f].raw += uint64_t(n / double(pickle::kAppendsChunk)) * 2;
+        size_t len = std::min(text[f].size(), kZstdSampleBytes);
+        double ratio = 1;
+        if (len > 0) {
+            std::string z(ZSTD_compressBound(len), '\0');
+            size_t r = ZSTD_compress(z.data(), z.size(), text[f].data(), len, level > 0 ? level : 3);
+            if (!ZSTD_isError(r)) ratio = double(r) / double(len);
+        }
+        out[f].zstd = uint64_t(double(out[f].raw) * ratio) + 64;
+    }
+    return out;
+}
+
+CollectionPlan plan_backup_collection(Source &src, const CollectionInfo &c, const BackupPlanOptions &o,
+                                      std::vector<Problem> &problems) {
+    RecordBatch s = sample_records(src, c, o.batch_size);
+    auto dim = dimension_of(c, s);
+    auto sizes = estimate_backup_formats(c, s, o.zstd_level, problems);
+    CollectionPlan out;
+    json &j = out.j;
+    j = {{"name", c.name}, {"id", c.id}, {"records", c.record_count}, {"dimension", dim ? json(*dim) : json()},
+         {"space", space_name(c.space)}};
+    const BackupFormat all[3] = {BackupFormat::jsonl, BackupFormat::json, BackupFormat::pickle};
+    json by_format = json::object();
+    for (size_t f = 0; f < 3; ++f)
+        by_format[format_name(all[f])] = {{"uncompressed", sizes[f].raw}, {"zstd", sizes[f].zstd}};
+    json files = json::array();
+    std::string stem = safe_file_stem(c.name, c.id);
+    for (auto f : o.formats) {
+        size_t k = f == BackupFormat::jsonl ? 0 : f == BackupFormat::json ? 1 : 2;
+        uint64_t bytes = o.zstd_level > 0 ? sizes[k].zstd : sizes[k].raw;
+        files.push_back({{"path", stem + "." + format_extension(f) + (o.zstd_level > 0 ? ".zst" : "")},
+                         {"format", format_name(f)}, {"estimated_bytes", bytes}});
+        out.estimate += bytes + kManifestPerFile;
+    }
+    j["files"] = files;
+    j["estimated_bytes_by_format"] = by_format;
+    j["estimated_bytes"] = out.estimate;
+    j["sample_records"] = s.size();
+    return out;
+}
+
+void print_backup_plan(const json &plan) {
+    std::string out = fmt::format("dry run: nothing was written. Plan: back up {} collection(s) from {} into {}\n",
+                                  plan["collections"].size(), plan["source"].get<std::string>(),
+                                  plan["backup_directory"].get<std::string>());
+    std::string formats;
+    for (const auto &f : plan["formats"]) formats += (formats.empty() ? "" : ", ") + f.get<std::string>();
+    out += fmt::format("formats: {}; compression: {}\n", formats, plan["compression"].get<std::string>());
+    for (const auto &c : plan["collections"]) {
+        out += fmt::format("\ncollection '{}' (id {}): {} records, {} dimensions, {}\n", c["name"].get<std::string>(),
+                           c["id"].get<std::string>(), c["records"].get<uint64_t>(),
+                           c["dimension"].is_null() ? std::string("unknown") : c["dimension"].dump(),
+                           c["space"].get<std::string>());
+        for (const auto &f : c["files"])
+            out += fmt::format("  file    {}  ~{}\n", f["path"].get<std::string>(), bytes_text(f["estimated_bytes"].get<uint64_t>()));
+        std::string all;
+        for (const auto &[name, v] : c["estimated_bytes_by_format"].items())
+            all += fmt::format("{}{} {} ({} zstd)", all.empty() ? "" : ", ", name, bytes_text(v["uncompressed"].get<uint64_t>()),
+                               bytes_text(v["zstd"].get<uint64_t>()));
+        out += fmt::format("  formats {} (from {} sampled records)\n", all, c["sample_records"].get<uint64_t>());
+    }
+    const json &t = plan["totals"];
+    out += fmt::format("\ntotal: {} records in {} collection(s), estimated {} on disk\n", t["records"].get<uint64_t>(),
+                       t["collections"].get<uint64_t>(), bytes_text(t["estimated_bytes"].get<uint64_t>()));
+    print_space(out, plan["space"]);
+    for (const auto &p : plan["problems"]) out += "problem: " + p.get<std::string>() + "\n";
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    std::fflush(stdout);
+}
+
+json problems_json(const std::vector<Problem> &problems) {
+    json a = json::array();
+    for (const auto &p : problems) a.push_back(p.message);
+    return a;
+}
+
+} // namespace
+
+uint64_t TargetEstimate::total() const {
+    uint64_t t = table + toast;
+    for (const auto &[k, b] : indexes) t += b;
+    return t;
+}
+
+RecordBatch sample_records(Source &src, const CollectionInfo &c, size_t batch_size) {
+    RecordBatch out;
+    if (c.record_count == 0) return out;
+    const uint64_t want = std::min<uint64_t>(c.record_count, kSampleRecords);
+    auto reader = src.read_range(c, std::max<size_t>(1, std::min<size_t>(batch_size, want)), 0, want);
+    RecordBatch b;
+    while (out.size() < want && out.embeddings.size() * sizeof(float) < kSampleVectorBytes && reader->next(b)) {
+        if (out.empty()) out.dim = b.dim;
+        if (b.dim != out.dim) break;
+        for (size_t i = 0; i < b.size() && out.size() < want; ++i)
+            out.push(b.ids[i], b.embedding(i), b.documents[i], b.uris[i], b.metadatas[i]);
+    }
+    return out;
+}
+
+TargetEstimate estimate_target(PgConnection &pg, const CollectionInfo &c, const RecordBatch &s, const MigratePlanOptions &o) {
+    TargetEstimate e;
+    e.sample_records = s.size();
+    const uint64_t rows = std::max<uint64_t>(c.record_count, s.size());
+    const uint32_t dim = dimension_of(c, s).value_or(0);
+    const bool native = o.layout == "native", langchain = o.layout == "langchain";
+    const bool column_half = o.halfvec;
+    const bool index_half = column_half || dim > kMaxVectorIndexDims;
+    const uint32_t vector_payload = (column_half ? 2 : 4) * dim + 4; // dim, unused, the values
+
+    // Metadata as the layout stores it; the server tells each text's jsonb size.
+    std::vector<std::optional<std::string>> texts;
+    std::vector<Metadata> indexed;
+    for (size_t i = 0; i < s.size(); ++i) {
+        std::string t;
+        if (native) {
+            t = sizing_json(s.metadatas[i]);
+        } else {
+            try {
+                t = framework_metadata_json(s, i);
+            } catch (const Error &) { // the real run refuses this record; size it as plain metadata
+                t = sizing_json(s.metadatas[i]);
+            }
+        }
+        Metadata m = s.metadatas[i];
+        if (!native && !t.empty()) {
+            try {
+                m = metadata_from_json(t);
+            } catch (const Error &) {
+            }
+        }
+        texts.push_back(t.empty() ? std::nullopt : std::optional<std::string>(t));
+        indexed.push_back(std::move(m));
+    }
+    auto jsizes = jsonb_sizes(pg, texts);
+    auto meta = [&](size_t i) {
+        if (!jsizes[i]) return null_value();
+        // jsonb compresses about as well as its JSON text (same strings, numbers and keys).
+        uint32_t payload = *jsizes[i] - 4, compressed = 0;
+        if (uint32_t z = pglz_compressed_size(*texts[i]); z > 0)
+            compressed = uint32_t(double(*jsizes[i]) * double(z) / double(texts[i]->size() + 4));
+        return varlena_value(payload, compressed < *jsizes[i] * 3 / 4 ? compressed : 0);
+    };
+    auto text = [](std::string_view t) { return varlena_value(uint32_t(t.size()), pglz_compressed_size(t)); };
+
+    std::vector<SampledRow> sample;
+    std::vector<uint32_t> keys;
+    GinSample gin;
+    for (size_t i = 0; i < s.size(); ++i) {
+        const auto &doc = s.documents[i];
+        const auto &uri = s.uris[i];
+        if (native) {
+            sample.push_back({text(s.ids[i]), external_value(vector_payload), doc ? text(*doc) : null_value(),
+                              uri ? text(*uri) : null_value(), meta(i), varlena_value(16)});
+            keys.push_back(text_key_bytes(s.ids[i].size()));
+        } else if (langchain) {
+            std::string id = langchain_row_id(c.name, s.ids[i], o.langchain_id_prefix);
+            sample.push_back({text(id), fixed_value(16, 1), external_value(vector_payload), text(doc ? *doc : ""), meta(i)});
+            keys.push_back(text_key_bytes(id.size()));
+        } else {
+            sample.push_back({fixed_value(8, 8), text(doc ? *doc : ""), meta(i), text(s.ids[i]),
+                              external_value(vector_payload)});
+        }
+        if (native || langchain) add_gin_entries(gin, indexed[i], langchain);
+    }
+    HeapEstimate heap = estimate_heap(sample, rows);
+    e.table = heap.heap_bytes;
+    e.toast = heap.toast_bytes;
+    if (o.layout == "llamaindex") {
+        e.indexes.push_back({"primary key", estimate_btree({8}, rows)});
+        e.indexes.push_back({"ref_doc_id", estimate_null_btree(rows)});
+    } else {
+        e.indexes.push_back({"primary key", estimate_btree(keys, rows)});
+    }
+    if (dim > 0 && rows > 0 && dim <= kMaxHalfvecIndexDims) {
+        if (o.index.method == IndexMethod::hnsw) e.indexes.push_back({"hnsw", estimate_hnsw(rows, dim, index_half, o.index.hnsw_m)});
+        else if (o.index.method == IndexMethod::ivfflat)
+            e.indexes.push_back({"ivfflat", estimate_ivfflat(rows, dim, index_half, ivfflat_lists(o.index, rows))});
+    }
+    if (native || langchain) e.indexes.push_back({"gin", estimate_gin(gin, rows, heap.rows_per_page, langchain)});
+    return e;
+}
+
+void run_migrate_dry_run(const SourceFlags &src_flags, const std::string &to, const MigratePlanOptions &o, bool skip) {
+    SourceOptions so = src_flags.opts;
+    resolve_token(so);
+    auto source = open_source(src_flags.from, so);
+    auto cols = select_collections(*source, src_flags.collections);
+    PgConnection pg(to);
+    // Whatever happens below, this session cannot write.
+    pg.exec("SET default_transaction_read_only = on");
+    log::info("dry_run", fmt::format("dry run: planning the migration of {} collection(s) from {} to {}; nothing is "
+                                     "changed",
+                                     cols.size(), source->describe(), pg.describe()));
+    std::vector<Problem> problems;
+    json plan = {{"command", "migrate"}, {"dry_run", true}, {"source", source->describe()}, {"target", pg.describe()},
+                 {"schema", o.schema}, {"layout", o.layout}};
+    auto installed = pg.scalar("SELECT extversion FROM pg_extension WHERE extname = 'vector'");
+    auto available = pg.scalar("SELECT default_version FROM pg_available_extensions WHERE name = 'vector'");
+    plan["pgvector"] = {{"installed", installed ? json(*installed) : json()}, {"available", available ? json(*available) : json()}};
+    if (!installed && !available)
+        problems.push_back({ExitCode::environment,
+                            "postgresql " + pg.describe() + ": the pgvector extension is not installed on the server (no "
+                            "'vector' in pg_available_extensions); install it before migrating"});
+    plan["schema_exists"] = pg.scalar("SELECT 1 FROM pg_namespace WHERE nspname = $1", {o.schema}).has_value();
+    bool registry = o.layout == "native" && relation_exists(pg, o.schema, "chroma_collections");
+    if (o.layout == "native" && relation_exists(pg, o.schema, "chroma2pg_runs")) {
+        if (auto prev = CheckpointStore(o.schema).unfinished_run(pg)) {
+            plan["interrupted_run"] = {{"run_id", prev->run_id}, {"started_at", prev->started_at}};
+            if (!o.resume && !o.restart)
+                problems.push_back({ExitCode::usage,
+                                    fmt::format("an interrupted migration exists in schema '{}' (run {} started {}); the "
+                                                "real run needs --resume to continue it or --restart to discard it",
+                                                o.schema, prev->run_id, prev->started_at)});
+        }
+    }
+    json cj = json::array();
+    uint64_t total = 0, records = 0;
+    for (const auto &c : cols) {
+        auto p = plan_target_collection(pg, *source, c, o, registry, problems);
+        total += p.estimate;
+        records += c.record_count;
+        cj.push_back(std::move(p.j));
+    }
+    plan["collections"] = cj;
+    plan["totals"] = {{"collections", cols.size()}, {"records", records}, {"estimated_bytes", total}};
+    SpaceCheck space = database_space(pg, total);
+    plan["space"] = json::array({space.to_json(skip)});
+    plan["space_check"] = skip ? "skipped (--skip-space-check)" : "enforced";
+    plan["problems"] = problems_json(problems);
+    if (global_options().json) print_json(plan);
+    else print_migrate_plan(plan);
+    enforce_space({space}, skip);
+    if (!problems.empty()) raise(problems.front());
+}
+
+void run_backup_dry_run(const SourceFlags &src_flags, const BackupPlanOptions &o, bool skip) {
+    SourceOptions so = src_flags.opts;
+    resolve_token(so);
+    auto source = open_source(src_flags.from, so);
+    auto cols = select_collections(*source, src_flags.collections);
+    log::info("dry_run", fmt::format("dry run: planning the backup of {} collection(s) from {}; nothing is written",
+                                     cols.size(), source->describe()));
+    std::vector<Problem> problems;
+    json formats = json::array();
+    for (auto f : o.formats) formats.push_back(format_name(f));
+    json plan = {{"command", "backup"},
+                 {"dry_run", true},
+                 {"source", source->describe()},
+                 {"out", o.out},
+                 {"backup_directory", (std::filesystem::path(o.out) /
+                                       ("chroma_backup_" + utc_compact(std::time(nullptr))))
+                                          .string()},
+                 {"formats", formats},
+                 {"compression", o.zstd_level > 0 ? "zstd" : "none"}};
+    if (o.zstd_level > 0) plan["zstd_level"] = o.zstd_level;
+    plan["zstd_estimate"] = "zstd sizes use the ratio zstd reaches on the sampled records";
+    json cj = json::array();
+    uint64_t total = kManifestBase, records = 0;
+    for (const auto &c : cols) {
+        auto p = plan_backup_collection(*source, c, o, problems);
+        total += p.estimate;
+        records += c.record_count;
+        cj.push_back(std::move(p.j));
+    }
+    plan["collections"] = cj;
+    plan["totals"] = {{"collections", cols.size()}, {"records", records}, {"estimated_bytes", total}};
+    SpaceCheck space = directory_space("backup directory", o.out, total);
+    plan["space"] = json::array({space.to_json(skip)});
+    plan["space_check"] = skip ? "skipped (--skip-space-check)" : "enforced";
+    plan["problems"] = problems_json(problems);
+    if (global_options().json) print_json(plan);
+    else print_backup_plan(plan);
+    enforce_space({space}, skip);
+    if (!problems.empty()) raise(problems.front());
+}
+
+void check_migrate_space(PgConnection &pg, Source &src, const std::vector<CollectionInfo> &cols,
+                         const MigratePlanOptions &o) {
+    SpaceCheck probe = database_space(pg, 0);
+    if (!probe.free_bytes) {
+        log::info("space_check", "free space in the database: unknown (" + probe.note + "); not checked");
+        return;
+    }
+    uint64_t total = 0;
+    try {
+        for (const auto &c : cols) total += estimate_target(pg, c, sample_records(src, c, o.batch_size), o).total();
+    } catch (const DataError &e) { // the estimate is advice: the run reports bad data itself
+        log::warn("space_check", std::string("could not estimate the target size (") + e.what() + "); not checked");
+        return;
+    }
+    SpaceCheck space = database_space(pg, total);
+    log::info("space_check",
+              fmt::format("free space in the database ({}): {}, estimated size {}, {} needed", space.path,
+                          bytes_text(space.free_bytes.value_or(0)), bytes_text(total), bytes_text(space.needed_bytes)),
+              {{"path", space.path}, {"free_bytes", space.free_bytes.value_or(0)}, {"estimate_bytes", total}});
+    enforce_space({space}, false);
+}
+
+void check_backup_space(Source &src, const std::vector<CollectionInfo> &cols, const BackupPlanOptions &o) {
+    std::vector<Problem> ignored; // the real run reports bad records itself
+    uint64_t total = kManifestBase;
+    try {
+        for (const auto &c : cols) total += plan_backup_collection(src, c, o, ignored).estimate;
+    } catch (const DataError &e) {
+        log::warn("space_check", std::string("could not estimate the backup size (") + e.what() + "); not checked");
+        return;
+    }
+    SpaceCheck space = directory_space("backup directory", o.out, total);
+    log::info("space_check",
+              fmt::format("free space for the backup ({}): {}, estimated size {}, {} needed", space.path,
+                          space.free_bytes ? bytes_text(*space.free_bytes) : std::string("unknown"), bytes_text(total),
+                          bytes_text(space.needed_bytes)),
+              {{"path", space.path}, {"estimate_bytes", total}});
+    enforce_space({space}, false);
+}
+
+} // namespace c2p

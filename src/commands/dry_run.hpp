@@ -1,0 +1,58 @@
+// `migrate --dry-run` and `backup --dry-run`: the plan (collections, target tables and indexes,
+// estimated sizes, free space) computed with read-only queries and no file written; and the same
+// free-space check before a real migrate or backup.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "backup/backup_format.hpp"
+#include "commands/common.hpp"
+#include "target/native_layout.hpp"
+#include "target/pg_connection.hpp"
+
+namespace c2p {
+
+struct MigratePlanOptions {
+    std::string schema = "public";
+    std::string layout = "native"; // native | langchain | llamaindex
+    IndexOptions index;
+    bool halfvec = false, langchain_id_prefix = false;
+    bool replace = false, resume = false, restart = false;
+    size_t batch_size = 1000;
+};
+
+struct BackupPlanOptions {
+    std::string out;
+    std::vector<BackupFormat> formats;
+    int zstd_level = 0; // 0: no compression
+    size_t batch_size = 1000;
+};
+
+// Prints the plan (JSON with --json) and changes nothing; then throws, as the real run would, when it
+// would be refused (not enough free space unless `skip_space_check`, pgvector missing, already migrated…).
+void run_migrate_dry_run(const SourceFlags &src, const std::string &to, const MigratePlanOptions &o, bool skip_space_check);
+void run_backup_dry_run(const SourceFlags &src, const BackupPlanOptions &o, bool skip_space_check);
+
+// Before a real run: EnvError (exit 3) when the database (when local) or the backup directory has
+// less free space than twice the estimate. Samples each collection's first records for the estimate.
+void check_migrate_space(PgConnection &pg, Source &src, const std::vector<CollectionInfo> &cols,
+                         const MigratePlanOptions &o);
+void check_backup_space(Source &src, const std::vector<CollectionInfo> &cols, const BackupPlanOptions &o);
+
+// The estimated PostgreSQL size of one collection (table, TOAST, every index) and how it is reached.
+struct TargetEstimate {
+    uint64_t table = 0, toast = 0;
+    std::vector<std::pair<std::string, uint64_t>> indexes; // kind -> bytes
+    uint64_t sample_records = 0;
+    uint64_t total() const;
+};
+TargetEstimate estimate_target(PgConnection &pg, const CollectionInfo &c, const RecordBatch &sample,
+                               const MigratePlanOptions &o);
+// The first records of a collection (up to a few thousand, bounded in bytes).
+RecordBatch sample_records(Source &src, const CollectionInfo &c, size_t batch_size);
+
+} // namespace c2p

@@ -1,0 +1,186 @@
+#include "commands/sync_layout.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/record_check.hpp"
+#include "core/record_digest.hpp"
+#include "target/copy_binary.hpp"
+#include "target/halfvec.hpp"
+#include "target/langchain_layout.hpp"
+#include "target/llamaindex_layout.hpp"
+#include "target/pg_table_reader.hpp"
+#include "util/error.hpp"
+#include "verify/digest_compare.hpp"
+
+namespace c2p {
+namespace {
+
+// Ids shown per kind of change in the result (--dry-run especially).
+constexpr size_t kSampleIds = 10;
+constexpr const char *kSeen = "c2p_sync_seen";
+constexpr const char *kRows = "c2p_sync_rows";
+
+void copy_buffer(PgConnection &pg, const std::string &sql, CopyBinaryBuffer &buf) {
+    buf.trailer();
+    pg.copy_in_start(sql);
+    pg.copy_in_send(buf.data().data(), buf.size());
+    pg.copy_in_end();
+    buf.clear();
+}
+
+} // namespace
+
+void check_langchain_id_prefix(PgConnection &pg, const TargetCollection &t, const CollectionInfo &c, bool prefix) {
+    if (t.layout != Layout::langchain || t.table.empty()) return;
+    std::string p = langchain_row_id(c.name, "", true);
+    auto r = pg.exec_params("SELECT count(*) FILTER (WHERE starts_with(id, $1)), count(*) FROM " + t.qualified_table() +
+                                " WHERE " + t.where,
+                            {p});
+    uint64_t with = std::stoull(r.text(0, 0)), all = std::stoull(r.text(0, 1));
+    if (prefix && with < all)
+        throw UsageError(fmt::format("collection '{}': {} of its {} row(s) in {} have ids without the prefix '{}'{}: it "
+                                     "was not migrated with --langchain-id-prefix; sync without it, or re-migrate with "
+                                     "--langchain-id-prefix --replace",
+                                     c.name, all - with, all, t.describe(), p, with ? " (a mix)" : ""));
+    if (!prefix && all > 0 && with == all)
+        throw UsageError(fmt::format("collection '{}': every id in {} starts with '{}': it was migrated with "
+                                     "--langchain-id-prefix; sync with --langchain-id-prefix",
+                                     c.name, t.describe(), p));
+}
+
+SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const CollectionInfo &c, const TargetCollection &t,
+                                  const LayoutSyncOptions &o, Progress &progress) {
+    SyncCounts n;
+    const bool lc = t.layout == Layout::langchain;
+    const bool half = t.column.halfvec;
+    const std::string qt = t.qualified_table();
+    const bool json_meta = t.metadata_type == "json";
+    pg.exec("BEGIN");
+    try {
+        if (lc) pg.exec("SELECT pg_advisory_xact_lock(hashtext('chroma2pg:langchain:' || " + quote_literal(t.schema) + "))");
+        // 1. What the target holds: a digest per record, computed from its rows (24 bytes a record).
+        std::vector<DigestEntry> have;
+        {
+            PgTableReader reader(pg, read_options(t, c.dimension.value_or(0)), o.batch_size);
+            RecordBatch b;
+            while (reader.next(b))
+                for (size_t i = 0; i < b.size(); ++i) have.push_back({id_key(b.ids[i]), record_digest(b, i)});
+        }
+        std::sort(have.begin(), have.end(), [](const DigestEntry &a, const DigestEntry &b) { return a.key < b.key; });
+
+        pg.exec(std::string("CREATE TEMP TABLE ") + kSeen + " (id text NOT NULL) ON COMMIT DROP");
+        if (lc)
+            pg.exec(std::string("CREATE TEMP TABLE ") + kRows + " (id VARCHAR NOT NULL, embedding " + t.column.sql() +
+                    ", document VARCHAR, cmetadata JSONB) ON COMMIT DROP");
+        else
+            pg.exec(std::string("CREATE TEMP TABLE ") + kRows + " (text VARCHAR NOT NULL, metadata_ " + t.metadata_type +
+                    ", node_id VARCHAR, embedding " + t.column.sql() + ") ON COMMIT DROP");
+        const std::string rows_copy = std::string("COPY ") + kRows +
+                                      (lc ? " (id, embedding, document, cmetadata)" : " (text, metadata_, node_id, embedding)") +
+                                      " FROM STDIN WITH (FORMAT BINARY)";
+
+        // 2. The source, batch by batch: every id is seen; new and changed records are staged.
+        auto reader = source.read(c, o.batch_size);
+        RecordBatch b;
+        CopyBinaryBuffer seen, rows;
+        while (reader->next(b)) {
+            if (!b.empty() && t.column.dim && b.dim != *t.column.dim)
+                throw DataError(fmt::format("collection '{}': the source has {} dimensions, {}.embedding is {}; "
+                                            "re-migrate it with `chroma2pg migrate --layout {} --replace`",
+                                            c.name, b.dim, t.describe(), t.column.sql(), layout_name(t.layout)));
+            seen.header();
+            rows.header();
+            bool any = false;
+            for (size_t i = 0; i < b.size(); ++i) {
+                if (auto p = record_problem(b, i); !p.empty())
+                    throw DataError(fmt::format("collection '{}': record '{}': {}; nothing was changed", c.name, b.ids[i], p));
+                std::string stored_id = target_row_id(t, b.ids[i]);
+                seen.begin_tuple(1);
+                seen.text_field(stored_id);
+                Digest d = half ? record_digest_halfvec(b, i) : record_digest(b, i);
+                uint64_t key = id_key(b.ids[i]);
+                auto lo = std::lower_bound(have.begin(), have.end(), key,
+                                           [](const DigestEntry &e, uint64_t k) { return e.key < k; });
+                auto hi = lo;
+                while (hi != have.end() && hi->key == key) ++hi;
+                nlohmann::ordered_json *sample = nullptr;
+                if (lo == hi) {
+                    ++n.inserted;
+                    sample = &n.sample_new;
+                } else if (hi - lo == 1 && lo->digest == d) {
+                    ++n.unchanged;
+                    continue;
+                } else {
+                    ++n.updated; // changed, or held twice in the target (LlamaIndex has no key on node_id)
+                    sample = &n.sample_changed;
+                }
+                if (sample->size() < kSampleIds) sample->push_back(b.ids[i]);
+                if (lc) encode_langchain_row(rows, t.column, b, i, c.name, !t.id_prefix.empty());
+                else encode_llamaindex_row(rows, t.column, json_meta, b, i, c.name);
+                any = true;
+            }
+            if (b.size()) copy_buffer(pg, std::string("COPY ") + kSeen + " (id) FROM STDIN WITH (FORMAT BINARY)", seen);
+            else seen.clear();
+            if (any) copy_buffer(pg, rows_copy, rows);
+            else rows.clear();
+            n.read += b.size();
+            n.bytes += b.payload_bytes();
+            progress.add(b.size(), b.payload_bytes());
+        }
+        std::vector<DigestEntry>().swap(have);
+        pg.exec(std::string("ANALYZE ") + kSeen);
+
+        // 3. Removed from the source: the collection's rows whose id was not seen.
+        const std::string idc = quote_ident(t.id_column);
+        const std::string gone = " FROM " + qt + " t WHERE " + (lc ? "t." + t.where + " AND " : "") +
+                                 "NOT EXISTS (SELECT 1 FROM " + kSeen + " s WHERE s.id = t." + idc + ")";
+        n.deleted = std::stoull(pg.scalar("SELECT count(*)" + gone).value_or("0"));
+        auto del = pg.exec(fmt::format("SELECT t.{}{} ORDER BY 1 LIMIT {}", idc, gone, kSampleIds));
+        for (int k = 0; k < del.rows(); ++k) n.sample_deleted.push_back(del.is_null(k, 0) ? "(null)" : del.text(k, 0));
+        if (o.dry_run) {
+            pg.exec("ROLLBACK");
+            return n;
+        }
+
+        // 4. Apply.
+        if (n.inserted + n.updated > 0) {
+            if (lc) {
+                // The id column is one key for every collection: an id another collection holds stops the sync.
+                auto clash = pg.exec_params("SELECT count(*), min(s.id), string_agg(DISTINCT coalesce(c.name, '(none)'), "
+                                            "', ') FROM " + std::string(kRows) + " s JOIN " + qt + " e ON e.id = s.id "
+                                            "LEFT JOIN " + qualified(t.schema, kLangchainCollections) +
+                                            " c ON c.uuid = e.collection_id WHERE e.collection_id IS DISTINCT FROM $1::uuid",
+                                            {t.collection_uuid});
+                if (clash.text(0, 0) != "0")
+                    throw DataError(fmt::format(
+                        "collection '{}': {} new id(s) already belong to collection(s) {} in {} (e.g. '{}'), whose id "
+                        "column is one key for all collections; nothing was changed. Re-migrate with "
+                        "--langchain-id-prefix --replace (ids become '<collection>:<id>')",
+                        c.name, clash.text(0, 0), clash.text(0, 2), qt, clash.text(0, 1)));
+                pg.exec_params("INSERT INTO " + qt + " (id, collection_id, embedding, document, cmetadata) SELECT id, "
+                               "$1::uuid, embedding, document, cmetadata FROM " + kRows +
+                                   " ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding, document = "
+                                   "EXCLUDED.document, cmetadata = EXCLUDED.cmetadata",
+                               {t.collection_uuid});
+            } else {
+                // node_id has no key in PGVectorStore's table: a changed record's row(s) are replaced.
+                pg.exec("DELETE FROM " + qt + " t USING " + kRows + " s WHERE t.node_id = s.node_id");
+                pg.exec("INSERT INTO " + qt + " (text, metadata_, node_id, embedding) SELECT text, metadata_, node_id, "
+                        "embedding FROM " + kRows);
+            }
+        }
+        if (n.deleted > 0) pg.exec("DELETE" + gone);
+        pg.exec("COMMIT");
+    } catch (...) {
+        try {
+            if (pg.ok()) pg.exec("ROLLBACK");
+        } catch (...) {
+        }
+        throw;
+    }
+    return n;
+}
+
+} // namespace c2p

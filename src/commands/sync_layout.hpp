@@ -1,0 +1,40 @@
+// `sync --layout langchain|llamaindex`: brings a framework layout's rows of one collection up to date
+// with the source. The framework tables have no digest column (and get none: their shape stays the
+// framework's), so the target's digests are computed from its rows, read back exactly as verify does.
+#pragma once
+
+#include <cstdint>
+
+#include <nlohmann/json.hpp>
+
+#include "sources/source.hpp"
+#include "target/layout_target.hpp"
+#include "target/pg_connection.hpp"
+#include "util/progress.hpp"
+
+namespace c2p {
+
+// What a sync found and did in one collection (native and framework layouts).
+struct SyncCounts {
+    uint64_t read = 0, inserted = 0, updated = 0, deleted = 0, unchanged = 0, rejected = 0, escaped = 0, bytes = 0;
+    nlohmann::ordered_json sample_new = nlohmann::ordered_json::array(),
+                           sample_changed = nlohmann::ordered_json::array(),
+                           sample_deleted = nlohmann::ordered_json::array();
+};
+
+struct LayoutSyncOptions {
+    size_t batch_size = 1000;
+    bool dry_run = false;
+};
+
+// One transaction: new records inserted, changed ones rewritten, removed ones deleted, the rest not
+// touched. A record PostgreSQL cannot store, or a LangChain id that another collection holds, stops
+// it with nothing changed (DataError).
+SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const CollectionInfo &c, const TargetCollection &t,
+                                  const LayoutSyncOptions &o, Progress &progress);
+
+// LangChain: the ids must all carry the collection's prefix (with --langchain-id-prefix) or, without
+// it, not all of them; otherwise a UsageError saying which flag the migration used.
+void check_langchain_id_prefix(PgConnection &pg, const TargetCollection &t, const CollectionInfo &c, bool prefix);
+
+} // namespace c2p

@@ -1,0 +1,89 @@
+#include "target/layout_target.hpp"
+
+#include <fmt/format.h>
+
+#include "target/langchain_layout.hpp"
+#include "target/llamaindex_layout.hpp"
+#include "target/native_layout.hpp"
+
+namespace c2p {
+
+std::string TargetCollection::qualified_table() const { return qualified(schema, table); }
+
+std::string TargetCollection::describe() const {
+    std::string d = schema + "." + table;
+    if (!where.empty()) d += " (" + where + ")";
+    return d;
+}
+
+TargetCollection native_target(PgConnection &pg, const std::string &schema, const std::string &table) {
+    TargetCollection t;
+    t.layout = Layout::native;
+    t.schema = schema;
+    t.table = table;
+    t.has_digest = true;
+    if (auto ty = existing_column_type(pg, schema, table, "embedding"))
+        if (auto c = parse_vector_type(*ty)) t.column = *c;
+    return t;
+}
+
+std::optional<TargetCollection> locate_layout_target(PgConnection &pg, Layout layout, const std::string &schema,
+                                                     const CollectionInfo &c, bool langchain_id_prefix) {
+    TargetCollection t;
+    t.layout = layout;
+    t.schema = schema;
+    if (layout == Layout::langchain) {
+        auto exists = pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qualified(schema, kLangchainCollections)});
+        if (exists != "t") return std::nullopt;
+        // By uuid first: a collection recreated under the same name has a new id.
+        auto r = pg.exec_params("SELECT uuid::text FROM " + qualified(schema, kLangchainCollections) +
+                                    " WHERE uuid::text = $1 OR name = $2 ORDER BY (uuid::text = $1) DESC LIMIT 1",
+                                {c.id, c.name});
+        if (r.rows() == 0) return std::nullopt;
+        t.collection_uuid = r.text(0, 0);
+        t.table = kLangchainEmbeddings;
+        t.where = langchain_collection_predicate(t.collection_uuid);
+        if (langchain_id_prefix) t.id_prefix = langchain_row_id(c.name, "", true);
+        auto col = existing_vector_column(pg, schema, t.table, "embedding");
+        if (!col) t.table.clear(); // registered (an empty collection) but no embedding table yet
+        else t.column = *col;
+        return t;
+    }
+    if (layout == Layout::llamaindex) {
+        t.table = llamaindex_table_name(c.name);
+        auto col = existing_vector_column(pg, schema, t.table, "embedding");
+        if (!col) return std::nullopt;
+        t.column = *col;
+        t.id_column = "node_id";
+        t.metadata_type = existing_column_type(pg, schema, t.table, "metadata_").value_or("jsonb");
+        return t;
+    }
+    return std::nullopt;
+}
+
+PgTableReadOptions read_options(const TargetCollection &t, uint32_t dim) {
+    PgTableReadOptions o;
+    o.schema = t.schema;
+    o.table = t.table;
+    o.dim = dim;
+    o.where = t.where;
+    o.halfvec = t.column.halfvec;
+    if (t.layout == Layout::native) return o;
+    o.id_column = t.id_column;
+    o.uri_column.clear();
+    o.digest_column.clear();
+    o.framework_markers = true;
+    o.id_prefix = t.id_prefix;
+    if (t.layout == Layout::langchain) {
+        o.metadata_column = "cmetadata";
+    } else {
+        o.document_column = "text";
+        o.metadata_column = "metadata_";
+        o.metadata_json = t.metadata_type == "json";
+    }
+    return o;
+}
+
+std::string target_row_id(const TargetCollection &t, const std::string &chroma_id) { return t.id_prefix + chroma_id; }
+
+} // namespace c2p

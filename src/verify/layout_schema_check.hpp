@@ -1,0 +1,22 @@
+// Schema of a framework layout (langchain, llamaindex) as the framework itself creates it: tables,
+// columns and their types, keys, the framework's own indexes, and the collection's vector index with
+// the operator class the framework queries with (through halfvec above 2,000 dimensions).
+#pragma once
+
+#include "core/record.hpp"
+#include "target/layout_target.hpp"
+#include "target/pg_connection.hpp"
+#include "verify/schema_check.hpp"
+
+namespace c2p {
+
+// Failures: what breaks the framework's reads or searches, or cannot hold the source's data (a
+// missing or retyped column, a key, a dimension, an index with the wrong operator class or not on the
+// halfvec expression). Warnings: what works but differs (extra columns, no vector index at all, a
+// LlamaIndex collection whose space is not cosine, collection metadata changed since).
+SchemaCheck check_layout_schema(PgConnection &pg, const TargetCollection &t, const CollectionInfo &src);
+
+// The operator class the layout's vector index must have for this collection.
+std::string layout_index_opclass(const TargetCollection &t, Space space, uint32_t dim);
+
+} // namespace c2p
