@@ -17,14 +17,10 @@
 #include "sources/persistent/hnsw_segment_reader.hpp"
 #include "sources/persistent/pickle_reader.hpp"
 #include "sources/persistent/sqlite_catalog.hpp"
+#include "sources/persistent/vec_index.hpp"
 
 namespace c2p::persistent {
 
-struct VecLoc {
-    enum Kind : uint8_t { hnsw, wal } kind = hnsw;
-    bool matched = false; // a live record refers to it
-    uint64_t pos = 0;     // element index (hnsw) or embeddings_queue.seq_id (wal)
-};
 
 // A WAL field value: nullopt = JSON null (deletes the key on UPDATE/UPSERT).
 using WalMeta = std::vector<std::pair<std::string, std::optional<MetaValue>>>;
@@ -53,7 +49,7 @@ struct Plan {
     bool cosine = false;
     std::optional<hnsw::SegmentFiles> files;
     std::optional<hnsw::View> view;
-    std::unordered_map<std::string, VecLoc> vec;
+    VecIndex vec; // ids from index_metadata.pickle are views into files->pickle
     std::unordered_map<std::string, Override> overrides;
     std::vector<std::string> wal_only_ids;    // live ids absent from SQLite, in order of their ADD
     std::unordered_set<std::string> drop;     // unrecoverable ids: never yielded

@@ -81,7 +81,7 @@ public:
                 int64_t rowid = rows_.i64(0);
                 std::string id = rows_.text(1);
                 Metadata meta = collect(rowid);
-                auto o = p_->overrides.find(id);
+                auto o = p_->overrides.empty() ? p_->overrides.end() : p_->overrides.find(id);
                 if (o != p_->overrides.end()) {
                     if (!o->second.exists) continue;
                     meta = o->second.meta;
@@ -139,11 +139,10 @@ private:
     }
 
     void emit(RecordBatch &out, std::string id, Metadata meta) {
-        if (p_->drop.count(id)) return;
-        auto it = p_->vec.find(id);
-        if (it == p_->vec.end())
-            throw DataError(fmt::format("collection '{}' ({}): record '{}' has no vector", p_->c.name, p_->c.id, id));
-        load_vector(id, it->second);
+        if (!p_->drop.empty() && p_->drop.count(id)) return;
+        const VecLoc *loc = p_->vec.find(id);
+        if (!loc) throw DataError(fmt::format("collection '{}' ({}): record '{}' has no vector", p_->c.name, p_->c.id, id));
+        load_vector(id, *loc);
         std::optional<std::string> doc, uri;
         split_meta(meta, doc, uri);
         out.push(std::move(id), vbuf_.data(), std::move(doc), std::move(uri), std::move(meta));
