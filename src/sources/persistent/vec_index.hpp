@@ -40,14 +40,20 @@ private:
         VecLoc loc;
         bool erased = false;
     };
+    struct Slot {
+        uint32_t entry = 0; // 0 = empty, else index into entries_ + 1
+        uint32_t hash = 0;  // compared before the id bytes
+    };
     std::vector<Entry> entries_;
-    std::vector<uint32_t> slots_; // 0 = empty, else index into entries_ + 1
+    std::vector<Slot> slots_;
     std::deque<std::string> owned_;
     size_t live_ = 0;
 
+    static uint32_t hash_of(std::string_view id);
     // The slot holding `id`, or the empty slot where it would go.
-    size_t probe(std::string_view id) const;
+    size_t probe(std::string_view id, uint32_t h) const;
     void rehash(size_t nslots);
+    void insert_at(size_t slot, uint32_t h, std::string_view id, VecLoc loc, bool copy_id);
 };
 
 } // namespace c2p::persistent
