@@ -490,7 +490,7 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
         else novec.push_back(id);
     };
     if (!c.meta_segment.empty()) {
-        auto s = db.prepare("SELECT embedding_id FROM embeddings WHERE segment_id = ? ORDER BY id");
+        auto s = db.prepare("SELECT embedding_id FROM embeddings WHERE segment_id = ?"); // any order: a count and a set
         s.bind(1, c.meta_segment);
         while (s.step()) {
             std::string id = s.text(0);

@@ -44,9 +44,12 @@ class Reader : public BatchReader {
 public:
     Reader(std::shared_ptr<sqlite::Snapshot> snap, std::shared_ptr<Plan> plan, size_t batch)
         : snap_(std::move(snap)), p_(std::move(plan)), batch_(batch ? batch : 1000),
-          rows_(snap_->db().prepare("SELECT id, embedding_id FROM embeddings WHERE segment_id = ? ORDER BY id")),
+          // `id IN (…)` walks the rowid / (id, key) primary key in order: rows stream from the first
+          // step, where a join with ORDER BY would sort every row of the collection up front.
+          rows_(snap_->db().prepare("SELECT id, embedding_id FROM embeddings WHERE id IN "
+                                    "(SELECT id FROM embeddings WHERE segment_id = ?) ORDER BY id")),
           md_(snap_->db().prepare(fmt::format("SELECT m.id, m.key, m.string_value, m.int_value, m.float_value{} FROM "
-                                              "embedding_metadata m JOIN embeddings e ON e.id = m.id WHERE e.segment_id = ? "
+                                              "embedding_metadata m WHERE m.id IN (SELECT id FROM embeddings WHERE segment_id = ?) "
                                               "ORDER BY m.id, m.key",
                                               p_->has_bool ? ", m.bool_value" : ""))),
           wal_vec_(snap_->db().prepare("SELECT vector FROM embeddings_queue WHERE seq_id = ?")) {
