@@ -156,6 +156,18 @@ void cosine_roundtrip(float *v, uint32_t dim) {
     }
 }
 
+json api_configuration(const json &stored) {
+    if (!stored.is_object() || !stored.contains("vector_index") || !stored["vector_index"].is_object()) return stored;
+    const json &vi = stored["vector_index"];
+    json out = json::object();
+    out["hnsw"] = vi.contains("hnsw") ? vi["hnsw"] : json(nullptr);
+    out["spann"] = vi.contains("spann") ? vi["spann"] : json(nullptr);
+    for (auto it = stored.begin(); it != stored.end(); ++it)
+        if (it.key() != "vector_index") out[it.key()] = it.value();
+    if (!out.contains("embedding_function")) out["embedding_function"] = nullptr;
+    return out;
+}
+
 std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const CatalogCollection &c, const std::string &dir,
                                  bool salvage) {
     auto plan = std::make_shared<Plan>();
@@ -171,7 +183,7 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
     info.name = c.name;
     info.space = c.space;
     info.metadata = c.metadata;
-    info.configuration = c.configuration;
+    info.configuration = api_configuration(c.configuration);
     info.tenant = c.tenant;
     info.database = c.database;
     info.warnings = c.warnings;

@@ -63,6 +63,11 @@ struct Plan {
 std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const CatalogCollection &c, const std::string &dir,
                                  bool salvage);
 
+// A collection's configuration as Chroma's API returns it: 1.x stores {"vector_index": {"hnsw": H},
+// "embedding_function": E} in collections.config_json_str and serves {"hnsw": H, "spann": null,
+// "embedding_function": E}. Older forms are returned as stored.
+nlohmann::ordered_json api_configuration(const nlohmann::ordered_json &stored);
+
 // Parses a WAL metadata JSON text ("{...}" or NULL) into typed values. Throws DataError.
 WalMeta parse_wal_metadata(const std::string &text, const std::string &what);
 // Merges `upd` into `m` (null deletes); when `add_only`, nulls are skipped.
