@@ -28,7 +28,6 @@ source kinds (everything else is compared):
 chroma2pg_runs.options->'collections' is compared as a set: it lists the collections in the order
 the source listed them (the server: its own order; the directory: by name, then id).
 """
-import hashlib
 import os
 import random
 import shutil
@@ -56,16 +55,6 @@ EXCLUDED = {
     ("chroma2pg_loads", "staging_table"),
     ("chroma2pg_checkpoints", "run_id"), ("chroma2pg_checkpoints", "committed_at"),
 }
-
-
-def tree_hash(d):
-    out = {}
-    for root, _, files in os.walk(d):
-        for f in files:
-            p = os.path.join(root, f)
-            with open(p, "rb") as fh:
-                out[os.path.relpath(p, d)] = hashlib.sha256(fh.read()).hexdigest()
-    return out
 
 
 def vector_bits(raw):
@@ -311,9 +300,9 @@ class DirectoryVsHttp(unittest.TestCase):
             self.assertEqual(details[name]["records"], len(self.expected[space]), details[name])
             self.assertGreater(d["vectors_from_hnsw"], 900, (space, d))
             self.assertGreater(d["vectors_from_wal"], 0, (space, d))
-        before = tree_hash(self.server.dir)
+        before = support.tree_hash(self.server.dir)
         b_url = self.migrate(self.server.dir, "directory, server stopped")
-        self.assertEqual(before, tree_hash(self.server.dir), "the directory changed under migrate (stopped)")
+        self.assertEqual(before, support.tree_hash(self.server.dir), "the directory changed under migrate (stopped)")
         snap_b = snapshot(b_url)
         self.assert_same(snap_a, snap_b, "HTTP (A) vs directory with the server stopped (B)")
 
@@ -322,9 +311,9 @@ class DirectoryVsHttp(unittest.TestCase):
         type(self).running = True
         support.Chroma(self.server.url).collection(self.colls["l2"][0])  # the server is up and has loaded it
         self.print_origins("server restarted", self.inspect_dir())
-        before = tree_hash(self.server.dir)
+        before = support.tree_hash(self.server.dir)
         c_url = self.migrate(self.server.dir, "directory, server running")
-        self.assertEqual(before, tree_hash(self.server.dir), "the directory changed under migrate (running)")
+        self.assertEqual(before, support.tree_hash(self.server.dir), "the directory changed under migrate (running)")
         snap_c = snapshot(c_url)
         self.assert_same(snap_a, snap_c, "HTTP (A) vs directory with the server running (C)")
 
