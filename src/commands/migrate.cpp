@@ -508,6 +508,11 @@ void register_migrate(CLI::App &app) {
     cmd->add_option("--maintenance-work-mem", a->idx.maintenance_work_mem,
                     "maintenance_work_mem for the index build (e.g. 1GB; default: the server's)")
         ->envname("CHROMA2PG_MAINTENANCE_WORK_MEM");
+    cmd->add_option_function<std::string>(
+           "--metadata-index", [a](const std::string &v) { a->idx.metadata_gin = v == "gin"; },
+           "GIN index on metadata for filtered search: gin (default) or none (build it later with CREATE INDEX)")
+        ->check(CLI::IsMember({"gin", "none"}))
+        ->envname("CHROMA2PG_METADATA_INDEX");
     cmd->add_option("--layout", a->layout, "Target tables: native, langchain (PGVector) or llamaindex (PGVectorStore)")
         ->check(CLI::IsMember({"native", "langchain", "llamaindex"}))
         ->envname("CHROMA2PG_LAYOUT")

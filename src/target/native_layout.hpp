@@ -18,6 +18,7 @@ struct IndexOptions {
     int hnsw_ef_construction = 64;
     int ivfflat_lists = 0;            // 0: rows/1000 (≤1M rows), sqrt(rows) above
     std::string maintenance_work_mem; // empty: the server's setting
+    bool metadata_gin = true;         // GIN index on metadata (for filtered search)
 };
 
 // pgvector's `vector` HNSW/IVFFlat indexes stop at 2,000 dimensions; halfvec reaches 4,000.

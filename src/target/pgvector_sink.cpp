@@ -204,7 +204,8 @@ FinalizeResult finalize_collection(PgConnection &pg, const PgvectorSinkOptions &
                                    const CollectionInfo &c, const std::string &table, const std::string &staging,
                                    const BadRecordCounts &bad) {
     FinalizeResult res;
-    if (auto l = store.load(pg, c.id); l && l->status == "done") {
+    auto load = store.load(pg, c.id);
+    if (load && load->status == "done") {
         res.already_done = true;
         res.rows = std::stoull(pg.scalar("SELECT count(*) FROM " + qualified(opts.schema, table)).value_or("0"));
         return res;
@@ -220,7 +221,9 @@ FinalizeResult finalize_collection(PgConnection &pg, const PgvectorSinkOptions &
             if (opts.jobs - 1 > current)
                 pg.exec(fmt::format("SET LOCAL max_parallel_maintenance_workers = {}", opts.jobs - 1));
         }
-        res.rows = std::stoull(pg.scalar("SELECT count(*) FROM " + qualified(s, staging)).value_or("0"));
+        // Each chunk's checkpoint commits with its rows, so their sum is the staging table's row count.
+        res.rows = load ? load->committed_records()
+                        : std::stoull(pg.scalar("SELECT count(*) FROM " + qualified(s, staging)).value_or("0"));
         auto t0 = std::chrono::steady_clock::now();
         // The primary key is built after the load: one sort instead of a btree insert per row.
         pg.exec("ALTER TABLE " + qualified(s, staging) + " ADD CONSTRAINT " +
@@ -232,8 +235,12 @@ FinalizeResult finalize_collection(PgConnection &pg, const PgvectorSinkOptions &
                       {{"collection", c.name}, {"sql", vec_idx}});
             pg.exec(vec_idx);
         }
-        pg.exec("CREATE INDEX " + quote_ident(fit_identifier(staging, "_metadata_idx")) + " ON " + qualified(s, staging) +
-                " USING gin (metadata)");
+        if (opts.index.metadata_gin)
+            pg.exec("CREATE INDEX " + quote_ident(fit_identifier(staging, "_metadata_idx")) + " ON " + qualified(s, staging) +
+                    " USING gin (metadata)");
+        // Statistics on embeddings and digests help no plan and cost most of ANALYZE (it sorts the sampled vectors).
+        pg.exec("ALTER TABLE " + qualified(s, staging) +
+                " ALTER COLUMN embedding SET STATISTICS 0, ALTER COLUMN digest SET STATISTICS 0");
         pg.exec("ANALYZE " + qualified(s, staging));
         res.index_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
@@ -245,8 +252,9 @@ FinalizeResult finalize_collection(PgConnection &pg, const PgvectorSinkOptions &
         if (!vec_idx.empty())
             pg.exec("ALTER INDEX " + qualified(s, fit_identifier(staging, "_embedding_idx")) + " RENAME TO " +
                     quote_ident(fit_identifier(table, "_embedding_idx")));
-        pg.exec("ALTER INDEX " + qualified(s, fit_identifier(staging, "_metadata_idx")) + " RENAME TO " +
-                quote_ident(fit_identifier(table, "_metadata_idx")));
+        if (opts.index.metadata_gin)
+            pg.exec("ALTER INDEX " + qualified(s, fit_identifier(staging, "_metadata_idx")) + " RENAME TO " +
+                    quote_ident(fit_identifier(table, "_metadata_idx")));
         pg.exec_params("DELETE FROM " + qualified(s, "chroma_collections") + " WHERE id::text = $1 OR name = $2",
                        {c.id, c.name});
         const char *method = vec_idx.empty() ? "none" : opts.index.method == IndexMethod::ivfflat ? "ivfflat" : "hnsw";

@@ -6,6 +6,7 @@ Environment (set by scripts/test.sh, or by hand):
   C2P_CHROMA_URL  a running Chroma server (shared; tests use unique collection names)
   C2P_REPO        repository root
 """
+import hashlib
 import json
 import math
 import os
@@ -35,6 +36,17 @@ def require_env(testcase):
         raise RuntimeError("integration tests need %s (run scripts/test.sh)" % ", ".join(missing))
     if not os.path.exists(BIN):
         raise RuntimeError("chroma2pg binary not found at %s" % BIN)
+
+
+def tree_hash(d):
+    """{relative path: sha256} of every file under d: proves a command did not change a byte."""
+    out = {}
+    for root, _, files in os.walk(d):
+        for f in files:
+            p = os.path.join(root, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, d)] = hashlib.sha256(fh.read()).hexdigest()
+    return out
 
 
 def f32(x):

@@ -8,7 +8,6 @@ stops; the directory's bytes must not change because of us.
 Environment: C2P_REPO (repo root), C2P_DUMP_SOURCE (the tests/tools/dump_source binary; default
 $C2P_REPO/build/dump_source). Uses scripts/chroma-server.sh. Python stdlib only.
 """
-import hashlib
 import json
 import os
 import random
@@ -19,6 +18,8 @@ import tempfile
 import time
 import unittest
 import urllib.request
+
+import support
 
 REPO = os.environ.get("C2P_REPO") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DUMP = os.environ.get("C2P_DUMP_SOURCE") or os.path.join(REPO, "build", "dump_source")
@@ -33,16 +34,6 @@ def f32(x):
 
 def bits(x):
     return "%08x" % struct.unpack("<I", struct.pack("<f", x))[0]
-
-
-def tree_hash(d):
-    out = {}
-    for root, _, files in os.walk(d):
-        for f in files:
-            p = os.path.join(root, f)
-            with open(p, "rb") as fh:
-                out[os.path.relpath(p, d)] = hashlib.sha256(fh.read()).hexdigest()
-    return out
 
 
 class Api:
@@ -203,15 +194,15 @@ class PersistentVsServer(unittest.TestCase):
         print("\n%s: records/hnsw/wal per space: %s" % (label, summary))
 
     def test_1_while_running_then_after_stop(self):
-        before = tree_hash(self.data)
+        before = support.tree_hash(self.data)
         self.compare("while running")
         # Our read must not have written a byte (the idle server does not write either).
-        self.assertEqual(before, tree_hash(self.data))
+        self.assertEqual(before, support.tree_hash(self.data))
         subprocess.run([SERVER, "stop", self.data], check=True, capture_output=True)
         type(self).running = False
-        before = tree_hash(self.data)
+        before = support.tree_hash(self.data)
         self.compare("after stop")
-        self.assertEqual(before, tree_hash(self.data))
+        self.assertEqual(before, support.tree_hash(self.data))
 
 
 if __name__ == "__main__":

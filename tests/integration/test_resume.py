@@ -61,7 +61,9 @@ class KillAndResume(unittest.TestCase):
         url, drop = s.new_database("res")
         self.addCleanup(drop)
         args = ["--from", self.persist, "--to", url, "--checkpoint-records", 2000, "--index", "none"]
-        p = r.popen("migrate", *args)
+        tmp = os.path.join(os.path.dirname(self.persist), "tmp-" + uuid.uuid4().hex[:6])
+        os.makedirs(tmp)
+        p = r.popen("migrate", *args, env={"TMPDIR": tmp})
         # wait for a committed checkpoint, then kill
         import time
         deadline = time.time() + 60
@@ -74,6 +76,8 @@ class KillAndResume(unittest.TestCase):
             time.sleep(0.1)
         p.kill()
         p.communicate()
+        # the SQLite snapshot is unlinked as soon as it is open: a killed run leaves nothing behind
+        self.assertEqual(os.listdir(tmp), [])
         again = s.run("migrate", *args)
         self.assertEqual(again.returncode, 2, again.stderr)
         self.assertIn("interrupted migration", again.stderr)

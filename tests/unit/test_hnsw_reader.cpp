@@ -175,9 +175,9 @@ TEST(HnswReader, FixtureHeadersAndFlushedIndex) {
         for (uint64_t i = 0; i < v.usable(); ++i) {
             if (v.deleted(i)) continue;
             ++live;
-            EXPECT_TRUE(md.label_to_id.count(v.label(i))) << v.label(i);
+            EXPECT_NE(md.find_label(v.label(i)), nullptr) << v.label(i);
         }
-        EXPECT_EQ(live, md.id_to_label.size()) << dir;
+        EXPECT_EQ(live, md.by_label.size()) << dir;
     }
     EXPECT_GE(n, 30);
 }

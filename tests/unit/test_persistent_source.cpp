@@ -12,6 +12,8 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include "sources/persistent/collection_plan.hpp"
+
 #include "sources/persistent/persistent_source.hpp"
 #include "util/error.hpp"
 
@@ -363,4 +365,18 @@ TEST_F(DamagedCopy, WalReplayAboveMaxSeq) {
     auto [b4, i4] = at["id4"];
     EXPECT_NE(b4->embedding(i4)[0], 0.0f); // the duplicate ADD was ignored
     EXPECT_EQ(c.details["vectors_from_wal"], 2);
+}
+
+TEST(PersistentSource, ConfigurationInTheApiForm) {
+    using c2p::persistent::api_configuration;
+    auto stored = nlohmann::ordered_json::parse(
+        R"({"vector_index":{"hnsw":{"space":"cosine","ef_search":100}},"embedding_function":{"type":"legacy"}})");
+    auto api = api_configuration(stored);
+    EXPECT_EQ(api["hnsw"]["space"], "cosine");
+    EXPECT_TRUE(api["spann"].is_null());
+    EXPECT_EQ(api["embedding_function"]["type"], "legacy");
+    EXPECT_FALSE(api.contains("vector_index"));
+    auto old = nlohmann::ordered_json::parse(R"({"hnsw_configuration":{"space":"ip"}})");
+    EXPECT_EQ(api_configuration(old), old); // 0.5.4–0.6: as stored
+    EXPECT_TRUE(api_configuration(nullptr).is_null());
 }

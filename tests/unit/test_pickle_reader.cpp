@@ -140,25 +140,26 @@ TEST(PickleReader, ScalarsAndContainers) {
     o.push_back('K'); o.push_back(4); o.push_back('a'); // APPEND
     o.push_back('.');
     Value v = P(o);
-    const Node &r = v.root_node();
-    ASSERT_EQ(r.kind, Kind::list);
-    ASSERT_EQ(r.items.size(), 16u);
-    EXPECT_EQ(v.node(r.items[0]).kind, Kind::none);
-    EXPECT_EQ(v.node(r.items[1]).i, 1);
-    EXPECT_EQ(v.node(r.items[1]).kind, Kind::boolean);
-    EXPECT_EQ(v.node(r.items[2]).i, 0);
-    EXPECT_EQ(v.node(r.items[3]).i, -5);
-    EXPECT_EQ(v.node(r.items[4]).i, 65535);
-    EXPECT_EQ(v.node(r.items[5]).i, -1);
-    EXPECT_EQ(v.node(r.items[6]).i, 0);
-    EXPECT_EQ(v.node(r.items[7]).f, 1.5);
-    EXPECT_EQ(v.node(r.items[8]).s, "héllo");
-    EXPECT_EQ(v.node(r.items[9]).s, "xy");
-    EXPECT_EQ(v.node(r.items[10]).items.size(), 0u);
-    EXPECT_EQ(v.node(r.items[11]).items.size(), 1u);
-    EXPECT_EQ(v.node(r.items[12]).items.size(), 2u);
-    EXPECT_EQ(v.node(r.items[13]).items.size(), 3u);
-    EXPECT_EQ(v.node(r.items[14]).kind, Kind::tuple);
+    Ref r = v.root();
+    ASSERT_EQ(v.kind(r), Kind::list);
+    const auto &it = v.items(r);
+    ASSERT_EQ(it.size(), 16u);
+    EXPECT_EQ(v.kind(it[0]), Kind::none);
+    EXPECT_EQ(v.integer(it[1]), 1);
+    EXPECT_EQ(v.kind(it[1]), Kind::boolean);
+    EXPECT_EQ(v.integer(it[2]), 0);
+    EXPECT_EQ(v.integer(it[3]), -5);
+    EXPECT_EQ(v.integer(it[4]), 65535);
+    EXPECT_EQ(v.integer(it[5]), -1);
+    EXPECT_EQ(v.integer(it[6]), 0);
+    EXPECT_EQ(v.floating(it[7]), 1.5);
+    EXPECT_EQ(v.str(it[8]), "héllo");
+    EXPECT_EQ(v.str(it[9]), "xy");
+    EXPECT_EQ(v.items(it[10]).size(), 0u);
+    EXPECT_EQ(v.items(it[11]).size(), 1u);
+    EXPECT_EQ(v.items(it[12]).size(), 2u);
+    EXPECT_EQ(v.items(it[13]).size(), 3u);
+    EXPECT_EQ(v.kind(it[14]), Kind::tuple);
 }
 
 TEST(PickleReader, PythonPersistentData) {
@@ -169,10 +170,11 @@ TEST(PickleReader, PythonPersistentData) {
     EXPECT_EQ(m.dimensionality, 384);
     EXPECT_EQ(m.total_elements_added, 2);
     EXPECT_EQ(m.max_seq_id, 1000);
-    EXPECT_EQ(m.id_to_label.at("a"), 1u);
-    EXPECT_EQ(m.id_to_label.at("b"), 2u);
-    EXPECT_EQ(m.label_to_id.at(2), "b");
-    EXPECT_EQ(m.id_to_seq_id.at("a"), 7);
+    ASSERT_EQ(m.by_label.size(), 2u);
+    EXPECT_EQ(m.find_label(1)->id, "a");
+    EXPECT_EQ(m.find_label(2)->id, "b");
+    EXPECT_EQ(m.find_label(3), nullptr);
+    EXPECT_EQ(m.id_to_seq_id_entries, 1u);
     auto b2 = python_pickle(false);
     EXPECT_FALSE(read_index_metadata(b2.data(), b2.size(), "t").max_seq_id.has_value());
 }
@@ -191,7 +193,8 @@ TEST(PickleReader, GlobalAndReduce) {
     o.push_back('.');
     auto m = read_index_metadata(o.data(), o.size(), "t");
     EXPECT_EQ(m.shape, "PersistentData");
-    EXPECT_TRUE(m.id_to_label.empty());
+    EXPECT_TRUE(m.by_label.empty());
+    EXPECT_EQ(m.find_label(1), nullptr);
 }
 
 TEST(PickleReader, RustDict) {
@@ -207,7 +210,60 @@ TEST(PickleReader, RustDict) {
     EXPECT_EQ(m.shape, "dict");
     EXPECT_FALSE(m.dimensionality);
     EXPECT_FALSE(m.max_seq_id);
-    EXPECT_EQ(m.label_to_id.at(1), "x");
+    ASSERT_NE(m.find_label(1), nullptr);
+    EXPECT_EQ(m.find_label(1)->id, "x");
+}
+
+// Values beyond the inline ranges (60-bit ints, strings past 16 MB are covered by the offsets)
+// round-trip through the side tables; sparse BINPUT indexes use the map.
+TEST(PickleReader, WideValuesAndSparseMemo) {
+    std::vector<uint8_t> o = B({0x80, 4, ']', '('});
+    o.push_back(0x8a); o.push_back(8); for (int i = 0; i < 7; ++i) o.push_back(0xff); o.push_back(0x7f); // INT64_MAX
+    o.push_back(0x8a); o.push_back(8); for (int i = 0; i < 7; ++i) o.push_back(0); o.push_back(0x80);    // INT64_MIN
+    short_str(o, "k");
+    o.push_back('r'); for (int i : {0x00, 0x00, 0x00, 0x10}) o.push_back(uint8_t(i)); // LONG_BINPUT 2^28
+    o.push_back('j'); for (int i : {0x00, 0x00, 0x00, 0x10}) o.push_back(uint8_t(i)); // LONG_BINGET 2^28
+    o.push_back('e');
+    o.push_back('.');
+    Value v = P(o);
+    const auto &it = v.items(v.root());
+    ASSERT_EQ(it.size(), 4u);
+    EXPECT_EQ(v.integer(it[0]), INT64_MAX);
+    EXPECT_EQ(v.integer(it[1]), INT64_MIN);
+    EXPECT_EQ(v.str(it[2]), "k");
+    EXPECT_EQ(it[3], it[2]);
+}
+
+TEST(PickleReader, MapsMustAgree) {
+    auto build = [](std::vector<std::pair<std::string, int>> il, std::vector<std::pair<int, std::string>> li) {
+        std::vector<uint8_t> o = B({0x80, 3, '}', '('});
+        bin_str(o, "id_to_label"); o.push_back('}'); o.push_back('(');
+        for (auto &[k, v] : il) { bin_str(o, k); binint(o, v); }
+        o.push_back('u');
+        bin_str(o, "label_to_id"); o.push_back('}'); o.push_back('(');
+        for (auto &[k, v] : li) { binint(o, k); bin_str(o, v); }
+        o.push_back('u');
+        o.push_back('u');
+        o.push_back('.');
+        return o;
+    };
+    auto ok = build({{"a", 5}, {"b", 9}, {"c", 7}}, {{9, "b"}, {5, "a"}, {7, "c"}});
+    auto m = read_index_metadata(ok.data(), ok.size(), "t");
+    ASSERT_EQ(m.by_label.size(), 3u);
+    EXPECT_EQ(m.find_label(7)->id, "c");
+    EXPECT_EQ(m.find_label(9)->id, "b");
+    EXPECT_EQ(m.find_label(6), nullptr);
+    auto e = [&](const std::vector<uint8_t> &b) {
+        try {
+            read_index_metadata(b.data(), b.size(), "t");
+        } catch (const DataError &x) {
+            return std::string(x.what());
+        }
+        return std::string();
+    };
+    EXPECT_NE(e(build({{"a", 1}, {"b", 2}}, {{1, "a"}, {2, "c"}})).find("maps disagree for id 'b' (label 2)"), std::string::npos);
+    EXPECT_NE(e(build({{"a", 1}, {"b", 2}}, {{1, "a"}})).find("maps disagree: 2 ids vs 1 labels"), std::string::npos);
+    EXPECT_NE(e(build({{"a", 1}, {"b", 1}}, {{1, "a"}})).find("2 ids share 1 labels"), std::string::npos);
 }
 
 TEST(PickleReader, RefusesUnknownOpcode) {
@@ -241,7 +297,8 @@ TEST(PickleReader, BadShapes) {
     EXPECT_NE(err(B({0x8a, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9, '.'})).find("does not fit 64 bits"), std::string::npos);
     // A list appended to itself: a cycle is harmless.
     Value v = P(B({']', 0x94, 'h', 0, 'a', '.'}));
-    EXPECT_EQ(v.root_node().items.size(), 1u);
+    EXPECT_EQ(v.items(v.root()).size(), 1u);
+    EXPECT_EQ(v.items(v.root())[0], v.root());
     // The extractor refuses wrong shapes.
     auto l = B({']', '.'});
     try {
@@ -302,8 +359,8 @@ TEST(PickleReader, FixturePickles) {
         auto b = slurp(e.path());
         auto m = read_index_metadata(b.data(), b.size(), e.path().string());
         ++n;
-        EXPECT_GT(m.id_to_label.size(), 0u) << e.path();
-        EXPECT_EQ(m.id_to_label.size(), m.label_to_id.size());
+        EXPECT_GT(m.by_label.size(), 0u) << e.path();
+        for (size_t i = 1; i < m.by_label.size(); ++i) ASSERT_LT(m.by_label[i - 1].label, m.by_label[i].label);
         if (m.shape == "dict") {
             EXPECT_EQ(m.protocol, 3);
             EXPECT_FALSE(m.dimensionality);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <deque>
+#include <future>
 
 #include <curl/curl.h>
 #include <fmt/format.h>
@@ -112,8 +114,8 @@ void throw_http_error(const std::string &base, const std::string &what, const Ht
 
 ChromaHttpSource::ChromaHttpSource(const std::string &url, const SourceOptions &opts)
     : base_(parse_url(url).base), opts_(opts),
-      client_(base_, HttpAuth{opts.token, opts.token_header, parse_url(url).user, parse_url(url).password},
-              opts.insecure_tls) {
+      auth_{opts.token, opts.token_header, parse_url(url).user, parse_url(url).password},
+      client_(base_, auth_, opts.insecure_tls) {
     // Two quick attempts: a wrong port should fail in seconds, not after a minute of backoff.
     auto hb = client_.get("/api/v2/heartbeat", 2);
     if (hb.status == 200) {
@@ -149,6 +151,10 @@ ChromaHttpSource::ChromaHttpSource(const std::string &url, const SourceOptions &
                 max_batch_size_ = j["max_batch_size"].get<size_t>();
         }
     }
+}
+
+std::unique_ptr<HttpClient> ChromaHttpSource::new_client() const {
+    return std::make_unique<HttpClient>(base_, auth_, opts_.insecure_tls);
 }
 
 nlohmann::ordered_json ChromaHttpSource::details() const {
@@ -205,28 +211,60 @@ std::vector<CollectionInfo> ChromaHttpSource::list_collections() {
 namespace {
 
 // Pages through `get` ordered by Chroma's internal id (stable across pages since 0.5.11).
+// The next pages are requested on their own connections while the current one is parsed, so
+// the server is never idle waiting for us.
 class HttpBatchReader : public BatchReader {
 public:
+    static constexpr size_t kPagesInFlight = 2;
+
     HttpBatchReader(ChromaHttpSource &src, CollectionInfo c, size_t batch, uint64_t start = 0,
                     uint64_t count = kToTheEnd)
         : src_(src), c_(std::move(c)), batch_(batch), path_(src.collection_path(c_) + "/get"), offset_(start),
-          left_(count) {}
+          next_offset_(start), unrequested_(count) {}
+
+    ~HttpBatchReader() override {
+        for (auto &p : inflight_)
+            if (p.answer.valid()) p.answer.wait();
+    }
 
     bool next(RecordBatch &out) override {
         out.clear();
         out.dim = c_.dimension.value_or(0);
-        if (done_ || left_ == 0) return false;
-        size_t want = static_cast<size_t>(std::min<uint64_t>(batch_, left_));
-        std::string body = fmt::format(R"({{"limit":{},"offset":{},"include":["embeddings","documents","metadatas","uris"]}})",
-                                       want, offset_);
-        auto r = src_.client().post(path_, body);
+        if (done_) return false;
+        while (inflight_.size() < kPagesInFlight && unrequested_ > 0) request();
+        if (inflight_.empty()) return false;
+        Page page = std::move(inflight_.front());
+        inflight_.pop_front();
+        HttpResponse r = page.answer.get();
+        offset_ = page.offset;
         if (r.status != 200) throw_http_error(src_.describe(), "get from collection '" + c_.name + "'", r);
         size_t n = parse(r.body, out);
-        offset_ += n;
-        left_ -= n;
-        if (n < want) done_ = true;
-        if (n == 0) return false;
-        return true;
+        if (n < page.want) {
+            done_ = true; // the end: pages requested beyond it are empty and are not waited for by anyone else
+        }
+        return n > 0;
+    }
+
+private:
+    struct Page {
+        uint64_t offset = 0;
+        size_t want = 0;
+        std::future<HttpResponse> answer;
+    };
+
+    void request() {
+        size_t want = static_cast<size_t>(std::min<uint64_t>(batch_, unrequested_));
+        size_t slot = requested_++ % kPagesInFlight;
+        if (clients_.size() <= slot) clients_.push_back(src_.new_client());
+        HttpClient *client = clients_[slot].get();
+        std::string body = fmt::format(R"({{"limit":{},"offset":{},"include":["embeddings","documents","metadatas","uris"]}})",
+                                       want, next_offset_);
+        Page p{next_offset_, want, std::async(std::launch::async, [client, this, body = std::move(body)] {
+                                       return client->post(path_, body);
+                                   })};
+        inflight_.push_back(std::move(p));
+        next_offset_ += want;
+        unrequested_ -= want;
     }
 
 private:
@@ -301,9 +339,13 @@ private:
     CollectionInfo c_;
     size_t batch_;
     std::string path_;
-    uint64_t offset_ = 0;
-    uint64_t left_ = kToTheEnd;
+    uint64_t offset_ = 0;      // of the page being parsed, for messages
+    uint64_t next_offset_ = 0; // of the next page to request
+    uint64_t unrequested_ = kToTheEnd;
     bool done_ = false;
+    size_t requested_ = 0;
+    std::vector<std::unique_ptr<HttpClient>> clients_; // one per page in flight
+    std::deque<Page> inflight_;
     simdjson::ondemand::parser parser_;
     std::vector<float> floats_;
 };

@@ -24,11 +24,14 @@ public:
     // Path prefix of a collection's endpoints: /api/v2/tenants/T/databases/D/collections/ID
     std::string collection_path(const CollectionInfo &c) const;
     HttpClient &client() { return client_; }
+    // Another connection to the same server, for requests made in parallel with client().
+    std::unique_ptr<HttpClient> new_client() const;
     size_t max_batch_size() const { return max_batch_size_; }
 
 private:
     std::string base_;
     SourceOptions opts_;
+    HttpAuth auth_;
     HttpClient client_;
     int api_ = 2;
     std::string server_version_;

@@ -156,6 +156,18 @@ void cosine_roundtrip(float *v, uint32_t dim) {
     }
 }
 
+json api_configuration(const json &stored) {
+    if (!stored.is_object() || !stored.contains("vector_index") || !stored["vector_index"].is_object()) return stored;
+    const json &vi = stored["vector_index"];
+    json out = json::object();
+    out["hnsw"] = vi.contains("hnsw") ? vi["hnsw"] : json(nullptr);
+    out["spann"] = vi.contains("spann") ? vi["spann"] : json(nullptr);
+    for (auto it = stored.begin(); it != stored.end(); ++it)
+        if (it.key() != "vector_index") out[it.key()] = it.value();
+    if (!out.contains("embedding_function")) out["embedding_function"] = nullptr;
+    return out;
+}
+
 std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const CatalogCollection &c, const std::string &dir,
                                  bool salvage) {
     auto plan = std::make_shared<Plan>();
@@ -171,7 +183,7 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
     info.name = c.name;
     info.space = c.space;
     info.metadata = c.metadata;
-    info.configuration = c.configuration;
+    info.configuration = api_configuration(c.configuration);
     info.tenant = c.tenant;
     info.database = c.database;
     info.warnings = c.warnings;
@@ -237,7 +249,7 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
             try {
                 pk = unpickle::read_index_metadata(f.pickle.data(), f.pickle.size(),
                                                  ctx.what + ": " + seg_rel + "/index_metadata.pickle");
-                det["pickle"] = {{"shape", pk->shape}, {"protocol", pk->protocol}, {"ids", pk->id_to_label.size()}};
+                det["pickle"] = {{"shape", pk->shape}, {"protocol", pk->protocol}, {"ids", pk->by_label.size()}};
             } catch (const DataError &e) {
                 ctx.damage("pickle_invalid", seg_rel + "/index_metadata.pickle", e.what());
             }
@@ -282,22 +294,36 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
     }
     if (pk && p.view) {
         // label → element, as hnswlib's label_lookup_ (the last element with a label wins).
-        std::unordered_map<uint64_t, uint64_t> lookup;
-        lookup.reserve(size_t(p.view->usable()));
+        constexpr uint64_t kNoElement = UINT64_MAX, kDeleted = uint64_t(1) << 63;
+        std::vector<uint64_t> element_of(pk->by_label.size(), kNoElement);
+        uint64_t unnamed = 0;
         for (uint64_t i = 0; i < p.view->usable(); ++i) {
-            lookup[p.view->label(i)] = i;
-            if (p.view->deleted(i)) ++deleted_elements;
+            // This pass touches every page of data_level0.bin: hand them back as it goes, or the
+            // whole mapped file would count in our resident memory.
+            if (i % 32768 == 32767) p.files->data.release_pages();
+            bool del = p.view->deleted(i);
+            if (del) ++deleted_elements;
+            const unpickle::IdLabel *e = pk->find_label(p.view->label(i));
+            if (e) element_of[size_t(e - pk->by_label.data())] = del ? i | kDeleted : i;
+            else if (!del) ++unnamed;
         }
-        std::vector<std::string> lost;
-        uint64_t lost_n = 0;
-        for (const auto &[id, label] : pk->id_to_label) {
-            auto it = lookup.find(label);
-            if (it == lookup.end() || p.view->deleted(it->second)) {
+        p.files->data.release_pages();
+        std::vector<std::string> lost, twice;
+        uint64_t lost_n = 0, twice_n = 0;
+        p.vec.reserve(pk->by_label.size());
+        for (size_t j = 0; j < pk->by_label.size(); ++j) {
+            const auto &[id, label] = pk->by_label[j];
+            uint64_t el = element_of[j];
+            if (el == kNoElement || (el & kDeleted)) {
                 ++lost_n;
-                if (lost.size() < kShowIds) lost.push_back(id);
+                if (lost.size() < kShowIds) lost.push_back(std::string(id));
                 continue;
             }
-            p.vec[id] = VecLoc{VecLoc::hnsw, false, it->second};
+            if (!p.vec.add(id, VecLoc{VecLoc::hnsw, false, el}, false)) {
+                ++twice_n;
+                if (twice.size() < kShowIds) twice.push_back(std::string(id));
+                continue;
+            }
             ++from_hnsw;
         }
         if (lost_n) {
@@ -307,14 +333,18 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
                                    lost_n, show_ids(lost, lost_n)),
                        lost, lost_n);
         }
-        uint64_t unnamed = 0;
-        for (uint64_t i = 0; i < p.view->usable(); ++i)
-            if (!p.view->deleted(i) && !pk->label_to_id.count(p.view->label(i))) ++unnamed;
+        if (twice_n)
+            ctx.damage("pickle_invalid", seg_rel + "/index_metadata.pickle",
+                       fmt::format("{} ids appear twice in id_to_label with different labels (the first label's vector is "
+                                   "used): {}",
+                                   twice_n, show_ids(twice, twice_n)),
+                       twice, twice_n);
         if (unnamed)
             ctx.warn(fmt::format("{} live elements of {}/data_level0.bin have labels unknown to index_metadata.pickle; "
                                  "ignored, as Chroma does",
                                  unnamed, seg_rel));
     }
+    pk.reset(); // p.vec holds what is needed of it
 
     // ---- WAL: one pass, ordered by seq_id ----
     uint64_t vec_floor = vec_max.value_or(0);
@@ -364,19 +394,19 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
             // Vector side.
             if (seq > vec_floor) {
                 ++wal_vec_rows;
-                auto it = p.vec.find(id);
+                VecLoc *it = p.vec.find(id);
                 switch (op) {
                 case 0: // ADD
-                    if (it == p.vec.end() && has_vec) p.vec[id] = VecLoc{VecLoc::wal, false, seq};
+                    if (!it && has_vec) p.vec.set(id, VecLoc{VecLoc::wal, false, seq}, true);
                     break;
                 case 1: // UPDATE
-                    if (it != p.vec.end() && has_vec) it->second = VecLoc{VecLoc::wal, false, seq};
+                    if (it && has_vec) *it = VecLoc{VecLoc::wal, false, seq};
                     break;
                 case 2: // UPSERT
-                    if (has_vec) p.vec[id] = VecLoc{VecLoc::wal, false, seq};
+                    if (has_vec) p.vec.set(id, VecLoc{VecLoc::wal, false, seq}, true);
                     break;
                 case 3: // DELETE
-                    if (it != p.vec.end()) p.vec.erase(it);
+                    if (it) p.vec.erase(id);
                     break;
                 default:
                     throw DataError(fmt::format("{}: embeddings_queue row seq {} has unknown operation {}", ctx.what, seq, op));
@@ -468,12 +498,11 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
     std::vector<std::string> novec;
     auto check = [&](const std::string &id) {
         ++live;
-        auto it = p.vec.find(id);
-        if (it != p.vec.end()) it->second.matched = true;
+        if (VecLoc *it = p.vec.find(id)) it->matched = true;
         else novec.push_back(id);
     };
     if (!c.meta_segment.empty()) {
-        auto s = db.prepare("SELECT embedding_id FROM embeddings WHERE segment_id = ? ORDER BY id");
+        auto s = db.prepare("SELECT embedding_id FROM embeddings WHERE segment_id = ?"); // any order: a count and a set
         s.bind(1, c.meta_segment);
         while (s.step()) {
             std::string id = s.text(0);
@@ -485,11 +514,12 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
     }
     std::vector<std::string> orphan_vecs;
     uint64_t orphan_n = 0;
-    for (auto &[id, loc] : p.vec)
+    p.vec.for_each([&](std::string_view id, VecLoc &loc) {
         if (!loc.matched) {
             ++orphan_n;
-            orphan_vecs.push_back(id);
+            orphan_vecs.push_back(std::string(id));
         }
+    });
     std::sort(orphan_vecs.begin(), orphan_vecs.end());
     if (orphan_n)
         ctx.damage("vector_without_record", seg_rel,
@@ -497,11 +527,11 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
                                show_ids(orphan_vecs, orphan_n)),
                    orphan_vecs, orphan_n);
     uint64_t from_wal = 0;
-    for (auto &[id, loc] : p.vec)
-        if (loc.matched && loc.kind == VecLoc::wal) ++from_wal;
     from_hnsw = 0;
-    for (auto &[id, loc] : p.vec)
+    p.vec.for_each([&](std::string_view, VecLoc &loc) {
+        if (loc.matched && loc.kind == VecLoc::wal) ++from_wal;
         if (loc.matched && loc.kind == VecLoc::hnsw) ++from_hnsw;
+    });
 
     std::vector<std::string> unrecoverable;
     if (!novec.empty()) {
@@ -511,7 +541,7 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
             if (it != latest_vec.end()) {
                 ++recoverable;
                 if (salvage) {
-                    p.vec[id] = VecLoc{VecLoc::wal, true, it->second};
+                    p.vec.set(id, VecLoc{VecLoc::wal, true, it->second}, true);
                     p.salvaged_ids.push_back(id);
                     continue;
                 }

@@ -17,14 +17,10 @@
 #include "sources/persistent/hnsw_segment_reader.hpp"
 #include "sources/persistent/pickle_reader.hpp"
 #include "sources/persistent/sqlite_catalog.hpp"
+#include "sources/persistent/vec_index.hpp"
 
 namespace c2p::persistent {
 
-struct VecLoc {
-    enum Kind : uint8_t { hnsw, wal } kind = hnsw;
-    bool matched = false; // a live record refers to it
-    uint64_t pos = 0;     // element index (hnsw) or embeddings_queue.seq_id (wal)
-};
 
 // A WAL field value: nullopt = JSON null (deletes the key on UPDATE/UPSERT).
 using WalMeta = std::vector<std::pair<std::string, std::optional<MetaValue>>>;
@@ -53,7 +49,7 @@ struct Plan {
     bool cosine = false;
     std::optional<hnsw::SegmentFiles> files;
     std::optional<hnsw::View> view;
-    std::unordered_map<std::string, VecLoc> vec;
+    VecIndex vec; // ids from index_metadata.pickle are views into files->pickle
     std::unordered_map<std::string, Override> overrides;
     std::vector<std::string> wal_only_ids;    // live ids absent from SQLite, in order of their ADD
     std::unordered_set<std::string> drop;     // unrecoverable ids: never yielded
@@ -66,6 +62,11 @@ struct Plan {
 // Builds the plan. In salvage mode the WAL's older vectors fill in for lost ones.
 std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const CatalogCollection &c, const std::string &dir,
                                  bool salvage);
+
+// A collection's configuration as Chroma's API returns it: 1.x stores {"vector_index": {"hnsw": H},
+// "embedding_function": E} in collections.config_json_str and serves {"hnsw": H, "spann": null,
+// "embedding_function": E}. Older forms are returned as stored.
+nlohmann::ordered_json api_configuration(const nlohmann::ordered_json &stored);
 
 // Parses a WAL metadata JSON text ("{...}" or NULL) into typed values. Throws DataError.
 WalMeta parse_wal_metadata(const std::string &text, const std::string &what);

@@ -44,9 +44,12 @@ class Reader : public BatchReader {
 public:
     Reader(std::shared_ptr<sqlite::Snapshot> snap, std::shared_ptr<Plan> plan, size_t batch)
         : snap_(std::move(snap)), p_(std::move(plan)), batch_(batch ? batch : 1000),
-          rows_(snap_->db().prepare("SELECT id, embedding_id FROM embeddings WHERE segment_id = ? ORDER BY id")),
+          // `id IN (…)` walks the rowid / (id, key) primary key in order: rows stream from the first
+          // step, where a join with ORDER BY would sort every row of the collection up front.
+          rows_(snap_->db().prepare("SELECT id, embedding_id FROM embeddings WHERE id IN "
+                                    "(SELECT id FROM embeddings WHERE segment_id = ?) ORDER BY id")),
           md_(snap_->db().prepare(fmt::format("SELECT m.id, m.key, m.string_value, m.int_value, m.float_value{} FROM "
-                                              "embedding_metadata m JOIN embeddings e ON e.id = m.id WHERE e.segment_id = ? "
+                                              "embedding_metadata m WHERE m.id IN (SELECT id FROM embeddings WHERE segment_id = ?) "
                                               "ORDER BY m.id, m.key",
                                               p_->has_bool ? ", m.bool_value" : ""))),
           wal_vec_(snap_->db().prepare("SELECT vector FROM embeddings_queue WHERE seq_id = ?")) {
@@ -81,7 +84,7 @@ public:
                 int64_t rowid = rows_.i64(0);
                 std::string id = rows_.text(1);
                 Metadata meta = collect(rowid);
-                auto o = p_->overrides.find(id);
+                auto o = p_->overrides.empty() ? p_->overrides.end() : p_->overrides.find(id);
                 if (o != p_->overrides.end()) {
                     if (!o->second.exists) continue;
                     meta = o->second.meta;
@@ -139,11 +142,10 @@ private:
     }
 
     void emit(RecordBatch &out, std::string id, Metadata meta) {
-        if (p_->drop.count(id)) return;
-        auto it = p_->vec.find(id);
-        if (it == p_->vec.end())
-            throw DataError(fmt::format("collection '{}' ({}): record '{}' has no vector", p_->c.name, p_->c.id, id));
-        load_vector(id, it->second);
+        if (!p_->drop.empty() && p_->drop.count(id)) return;
+        const VecLoc *loc = p_->vec.find(id);
+        if (!loc) throw DataError(fmt::format("collection '{}' ({}): record '{}' has no vector", p_->c.name, p_->c.id, id));
+        load_vector(id, *loc);
         std::optional<std::string> doc, uri;
         split_meta(meta, doc, uri);
         out.push(std::move(id), vbuf_.data(), std::move(doc), std::move(uri), std::move(meta));

@@ -1,5 +1,6 @@
 #include "sources/persistent/pickle_reader.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -7,6 +8,24 @@
 #include "util/error.hpp"
 
 namespace c2p::unpickle {
+
+namespace {
+
+enum Tag : uint64_t {
+    T_NONE, T_BOOL, T_INT, T_BIGINT, T_FLOAT, T_STR, T_LONGSTR, T_LIST, T_TUPLE, T_DICT, T_GLOBAL, T_OBJECT
+};
+constexpr uint64_t kPayloadBits = 60;
+constexpr uint64_t kPayloadMask = (uint64_t(1) << kPayloadBits) - 1;
+constexpr uint64_t kStrLenBits = 24;
+constexpr uint64_t kStrMaxLen = (uint64_t(1) << kStrLenBits) - 1;
+constexpr uint64_t kStrMaxOffset = (uint64_t(1) << (kPayloadBits - kStrLenBits)) - 1;
+constexpr int64_t kSmallIntMin = -(int64_t(1) << 59), kSmallIntMax = (int64_t(1) << 59) - 1;
+
+Ref make_ref(uint64_t tag, uint64_t payload) { return Ref{(tag << kPayloadBits) | (payload & kPayloadMask)}; }
+uint64_t tag_of(Ref r) { return r.bits >> kPayloadBits; }
+uint64_t payload_of(Ref r) { return r.bits & kPayloadMask; }
+
+} // namespace
 
 const char *Value::kind_name(Kind k) {
     switch (k) {
@@ -24,13 +43,66 @@ const char *Value::kind_name(Kind k) {
     return "?";
 }
 
-std::optional<NodeId> Value::dict_get(NodeId dict, std::string_view key) const {
-    const Node &d = node(dict);
-    if (d.kind != Kind::dict) return std::nullopt;
-    for (const auto &[k, v] : d.entries) {
-        const Node &kn = node(k);
-        if (kn.kind == Kind::string && kn.s == key) return v;
+Kind Value::kind(Ref r) const {
+    switch (tag_of(r)) {
+    case T_NONE: return Kind::none;
+    case T_BOOL: return Kind::boolean;
+    case T_INT:
+    case T_BIGINT: return Kind::integer;
+    case T_FLOAT: return Kind::floating;
+    case T_STR:
+    case T_LONGSTR: return Kind::string;
+    case T_LIST: return Kind::list;
+    case T_TUPLE: return Kind::tuple;
+    case T_DICT: return Kind::dict;
+    case T_GLOBAL: return Kind::global;
+    case T_OBJECT: return Kind::object;
     }
+    return Kind::none;
+}
+
+int64_t Value::integer(Ref r) const {
+    switch (tag_of(r)) {
+    case T_BOOL: return int64_t(payload_of(r));
+    case T_INT: return int64_t(payload_of(r) << (64 - kPayloadBits)) >> (64 - kPayloadBits);
+    case T_BIGINT: return big_ints_.at(payload_of(r));
+    default: return 0;
+    }
+}
+
+double Value::floating(Ref r) const { return tag_of(r) == T_FLOAT ? floats_.at(payload_of(r)) : 0.0; }
+
+std::string_view Value::str(Ref r) const {
+    switch (tag_of(r)) {
+    case T_STR: {
+        uint64_t p = payload_of(r);
+        return {reinterpret_cast<const char *>(input_) + (p >> kStrLenBits), size_t(p & kStrMaxLen)};
+    }
+    case T_LONGSTR: {
+        auto [off, len] = long_strings_.at(payload_of(r));
+        return {reinterpret_cast<const char *>(input_) + off, size_t(len)};
+    }
+    case T_GLOBAL: return globals_.at(payload_of(r));
+    default: return {};
+    }
+}
+
+const Value::Container &Value::container(Ref r) const {
+    static const Container empty;
+    uint64_t t = tag_of(r);
+    if (t == T_LIST || t == T_TUPLE || t == T_DICT || t == T_OBJECT) return containers_.at(payload_of(r));
+    return empty;
+}
+
+const std::vector<Ref> &Value::items(Ref r) const { return container(r).items; }
+const std::vector<std::pair<Ref, Ref>> &Value::entries(Ref r) const { return container(r).entries; }
+Ref Value::cls(Ref object) const { return container(object).cls; }
+std::optional<Ref> Value::state(Ref object) const { return container(object).state; }
+
+std::optional<Ref> Value::dict_get(Ref dict, std::string_view key) const {
+    if (kind(dict) != Kind::dict) return std::nullopt;
+    for (const auto &[k, v] : entries(dict))
+        if (kind(k) == Kind::string && str(k) == key) return v;
     return std::nullopt;
 }
 
@@ -81,7 +153,9 @@ enum Op : uint8_t {
 class Parser {
 public:
     Parser(const uint8_t *data, size_t size, const std::string &what, const Limits &limits)
-        : d_(data), n_(size), what_(what), lim_(limits) {}
+        : d_(data), n_(size), what_(what), lim_(limits) {
+        v_.input_ = data;
+    }
 
     Value run() {
         while (true) {
@@ -107,9 +181,14 @@ private:
     size_t pos_ = 0;
     size_t op_at_ = 0;
     Value v_;
-    std::vector<NodeId> stack_;
+    std::vector<Ref> stack_;
     std::vector<size_t> marks_;
-    std::unordered_map<uint64_t, NodeId> memo_;
+    // Memo: dense for the indexes MEMOIZE hands out (0, 1, 2, …), a map for sparse BINPUT indexes.
+    std::vector<Ref> memo_;
+    std::vector<bool> memo_set_;
+    std::unordered_map<uint64_t, Ref> memo_sparse_;
+    size_t memo_count_ = 0;
+    size_t values_ = 0;
     size_t container_items_ = 0;
 
     [[noreturn]] void bad(const std::string &why) const {
@@ -131,95 +210,118 @@ private:
         for (size_t i = 0; i < k; ++i) x |= uint64_t(p[i]) << (8 * i);
         return x;
     }
-    NodeId make(Kind k) {
-        if (v_.nodes_.size() >= lim_.max_nodes) bad("too many values");
-        v_.nodes_.emplace_back();
-        v_.nodes_.back().kind = k;
-        return NodeId(v_.nodes_.size() - 1);
+    void count_value() {
+        if (++values_ > lim_.max_nodes) bad("too many values");
     }
-    Node &at(NodeId id) { return v_.nodes_[id]; }
-    void push(NodeId id) {
+    Ref make_container(uint64_t tag) {
+        count_value();
+        v_.containers_.emplace_back();
+        return make_ref(tag, v_.containers_.size() - 1);
+    }
+    Value::Container &at(Ref r) { return v_.containers_[payload_of(r)]; }
+    Kind kind(Ref r) const { return v_.kind(r); }
+    Ref integer(int64_t x) {
+        count_value();
+        if (x >= kSmallIntMin && x <= kSmallIntMax) return make_ref(T_INT, uint64_t(x));
+        v_.big_ints_.push_back(x);
+        return make_ref(T_BIGINT, v_.big_ints_.size() - 1);
+    }
+    void push(Ref r) {
         if (stack_.size() >= lim_.max_stack) bad("stack too deep");
-        stack_.push_back(id);
+        stack_.push_back(r);
     }
-    NodeId pop(const char *opname) {
+    Ref pop(const char *opname) {
         size_t floor = marks_.empty() ? 0 : marks_.back();
         if (stack_.size() <= floor) bad(fmt::format("{} on an empty stack", opname));
-        NodeId id = stack_.back();
+        Ref r = stack_.back();
         stack_.pop_back();
-        return id;
+        return r;
     }
-    NodeId top(const char *opname) {
+    Ref top(const char *opname) {
         size_t floor = marks_.empty() ? 0 : marks_.back();
         if (stack_.size() <= floor) bad(fmt::format("{} on an empty stack", opname));
         return stack_.back();
     }
-    // Pops everything above the last MARK, and the mark.
-    std::vector<NodeId> pop_mark(const char *opname) {
+    // The values above the last MARK: [begin, stack_.size()). close_mark() drops them and the mark.
+    size_t mark_begin(const char *opname) {
         if (marks_.empty()) bad(fmt::format("{} without MARK", opname));
-        size_t m = marks_.back();
+        return marks_.back();
+    }
+    void close_mark(size_t begin) {
+        stack_.resize(begin);
         marks_.pop_back();
-        std::vector<NodeId> out(stack_.begin() + static_cast<std::ptrdiff_t>(m), stack_.end());
-        stack_.resize(m);
-        return out;
     }
     void count_items(size_t k) {
         container_items_ += k;
         if (container_items_ > lim_.max_container_items) bad("too many container items");
     }
     void memo_put(uint64_t idx) {
-        NodeId t = top("memo put");
-        if (memo_.size() >= lim_.max_memo && !memo_.count(idx)) bad("memo too large");
-        memo_[idx] = t;
+        Ref t = top("memo put");
+        if (idx < memo_.size()) {
+            if (!memo_set_[idx]) ++memo_count_;
+            memo_[idx] = t;
+            memo_set_[idx] = true;
+        } else if (idx - memo_.size() < 4096) {
+            memo_.resize(idx + 1);
+            memo_set_.resize(idx + 1);
+            memo_[idx] = t;
+            memo_set_[idx] = true;
+            ++memo_count_;
+        } else {
+            if (!memo_sparse_.count(idx)) ++memo_count_;
+            memo_sparse_[idx] = t;
+        }
+        if (memo_count_ > lim_.max_memo) bad("memo too large");
     }
     void memo_get(uint64_t idx) {
-        auto it = memo_.find(idx);
-        if (it == memo_.end()) bad(fmt::format("memo key {} not defined", idx));
+        if (idx < memo_.size() && memo_set_[idx]) return push(memo_[idx]);
+        auto it = memo_sparse_.find(idx);
+        if (it == memo_sparse_.end()) bad(fmt::format("memo key {} not defined", idx));
         push(it->second);
     }
     void string_op(size_t len) {
-        const uint8_t *p = take(len);
-        NodeId id = make(Kind::string);
-        at(id).s.assign(reinterpret_cast<const char *>(p), len);
-        push(id);
+        size_t off = pos_;
+        take(len);
+        count_value();
+        if (off <= kStrMaxOffset && len <= kStrMaxLen) return push(make_ref(T_STR, (uint64_t(off) << kStrLenBits) | len));
+        v_.long_strings_.emplace_back(off, len);
+        push(make_ref(T_LONGSTR, v_.long_strings_.size() - 1));
     }
-    NodeId make_tuple(std::vector<NodeId> items) {
-        count_items(items.size());
-        NodeId id = make(Kind::tuple);
-        at(id).items = std::move(items);
-        return id;
+    Ref make_tuple(size_t begin, size_t end) {
+        count_items(end - begin);
+        Ref r = make_container(T_TUPLE);
+        at(r).items.assign(stack_.begin() + std::ptrdiff_t(begin), stack_.begin() + std::ptrdiff_t(end));
+        return r;
     }
-    void set_items(NodeId dict, const std::vector<NodeId> &kv, const char *opname) {
-        if (at(dict).kind != Kind::dict)
-            bad(fmt::format("{} on a {} (expected dict)", opname, Value::kind_name(at(dict).kind)));
-        if (kv.size() % 2) bad(fmt::format("{} with an odd number of items ({})", opname, kv.size()));
-        count_items(kv.size() / 2);
-        for (size_t i = 0; i < kv.size(); i += 2) {
-            Kind kk = at(kv[i]).kind;
+    void set_items(Ref dict, size_t begin, size_t end, const char *opname) {
+        if (kind(dict) != Kind::dict) bad(fmt::format("{} on a {} (expected dict)", opname, Value::kind_name(kind(dict))));
+        if ((end - begin) % 2) bad(fmt::format("{} with an odd number of items ({})", opname, end - begin));
+        count_items((end - begin) / 2);
+        auto &dst = at(dict).entries;
+        for (size_t i = begin; i < end; i += 2) {
+            Kind kk = kind(stack_[i]);
             if (kk != Kind::string && kk != Kind::integer && kk != Kind::boolean && kk != Kind::none &&
                 kk != Kind::floating && kk != Kind::tuple)
                 bad(fmt::format("{}: unhashable dict key of type {}", opname, Value::kind_name(kk)));
-            at(dict).entries.emplace_back(kv[i], kv[i + 1]);
+            dst.emplace_back(stack_[i], stack_[i + 1]);
         }
     }
-    void append_items(NodeId list, const std::vector<NodeId> &items, const char *opname) {
-        if (at(list).kind != Kind::list)
-            bad(fmt::format("{} on a {} (expected list)", opname, Value::kind_name(at(list).kind)));
-        count_items(items.size());
+    void append_items(Ref list, size_t begin, size_t end, const char *opname) {
+        if (kind(list) != Kind::list) bad(fmt::format("{} on a {} (expected list)", opname, Value::kind_name(kind(list))));
+        count_items(end - begin);
         auto &dst = at(list).items;
-        dst.insert(dst.end(), items.begin(), items.end());
+        dst.insert(dst.end(), stack_.begin() + std::ptrdiff_t(begin), stack_.begin() + std::ptrdiff_t(end));
     }
-    void make_global(std::string module, std::string name) {
-        NodeId id = make(Kind::global);
-        at(id).s = module + "." + name;
-        push(id);
+    void make_global(std::string text) {
+        count_value();
+        v_.globals_.push_back(std::move(text));
+        push(make_ref(T_GLOBAL, v_.globals_.size() - 1));
     }
-    static std::string line(const uint8_t *p, size_t len) { return std::string(reinterpret_cast<const char *>(p), len); }
     std::string read_line() {
         size_t start = pos_;
         while (pos_ < n_ && d_[pos_] != '\n') ++pos_;
         if (pos_ >= n_) truncated(1);
-        std::string s = line(d_ + start, pos_ - start);
+        std::string s(reinterpret_cast<const char *>(d_ + start), pos_ - start);
         ++pos_;
         return s;
     }
@@ -246,40 +348,18 @@ private:
             marks_.push_back(stack_.size());
             return false;
         case POP: pop("POP"); return false;
-        case NONE: push(make(Kind::none)); return false;
+        case NONE: count_value(); push(make_ref(T_NONE, 0)); return false;
         case NEWTRUE:
-        case NEWFALSE: {
-            NodeId id = make(Kind::boolean);
-            at(id).i = op == NEWTRUE;
-            push(id);
-            return false;
-        }
-        case BININT: {
-            NodeId id = make(Kind::integer);
-            at(id).i = int32_t(uint32_t(le(4)));
-            push(id);
-            return false;
-        }
-        case BININT1: {
-            NodeId id = make(Kind::integer);
-            at(id).i = int64_t(le(1));
-            push(id);
-            return false;
-        }
-        case BININT2: {
-            NodeId id = make(Kind::integer);
-            at(id).i = int64_t(le(2));
-            push(id);
-            return false;
-        }
+        case NEWFALSE: count_value(); push(make_ref(T_BOOL, op == NEWTRUE)); return false;
+        case BININT: push(integer(int32_t(uint32_t(le(4))))); return false;
+        case BININT1: push(integer(int64_t(le(1)))); return false;
+        case BININT2: push(integer(int64_t(le(2)))); return false;
         case LONG1: {
             size_t len = take(1)[0];
             if (len > 8) bad(fmt::format("LONG1 integer of {} bytes does not fit 64 bits", len));
             uint64_t x = le(len);
             if (len > 0 && len < 8 && (x >> (8 * len - 1)) & 1) x |= ~uint64_t(0) << (8 * len); // sign-extend
-            NodeId id = make(Kind::integer);
-            at(id).i = int64_t(x);
-            push(id);
+            push(integer(int64_t(x)));
             return false;
         }
         case BINFLOAT: {
@@ -288,9 +368,9 @@ private:
             for (int i = 0; i < 8; ++i) bits = (bits << 8) | p[i]; // big-endian
             double f;
             std::memcpy(&f, &bits, 8);
-            NodeId id = make(Kind::floating);
-            at(id).f = f;
-            push(id);
+            count_value();
+            v_.floats_.push_back(f);
+            push(make_ref(T_FLOAT, v_.floats_.size() - 1));
             return false;
         }
         case SHORT_BINUNICODE: string_op(take(1)[0]); return false;
@@ -301,41 +381,58 @@ private:
             string_op(size_t(len));
             return false;
         }
-        case EMPTY_DICT: push(make(Kind::dict)); return false;
-        case EMPTY_LIST: push(make(Kind::list)); return false;
-        case EMPTY_TUPLE: push(make(Kind::tuple)); return false;
-        case TUPLE: push(make_tuple(pop_mark("TUPLE"))); return false;
+        case EMPTY_DICT: push(make_container(T_DICT)); return false;
+        case EMPTY_LIST: push(make_container(T_LIST)); return false;
+        case EMPTY_TUPLE: push(make_container(T_TUPLE)); return false;
+        case TUPLE: {
+            size_t b = mark_begin("TUPLE");
+            Ref t = make_tuple(b, stack_.size());
+            close_mark(b);
+            push(t);
+            return false;
+        }
         case TUPLE1:
         case TUPLE2:
         case TUPLE3: {
             size_t k = size_t(op - TUPLE1 + 1);
-            std::vector<NodeId> items(k);
-            for (size_t i = k; i-- > 0;) items[i] = pop("TUPLEn");
-            push(make_tuple(std::move(items)));
+            size_t floor = marks_.empty() ? 0 : marks_.back();
+            if (stack_.size() < floor + k) bad("TUPLEn on an empty stack");
+            Ref t = make_tuple(stack_.size() - k, stack_.size());
+            stack_.resize(stack_.size() - k);
+            push(t);
             return false;
         }
         case SETITEM: {
-            NodeId v = pop("SETITEM");
-            NodeId k = pop("SETITEM");
-            set_items(top("SETITEM"), {k, v}, "SETITEM");
+            size_t floor = marks_.empty() ? 0 : marks_.back();
+            if (stack_.size() < floor + 3) bad("SETITEM on an empty stack");
+            size_t b = stack_.size() - 2;
+            set_items(stack_[b - 1], b, b + 2, "SETITEM");
+            stack_.resize(b);
             return false;
         }
         case SETITEMS: {
-            auto kv = pop_mark("SETITEMS");
-            set_items(top("SETITEMS"), kv, "SETITEMS");
+            size_t b = mark_begin("SETITEMS");
+            if (b == 0 || (marks_.size() >= 2 && marks_[marks_.size() - 2] >= b)) bad("SETITEMS on an empty stack");
+            set_items(stack_[b - 1], b, stack_.size(), "SETITEMS");
+            close_mark(b);
             return false;
         }
         case APPEND: {
-            NodeId v = pop("APPEND");
-            append_items(top("APPEND"), {v}, "APPEND");
+            size_t floor = marks_.empty() ? 0 : marks_.back();
+            if (stack_.size() < floor + 2) bad("APPEND on an empty stack");
+            size_t b = stack_.size() - 1;
+            append_items(stack_[b - 1], b, b + 1, "APPEND");
+            stack_.resize(b);
             return false;
         }
         case APPENDS: {
-            auto items = pop_mark("APPENDS");
-            append_items(top("APPENDS"), items, "APPENDS");
+            size_t b = mark_begin("APPENDS");
+            if (b == 0 || (marks_.size() >= 2 && marks_[marks_.size() - 2] >= b)) bad("APPENDS on an empty stack");
+            append_items(stack_[b - 1], b, stack_.size(), "APPENDS");
+            close_mark(b);
             return false;
         }
-        case MEMOIZE: memo_put(memo_.size()); return false;
+        case MEMOIZE: memo_put(memo_count_); return false;
         case BINPUT: memo_put(le(1)); return false;
         case LONG_BINPUT: memo_put(le(4)); return false;
         case BINGET: memo_get(le(1)); return false;
@@ -343,37 +440,34 @@ private:
         case GLOBAL: {
             std::string module = read_line();
             std::string name = read_line();
-            make_global(std::move(module), std::move(name));
+            make_global(module + "." + name);
             return false;
         }
         case STACK_GLOBAL: {
-            NodeId name = pop("STACK_GLOBAL");
-            NodeId module = pop("STACK_GLOBAL");
-            if (at(name).kind != Kind::string || at(module).kind != Kind::string)
-                bad("STACK_GLOBAL needs two strings");
-            make_global(at(module).s, at(name).s);
+            Ref name = pop("STACK_GLOBAL");
+            Ref module = pop("STACK_GLOBAL");
+            if (kind(name) != Kind::string || kind(module) != Kind::string) bad("STACK_GLOBAL needs two strings");
+            make_global(std::string(v_.str(module)) + "." + std::string(v_.str(name)));
             return false;
         }
         case NEWOBJ:
         case REDUCE: {
             const char *nm = op == NEWOBJ ? "NEWOBJ" : "REDUCE";
-            NodeId args = pop(nm);
-            NodeId cls = pop(nm);
-            if (at(cls).kind != Kind::global)
-                bad(fmt::format("{} on a {} (expected a class)", nm, Value::kind_name(at(cls).kind)));
-            if (at(args).kind != Kind::tuple)
-                bad(fmt::format("{} with {} arguments (expected tuple)", nm, Value::kind_name(at(args).kind)));
-            NodeId id = make(Kind::object);
-            at(id).cls = cls;
-            at(id).items = at(args).items;
-            push(id);
+            Ref args = pop(nm);
+            Ref cls = pop(nm);
+            if (kind(cls) != Kind::global) bad(fmt::format("{} on a {} (expected a class)", nm, Value::kind_name(kind(cls))));
+            if (kind(args) != Kind::tuple)
+                bad(fmt::format("{} with {} arguments (expected tuple)", nm, Value::kind_name(kind(args))));
+            Ref obj = make_container(T_OBJECT);
+            at(obj).cls = cls;
+            at(obj).items = at(args).items;
+            push(obj);
             return false;
         }
         case BUILD: {
-            NodeId state = pop("BUILD");
-            NodeId obj = top("BUILD");
-            if (at(obj).kind != Kind::object)
-                bad(fmt::format("BUILD on a {} (expected an object)", Value::kind_name(at(obj).kind)));
+            Ref state = pop("BUILD");
+            Ref obj = top("BUILD");
+            if (kind(obj) != Kind::object) bad(fmt::format("BUILD on a {} (expected an object)", Value::kind_name(kind(obj))));
             if (at(obj).state) bad("BUILD applied twice to one object");
             at(obj).state = state;
             return false;
@@ -396,91 +490,112 @@ namespace {
     throw DataError(fmt::format("{}: unexpected pickle shape: {}: {}", what, field, why));
 }
 
-const Node &expect(const Value &v, NodeId id, Kind k, const std::string &what, const std::string &field) {
-    const Node &n = v.node(id);
-    if (n.kind != k)
-        shape_error(what, field, fmt::format("expected {}, found {}", Value::kind_name(k), Value::kind_name(n.kind)));
-    return n;
+void expect(const Value &v, Ref r, Kind k, const std::string &what, const std::string &field) {
+    if (v.kind(r) != k)
+        shape_error(what, field, fmt::format("expected {}, found {}", Value::kind_name(k), Value::kind_name(v.kind(r))));
 }
 
-std::optional<int64_t> opt_int(const Value &v, NodeId dict, const char *key, const std::string &what, bool required) {
+std::optional<int64_t> opt_int(const Value &v, Ref dict, const char *key, const std::string &what) {
     auto f = v.dict_get(dict, key);
-    if (!f) {
-        if (required) shape_error(what, key, "missing");
-        return std::nullopt;
-    }
-    const Node &n = v.node(*f);
-    if (n.kind == Kind::none) return std::nullopt;
-    if (n.kind != Kind::integer) shape_error(what, key, fmt::format("expected int or None, found {}", Value::kind_name(n.kind)));
-    return n.i;
+    if (!f) return std::nullopt;
+    Kind k = v.kind(*f);
+    if (k == Kind::none) return std::nullopt;
+    if (k != Kind::integer) shape_error(what, key, fmt::format("expected int or None, found {}", Value::kind_name(k)));
+    return v.integer(*f);
+}
+
+// Sorts (id, label) pairs by label in place; of a repeated label the last entry wins, as in Python.
+void sort_by_label(std::vector<IdLabel> &pairs) {
+    std::stable_sort(pairs.begin(), pairs.end(), [](const IdLabel &a, const IdLabel &b) { return a.label < b.label; });
+    size_t out = 0;
+    for (size_t i = 0; i < pairs.size(); ++i)
+        if (i + 1 == pairs.size() || pairs[i + 1].label != pairs[i].label) pairs[out++] = pairs[i];
+    pairs.resize(out);
 }
 
 } // namespace
 
+const IdLabel *IndexMetadata::find_label(uint64_t label) const {
+    if (by_label.empty()) return nullptr;
+    // Chroma hands out labels 1, 2, 3, …: try the dense position before searching.
+    uint64_t guess = label - by_label.front().label;
+    if (label >= by_label.front().label && guess < by_label.size() && by_label[guess].label == label) return &by_label[guess];
+    auto it = std::lower_bound(by_label.begin(), by_label.end(), label,
+                               [](const IdLabel &e, uint64_t l) { return e.label < l; });
+    return it != by_label.end() && it->label == label ? &*it : nullptr;
+}
+
 IndexMetadata extract_index_metadata(const Value &v, const std::string &what) {
     IndexMetadata out;
     out.protocol = v.protocol();
-    NodeId dict = v.root();
-    const Node &root = v.root_node();
-    if (root.kind == Kind::object) {
-        const Node &cls = v.node(root.cls);
-        std::string_view name = cls.s;
+    Ref dict = v.root();
+    Kind rk = v.kind(dict);
+    if (rk == Kind::object) {
+        std::string_view name = v.str(v.cls(dict));
         auto dot = name.rfind('.');
         std::string_view simple = dot == std::string_view::npos ? name : name.substr(dot + 1);
-        if (simple != "PersistentData") shape_error(what, "root", fmt::format("unexpected class '{}'", cls.s));
-        if (!root.state) shape_error(what, "PersistentData", "no state (BUILD missing)");
-        dict = *root.state;
+        if (simple != "PersistentData") shape_error(what, "root", fmt::format("unexpected class '{}'", name));
+        auto st = v.state(dict);
+        if (!st) shape_error(what, "PersistentData", "no state (BUILD missing)");
+        dict = *st;
         expect(v, dict, Kind::dict, what, "PersistentData.__dict__");
         out.shape = "PersistentData";
-    } else if (root.kind == Kind::dict) {
+    } else if (rk == Kind::dict) {
         out.shape = "dict";
     } else {
-        shape_error(what, "root", fmt::format("expected dict or PersistentData, found {}", Value::kind_name(root.kind)));
+        shape_error(what, "root", fmt::format("expected dict or PersistentData, found {}", Value::kind_name(rk)));
     }
-    out.dimensionality = opt_int(v, dict, "dimensionality", what, false);
-    out.total_elements_added = opt_int(v, dict, "total_elements_added", what, false).value_or(0);
-    out.max_seq_id = opt_int(v, dict, "max_seq_id", what, false);
+    out.dimensionality = opt_int(v, dict, "dimensionality", what);
+    out.total_elements_added = opt_int(v, dict, "total_elements_added", what).value_or(0);
+    out.max_seq_id = opt_int(v, dict, "max_seq_id", what);
 
     auto id_to_label = v.dict_get(dict, "id_to_label");
     auto label_to_id = v.dict_get(dict, "label_to_id");
     if (!id_to_label) shape_error(what, "id_to_label", "missing");
     if (!label_to_id) shape_error(what, "label_to_id", "missing");
-    const Node &il = expect(v, *id_to_label, Kind::dict, what, "id_to_label");
-    const Node &li = expect(v, *label_to_id, Kind::dict, what, "label_to_id");
-    out.id_to_label.reserve(il.entries.size());
-    for (const auto &[k, val] : il.entries) {
-        const Node &kn = expect(v, k, Kind::string, what, "id_to_label key");
-        const Node &vn = expect(v, val, Kind::integer, what, fmt::format("id_to_label['{}']", kn.s));
-        if (vn.i < 0) shape_error(what, fmt::format("id_to_label['{}']", kn.s), fmt::format("negative label {}", vn.i));
-        out.id_to_label[kn.s] = uint64_t(vn.i);
+    expect(v, *id_to_label, Kind::dict, what, "id_to_label");
+    expect(v, *label_to_id, Kind::dict, what, "label_to_id");
+
+    std::vector<IdLabel> &il = out.by_label;
+    il.reserve(v.entries(*id_to_label).size());
+    for (const auto &[k, val] : v.entries(*id_to_label)) {
+        expect(v, k, Kind::string, what, "id_to_label key");
+        std::string_view id = v.str(k);
+        expect(v, val, Kind::integer, what, fmt::format("id_to_label['{}']", id));
+        if (v.integer(val) < 0) shape_error(what, fmt::format("id_to_label['{}']", id), fmt::format("negative label {}", v.integer(val)));
+        il.push_back({id, uint64_t(v.integer(val))});
     }
-    out.label_to_id.reserve(li.entries.size());
-    for (const auto &[k, val] : li.entries) {
-        const Node &kn = expect(v, k, Kind::integer, what, "label_to_id key");
-        const Node &vn = expect(v, val, Kind::string, what, fmt::format("label_to_id[{}]", kn.i));
-        if (kn.i < 0) shape_error(what, "label_to_id", fmt::format("negative label {}", kn.i));
-        out.label_to_id[uint64_t(kn.i)] = vn.s;
-    }
-    if (out.id_to_label.size() != out.label_to_id.size())
+    // id_to_label keys are unique in a dict Chroma wrote; two ids with one label show up here, and
+    // everything else as disagreement with label_to_id, whose keys are the labels.
+    size_t il_entries = il.size();
+    sort_by_label(il);
+    if (il.size() != il_entries)
         shape_error(what, "id_to_label/label_to_id",
-                    fmt::format("maps disagree: {} ids vs {} labels", out.id_to_label.size(), out.label_to_id.size()));
-    for (const auto &[id, label] : out.id_to_label) {
-        auto it = out.label_to_id.find(label);
-        if (it == out.label_to_id.end() || it->second != id)
+                    fmt::format("maps disagree: {} ids share {} labels", il_entries, il.size()));
+    const auto &li = v.entries(*label_to_id);
+    for (const auto &[k, val] : li) {
+        expect(v, k, Kind::integer, what, "label_to_id key");
+        expect(v, val, Kind::string, what, fmt::format("label_to_id[{}]", v.integer(k)));
+        if (v.integer(k) < 0) shape_error(what, "label_to_id", fmt::format("negative label {}", v.integer(k)));
+        const IdLabel *e = out.find_label(uint64_t(v.integer(k)));
+        if (!e || e->id != v.str(val)) {
             shape_error(what, "id_to_label/label_to_id",
-                        fmt::format("maps disagree for id '{}' (label {})", id, label));
+                        e ? fmt::format("maps disagree for id '{}' (label {})", e->id, e->label)
+                          : fmt::format("maps disagree for label {} (id '{}' in label_to_id only)", v.integer(k), v.str(val)));
+        }
     }
+    if (li.size() != il.size())
+        shape_error(what, "id_to_label/label_to_id", fmt::format("maps disagree: {} ids vs {} labels", il.size(), li.size()));
     if (auto s = v.dict_get(dict, "id_to_seq_id")) {
-        const Node &sn = v.node(*s);
-        if (sn.kind == Kind::dict) {
-            out.id_to_seq_id.reserve(sn.entries.size());
-            for (const auto &[k, val] : sn.entries) {
-                const Node &kn = expect(v, k, Kind::string, what, "id_to_seq_id key");
-                const Node &vn = expect(v, val, Kind::integer, what, fmt::format("id_to_seq_id['{}']", kn.s));
-                out.id_to_seq_id[kn.s] = vn.i;
+        Kind sk = v.kind(*s);
+        if (sk == Kind::dict) {
+            for (const auto &[k, val] : v.entries(*s)) {
+                expect(v, k, Kind::string, what, "id_to_seq_id key");
+                expect(v, val, Kind::integer, what, fmt::format("id_to_seq_id['{}']", v.str(k)));
             }
-        } else if (sn.kind != Kind::none) {
-            shape_error(what, "id_to_seq_id", fmt::format("expected dict or None, found {}", Value::kind_name(sn.kind)));
+            out.id_to_seq_id_entries = v.entries(*s).size();
+        } else if (sk != Kind::none) {
+            shape_error(what, "id_to_seq_id", fmt::format("expected dict or None, found {}", Value::kind_name(sk)));
         }
     }
     return out;

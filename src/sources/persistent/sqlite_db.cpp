@@ -156,26 +156,28 @@ Snapshot::Snapshot(const std::string &db_path) {
         if (wal_mode_) {
             copy_file(db_path, copy);
             if (fs::exists(db_path + "-wal")) copy_file(db_path + "-wal", copy + "-wal");
-            db_ = Db(copy, SQLITE_OPEN_READWRITE);
+            // Fold the copied WAL into the copy, so it is one self-contained file.
+            Db(copy, SQLITE_OPEN_READWRITE).exec("PRAGMA journal_mode = DELETE");
             method_ = "file-copy (wal mode)";
         } else {
+            // Rollback-journal mode: while we hold a read transaction's SHARED lock no writer can
+            // change the file, so a plain copy is consistent (and ~6x faster than the backup API).
             Db src(uri_escape(db_path) + "?mode=ro", SQLITE_OPEN_READONLY, true);
-            Db dst(copy, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-            sqlite3_backup *b = sqlite3_backup_init(dst.get(), "main", src.get(), "main");
-            if (!b) throw EnvError(fmt::format("cannot snapshot {}: {}", db_path, sqlite3_errmsg(dst.get())));
-            int rc;
-            int tries = 0;
-            while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED) {
-                if (++tries > 200) break;
-                sqlite3_sleep(50);
-            }
-            sqlite3_backup_finish(b);
-            if (rc != SQLITE_DONE)
-                throw EnvError(fmt::format("cannot snapshot {}: {}", db_path, sqlite3_errstr(rc)));
-            db_ = std::move(dst);
-            method_ = "backup-api";
+            sqlite3_busy_timeout(src.get(), 10000);
+            src.exec("BEGIN");
+            src.exec("SELECT count(*) FROM sqlite_master");
+            copy_file(db_path, copy);
+            src.exec("COMMIT");
+            method_ = "file-copy under a read lock";
         }
+        db_ = Db(copy, SQLITE_OPEN_READONLY);
         db_.exec("PRAGMA query_only = 1");
+        db_.exec("SELECT count(*) FROM sqlite_master");
+        // The open file outlives its name: nothing is left behind even if we are killed.
+        // Safe because nothing ever writes to it (no journal is needed).
+        std::error_code ec;
+        fs::remove_all(tmpdir_, ec);
+        tmpdir_.clear();
     } catch (...) {
         db_ = Db();
         std::error_code ec;

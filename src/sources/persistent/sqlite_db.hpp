@@ -68,7 +68,8 @@ private:
     sqlite3 *db_ = nullptr;
 };
 
-// A private, consistent copy of a Chroma database; the temporary directory is removed on destruction.
+// A private, consistent copy of a Chroma database, opened read-only and unlinked at once
+// (it lives until closed; a killed run leaves nothing in the temporary directory).
 class Snapshot {
 public:
     // Throws EnvError when the file cannot be opened or copied.
@@ -78,7 +79,7 @@ public:
     Snapshot &operator=(const Snapshot &) = delete;
     const Db &db() const { return db_; }
     bool wal_mode() const { return wal_mode_; }
-    const std::string &method() const { return method_; } // "backup-api" or "file-copy (wal mode)"
+    const std::string &method() const { return method_; } // "file-copy under a read lock" or "file-copy (wal mode)"
 
 private:
     std::string tmpdir_;
