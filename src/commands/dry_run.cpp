@@ -170,9 +170,10 @@ CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const Colle
             vector_index(vname, sql, space_opclass(c.space, half_index),
                          half_index && !o.halfvec ? fmt::format("(embedding::halfvec({}))", dim.value_or(0)) : "embedding");
             std::string gname = fit_identifier(table, "_metadata_idx");
-            indexes.push_back(index_json(gname, "gin", "gin",
-                                         "CREATE INDEX " + quote_ident(gname) + " ON " + qualified(o.schema, table) +
-                                             " USING gin (metadata)"));
+            if (o.index.metadata_gin)
+                indexes.push_back(index_json(gname, "gin", "gin",
+                                             "CREATE INDEX " + quote_ident(gname) + " ON " + qualified(o.schema, table) +
+                                                 " USING gin (metadata)"));
         } else {
             VectorColumn col{o.halfvec, dim};
             std::string table, where;
@@ -511,7 +512,8 @@ TargetEstimate estimate_target(PgConnection &pg, const CollectionInfo &c, const 
         else if (o.index.method == IndexMethod::ivfflat)
             e.indexes.push_back({"ivfflat", estimate_ivfflat(rows, dim, index_half, ivfflat_lists(o.index, rows))});
     }
-    if (native || langchain) e.indexes.push_back({"gin", estimate_gin(gin, rows, heap.rows_per_page, langchain)});
+    if ((native && o.index.metadata_gin) || langchain)
+        e.indexes.push_back({"gin", estimate_gin(gin, rows, heap.rows_per_page, langchain)});
     return e;
 }
 

@@ -135,7 +135,9 @@ class DryRun(unittest.TestCase):
         self.assertEqual(space["needed_bytes"], 2 * plan["totals"]["estimated_bytes"])
 
     def test_2_estimate_within_25_percent(self):
-        cases = [(self.hnsw, []), (self.plain, ["--index", "none"]), (self.wide, [])]
+        cases = [(self.hnsw, []), (self.plain, ["--index", "none"]), (self.wide, []),
+                 # a bare load: the primary key only (the plan and the table agree on the indexes)
+                 (self.plain, ["--index", "none", "--metadata-index", "none", "--replace"])]
         for name, extra in cases:
             with self.subTest(collection=name, options=extra):
                 plan = self.plan("--collections", name, *extra)

@@ -198,6 +198,13 @@ std::vector<CollectionInfo> ChromaHttpSource::list_collections() {
             c.tenant = opts_.tenant;
             c.database = opts_.database;
             auto cnt = client_.get(collection_path(c) + "/count");
+            if (cnt.status == 404) {
+                // Deleted between the listing and now: it is no longer part of the source.
+                log::warn("collection_vanished", fmt::format("collection '{}' was deleted while the collections were "
+                                                             "listed; skipped", c.name),
+                          {{"collection", c.name}});
+                continue;
+            }
             if (cnt.status != 200) throw_http_error(base_, "count of collection '" + c.name + "'", cnt);
             c.record_count = parse_json(base_, "count", cnt).get<uint64_t>();
             c.details = {{"source", "chroma-server"}, {"server_version", server_version_}};
