@@ -241,7 +241,13 @@ FinalizeResult finalize_collection(PgConnection &pg, const PgvectorSinkOptions &
         // Statistics on embeddings and digests help no plan and cost most of ANALYZE (it sorts the sampled vectors).
         pg.exec("ALTER TABLE " + qualified(s, staging) +
                 " ALTER COLUMN embedding SET STATISTICS 0, ALTER COLUMN digest SET STATISTICS 0");
-        pg.exec("ANALYZE " + qualified(s, staging));
+        if (!vec_idx.empty() || opts.index.metadata_gin)
+            pg.exec("ANALYZE " + qualified(s, staging));
+        else // a bare load: like pgcopydb, statistics belong with the index phase the user runs later
+            log::info("analyze", fmt::format("collection '{}': bare load, ANALYZE left to autovacuum or to after your "
+                                             "CREATE INDEX",
+                                             c.name),
+                      {{"collection", c.name}});
         res.index_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
         // Swap in: drop the old table, rename the new one and its indexes, update the registry.
