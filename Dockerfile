@@ -35,7 +35,7 @@ COPY . /src
 
 # The Debian package (cmake/packaging.cmake) is what the runtime stage installs; the
 # /opt/chroma2pg tree is the same install, kept for `docker cp` and for the package itself.
-RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCHROMA2PG_BUILD_TESTS=OFF \
+RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCHROMA2PG_BUILD_TESTS=OFF -DCHROMA2PG_BUILD_BENCH=OFF \
  && cmake --build build -j "$(nproc)" \
  && cmake --install build --prefix /opt/chroma2pg --strip \
  && /opt/chroma2pg/bin/chroma2pg --version \

@@ -44,7 +44,7 @@ class DebPackageTest(unittest.TestCase):
         for tool in ("cmake", "cpack", "dpkg-deb", "dpkg-shlibdeps"):
             if not shutil.which(tool):
                 raise RuntimeError("%s is missing (apt-get install cmake dpkg-dev)" % tool)
-        run(["cmake", "-S", REPO, "-B", BUILD, "-DCMAKE_BUILD_TYPE=Release", "-DCHROMA2PG_BUILD_TESTS=OFF",
+        run(["cmake", "-S", REPO, "-B", BUILD, "-DCMAKE_BUILD_TYPE=Release", "-DCHROMA2PG_BUILD_TESTS=OFF", "-DCHROMA2PG_BUILD_BENCH=OFF",
              "-DCHROMA2PG_SANITIZE=OFF"])
         run(["cmake", "--build", BUILD, "--target", "chroma2pg", "-j", str(min(os.cpu_count() or 1, 2))])
         for old in glob.glob(os.path.join(BUILD, "chroma2pg_*.deb")):
