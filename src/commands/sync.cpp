@@ -167,10 +167,7 @@ SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInf
                        {reg.id});
         pg.exec("COMMIT");
     } catch (...) {
-        try {
-            if (pg.ok()) pg.exec("ROLLBACK");
-        } catch (...) {
-        }
+        pg.rollback_quietly();
         throw;
     }
     return n;

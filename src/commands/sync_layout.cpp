@@ -174,10 +174,7 @@ SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const Collec
         if (n.deleted > 0) pg.exec("DELETE" + gone);
         pg.exec("COMMIT");
     } catch (...) {
-        try {
-            if (pg.ok()) pg.exec("ROLLBACK");
-        } catch (...) {
-        }
+        pg.rollback_quietly();
         throw;
     }
     return n;

@@ -152,10 +152,7 @@ void CheckpointStore::begin_load(PgConnection &pg, const LoadRow &l, const std::
                         ranges_to_json(l.ranges)});
         pg.exec("COMMIT");
     } catch (...) {
-        try {
-            pg.exec("ROLLBACK");
-        } catch (...) {
-        }
+        pg.rollback_quietly();
         throw;
     }
 }

@@ -246,13 +246,7 @@ void LayoutSink::finish() {
 }
 
 void LayoutSink::abort() noexcept {
-    try {
-        if (in_copy_) pg_.copy_in_abort("chroma2pg: load aborted");
-        in_copy_ = false;
-        if (in_tx_ && pg_.ok()) pg_.exec("ROLLBACK");
-    } catch (...) {
-    }
-    in_tx_ = false;
+    pg_.abort_copy_and_transaction(in_copy_, in_tx_);
 }
 
 } // namespace c2p

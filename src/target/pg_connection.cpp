@@ -141,4 +141,21 @@ bool is_transient_sqlstate(const std::string &s) {
     return s.rfind("08", 0) == 0 || s == "57P01" || s == "57P02" || s == "57P03" || s == "40001" || s == "40P01";
 }
 
+void PgConnection::rollback_quietly() noexcept {
+    try {
+        if (ok()) exec("ROLLBACK");
+    } catch (...) {
+    }
+}
+
+void PgConnection::abort_copy_and_transaction(bool &in_copy, bool &in_tx) noexcept {
+    try {
+        if (in_copy) copy_in_abort("chroma2pg: load aborted");
+    } catch (...) {
+    }
+    in_copy = false;
+    if (in_tx) rollback_quietly();
+    in_tx = false;
+}
+
 } // namespace c2p

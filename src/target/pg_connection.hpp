@@ -56,6 +56,10 @@ public:
 
     int server_version() const { return PQserverVersion(conn_); }
     bool ok() const { return PQstatus(conn_) == CONNECTION_OK; }
+    // After a failure inside a transaction: ROLLBACK when the connection still works; never throws.
+    void rollback_quietly() noexcept;
+    // A sink's abort(): ends an open COPY and rolls back an open transaction; never throws.
+    void abort_copy_and_transaction(bool &in_copy, bool &in_tx) noexcept;
 
 private:
     [[noreturn]] void fail(const std::string &what, PGresult *r);

@@ -191,13 +191,7 @@ void RangeLoader::commit_chunk(bool range_done) {
 void RangeLoader::finish() { commit_chunk(true); }
 
 void RangeLoader::abort() noexcept {
-    try {
-        if (in_copy_) pg_.copy_in_abort("chroma2pg: load aborted");
-        in_copy_ = false;
-        if (in_tx_ && pg_.ok()) pg_.exec("ROLLBACK");
-    } catch (...) {
-    }
-    in_tx_ = false;
+    pg_.abort_copy_and_transaction(in_copy_, in_tx_);
 }
 
 FinalizeResult finalize_collection(PgConnection &pg, const PgvectorSinkOptions &opts, const CheckpointStore &store,
@@ -284,10 +278,7 @@ FinalizeResult finalize_collection(PgConnection &pg, const PgvectorSinkOptions &
         store.mark_done(pg, c.id);
         pg.exec("COMMIT");
     } catch (...) {
-        try {
-            if (pg.ok()) pg.exec("ROLLBACK");
-        } catch (...) {
-        }
+        pg.rollback_quietly();
         throw;
     }
     return res;
