@@ -229,7 +229,7 @@ std::string normalized_numeric(double v) {
         while (s.size() > dot + 1 && s.back() == '0') s.pop_back();
         if (s.back() == '.') s.pop_back();
     }
-    if (s == "-0") s = "0";
+    if (s == "-0") s.assign(1, '0');
     return s;
 }
 
