@@ -116,7 +116,7 @@ void run_backup(BackupArgs &a) {
                                   cols.size(), human_bytes(static_cast<double>(total_bytes))),
               {{"backup", final_path}, {"records", total_records}, {"bytes", total_bytes}});
     nlohmann::ordered_json totals = {{"collections", summary.size()}};
-    put_figures(totals, sum_figures(summary, std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count()));
+    put_figures(totals, sum_figures(summary, run_start));
     totals["records"] = total_records;
     totals["payload_bytes"] = total_payload;
     totals["load_seconds"] = total_seconds;

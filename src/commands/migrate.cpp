@@ -442,10 +442,9 @@ void run_migrate(MigrateArgs &a) {
         f << json({{"source", source->describe()}, {"collections", lost}}).dump(2) << "\n";
         if (!f) throw EnvError("cannot write the salvage report " + a.salvage_report);
     }
-    // Wall time of the whole run: collections load in parallel with --jobs.
-    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+    // Rates over the whole run's wall time: collections load in parallel with --jobs.
     json totals = {{"collections", summary.size()}};
-    put_figures(totals, sum_figures(summary, wall));
+    put_figures(totals, sum_figures(summary, run_start));
     totals["records"] = total_records;
     totals["escaped"] = total_escaped;
     totals["load_seconds"] = total_seconds;

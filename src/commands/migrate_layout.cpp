@@ -61,7 +61,7 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
         seconds += st.seconds;
     }
     nlohmann::ordered_json totals = {{"collections", summary.size()}};
-    put_figures(totals, sum_figures(summary, std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count()));
+    put_figures(totals, sum_figures(summary, run_start));
     totals["records"] = total;
     totals["load_seconds"] = seconds;
     nlohmann::ordered_json result = {{"command", "migrate"}, {"layout", a.layout}, {"source", source->describe()},

@@ -111,7 +111,7 @@ void run_restore(RestoreArgs &a) {
         seconds += st.seconds;
     }
     nlohmann::ordered_json totals = {{"collections", summary.size()}};
-    put_figures(totals, sum_figures(summary, std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count()));
+    put_figures(totals, sum_figures(summary, run_start));
     totals["records"] = total;
     totals["load_seconds"] = seconds;
     report_run({{"command", "restore"}, {"source", source->describe()}, {"target", server.describe()},

@@ -28,7 +28,7 @@ void put_figures(json &row, const RunFigures &f) {
     row["bytes"] = f.bytes;
 }
 
-RunFigures sum_figures(const json &rows, double wall_seconds) {
+RunFigures sum_figures(const json &rows, std::chrono::steady_clock::time_point run_start) {
     RunFigures t;
     for (const auto &r : rows) {
         t.read += r.value("records_read", uint64_t(0));
@@ -36,7 +36,7 @@ RunFigures sum_figures(const json &rows, double wall_seconds) {
         t.rejected += r.value("rejected", uint64_t(0));
         t.bytes += r.value("bytes", uint64_t(0));
     }
-    t.seconds = wall_seconds;
+    t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
     return t;
 }
 

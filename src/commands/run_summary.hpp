@@ -3,6 +3,7 @@
 // --json result, and in the --summary file.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -21,8 +22,9 @@ struct RunFigures {
 // Sets records_read, records_written, rejected, seconds, records_per_second (records read per second:
 // the run's throughput, also for a sync that writes little), mb_per_second, bytes on `row`.
 void put_figures(nlohmann::ordered_json &row, const RunFigures &f);
-// Totals over the rows' figures; rates over `wall_seconds` (collections may run in parallel).
-RunFigures sum_figures(const nlohmann::ordered_json &rows, double wall_seconds);
+// Totals over the rows' figures; rates over the wall time since `run_start` (collections may run in
+// parallel).
+RunFigures sum_figures(const nlohmann::ordered_json &rows, std::chrono::steady_clock::time_point run_start);
 
 // --summary FILE (env CHROMA2PG_SUMMARY).
 CLI::Option *add_summary_option(CLI::App &cmd, std::string &path);

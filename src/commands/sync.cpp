@@ -173,6 +173,50 @@ SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInf
     return n;
 }
 
+// A collection's summary row. Written: rows inserted or updated (none in a dry run); deletions are
+// counted apart.
+json sync_row(const CollectionInfo &c, const std::string &table, const SyncCounts &n, double secs, bool dry_run) {
+    json s = {{"name", c.name}, {"id", c.id}, {"table", table}, {"status", dry_run ? "dry run" : "synced"},
+              {"read", n.read}, {"inserted", n.inserted}, {"updated", n.updated}, {"deleted", n.deleted},
+              {"unchanged", n.unchanged}, {"rejected", n.rejected}, {"escaped", n.escaped}, {"seconds", secs},
+              {"sample_ids", {{"new", n.sample_new}, {"changed", n.sample_changed}, {"deleted", n.sample_deleted}}}};
+    put_figures(s, RunFigures{n.read, dry_run ? 0 : n.inserted + n.updated, n.rejected, n.bytes, secs});
+    return s;
+}
+
+void add_counts(SyncCounts &total, const SyncCounts &n) {
+    total.read += n.read;
+    total.inserted += n.inserted;
+    total.updated += n.updated;
+    total.deleted += n.deleted;
+    total.unchanged += n.unchanged;
+    total.rejected += n.rejected;
+}
+
+// The totals and the result, reported (table, --json, --summary), then the collections not migrated.
+void report_sync(const SyncArgs &a, const std::string &layout, const std::string &source, const std::string &target,
+                 const json &rows, const SyncCounts &total, std::chrono::steady_clock::time_point run_start,
+                 const std::vector<std::string> &not_migrated) {
+    json totals = {{"read", total.read}, {"inserted", total.inserted}, {"updated", total.updated},
+                   {"deleted", total.deleted}, {"unchanged", total.unchanged}, {"rejected", total.rejected},
+                   {"collections", rows.size()}};
+    put_figures(totals, sum_figures(rows, run_start));
+    json result = {{"command", "sync"}, {"layout", layout}, {"dry_run", a.dry_run}, {"source", source},
+                   {"target", target}, {"schema", a.schema}, {"collections", rows}, {"totals", totals}};
+    report_run(result, a.summary,
+               {{"new", "inserted"}, {"changed", "updated"}, {"removed", "deleted"}, {"unchanged", "unchanged"}});
+    auto &g = global_options();
+    if (a.dry_run && !g.json && !g.quiet) fmt::print("dry run: nothing was changed\n");
+    if (!not_migrated.empty()) {
+        std::string list;
+        for (const auto &n : not_migrated) list += (list.empty() ? "'" : ", '") + n + "'";
+        if (layout == "native")
+            throw DataError("not migrated yet, so not synced: " + list + "; run `chroma2pg migrate --collections ...` for them");
+        throw DataError("not migrated yet as the " + layout + " layout, so not synced: " + list +
+                        "; run `chroma2pg migrate --layout " + layout + " --collections ...` for them");
+    }
+}
+
 // --layout langchain|llamaindex: the framework's tables, located per collection as verify does.
 void run_layout_sync(const SyncArgs &a, Layout layout, Source &source, const std::vector<CollectionInfo> &cols,
                      PgConnection &pg) {
@@ -213,34 +257,12 @@ void run_layout_sync(const SyncArgs &a, Layout layout, Source &source, const std
                               a.dry_run ? "would apply:" : "applied:", n.inserted, n.updated, n.deleted, n.unchanged,
                               secs),
                   {{"collection", c.name}, {"inserted", n.inserted}, {"updated", n.updated}, {"deleted", n.deleted}});
-        json s = {{"name", c.name}, {"id", c.id}, {"table", t->table.empty() ? "" : t->describe()},
-                  {"status", a.dry_run ? "dry run" : "synced"}, {"read", n.read}, {"inserted", n.inserted},
-                  {"updated", n.updated}, {"deleted", n.deleted}, {"unchanged", n.unchanged}, {"rejected", 0},
-                  {"escaped", 0}, {"seconds", secs}, {"embedding_type", t->column.halfvec ? "halfvec" : "vector"},
-                  {"sample_ids", {{"new", n.sample_new}, {"changed", n.sample_changed}, {"deleted", n.sample_deleted}}}};
-        put_figures(s, RunFigures{n.read, a.dry_run ? 0 : n.inserted + n.updated, 0, n.bytes, secs});
+        json s = sync_row(c, t->table.empty() ? "" : t->describe(), n, secs, a.dry_run);
+        s["embedding_type"] = t->column.halfvec ? "halfvec" : "vector";
         out.push_back(std::move(s));
-        total.read += n.read;
-        total.inserted += n.inserted;
-        total.updated += n.updated;
-        total.deleted += n.deleted;
-        total.unchanged += n.unchanged;
+        add_counts(total, n);
     }
-    json totals = {{"read", total.read}, {"inserted", total.inserted}, {"updated", total.updated},
-                   {"deleted", total.deleted}, {"unchanged", total.unchanged}, {"rejected", 0},
-                   {"collections", out.size()}};
-    put_figures(totals, sum_figures(out, std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count()));
-    json result = {{"command", "sync"}, {"layout", a.layout}, {"dry_run", a.dry_run}, {"source", source.describe()},
-                   {"target", pg.describe()}, {"schema", a.schema}, {"collections", out}, {"totals", totals}};
-    report_run(result, a.summary,
-               {{"new", "inserted"}, {"changed", "updated"}, {"removed", "deleted"}, {"unchanged", "unchanged"}});
-    if (a.dry_run && !g.json && !g.quiet) fmt::print("dry run: nothing was changed\n");
-    if (!not_migrated.empty()) {
-        std::string list;
-        for (const auto &n : not_migrated) list += (list.empty() ? "'" : ", '") + n + "'";
-        throw DataError("not migrated yet as the " + a.layout + " layout, so not synced: " + list +
-                        "; run `chroma2pg migrate --layout " + a.layout + " --collections ...` for them");
-    }
+    report_sync(a, a.layout, source.describe(), pg.describe(), out, total, run_start, not_migrated);
 }
 
 void run_sync(SyncArgs &a) {
@@ -304,35 +326,12 @@ void run_sync(SyncArgs &a) {
                               a.dry_run ? "would apply:" : "applied:", n.inserted, n.updated, n.deleted, n.unchanged,
                               n.rejected ? fmt::format(", {} rejected (see {})", n.rejected, rejects.path()) : "", secs),
                   {{"collection", c.name}, {"inserted", n.inserted}, {"updated", n.updated}, {"deleted", n.deleted}});
-        json s = {{"name", c.name}, {"id", c.id}, {"table", reg->table_name}, {"status", a.dry_run ? "dry run" : "synced"},
-                  {"read", n.read}, {"inserted", n.inserted}, {"updated", n.updated}, {"deleted", n.deleted},
-                  {"unchanged", n.unchanged}, {"rejected", n.rejected}, {"escaped", n.escaped}, {"seconds", secs},
-                  {"sample_ids", {{"new", n.sample_new}, {"changed", n.sample_changed}, {"deleted", n.sample_deleted}}}};
-        // Written: rows inserted or updated (none in a dry run); deletions are counted apart.
-        put_figures(s, RunFigures{n.read, a.dry_run ? 0 : n.inserted + n.updated, n.rejected, n.bytes, secs});
+        json s = sync_row(c, reg->table_name, n, secs, a.dry_run);
         if (n.rejected + n.escaped) s["reject_file"] = rejects.path();
         out.push_back(std::move(s));
-        total.read += n.read;
-        total.inserted += n.inserted;
-        total.updated += n.updated;
-        total.deleted += n.deleted;
-        total.unchanged += n.unchanged;
-        total.rejected += n.rejected;
+        add_counts(total, n);
     }
-    json totals = {{"read", total.read}, {"inserted", total.inserted}, {"updated", total.updated},
-                   {"deleted", total.deleted}, {"unchanged", total.unchanged}, {"rejected", total.rejected},
-                   {"collections", out.size()}};
-    put_figures(totals, sum_figures(out, std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count()));
-    json result = {{"command", "sync"}, {"layout", "native"}, {"dry_run", a.dry_run}, {"source", source->describe()}, {"target", pg.describe()},
-                   {"schema", a.schema}, {"collections", out}, {"totals", totals}};
-    report_run(result, a.summary,
-               {{"new", "inserted"}, {"changed", "updated"}, {"removed", "deleted"}, {"unchanged", "unchanged"}});
-    if (a.dry_run && !g.json && !g.quiet) fmt::print("dry run: nothing was changed\n");
-    if (!not_migrated.empty()) {
-        std::string list;
-        for (const auto &n : not_migrated) list += (list.empty() ? "'" : ", '") + n + "'";
-        throw DataError("not migrated yet, so not synced: " + list + "; run `chroma2pg migrate --collections ...` for them");
-    }
+    report_sync(a, "native", source->describe(), pg.describe(), out, total, run_start, not_migrated);
     if (total.rejected > 0)
         throw DataError(fmt::format("synced everything else; {} record(s) PostgreSQL cannot store were skipped (reject "
                                     "files under {})",
