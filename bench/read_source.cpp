@@ -34,12 +34,18 @@ int main(int argc, char **argv) {
     }
     try {
         auto t0 = std::chrono::steady_clock::now();
+        auto since = [&t0] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
         auto src = c2p::open_source(argv[1], c2p::SourceOptions{});
+        double t_open = since();
         uint64_t records = 0, bytes = 0, meta_entries = 0, check = 0;
         size_t collections = 0;
-        for (auto &c : src->list_collections()) {
+        auto list = src->list_collections();
+        double t_list = since(), t_readers = 0;
+        for (auto &c : list) {
             ++collections;
+            double t = since();
             auto r = src->read(c, batch);
+            t_readers += since() - t;
             c2p::RecordBatch b;
             while (r->next(b)) {
                 records += b.size();
@@ -54,7 +60,11 @@ int main(int argc, char **argv) {
         nlohmann::ordered_json out = {{"source", src->describe()}, {"collections", collections},
                                       {"records", records},       {"payload_bytes", bytes},
                                       {"metadata_entries", meta_entries}, {"digest", digest},
-                                      {"check", check},           {"seconds", s}};
+                                      {"check", check},           {"seconds", s},
+                                      // Where the time goes: opening (snapshot, catalog), listing
+                                      // (plans), creating readers, and streaming the records.
+                                      {"phases", {{"open", t_open}, {"list", t_list - t_open}, {"readers", t_readers},
+                                                  {"stream", s - t_list - t_readers}}}};
         std::cout << out.dump() << "\n";
     } catch (const c2p::Error &e) {
         std::cerr << "error: " << e.what() << "\n";

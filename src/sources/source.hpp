@@ -47,6 +47,7 @@ struct SourceOptions {
     std::string token_header = "x-chroma-token"; // or "authorization" (Bearer)
     bool insecure_tls = false;
     bool salvage = false;         // persistent dir: recover what can be, report the rest
+    bool no_table_scans = false;  // persistent dir: read by rowid lookups only (tests compare both ways)
 };
 std::unique_ptr<Source> open_source(const std::string &spec, const SourceOptions &opts);
 

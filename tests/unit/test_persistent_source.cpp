@@ -113,9 +113,10 @@ struct Dump {
     std::map<std::string, std::vector<RecordBatch>> batches;
 };
 
-Dump read_all(const std::string &dir, bool salvage, size_t batch = 7) {
+Dump read_all(const std::string &dir, bool salvage, size_t batch = 7, bool no_table_scans = false) {
     SourceOptions o;
     o.salvage = salvage;
+    o.no_table_scans = no_table_scans;
     auto src = open_persistent_source(dir, o);
     Dump d;
     d.infos = src->list_collections();
@@ -253,6 +254,61 @@ TEST(PersistentSource, FixtureFacts) {
         EXPECT_TRUE(saw_int);
         EXPECT_EQ(d.infos[0].space, Space::cosine);
     }
+}
+
+// Both reads yield the same records, in the same order, with the same metadata (key order too).
+void expect_same(const Dump &a, const Dump &b) {
+    ASSERT_EQ(a.ids, b.ids);
+    EXPECT_EQ(a.vecs, b.vecs);
+    for (auto &[cid, batches] : a.batches) {
+        const auto &other = b.batches.at(cid);
+        ASSERT_EQ(batches.size(), other.size()) << cid;
+        for (size_t i = 0; i < batches.size(); ++i)
+            for (size_t j = 0; j < batches[i].size(); ++j) {
+                const std::string &id = batches[i].ids[j];
+                ASSERT_EQ(batches[i].metadatas[j], other[i].metadatas[j]) << cid << " " << id;
+                ASSERT_EQ(batches[i].documents[j], other[i].documents[j]) << cid << " " << id;
+                ASSERT_EQ(batches[i].uris[j], other[i].uris[j]) << cid << " " << id;
+            }
+    }
+}
+
+// Big collections are read by scanning `embeddings` and `embedding_metadata` in rowid order,
+// small ones by rowid lookups: both give the same records. The open-webui fixture mixes six
+// collections (both kinds, their metadata rows interleaved).
+TEST(PersistentSource, TableScansEqualRowidLookups) {
+    fs::path root = fixtures();
+    if (!fs::exists(root)) GTEST_SKIP() << "no fixtures at " << root;
+    for (auto &e : fs::directory_iterator(root)) {
+        std::string name = e.path().filename().string();
+        if (!e.is_directory() || !is_persistent_dir(e.path().string()) || name == kDamaged) continue;
+        SCOPED_TRACE(name);
+        expect_same(read_all(e.path().string(), false), read_all(e.path().string(), false, 7, true));
+    }
+}
+
+// After an update Chroma re-inserts a record's metadata rows at the end of the table: the rows
+// are no longer in id order and a plain scan would miss them, so the reader must look them up.
+TEST(PersistentSource, MetadataRowsOutOfIdOrder) {
+    if (!fs::exists(fixtures())) GTEST_SKIP();
+    fs::path dir = copy_fixture("v0.4.15__britster03__open-webui-latest__backend_data_vector_db");
+    Dump before = read_all(dir.string(), false);
+    {
+        Sql s(dir.string() + "/chroma.sqlite3", true);
+        // The biggest collection's first record: its rows move to the end, values unchanged.
+        int64_t id = s.scalar("SELECT min(id) FROM embeddings WHERE segment_id = (SELECT segment_id FROM embeddings "
+                              "GROUP BY segment_id ORDER BY count(*) DESC LIMIT 1)");
+        ASSERT_GT(s.scalar("SELECT count(*) FROM embedding_metadata WHERE id = " + std::to_string(id)), 0);
+        std::string moved = "CREATE TEMP TABLE moved AS SELECT * FROM embedding_metadata WHERE id = " + std::to_string(id) + "; " +
+                            "DELETE FROM embedding_metadata WHERE id = " + std::to_string(id) + "; " +
+                            "INSERT INTO embedding_metadata SELECT * FROM moved;";
+        ASSERT_EQ(sqlite3_exec(s.db, moved.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(s.db);
+        ASSERT_GT(s.scalar("SELECT min(rowid) FROM embedding_metadata WHERE id = " + std::to_string(id)),
+                  s.scalar("SELECT max(rowid) FROM embedding_metadata WHERE id > " + std::to_string(id)));
+    }
+    expect_same(before, read_all(dir.string(), false));
+    expect_same(before, read_all(dir.string(), false, 7, true));
+    fs::remove_all(dir);
 }
 
 class DamagedCopy : public ::testing::Test {

@@ -56,12 +56,20 @@ struct Plan {
     std::vector<std::string> salvaged_ids;
     std::vector<DamageItem> damage;
     bool has_bool = false, has_array = false;
+    bool scan_rows = false; // see segment_rows_sql
     CollectionInfo info;
 };
 
+// The metadata segment's (rowid, embedding_id) rows in rowid order, which is the order records
+// were added and the order of the pickle's labels. `scan`: a plain scan of the table, cheapest
+// when the collection holds most of it; else rowid lookups of the collection's ids (a join with
+// ORDER BY would sort them all before the first row). Bind the segment id as parameter 1.
+std::string segment_rows_sql(bool scan);
+
 // Builds the plan. In salvage mode the WAL's older vectors fill in for lost ones.
+// `allow_scan`: the reader may scan whole tables (segment_rows_sql).
 std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const CatalogCollection &c, const std::string &dir,
-                                 bool salvage);
+                                 bool salvage, bool allow_scan = true);
 
 // A collection's configuration as Chroma's API returns it: 1.x stores {"vector_index": {"hnsw": H},
 // "embedding_function": E} in collections.config_json_str and serves {"hnsw": H, "spann": null,

@@ -42,16 +42,19 @@ void split_meta(Metadata &m, std::optional<std::string> &doc, std::optional<std:
 
 class Reader : public BatchReader {
 public:
-    Reader(std::shared_ptr<sqlite::Snapshot> snap, std::shared_ptr<Plan> plan, size_t batch)
-        : snap_(std::move(snap)), p_(std::move(plan)), batch_(batch ? batch : 1000),
-          // `id IN (…)` walks the rowid / (id, key) primary key in order: rows stream from the first
-          // step, where a join with ORDER BY would sort every row of the collection up front.
-          rows_(snap_->db().prepare("SELECT id, embedding_id FROM embeddings WHERE id IN "
-                                    "(SELECT id FROM embeddings WHERE segment_id = ?) ORDER BY id")),
-          md_(snap_->db().prepare(fmt::format("SELECT m.id, m.key, m.string_value, m.int_value, m.float_value{} FROM "
-                                              "embedding_metadata m WHERE m.id IN (SELECT id FROM embeddings WHERE segment_id = ?) "
-                                              "ORDER BY m.id, m.key",
-                                              p_->has_bool ? ", m.bool_value" : ""))),
+    // `scan_metadata`: embedding_metadata's rows are in id order (metadata_in_id_order), so a
+    // collection read by a plain scan of `embeddings` reads its metadata by a plain scan too.
+    Reader(std::shared_ptr<sqlite::Snapshot> snap, std::shared_ptr<Plan> plan, size_t batch, bool scan_metadata)
+        : snap_(std::move(snap)), p_(std::move(plan)), batch_(batch ? batch : 1000), scan_md_(scan_metadata),
+          rows_(snap_->db().prepare(segment_rows_sql(p_->scan_rows))),
+          // Rows of other collections are skipped by the merge in collect(): ids only grow.
+          md_(snap_->db().prepare(scan_md_ ? fmt::format("SELECT id, key, string_value, int_value, float_value{} FROM "
+                                                         "embedding_metadata NOT INDEXED",
+                                                         p_->has_bool ? ", bool_value" : "")
+                                           : fmt::format("SELECT m.id, m.key, m.string_value, m.int_value, m.float_value{} FROM "
+                                                         "embedding_metadata m WHERE m.id IN (SELECT id FROM embeddings WHERE "
+                                                         "segment_id = ?) ORDER BY m.id, m.key",
+                                                         p_->has_bool ? ", m.bool_value" : ""))),
           wal_vec_(snap_->db().prepare("SELECT vector FROM embeddings_queue WHERE seq_id = ?")) {
         if (p_->has_array)
             arr_.emplace(snap_->db().prepare("SELECT a.id, a.key, a.string_value, a.int_value, a.float_value, a.bool_value FROM "
@@ -59,7 +62,7 @@ public:
                                              "ORDER BY a.id, a.key, a.rowid"));
         if (!p_->c.meta_segment.empty()) {
             rows_.bind(1, p_->c.meta_segment);
-            md_.bind(1, p_->c.meta_segment);
+            if (!scan_md_) md_.bind(1, p_->c.meta_segment);
             md_ok_ = md_.step();
             if (arr_) {
                 arr_->bind(1, p_->c.meta_segment);
@@ -108,6 +111,7 @@ private:
     std::shared_ptr<sqlite::Snapshot> snap_;
     std::shared_ptr<Plan> p_;
     size_t batch_;
+    bool scan_md_;
     sqlite::Stmt rows_, md_, wal_vec_;
     std::optional<sqlite::Stmt> arr_;
     bool md_ok_ = false, arr_ok_ = false, rows_done_ = false;
@@ -123,6 +127,8 @@ private:
                 m.emplace_back(md_.text(1), std::visit([](auto &&x) -> MetaValue { return x; }, std::move(v)));
             md_ok_ = md_.step();
         }
+        // A scan meets a record's keys in insertion order; the indexed query sorts them.
+        if (scan_md_) std::sort(m.begin(), m.end(), [](auto &a, auto &b) { return a.first < b.first; });
         if (arr_) {
             while (arr_ok_ && arr_->i64(0) < rowid) arr_ok_ = arr_->step();
             while (arr_ok_ && arr_->i64(0) == rowid) {
@@ -225,7 +231,12 @@ public:
             for (auto &d : plan->damage) report += "\n  - " + d.message;
             throw DataError(fmt::format("collection '{}' ({}) is damaged; rerun with --salvage:{}", plan->c.name, plan->c.id, report));
         }
-        return std::make_unique<Reader>(snap_, plan, batch_size);
+        bool scan_md = false;
+        if (plan->scan_rows) {
+            if (!metadata_ordered_) metadata_ordered_ = metadata_in_id_order(snap_->db());
+            scan_md = *metadata_ordered_;
+        }
+        return std::make_unique<Reader>(snap_, plan, batch_size, scan_md);
     }
 
 private:
@@ -234,13 +245,14 @@ private:
     std::shared_ptr<sqlite::Snapshot> snap_;
     Catalog cat_;
     std::map<std::string, std::shared_ptr<Plan>> plans_;
+    std::optional<bool> metadata_ordered_;
 
     std::shared_ptr<Plan> plan_for(const std::string &id) {
         auto it = plans_.find(id);
         if (it != plans_.end()) return it->second;
         for (auto &c : cat_.collections)
             if (c.id == id) {
-                auto p = build_plan(snap_->db(), cat_, c, dir_, opts_.salvage);
+                auto p = build_plan(snap_->db(), cat_, c, dir_, opts_.salvage, !opts_.no_table_scans);
                 plans_[id] = p;
                 return p;
             }

@@ -267,6 +267,8 @@ Catalog read_catalog(const sqlite::Db &db, const std::string &dir) {
     {
         auto s = db.prepare("SELECT count(*) FROM embeddings WHERE segment_id NOT IN (SELECT id FROM segments)");
         if (s.step()) cat.orphan_embedding_rows = uint64_t(s.i64(0));
+        auto all = db.prepare("SELECT count(*) FROM embeddings");
+        if (all.step()) cat.embedding_rows = uint64_t(all.i64(0));
         std::error_code ec;
         for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
             if (!it->is_directory()) continue;
@@ -277,6 +279,18 @@ Catalog read_catalog(const sqlite::Db &db, const std::string &dir) {
         std::sort(cat.orphan_dirs.begin(), cat.orphan_dirs.end());
     }
     return cat;
+}
+
+bool metadata_in_id_order(const sqlite::Db &db) {
+    auto s = db.prepare("SELECT id FROM embedding_metadata NOT INDEXED");
+    int64_t prev = INT64_MIN;
+    while (s.step()) {
+        if (s.is_null(0)) return false;
+        int64_t id = s.i64(0);
+        if (id < prev) return false;
+        prev = id;
+    }
+    return true;
 }
 
 } // namespace c2p::persistent

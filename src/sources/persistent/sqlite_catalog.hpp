@@ -48,10 +48,16 @@ struct Catalog {
     std::vector<std::string> orphan_dirs;       // segment-like folders no segment refers to
     uint64_t orphan_embedding_rows = 0;          // embeddings rows of segments that no longer exist
     uint64_t orphan_queue_rows = 0;              // WAL rows of topics no collection owns
+    uint64_t embedding_rows = 0;                 // all collections' rows in `embeddings`
     std::optional<bool> automatically_purge;
 };
 
 Catalog read_catalog(const sqlite::Db &db, const std::string &dir);
+
+// True when embedding_metadata's rows, in rowid order, have non-decreasing ids, so a plain scan
+// of the table meets each record's rows together and in record order (an update re-inserts a
+// record's rows at the end, which breaks it). One pass over the id column.
+bool metadata_in_id_order(const sqlite::Db &db);
 
 // Decodes a typed metadata row (string, int, float, bool columns starting at `col`).
 // Returns false when every column is NULL.

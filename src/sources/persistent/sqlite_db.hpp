@@ -69,7 +69,8 @@ private:
 };
 
 // A private, consistent copy of a Chroma database, opened read-only and unlinked at once
-// (it lives until closed; a killed run leaves nothing in the temporary directory).
+// (it lives until closed; a killed run leaves nothing in the temporary directory). Its
+// connection must not be used by two threads at the same time.
 class Snapshot {
 public:
     // Throws EnvError when the file cannot be opened or copied.

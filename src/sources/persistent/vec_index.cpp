@@ -35,9 +35,14 @@ void VecIndex::reserve(size_t n) {
 }
 
 VecLoc *VecIndex::find(std::string_view id) {
+    if (next_ < entries_.size() && entries_[next_].id == id) {
+        Entry &e = entries_[next_++];
+        return e.erased ? nullptr : &e.loc;
+    }
     if (slots_.empty()) return nullptr;
     const Slot &s = slots_[probe(id, hash_of(id))];
     if (s.entry == 0 || entries_[s.entry - 1].erased) return nullptr;
+    next_ = s.entry;
     return &entries_[s.entry - 1].loc;
 }
 

@@ -19,6 +19,8 @@ struct VecLoc {
 
 class VecIndex {
 public:
+    // Tries the entry after the last one found before hashing: records are read in the order they
+    // were added, which is also the order of the pickle's labels, so most lookups cost one compare.
     VecLoc *find(std::string_view id);
     // Sets the location of `id`, adding it when absent. `copy_id`: the id's bytes do not outlive
     // this call (ids that are views into the mapped pickle need no copy).
@@ -48,6 +50,7 @@ private:
     std::vector<Slot> slots_;
     std::deque<std::string> owned_;
     size_t live_ = 0;
+    size_t next_ = 0; // entry after the last one found
 
     static uint32_t hash_of(std::string_view id);
     // The slot holding `id`, or the empty slot where it would go.
