@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <fstream>
 #include <thread>
 
@@ -164,10 +165,13 @@ void run_migrate(MigrateArgs &a) {
     sopts.jobs = a.jobs;
     sopts.halfvec = a.halfvec;
 
+    // Connecting (password hashing, TLS) overlaps reading the source's catalog and plans. A source
+    // error still comes first: the connection's own error is only seen when it is needed.
+    auto connecting = std::async(std::launch::async, [&a] { return std::make_unique<PgConnection>(a.to); });
     auto source = open_source(a.src.from, so);
     sopts.source_description = source->describe();
     auto cols = select_collections(*source, a.src.collections);
-    auto main_pg = std::make_unique<PgConnection>(a.to);
+    auto main_pg = connecting.get();
     PgConnection &pg = *main_pg;
     const std::string target_description = pg.describe();
     // Before anything is written: room for twice the estimated size, when the database is measurable.
@@ -262,7 +266,8 @@ void run_migrate(MigrateArgs &a) {
                 j->load = *l;
             }
         }
-        if (j->fresh && !j->done_before)
+        // Only a refusal needs it, and it counts the old table's rows (a scan of the whole table).
+        if (j->fresh && !j->done_before && !a.replace)
             if (auto r = find_registered(pg, a.schema, c.id, c.name); r && r->rows >= 0)
                 present.push_back(fmt::format("'{}' (table {}, {} rows)", c.name, r->table_name, r->rows));
         jobs.push_back(std::move(j));

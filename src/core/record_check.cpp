@@ -1,23 +1,43 @@
 #include "core/record_check.hpp"
 
 #include <cmath>
+#include <cstring>
 
 #include "core/json_text.hpp"
 
 namespace c2p {
 namespace {
 
-std::string text_problem(std::string_view field, std::string_view s) {
-    if (s.find('\0') != std::string_view::npos) return std::string(field) + " contains a NUL character";
-    if (!json_text::utf8_valid(s)) return std::string(field) + " is not valid UTF-8";
+// Why `s` cannot be PostgreSQL text, or null. The caller names the field only on failure:
+// this runs for every string of every record.
+const char *text_flaw(std::string_view s) {
+    if (s.find('\0') != std::string_view::npos) return " contains a NUL character";
+    if (!json_text::utf8_valid(s)) return " is not valid UTF-8";
+    return nullptr;
+}
+
+std::string scalar_problem(const std::string &key, double d) {
+    return std::isfinite(d) ? std::string() : "metadata '" + key + "' is a non-finite float";
+}
+std::string scalar_problem(const std::string &key, const std::string &s) {
+    const char *f = text_flaw(s);
+    return f ? "metadata '" + key + "'" + f : std::string();
+}
+std::string scalar_problem(const std::string &key, const MetaScalar &v) {
+    if (auto *d = std::get_if<double>(&v)) return scalar_problem(key, *d);
+    if (auto *s = std::get_if<std::string>(&v)) return scalar_problem(key, *s);
     return {};
 }
 
-std::string scalar_problem(const std::string &key, const MetaScalar &v) {
-    if (auto *d = std::get_if<double>(&v); d && !std::isfinite(*d))
-        return "metadata '" + key + "' is a non-finite float";
-    if (auto *s = std::get_if<std::string>(&v)) return text_problem("metadata '" + key + "'", *s);
-    return {};
+// Branch-free, so the compiler vectorises it: an exponent of all ones is NaN or infinity.
+bool all_finite(const float *v, uint32_t n) {
+    uint32_t bad = 0;
+    for (uint32_t k = 0; k < n; ++k) {
+        uint32_t bits;
+        std::memcpy(&bits, v + k, 4);
+        bad |= uint32_t((bits & 0x7f800000u) == 0x7f800000u);
+    }
+    return bad == 0;
 }
 
 } // namespace
@@ -26,25 +46,25 @@ std::string record_problem(const RecordBatch &b, size_t i) {
     const std::string &id = b.ids[i];
     if (id.empty()) return "id is empty";
     if (id.size() > kMaxIdBytes) return "id is " + std::to_string(id.size()) + " bytes (limit " + std::to_string(kMaxIdBytes) + ")";
-    if (auto p = text_problem("id", id); !p.empty()) return p;
+    if (const char *f = text_flaw(id)) return std::string("id") + f;
     const float *v = b.embedding(i);
-    for (uint32_t k = 0; k < b.dim; ++k)
-        if (!std::isfinite(v[k])) return "embedding[" + std::to_string(k) + "] is " + (std::isnan(v[k]) ? "NaN" : "infinite");
+    if (!all_finite(v, b.dim))
+        for (uint32_t k = 0; k < b.dim; ++k)
+            if (!std::isfinite(v[k])) return "embedding[" + std::to_string(k) + "] is " + (std::isnan(v[k]) ? "NaN" : "infinite");
     if (b.documents[i])
-        if (auto p = text_problem("document", *b.documents[i]); !p.empty()) return p;
+        if (const char *f = text_flaw(*b.documents[i])) return std::string("document") + f;
     if (b.uris[i])
-        if (auto p = text_problem("uri", *b.uris[i]); !p.empty()) return p;
+        if (const char *f = text_flaw(*b.uris[i])) return std::string("uri") + f;
     for (const auto &[k, val] : b.metadatas[i]) {
-        if (auto p = text_problem("metadata key", k); !p.empty()) return p;
+        if (const char *f = text_flaw(k)) return std::string("metadata key") + f;
         std::string p;
         if (auto *arr = std::get_if<std::vector<MetaScalar>>(&val)) {
             for (const auto &e : *arr)
                 if (p = scalar_problem(k, e); !p.empty()) break;
-        } else {
-            std::visit([&](const auto &x) {
-                using T = std::decay_t<decltype(x)>;
-                if constexpr (!std::is_same_v<T, std::vector<MetaScalar>>) p = scalar_problem(k, MetaScalar(x));
-            }, val);
+        } else if (auto *d = std::get_if<double>(&val)) {
+            p = scalar_problem(k, *d);
+        } else if (auto *s = std::get_if<std::string>(&val)) {
+            p = scalar_problem(k, *s);
         }
         if (!p.empty()) return p;
     }

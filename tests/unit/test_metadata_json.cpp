@@ -5,6 +5,7 @@
 
 #include "core/json_text.hpp"
 #include "core/metadata_json.hpp"
+#include "core/record_check.hpp"
 #include "util/error.hpp"
 
 using namespace c2p;
@@ -69,4 +70,48 @@ TEST(JsonText, Utf8Validation) {
     EXPECT_FALSE(json_text::utf8_valid("\xc0\xaf"));       // overlong
     EXPECT_FALSE(json_text::utf8_valid("\xed\xa0\x80"));   // surrogate
     EXPECT_FALSE(json_text::utf8_valid("\xf4\x90\x80\x80")); // > U+10FFFF
+    // Around the eight-byte ASCII stride: a bad byte at every position of a longer text.
+    std::string ascii(37, 'a');
+    EXPECT_TRUE(json_text::utf8_valid(ascii));
+    for (size_t at = 0; at < ascii.size(); ++at) {
+        std::string bad = ascii, good = ascii;
+        bad[at] = '\xff';
+        EXPECT_FALSE(json_text::utf8_valid(bad)) << at;
+        good.replace(at, 1, "\xc3\xb1");
+        EXPECT_TRUE(json_text::utf8_valid(good)) << at;
+        std::string cut = ascii.substr(0, at) + "\xe6\x97";
+        EXPECT_FALSE(json_text::utf8_valid(cut)) << at;
+    }
+}
+
+TEST(RecordCheck, NamesTheFirstProblem) {
+    RecordBatch b;
+    b.dim = 20;
+    std::vector<float> v(20, 0.5f);
+    auto problem = [&](std::string id, std::vector<float> vec, std::optional<std::string> doc, Metadata m) {
+        b.clear();
+        b.dim = 20;
+        b.push(std::move(id), vec.data(), std::move(doc), std::nullopt, std::move(m));
+        return record_problem(b, 0);
+    };
+    EXPECT_EQ(problem("a", v, "doc", {{"k", MetaValue(std::string("v"))}}), "");
+    EXPECT_EQ(problem("", v, std::nullopt, {}), "id is empty");
+    EXPECT_EQ(problem(std::string("a\0b", 3), v, std::nullopt, {}), "id contains a NUL character");
+    for (size_t at : {0u, 7u, 8u, 19u}) {
+        auto w = v;
+        w[at] = std::numeric_limits<float>::quiet_NaN();
+        EXPECT_EQ(problem("a", w, std::nullopt, {}), "embedding[" + std::to_string(at) + "] is NaN");
+        w[at] = -std::numeric_limits<float>::infinity();
+        EXPECT_EQ(problem("a", w, std::nullopt, {}), "embedding[" + std::to_string(at) + "] is infinite");
+    }
+    auto w = v;
+    w[3] = std::numeric_limits<float>::max(); // finite, however large
+    EXPECT_EQ(problem("a", w, std::nullopt, {}), "");
+    EXPECT_EQ(problem("a", v, "twelve bytes\xff", {}), "document is not valid UTF-8");
+    EXPECT_EQ(problem("a", v, std::nullopt, {{"k\xc3", MetaValue(int64_t(1))}}), "metadata key is not valid UTF-8");
+    EXPECT_EQ(problem("a", v, std::nullopt, {{"k", MetaValue(std::numeric_limits<double>::infinity())}}),
+              "metadata 'k' is a non-finite float");
+    EXPECT_EQ(problem("a", v, std::nullopt, {{"k", MetaValue(std::string("x\0y", 3))}}), "metadata 'k' contains a NUL character");
+    EXPECT_EQ(problem("a", v, std::nullopt, {{"arr", MetaValue(std::vector<MetaScalar>{int64_t(1), std::string("\xff")})}}),
+              "metadata 'arr' is not valid UTF-8");
 }

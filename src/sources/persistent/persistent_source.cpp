@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <map>
 
 #include <fmt/format.h>
@@ -187,6 +188,16 @@ public:
         if (!is_persistent_dir(dir_)) throw EnvError(fmt::format("{}: not a directory containing chroma.sqlite3", dir_));
         snap_ = std::make_shared<sqlite::Snapshot>(dir_ + "/chroma.sqlite3");
         cat_ = read_catalog(snap_->db(), dir_);
+        // A pass over embedding_metadata that only read() needs: it runs on the second
+        // connection while the plans are built on the first.
+        if (cat_.embedding_rows > 0)
+            metadata_ordered_ = std::async(std::launch::async, [snap = snap_] {
+                try {
+                    return metadata_in_id_order(snap->aux_db());
+                } catch (const std::exception &) { // the lookups report any trouble with the table themselves
+                    return false;
+                }
+            });
     }
 
     std::string describe() const override { return dir_; }
@@ -231,11 +242,7 @@ public:
             for (auto &d : plan->damage) report += "\n  - " + d.message;
             throw DataError(fmt::format("collection '{}' ({}) is damaged; rerun with --salvage:{}", plan->c.name, plan->c.id, report));
         }
-        bool scan_md = false;
-        if (plan->scan_rows) {
-            if (!metadata_ordered_) metadata_ordered_ = metadata_in_id_order(snap_->db());
-            scan_md = *metadata_ordered_;
-        }
+        bool scan_md = plan->scan_rows && metadata_ordered_.valid() && metadata_ordered_.get();
         return std::make_unique<Reader>(snap_, plan, batch_size, scan_md);
     }
 
@@ -245,7 +252,7 @@ private:
     std::shared_ptr<sqlite::Snapshot> snap_;
     Catalog cat_;
     std::map<std::string, std::shared_ptr<Plan>> plans_;
-    std::optional<bool> metadata_ordered_;
+    std::shared_future<bool> metadata_ordered_;
 
     std::shared_ptr<Plan> plan_for(const std::string &id) {
         auto it = plans_.find(id);

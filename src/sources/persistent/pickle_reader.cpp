@@ -495,6 +495,11 @@ void expect(const Value &v, Ref r, Kind k, const std::string &what, const std::s
         shape_error(what, field, fmt::format("expected {}, found {}", Value::kind_name(k), Value::kind_name(v.kind(r))));
 }
 
+// For the per-entry checks: the field's name is only formatted when the check fails.
+template <class Field> void expect_entry(const Value &v, Ref r, Kind k, const std::string &what, Field &&field) {
+    if (v.kind(r) != k) expect(v, r, k, what, field());
+}
+
 std::optional<int64_t> opt_int(const Value &v, Ref dict, const char *key, const std::string &what) {
     auto f = v.dict_get(dict, key);
     if (!f) return std::nullopt;
@@ -506,7 +511,9 @@ std::optional<int64_t> opt_int(const Value &v, Ref dict, const char *key, const 
 
 // Sorts (id, label) pairs by label in place; of a repeated label the last entry wins, as in Python.
 void sort_by_label(std::vector<IdLabel> &pairs) {
-    std::stable_sort(pairs.begin(), pairs.end(), [](const IdLabel &a, const IdLabel &b) { return a.label < b.label; });
+    auto by_label = [](const IdLabel &a, const IdLabel &b) { return a.label < b.label; };
+    // Chroma writes the dict in label order: usually there is nothing to sort.
+    if (!std::is_sorted(pairs.begin(), pairs.end(), by_label)) std::stable_sort(pairs.begin(), pairs.end(), by_label);
     size_t out = 0;
     for (size_t i = 0; i < pairs.size(); ++i)
         if (i + 1 == pairs.size() || pairs[i + 1].label != pairs[i].label) pairs[out++] = pairs[i];
@@ -561,7 +568,7 @@ IndexMetadata extract_index_metadata(const Value &v, const std::string &what) {
     for (const auto &[k, val] : v.entries(*id_to_label)) {
         expect(v, k, Kind::string, what, "id_to_label key");
         std::string_view id = v.str(k);
-        expect(v, val, Kind::integer, what, fmt::format("id_to_label['{}']", id));
+        expect_entry(v, val, Kind::integer, what, [&] { return fmt::format("id_to_label['{}']", id); });
         if (v.integer(val) < 0) shape_error(what, fmt::format("id_to_label['{}']", id), fmt::format("negative label {}", v.integer(val)));
         il.push_back({id, uint64_t(v.integer(val))});
     }
@@ -575,7 +582,7 @@ IndexMetadata extract_index_metadata(const Value &v, const std::string &what) {
     const auto &li = v.entries(*label_to_id);
     for (const auto &[k, val] : li) {
         expect(v, k, Kind::integer, what, "label_to_id key");
-        expect(v, val, Kind::string, what, fmt::format("label_to_id[{}]", v.integer(k)));
+        expect_entry(v, val, Kind::string, what, [&] { return fmt::format("label_to_id[{}]", v.integer(k)); });
         if (v.integer(k) < 0) shape_error(what, "label_to_id", fmt::format("negative label {}", v.integer(k)));
         const IdLabel *e = out.find_label(uint64_t(v.integer(k)));
         if (!e || e->id != v.str(val)) {
@@ -591,7 +598,7 @@ IndexMetadata extract_index_metadata(const Value &v, const std::string &what) {
         if (sk == Kind::dict) {
             for (const auto &[k, val] : v.entries(*s)) {
                 expect(v, k, Kind::string, what, "id_to_seq_id key");
-                expect(v, val, Kind::integer, what, fmt::format("id_to_seq_id['{}']", v.str(k)));
+                expect_entry(v, val, Kind::integer, what, [&] { return fmt::format("id_to_seq_id['{}']", v.str(k)); });
             }
             out.id_to_seq_id_entries = v.entries(*s).size();
         } else if (sk != Kind::none) {

@@ -175,12 +175,15 @@ Snapshot::Snapshot(const std::string &db_path) {
         db_ = Db(copy, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
         db_.exec("PRAGMA query_only = 1");
         db_.exec("SELECT count(*) FROM sqlite_master");
+        aux_ = Db(copy, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
+        aux_.exec("PRAGMA query_only = 1");
         // The open file outlives its name: nothing is left behind even if we are killed.
         // Safe because nothing ever writes to it (no journal is needed).
         std::error_code ec;
         fs::remove_all(tmpdir_, ec);
         tmpdir_.clear();
     } catch (...) {
+        aux_ = Db();
         db_ = Db();
         std::error_code ec;
         fs::remove_all(tmpdir_, ec);

@@ -79,12 +79,14 @@ public:
     Snapshot(const Snapshot &) = delete;
     Snapshot &operator=(const Snapshot &) = delete;
     const Db &db() const { return db_; }
+    // A second connection to the same copy, for work on another thread alongside db().
+    const Db &aux_db() const { return aux_; }
     bool wal_mode() const { return wal_mode_; }
     const std::string &method() const { return method_; } // "file-copy under a read lock" or "file-copy (wal mode)"
 
 private:
     std::string tmpdir_;
-    Db db_;
+    Db db_, aux_;
     bool wal_mode_ = false;
     std::string method_;
 };
