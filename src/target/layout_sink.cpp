@@ -15,10 +15,6 @@
 #include "util/log.hpp"
 
 namespace c2p {
-namespace {
-// libpq sends a COPY chunk per call; a few MB keeps syscalls rare without holding much memory.
-constexpr size_t kCopyChunkBytes = 4 << 20;
-} // namespace
 
 Layout parse_layout(const std::string &s) {
     if (s == "native") return Layout::native;

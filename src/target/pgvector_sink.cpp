@@ -14,8 +14,6 @@
 
 namespace c2p {
 namespace {
-// libpq sends a COPY chunk per call; a few MB keeps syscalls rare without holding much memory.
-constexpr size_t kCopyChunkBytes = 256 << 10;
 
 bool replace_nul(std::string &s) {
     if (s.find('\0') == std::string::npos) return false;
