@@ -29,15 +29,26 @@ std::string scalar_problem(const std::string &key, const MetaScalar &v) {
     return {};
 }
 
-// Branch-free, so the compiler vectorises it: an exponent of all ones is NaN or infinity.
+// NaN and infinity have an exponent of all ones. Four floats per step with the compiler's vector
+// extension, the width of the baseline SSE2 registers (-O2 does not vectorise the plain loop).
 bool all_finite(const float *v, uint32_t n) {
-    uint32_t bad = 0;
-    for (uint32_t k = 0; k < n; ++k) {
+    typedef uint32_t u32x4 __attribute__((vector_size(16)));
+    typedef int32_t i32x4 __attribute__((vector_size(16)));
+    const u32x4 exp = {0x7f800000u, 0x7f800000u, 0x7f800000u, 0x7f800000u};
+    i32x4 bad = {};
+    uint32_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        u32x4 bits;
+        std::memcpy(&bits, v + k, sizeof bits);
+        bad |= (bits & exp) == exp;
+    }
+    int32_t any = bad[0] | bad[1] | bad[2] | bad[3];
+    for (; k < n; ++k) {
         uint32_t bits;
         std::memcpy(&bits, v + k, 4);
-        bad |= uint32_t((bits & 0x7f800000u) == 0x7f800000u);
+        any |= int32_t((bits & 0x7f800000u) == 0x7f800000u);
     }
-    return bad == 0;
+    return any == 0;
 }
 
 } // namespace
