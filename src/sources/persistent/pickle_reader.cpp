@@ -582,7 +582,7 @@ IndexMetadata extract_index_metadata(const Value &v, const std::string &what) {
     const auto &li = v.entries(*label_to_id);
     for (const auto &[k, val] : li) {
         expect(v, k, Kind::integer, what, "label_to_id key");
-        expect_entry(v, val, Kind::string, what, [&] { return fmt::format("label_to_id[{}]", v.integer(k)); });
+        expect_entry(v, val, Kind::string, what, [&v, key = k] { return fmt::format("label_to_id[{}]", v.integer(key)); });
         if (v.integer(k) < 0) shape_error(what, "label_to_id", fmt::format("negative label {}", v.integer(k)));
         const IdLabel *e = out.find_label(uint64_t(v.integer(k)));
         if (!e || e->id != v.str(val)) {
@@ -598,7 +598,7 @@ IndexMetadata extract_index_metadata(const Value &v, const std::string &what) {
         if (sk == Kind::dict) {
             for (const auto &[k, val] : v.entries(*s)) {
                 expect(v, k, Kind::string, what, "id_to_seq_id key");
-                expect_entry(v, val, Kind::integer, what, [&] { return fmt::format("id_to_seq_id['{}']", v.str(k)); });
+                expect_entry(v, val, Kind::integer, what, [&v, key = k] { return fmt::format("id_to_seq_id['{}']", v.str(key)); });
             }
             out.id_to_seq_id_entries = v.entries(*s).size();
         } else if (sk != Kind::none) {
