@@ -11,6 +11,7 @@ import json
 import math
 import os
 import random
+import shutil
 import struct
 import subprocess
 import tempfile
@@ -170,6 +171,29 @@ def varied_records(n, dim, seed=7, prefix="r"):
             metas.append(m)
         uris.append(None if i % 3 else "s3://bucket/doc-%d.txt?v=%d" % (i, i % 4))
     return ids, embs, docs, metas, uris
+
+
+# ---------------------------------------------------------------- a test class's own data
+def own_collection(cls, db_prefix, name_prefix, **create):
+    """For setUpClass: a fresh database (cls.url, cls.drop), the Chroma client (cls.chroma) and a new
+    collection named name_prefix + a random suffix (cls.name, cls.cid). Returns the collection."""
+    require_env(cls)
+    cls.url, cls.drop = new_database(db_prefix)
+    cls.chroma = Chroma(CHROMA_URL)
+    cls.name = name_prefix + uuid.uuid4().hex[:8]
+    col = cls.chroma.create_collection(cls.name, **create)
+    cls.cid = col["id"]
+    return col
+
+
+def release_own(cls):
+    """For tearDownClass: removes whatever own_collection (and a cls.tmp directory) got to make."""
+    if hasattr(cls, "name"):
+        cls.chroma.delete_collection(cls.name)
+    if hasattr(cls, "drop"):
+        cls.drop()
+    if hasattr(cls, "tmp"):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- PostgreSQL

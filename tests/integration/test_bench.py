@@ -2,7 +2,6 @@
 import os
 import sys
 import unittest
-import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
 import support  # noqa: E402
@@ -12,21 +11,14 @@ from support import pg_query, run, run_json  # noqa: E402
 class Bench(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        support.require_env(cls)
-        cls.url, cls.drop = support.new_database("bench")
-        cls.chroma = support.Chroma(support.CHROMA_URL)
-        cls.name = "bench_" + uuid.uuid4().hex[:8]
-        col = cls.chroma.create_collection(cls.name, space="l2")
+        col = support.own_collection(cls, "bench", "bench_", space="l2")
         embs = support.clustered_vectors(3000, 48, centres=60, seed=9)
         cls.chroma.add(col["id"], ["b%05d" % i for i in range(3000)], embs)
         run("migrate", "--from", support.CHROMA_URL, "--to", cls.url, "--collections", cls.name, check=0)
 
     @classmethod
     def tearDownClass(cls):
-        if hasattr(cls, "name"):
-            cls.chroma.delete_collection(cls.name)
-        if hasattr(cls, "drop"):
-            cls.drop()
+        support.release_own(cls)
 
     def test_bench_figures(self):
         r = run_json("bench", "--to", self.url, "--clients", "1,2", "--duration", "1", "--ef-search", "40,100",

@@ -376,22 +376,14 @@ class LayoutVerifyTampering:
 
     @classmethod
     def setUpClass(cls):
-        s.require_env(cls)
-        cls.chroma = s.Chroma(s.CHROMA_URL)
-        cls.name = "vt-%s-%s" % (cls.layout[:5], uuid.uuid4().hex[:8])
-        col = cls.chroma.create_collection(cls.name, metadata={"k": 1}, space="cosine")
-        cls.cid = col["id"]
+        s.own_collection(cls, "vt" + cls.layout[:4], "vt-%s-" % cls.layout[:5], metadata={"k": 1}, space="cosine")
         ids, embs, docs, metas, uris = s.varied_records(300, 16, seed=41, prefix="t")
         cls.chroma.add(cls.cid, ids, embs, docs, metas, uris)
-        cls.url, cls.drop = s.new_database("vt" + cls.layout[:4])
         cls.t = LayoutTarget(cls.layout, cls.url, cls.name, cls.cid)
 
     @classmethod
     def tearDownClass(cls):
-        if hasattr(cls, "name"):
-            cls.chroma.delete_collection(cls.name)
-        if hasattr(cls, "drop"):
-            cls.drop()
+        s.release_own(cls)
 
     def setUp(self):
         s.run("migrate", "--from", s.CHROMA_URL, "--to", self.url, "--layout", self.layout, "--collections", self.name,

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import tempfile
 import unittest
-import uuid
 import zlib
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -93,10 +92,7 @@ class ReportRendersInChromium(unittest.TestCase):
         support.require_env(cls)
         if not CHROMIUM:
             raise RuntimeError("chromium not found (Debian package `chromium`, installed by scripts/setup.sh)")
-        cls.url, cls.drop = support.new_database("vreport")
-        cls.chroma = support.Chroma(support.CHROMA_URL)
-        cls.name = "vfy_report_" + uuid.uuid4().hex[:8]
-        col = cls.chroma.create_collection(cls.name, space="cosine")
+        col = support.own_collection(cls, "vreport", "vfy_report_", space="cosine")
         embs = support.clustered_vectors(1500, 32, centres=40, seed=3)
         cls.chroma.add(col["id"], ["rep-%05d" % i for i in range(1500)], embs,
                        ["doc <b>%d</b> & more" % i for i in range(1500)], [{"n": i} for i in range(1500)])
@@ -105,12 +101,7 @@ class ReportRendersInChromium(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if hasattr(cls, "name"):
-            cls.chroma.delete_collection(cls.name)
-        if hasattr(cls, "drop"):
-            cls.drop()
-        if hasattr(cls, "tmp"):
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        support.release_own(cls)
 
     def check_rendering(self, html, must_contain):
         png, dom = render(html, os.path.dirname(html))

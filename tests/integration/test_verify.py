@@ -105,21 +105,14 @@ class VerifyCatchesTampering(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        support.require_env(cls)
-        cls.url, cls.drop = support.new_database("vtamper")
-        cls.chroma = support.Chroma(support.CHROMA_URL)
-        cls.name = "vfy_tamper_" + uuid.uuid4().hex[:8]
-        col = cls.chroma.create_collection(cls.name)
+        col = support.own_collection(cls, "vtamper", "vfy_tamper_")
         ids, embs, docs, metas, uris = support.varied_records(400, 16, prefix="t")
         cls.chroma.add(col["id"], ids, embs, docs, metas, uris)
         cls.ids = ids
 
     @classmethod
     def tearDownClass(cls):
-        if hasattr(cls, "name"):
-            cls.chroma.delete_collection(cls.name)
-        if hasattr(cls, "drop"):
-            cls.drop()
+        support.release_own(cls)
 
     def setUp(self):
         run("migrate", "--from", support.CHROMA_URL, "--to", self.url, "--collections", self.name, "--replace", check=0)
@@ -230,11 +223,7 @@ class VerifyUnstructuredData(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        support.require_env(cls)
-        cls.url, cls.drop = support.new_database("vnoise")
-        cls.chroma = support.Chroma(support.CHROMA_URL)
-        cls.name = "vfy_noise_" + uuid.uuid4().hex[:8]
-        col = cls.chroma.create_collection(cls.name)
+        col = support.own_collection(cls, "vnoise", "vfy_noise_")
         rng = random.Random(5)
         embs = [[support.f32(rng.gauss(0, 1)) for _ in range(256)] for _ in range(3000)]
         cls.chroma.add(col["id"], ["n%05d" % i for i in range(3000)], embs)
@@ -242,10 +231,7 @@ class VerifyUnstructuredData(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if hasattr(cls, "name"):
-            cls.chroma.delete_collection(cls.name)
-        if hasattr(cls, "drop"):
-            cls.drop()
+        support.release_own(cls)
 
     def test_says_unstructured(self):
         p, r = verify_json(self.url, [self.name], "--min-recall", "0", check=0)
