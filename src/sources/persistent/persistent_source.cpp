@@ -129,7 +129,8 @@ private:
             md_ok_ = md_.step();
         }
         // A scan meets a record's keys in insertion order; the indexed query sorts them.
-        if (scan_md_) std::sort(m.begin(), m.end(), [](auto &a, auto &b) { return a.first < b.first; });
+        auto by_key = [](const auto &a, const auto &b) { return a.first < b.first; };
+        if (scan_md_ && !std::is_sorted(m.begin(), m.end(), by_key)) std::sort(m.begin(), m.end(), by_key);
         if (arr_) {
             while (arr_ok_ && arr_->i64(0) < rowid) arr_ok_ = arr_->step();
             while (arr_ok_ && arr_->i64(0) == rowid) {
