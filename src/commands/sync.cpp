@@ -62,14 +62,6 @@ std::string text_array(const std::vector<const std::string *> &ids) {
     return out + "}";
 }
 
-void copy_buffer(PgConnection &pg, const std::string &sql, CopyBinaryBuffer &buf) {
-    buf.trailer();
-    pg.copy_in_start(sql);
-    pg.copy_in_send(buf.data().data(), buf.size());
-    pg.copy_in_end();
-    buf.clear();
-}
-
 SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInfo &c, const RegisteredCollection &reg,
                            const SyncArgs &a, const PgvectorSinkOptions &sopts, RejectFile &rejects, Progress &progress) {
     SyncCounts n;
@@ -110,7 +102,7 @@ SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInf
                 seen.begin_tuple(1);
                 seen.text_field(id);
             }
-            copy_buffer(pg, "COPY c2p_sync_seen (id) FROM STDIN WITH (FORMAT BINARY)", seen);
+            pg.copy_in_all("COPY c2p_sync_seen (id) FROM STDIN WITH (FORMAT BINARY)", seen);
             have.clear();
             auto r = pg.exec_params("SELECT id, encode(digest, 'hex') FROM " + target + " WHERE id = ANY($1::text[])",
                                     {text_array(ids)});
@@ -138,7 +130,7 @@ SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInf
             for (size_t i : checked.good) consider(b, i, i);
             for (size_t k = 0; k < checked.escaped.size(); ++k) consider(checked.escaped, k, checked.escaped_from[k]);
             if (any)
-                copy_buffer(pg, "COPY c2p_sync_rows (id, embedding, document, uri, metadata, digest) FROM STDIN WITH (FORMAT BINARY)",
+                pg.copy_in_all("COPY c2p_sync_rows (id, embedding, document, uri, metadata, digest) FROM STDIN WITH (FORMAT BINARY)",
                             rows);
             else
                 rows.clear();

@@ -22,14 +22,6 @@ constexpr size_t kSampleIds = 10;
 constexpr const char *kSeen = "c2p_sync_seen";
 constexpr const char *kRows = "c2p_sync_rows";
 
-void copy_buffer(PgConnection &pg, const std::string &sql, CopyBinaryBuffer &buf) {
-    buf.trailer();
-    pg.copy_in_start(sql);
-    pg.copy_in_send(buf.data().data(), buf.size());
-    pg.copy_in_end();
-    buf.clear();
-}
-
 } // namespace
 
 void check_langchain_id_prefix(PgConnection &pg, const TargetCollection &t, const CollectionInfo &c, bool prefix) {
@@ -121,9 +113,9 @@ SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const Collec
                 else encode_llamaindex_row(rows, t.column, json_meta, b, i, c.name);
                 any = true;
             }
-            if (b.size()) copy_buffer(pg, std::string("COPY ") + kSeen + " (id) FROM STDIN WITH (FORMAT BINARY)", seen);
+            if (b.size()) pg.copy_in_all(std::string("COPY ") + kSeen + " (id) FROM STDIN WITH (FORMAT BINARY)", seen);
             else seen.clear();
-            if (any) copy_buffer(pg, rows_copy, rows);
+            if (any) pg.copy_in_all(rows_copy, rows);
             else rows.clear();
             n.read += b.size();
             n.bytes += b.payload_bytes();

@@ -209,8 +209,7 @@ void LayoutSink::write(const RecordBatch &b) {
             throw DataError("collection '" + info_.name + "': record '" + b.ids[i] + "': " + p);
         encode_row(b, i);
         if (buf_.size() >= kCopyChunkBytes) {
-            pg_.copy_in_send(buf_.data().data(), buf_.size());
-            buf_.clear();
+            pg_.copy_in_send(buf_);
         }
     }
     rows_ += b.size();
@@ -218,10 +217,7 @@ void LayoutSink::write(const RecordBatch &b) {
 
 void LayoutSink::finish() {
     if (in_copy_) {
-        buf_.trailer();
-        pg_.copy_in_send(buf_.data().data(), buf_.size());
-        buf_.clear();
-        pg_.copy_in_end();
+        pg_.copy_in_finish(buf_);
         in_copy_ = false;
     }
     after_copy();

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "target/copy_binary.hpp"
 #include "util/error.hpp"
 
 namespace c2p {
@@ -86,6 +87,22 @@ void PgConnection::copy_in_end() {
         if (PQresultStatus(r) != PGRES_COMMAND_OK) fail("COPY", r);
         PQclear(r);
     }
+}
+
+void PgConnection::copy_in_send(CopyBinaryBuffer &buf) {
+    copy_in_send(buf.data().data(), buf.size());
+    buf.clear();
+}
+
+void PgConnection::copy_in_finish(CopyBinaryBuffer &buf) {
+    buf.trailer();
+    copy_in_send(buf);
+    copy_in_end();
+}
+
+void PgConnection::copy_in_all(const std::string &copy_sql, CopyBinaryBuffer &buf) {
+    copy_in_start(copy_sql);
+    copy_in_finish(buf);
 }
 
 void PgConnection::copy_in_abort(const std::string &why) noexcept {

@@ -10,6 +10,8 @@
 
 namespace c2p {
 
+class CopyBinaryBuffer;
+
 // Owns a PGresult.
 class PgResult {
 public:
@@ -49,6 +51,11 @@ public:
     void copy_in_send(const char *data, size_t len);
     void copy_in_end();
     void copy_in_abort(const std::string &why) noexcept;
+    // The same from an encoder's buffer: send what it holds and empty it; finish adds the binary
+    // trailer, sends the rest and ends the COPY; copy_in_all runs a whole COPY from one buffer.
+    void copy_in_send(CopyBinaryBuffer &buf);
+    void copy_in_finish(CopyBinaryBuffer &buf);
+    void copy_in_all(const std::string &copy_sql, CopyBinaryBuffer &buf);
 
     // COPY ... TO STDOUT: returns false when done. `buf` is owned by libpq until the next call.
     void copy_out_start(const std::string &copy_sql);

@@ -153,8 +153,7 @@ void RangeLoader::write(const RecordBatch &b) {
     for (size_t i : checked_.good) {
         encode_native_row(buf_, json_, b, i, b, i, opts_.halfvec);
         if (buf_.size() >= kCopyChunkBytes) {
-            pg_.copy_in_send(buf_.data().data(), buf_.size());
-            buf_.clear();
+            pg_.copy_in_send(buf_);
         }
     }
     for (size_t k = 0; k < checked_.escaped.size(); ++k)
@@ -171,10 +170,7 @@ void RangeLoader::commit_chunk(bool range_done) {
         in_tx_ = true;
     }
     if (in_copy_) {
-        buf_.trailer();
-        pg_.copy_in_send(buf_.data().data(), buf_.size());
-        buf_.clear();
-        pg_.copy_in_end();
+        pg_.copy_in_finish(buf_);
         in_copy_ = false;
     }
     store_.record_chunk(pg_, info_.id, run_id_, range_no_, chunk_start_, pos_, chunk_rows_, chunk_rejected_, range_done);

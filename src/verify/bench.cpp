@@ -75,13 +75,12 @@ json insert_bench(PgConnection &pg, const BenchTarget &t, size_t rows, bool with
         buf.jsonb_field(fmt::format(R"({{"i":{},"source":"bench","score":{}.5}})", i, i % 100));
         if (buf.size() > (4 << 20)) {
             bytes += buf.size();
-            pg.copy_in_send(buf.data().data(), buf.size());
-            buf.clear();
+            pg.copy_in_send(buf);
         }
     }
     buf.trailer();
     bytes += buf.size();
-    pg.copy_in_send(buf.data().data(), buf.size());
+    pg.copy_in_send(buf);
     pg.copy_in_end();
     double s = std::chrono::duration<double>(Clock::now() - t0).count();
     pg.exec("DROP TABLE pg_temp." + table);
