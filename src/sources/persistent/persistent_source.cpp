@@ -49,13 +49,10 @@ public:
         : snap_(std::move(snap)), p_(std::move(plan)), batch_(batch ? batch : 1000), scan_md_(scan_metadata),
           rows_(snap_->db().prepare(segment_rows_sql(p_->scan_rows))),
           // Rows of other collections are skipped by the merge in collect(): ids only grow.
-          md_(snap_->db().prepare(scan_md_ ? fmt::format("SELECT id, key, string_value, int_value, float_value{} FROM "
-                                                         "embedding_metadata NOT INDEXED",
-                                                         p_->has_bool ? ", bool_value" : "")
-                                           : fmt::format("SELECT m.id, m.key, m.string_value, m.int_value, m.float_value{} FROM "
-                                                         "embedding_metadata m WHERE m.id IN (SELECT id FROM embeddings WHERE "
-                                                         "segment_id = ?) ORDER BY m.id, m.key",
-                                                         p_->has_bool ? ", m.bool_value" : ""))),
+          md_(snap_->db().prepare(fmt::format("SELECT id, key, string_value, int_value, float_value{} FROM embedding_metadata {}",
+                                              p_->has_bool ? ", bool_value" : "",
+                                              scan_md_ ? "NOT INDEXED"
+                                                       : "WHERE id IN (SELECT id FROM embeddings WHERE segment_id = ?) ORDER BY id, key"))),
           wal_vec_(snap_->db().prepare("SELECT vector FROM embeddings_queue WHERE seq_id = ?")) {
         if (p_->has_array)
             arr_.emplace(snap_->db().prepare("SELECT a.id, a.key, a.string_value, a.int_value, a.float_value, a.bool_value FROM "
