@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iterator>
 
 #include <fmt/format.h>
@@ -68,6 +69,20 @@ void append_scalar(Metadata &m, const std::string &key, MetaScalar v) {
             return;
         }
     m.emplace_back(key, std::visit([](auto &&x) -> MetaValue { return x; }, std::move(v)));
+}
+
+// Element i's label, with kDeletedBit set when hnswlib marked it deleted.
+constexpr uint64_t kDeletedBit = uint64_t(1) << 63;
+std::vector<uint64_t> scan_labels(const hnsw::View &view, const hnsw::MappedFile &data) {
+    std::vector<uint64_t> out(view.usable());
+    for (uint64_t i = 0; i < out.size(); ++i) {
+        // This pass touches every page of data_level0.bin: hand them back as it goes, or the
+        // whole mapped file would count in our resident memory.
+        if (i % 32768 == 32767) data.release_pages();
+        out[i] = view.label(i) | (view.deleted(i) ? kDeletedBit : 0);
+    }
+    data.release_pages();
+    return out;
 }
 
 } // namespace
@@ -208,6 +223,7 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
     // ---- HNSW segment ----
     uint64_t hnsw_elements = 0, deleted_elements = 0, from_hnsw = 0;
     std::optional<unpickle::IndexMetadata> pk;
+    std::future<std::vector<uint64_t>> labels;
     bool folder = !c.vec_segment.empty() && fs::is_directory(seg_dir);
     if (!c.vec_segment.empty() && !folder) {
         if (vec_max && *vec_max > 0)
@@ -251,6 +267,22 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
                                          seg_rel, fn, hdr ? hdr->cur_element_count : 0));
             }
         } else {
+            // The element labels are read on another thread while the pickle is parsed: both are
+            // needed to map ids to elements, and the scan touches every page of data_level0.bin.
+            std::optional<hnsw::View> early;
+            std::string early_error;
+            if (hdr && (f.has_data || hdr->cur_element_count == 0)) {
+                bool need_len = p.cosine && hdr->cur_element_count > 0 && f.has_lengths;
+                try {
+                    early.emplace(*hdr, f.data.data(), f.data.size(), f.lengths.data(), f.lengths.size(),
+                                  ctx.what + ": " + seg_rel, need_len, false);
+                } catch (const DataError &e) {
+                    early_error = e.what();
+                    early.emplace(*hdr, f.data.data(), f.data.size(), f.lengths.data(), f.lengths.size(),
+                                  ctx.what + ": " + seg_rel, need_len, true);
+                }
+                labels = std::async(std::launch::async, [view = *early, data = &f.data] { return scan_labels(view, *data); });
+            }
             try {
                 pk = unpickle::read_index_metadata(f.pickle.data(), f.pickle.size(),
                                                  ctx.what + ": " + seg_rel + "/index_metadata.pickle");
@@ -285,41 +317,33 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
                     need_len = false;
                 }
                 if (data_ok) {
-                    try {
-                        p.view.emplace(*hdr, f.data.data(), f.data.size(), f.lengths.data(), f.lengths.size(), ctx.what + ": " + seg_rel,
-                                       need_len, false);
-                    } catch (const DataError &e) {
-                        ctx.damage("hnsw_truncated", seg_rel, e.what());
-                        p.view.emplace(*hdr, f.data.data(), f.data.size(), f.lengths.data(), f.lengths.size(), ctx.what + ": " + seg_rel,
-                                       need_len, true);
-                    }
+                    if (!early_error.empty()) ctx.damage("hnsw_truncated", seg_rel, early_error);
+                    p.view = early;
                 }
             }
         }
     }
+    std::vector<uint64_t> label_of = labels.valid() ? labels.get() : std::vector<uint64_t>{};
     if (pk && p.view) {
         // label → element, as hnswlib's label_lookup_ (the last element with a label wins).
-        constexpr uint64_t kNoElement = UINT64_MAX, kDeleted = uint64_t(1) << 63;
+        constexpr uint64_t kNoElement = UINT64_MAX;
         std::vector<uint64_t> element_of(pk->by_label.size(), kNoElement);
         uint64_t unnamed = 0;
-        for (uint64_t i = 0; i < p.view->usable(); ++i) {
-            // This pass touches every page of data_level0.bin: hand them back as it goes, or the
-            // whole mapped file would count in our resident memory.
-            if (i % 32768 == 32767) p.files->data.release_pages();
-            bool del = p.view->deleted(i);
+        for (uint64_t i = 0; i < label_of.size(); ++i) {
+            bool del = label_of[i] & kDeletedBit;
             if (del) ++deleted_elements;
-            const unpickle::IdLabel *e = pk->find_label(p.view->label(i));
-            if (e) element_of[size_t(e - pk->by_label.data())] = del ? i | kDeleted : i;
+            const unpickle::IdLabel *e = pk->find_label(label_of[i] & ~kDeletedBit);
+            if (e) element_of[size_t(e - pk->by_label.data())] = del ? i | kDeletedBit : i;
             else if (!del) ++unnamed;
         }
-        p.files->data.release_pages();
+        label_of = {};
         std::vector<std::string> lost, twice;
         uint64_t lost_n = 0, twice_n = 0;
         p.vec.reserve(pk->by_label.size());
         for (size_t j = 0; j < pk->by_label.size(); ++j) {
             const auto &[id, label] = pk->by_label[j];
             uint64_t el = element_of[j];
-            if (el == kNoElement || (el & kDeleted)) {
+            if (el == kNoElement || (el & kDeletedBit)) {
                 ++lost_n;
                 if (lost.size() < kShowIds) lost.push_back(std::string(id));
                 continue;

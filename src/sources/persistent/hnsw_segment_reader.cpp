@@ -163,11 +163,28 @@ bool exists(const std::string &p) {
     return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+// One read of the file's size (an istreambuf_iterator copy went byte by byte: 10 ms for a 4 MB pickle).
 std::vector<uint8_t> slurp(const std::string &p) {
-    std::ifstream f(p, std::ios::binary);
-    if (!f) throw EnvError(fmt::format("cannot open {}: {}", p, std::strerror(errno)));
-    std::vector<uint8_t> out((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    if (f.bad()) throw EnvError(fmt::format("cannot read {}", p));
+    int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw EnvError(fmt::format("cannot open {}: {}", p, std::strerror(errno)));
+    struct stat st {};
+    std::vector<uint8_t> out;
+    if (::fstat(fd, &st) == 0) out.resize(size_t(st.st_size));
+    size_t got = 0;
+    for (;;) {
+        if (got == out.size()) out.resize(got + 65536); // grown while we read, or not a regular file
+        ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int e = errno;
+            ::close(fd);
+            throw EnvError(fmt::format("cannot read {}: {}", p, std::strerror(e)));
+        }
+        if (n == 0) break;
+        got += size_t(n);
+    }
+    ::close(fd);
+    out.resize(got);
     return out;
 }
 
