@@ -168,6 +168,8 @@ void run_migrate(MigrateArgs &a) {
     // Connecting (password hashing, TLS) overlaps reading the source's catalog and plans. A source
     // error still comes first: the connection's own error is only seen when it is needed.
     auto connecting = std::async(std::launch::async, [&a] { return std::make_unique<PgConnection>(a.to); });
+    // The first worker's session too (it loads while the main one keeps the migration lock).
+    auto connecting_worker = std::async(std::launch::async, [&a] { return std::make_unique<PgConnection>(a.to); });
     auto source = open_source(a.src.from, so);
     sopts.source_description = source->describe();
     auto cols = select_collections(*source, a.src.collections);
@@ -312,6 +314,10 @@ void run_migrate(MigrateArgs &a) {
     int nworkers = a.jobs;
     std::vector<Worker> workers(static_cast<size_t>(nworkers));
     workers[0].source = source.get();
+    try {
+        workers[0].pg = connecting_worker.get();
+    } catch (const EnvError &) { // with_retries connects (and retries) itself
+    }
     for (int w = 1; w < nworkers; ++w) {
         workers[size_t(w)].own_source = open_source(a.src.from, so);
         workers[size_t(w)].source = workers[size_t(w)].own_source.get();
