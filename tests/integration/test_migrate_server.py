@@ -81,6 +81,10 @@ class MigrateFromServer(unittest.TestCase):
                 typ = s.pg_query(self.url, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
                                            "WHERE attrelid = %s::regclass AND attname = 'embedding'", (table,))
                 self.assertEqual(typ[0][0], "vector(%d)" % dim)
+                # Ids compare byte by byte, as in Chroma, whatever the database's locale.
+                coll = s.pg_query(self.url, "SELECT c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = "
+                                            "a.attcollation WHERE attrelid = %s::regclass AND attname = 'id'", (table,))
+                self.assertEqual(coll[0][0], "C")
                 idx = s.pg_query(self.url, "SELECT indexdef FROM pg_indexes WHERE tablename = %s", (table,))
                 defs = " ".join(r[0] for r in idx)
                 self.assertIn("USING hnsw", defs)
