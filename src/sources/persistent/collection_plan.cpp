@@ -75,10 +75,15 @@ void append_scalar(Metadata &m, const std::string &key, MetaScalar v) {
 constexpr uint64_t kDeletedBit = uint64_t(1) << 63;
 std::vector<uint64_t> scan_labels(const hnsw::View &view, const hnsw::MappedFile &data) {
     std::vector<uint64_t> out(view.usable());
+    const size_t step = view.header().size_data_per_element;
+    size_t released = 0;
     for (uint64_t i = 0; i < out.size(); ++i) {
-        // This pass touches every page of data_level0.bin: hand them back as it goes, or the
-        // whole mapped file would count in our resident memory.
-        if (i % 32768 == 32767) data.release_pages();
+        // This pass touches every page of data_level0.bin: hand them back as it goes (it runs
+        // while the pickle is parsed, so both count in our peak resident memory).
+        if (i % 4096 == 4095) {
+            data.release_pages(released, size_t(i) * step);
+            released = size_t(i) * step;
+        }
         out[i] = view.label(i) | (view.deleted(i) ? kDeletedBit : 0);
     }
     data.release_pages();

@@ -1,5 +1,6 @@
 #include "sources/persistent/hnsw_segment_reader.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -150,6 +151,13 @@ MappedFile &MappedFile::operator=(MappedFile &&o) noexcept {
 
 void MappedFile::release_pages() const {
     if (data_ && size_ > 0) ::madvise(const_cast<uint8_t *>(data_), size_, MADV_DONTNEED);
+}
+
+void MappedFile::release_pages(size_t from, size_t to) const {
+    const size_t page = size_t(::sysconf(_SC_PAGESIZE));
+    from = (from + page - 1) / page * page;
+    to = std::min(to, size_) / page * page;
+    if (data_ && from < to) ::madvise(const_cast<uint8_t *>(data_) + from, to - from, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

@@ -89,6 +89,8 @@ public:
     // Drops the pages read so far from this process's resident set (the page cache keeps them), so
     // peak RSS stays flat however large the index file is. The mapping stays valid.
     void release_pages() const;
+    // The same for the whole pages inside bytes [from, to): cheap enough to call often.
+    void release_pages(size_t from, size_t to) const;
 
 private:
     const uint8_t *data_ = nullptr;
