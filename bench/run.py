@@ -3,6 +3,7 @@
 
   bench/run.py [--records 100000] [--dim 384] [--reps 3] [--naive-reps 1] [--skip-index] [--skip-naive]
                [--skip-read] [--skip-verify]
+  bench/run.py --dir DIR [--reps 3] [--skip-index]     # the directory rows only, on an existing directory
 
 Generates the data through a real Chroma server (kept in bench/.cache/ for reruns), stops it to
 get its persistent directory, restarts it for the HTTP measurements, and measures back to back on
@@ -14,6 +15,9 @@ read_source (bench/read_source.cpp: chroma2pg's own readers, records discarded),
 `verify` end to end, at the lightest search settings and at the defaults, against the time to
 simply read each side (read_source for the source, psql \\copy binary to /dev/null for PostgreSQL).
 read_source is built with -DCHROMA2PG_BUILD_BENCH=ON next to the binary (or C2P_BENCH_READER).
+With --dir, no server is involved: the ceiling, the copy-then-primary-key context row and the
+directory loads are measured on DIR (for scale: a 1,000,000-record directory from
+bench/make_flushed_dir.py, since writing that many records through the server takes hours here).
 Results: Markdown tables on stdout and bench/results/latest.json.
 """
 import argparse
@@ -221,10 +225,14 @@ def main():
     ap.add_argument("--skip-read", action="store_true", help="skip the directory vs server read comparison (the verify comparison "
                     "still reads each side alone unless --skip-verify too)")
     ap.add_argument("--skip-verify", action="store_true", help="skip verify against reading both sides")
+    ap.add_argument("--dir", help="measure only the directory rows, on this existing persistent directory (one "
+                    "collection), without a Chroma server")
     ap.add_argument("--results", default=os.path.join(HERE, "results", "latest.json"),
                     help="where to write the results JSON (default bench/results/latest.json)")
     a = ap.parse_args()
     n, dim = a.records, a.dim
+    if a.dir:
+        a.skip_naive = a.skip_read = a.skip_verify = True
     if not os.path.exists(BIN):
         sys.exit("build the release binary first: scripts/setup.sh (expects %s)" % BIN)
     if not (a.skip_read and a.skip_verify) and not os.path.exists(READER):
@@ -233,7 +241,7 @@ def main():
                   READER, os.path.dirname(BIN), os.path.dirname(BIN)), file=sys.stderr)
         a.skip_read = a.skip_verify = True
 
-    cache = os.path.join(HERE, ".cache", "chroma-%d-%d" % (n, dim))
+    cache = os.path.abspath(a.dir) if a.dir else os.path.join(HERE, ".cache", "chroma-%d-%d" % (n, dim))
     work = tempfile.mkdtemp(prefix="c2p-bench-")
     chroma_dir = os.path.join(work, "chroma")
     pg_dir = os.path.join(work, "pg")
@@ -241,6 +249,8 @@ def main():
         "cores": os.cpu_count(), "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "cpu": sh("sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()}, "rows": {}}
     try:
+        if a.dir and not os.path.exists(os.path.join(cache, "chroma.sqlite3")):
+            sys.exit("%s: not a Chroma persistent directory" % cache)
         if not os.path.exists(os.path.join(cache, "chroma.sqlite3")):
             os.makedirs(chroma_dir)
             url = sh(os.path.join(REPO, "scripts/chroma-server.sh"), "start", chroma_dir)
@@ -252,17 +262,24 @@ def main():
             shutil.rmtree(cache, ignore_errors=True)
             shutil.copytree(chroma_dir, cache)
             shutil.rmtree(chroma_dir)
-        shutil.copytree(cache, chroma_dir)  # the server gets its own copy; the directory source reads the cache
-        url = sh(os.path.join(REPO, "scripts/chroma-server.sh"), "start", chroma_dir)
-        cid = [c for c in call(url, "GET", API + "/collections") if c["name"] == "bench"][0]["id"]
+        url = cid = None
+        if not a.dir:
+            shutil.copytree(cache, chroma_dir)  # the server gets its own copy; the directory source reads the cache
+            url = sh(os.path.join(REPO, "scripts/chroma-server.sh"), "start", chroma_dir)
+            cid = [c for c in call(url, "GET", API + "/collections") if c["name"] == "bench"][0]["id"]
         pg_url = sh(os.path.join(REPO, "scripts/pg-cluster.sh"), "start", pg_dir)
         rows = results["rows"]
 
         # Warm-up and the ceiling's input: the exact rows chroma2pg writes, dumped in binary COPY format.
-        sh(BIN, "migrate", "--from", cache, "--to", pg_url, "--index", "none", "--quiet")
+        out = sh(BIN, "--json", "migrate", "--from", cache, "--to", pg_url, "--index", "none", "--quiet")
+        first = json.loads(out)["collections"][0]
+        table = first["table"]
+        if a.dir:
+            n, dim = first["records_written"], first["dimension"]
+            results.update({"records": n, "dim": dim, "dir": cache})
         copy_file = os.path.join(work, "rows.copy")
-        sh(PSQL, pg_url, "-c", "\\copy (SELECT id, embedding, document, uri, metadata, digest FROM c2p_bench) "
-                               "TO '%s' WITH (FORMAT binary)" % copy_file)
+        sh(PSQL, pg_url, "-c", "\\copy (SELECT id, embedding, document, uri, metadata, digest FROM %s) "
+                               "TO '%s' WITH (FORMAT binary)" % (table, copy_file))
         mb = os.path.getsize(copy_file) / 1e6
         results["copy_file_mb"] = mb
 
@@ -272,8 +289,9 @@ def main():
                           "cpu_seconds": median(cpu), "runs": walls, "note": note}
             print("  %-40s %7.2fs %9.0f rec/s  rss %6.1f MB" % (name, w, n / w, max(rss)), file=sys.stderr)
 
-        ddl = ("DROP TABLE IF EXISTS ceiling; CREATE TABLE ceiling (id text, embedding vector(%d), document text, "
-               "uri text, metadata jsonb, digest bytea)" % dim)
+        # chroma2pg's own table definition (src/target/native_layout.cpp), without its primary key.
+        ddl = ("DROP TABLE IF EXISTS ceiling; CREATE TABLE ceiling (id text COLLATE \"C\" NOT NULL, embedding "
+               "vector(%d) NOT NULL, document text, uri text, metadata jsonb, digest bytea NOT NULL)" % dim)
         def settle():
             # Every load writes ~175 MB of WAL; a checkpoint it triggers would slow whichever run
             # comes next. Each run that writes starts after a CHECKPOINT, so no run pays for another.
@@ -301,24 +319,26 @@ def main():
         # The ceiling loads a table without any index; the comparable run is a bare load (the primary
         # key stays: it is the table's identity). The GIN run shows what the metadata index costs.
         bare = ["--index", "none", "--metadata-index", "none"]
-        for name, src, opts in (("chroma2pg migrate, bare load (directory)", cache, bare),
-                                ("chroma2pg migrate, bare load (server)", url, bare),
-                                ("chroma2pg migrate --index none, GIN on metadata (directory)", cache, ["--index", "none"])):
+        loads = [("chroma2pg migrate, bare load (directory)", cache, bare),
+                 ("chroma2pg migrate, bare load (server)", url, bare),
+                 ("chroma2pg migrate --index none, GIN on metadata (directory)", cache, ["--index", "none"])]
+        for name, src, opts in [l for l in loads if l[1]]:
             walls, rss, cpu = [], [], []
             for _ in range(a.reps):
                 # Like the ceiling's, the previous table is dropped before the clock starts (--replace
                 # would otherwise time the unlinking of the last run's files at COMMIT).
-                sh(PSQL, pg_url, "-q", "-c", "DROP TABLE IF EXISTS c2p_bench")
+                sh(PSQL, pg_url, "-q", "-c", "DROP TABLE IF EXISTS %s" % table)
                 settle()
                 w, r, c, _ = timed([BIN, "migrate", "--from", src, "--to", pg_url] + opts + ["--replace", "--quiet"])
                 walls.append(w); rss.append(r); cpu.append(c)
             record(name, walls, rss, cpu)
 
-        walls, rss, cpu = [], [], []
-        for _ in range(a.reps):
-            w, r, c, _ = timed([os.path.join(HERE, "fetch_pages.sh"), url, cid, str(n)])
-            walls.append(w); rss.append(r); cpu.append(c)
-        record("curl: fetch the same pages alone", walls, rss, cpu)
+        if url:
+            walls, rss, cpu = [], [], []
+            for _ in range(a.reps):
+                w, r, c, _ = timed([os.path.join(HERE, "fetch_pages.sh"), url, cid, str(n)])
+                walls.append(w); rss.append(r); cpu.append(c)
+            record("curl: fetch the same pages alone", walls, rss, cpu)
 
         if not a.skip_naive:
             walls, rss, cpu = [], [], []
