@@ -66,6 +66,31 @@ class Sync(unittest.TestCase):
         self.assertEqual((c["inserted"], c["updated"], c["deleted"], c["unchanged"]), (0, 0, 0, len(want)))
         self.assertEqual(dict(s.pg_query(url, 'SELECT id, xmin::text FROM "%s"' % table)), after)
 
+    def test_sync_and_verify_on_a_table_whose_ids_use_a_locale_collation(self):
+        # Tables migrated before ids became COLLATE "C" keep the database's collation; a locale
+        # orders these ids differently from bytes ('a' < 'B' < 'b' against 'B' < 'a' < 'b').
+        s.require_env(self)
+        chroma = s.Chroma(s.CHROMA_URL)
+        name = "sync-collation-" + uuid.uuid4().hex[:6]
+        col = chroma.create_collection(name)
+        self.addCleanup(chroma.delete_collection, name)
+        ids = ["a", "B", "b", "a-1", "a_1", "Z", "e", "é", "10", "9", "x y", "X"]
+        chroma.add(col["id"], ids, [[float(i), 1.0, -1.0, 0.5] for i in range(len(ids))],
+                   ["doc %s" % i for i in ids], [{"n": n} for n in range(len(ids))])
+        url, drop = s.new_database("sync")
+        self.addCleanup(drop)
+        s.run("migrate", "--from", s.CHROMA_URL, "--to", url, "--collections", name, "--index", "none", check=0)
+        table = r.table_of(url, name)
+        s.pg_query(url, 'ALTER TABLE "%s" ALTER COLUMN id TYPE text COLLATE "und-x-icu"' % table)
+        chroma.call("POST", s.API + "/collections/%s/update" % col["id"], {"ids": ["B"], "documents": ["changed"]})
+        chroma.call("POST", s.API + "/collections/%s/delete" % col["id"], {"ids": ["a_1"]})
+        chroma.add(col["id"], ["A"], [[7.0, 7.0, 7.0, 7.0]], ["new"], [{"n": 99}])
+        res = s.run_json("sync", "--from", s.CHROMA_URL, "--to", url, "--collections", name)
+        c = res["collections"][0]
+        self.assertEqual((c["inserted"], c["updated"], c["deleted"], c["unchanged"]), (1, 1, 1, len(ids) - 2), c)
+        r.assert_parity(self, url, name, s.as_records(chroma.get_all(col["id"])))
+        r.run_verify(self, s.CHROMA_URL, url, name)
+
     def test_sync_refuses_a_collection_that_was_never_migrated(self):
         s.require_env(self)
         chroma = s.Chroma(s.CHROMA_URL)
