@@ -177,7 +177,7 @@ std::vector<uint8_t> slurp(const std::string &p) {
     if (fd < 0) throw EnvError(fmt::format("cannot open {}: {}", p, std::strerror(errno)));
     struct stat st {};
     std::vector<uint8_t> out;
-    if (::fstat(fd, &st) == 0) out.resize(size_t(st.st_size));
+    if (::fstat(fd, &st) == 0) out.resize(size_t(st.st_size) + 1); // + 1: the read that sees the end needs room
     size_t got = 0;
     for (;;) {
         if (got == out.size()) out.resize(got + 65536); // grown while we read, or not a regular file
