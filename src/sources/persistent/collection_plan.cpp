@@ -278,13 +278,15 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
             std::string early_error;
             if (hdr && (f.has_data || hdr->cur_element_count == 0)) {
                 bool need_len = p.cosine && hdr->cur_element_count > 0 && f.has_lengths;
-                try {
+                auto view = [&](bool allow_truncated) {
                     early.emplace(*hdr, f.data.data(), f.data.size(), f.lengths.data(), f.lengths.size(),
-                                  ctx.what + ": " + seg_rel, need_len, false);
+                                  ctx.what + ": " + seg_rel, need_len, allow_truncated);
+                };
+                try {
+                    view(false);
                 } catch (const DataError &e) {
                     early_error = e.what();
-                    early.emplace(*hdr, f.data.data(), f.data.size(), f.lengths.data(), f.lengths.size(),
-                                  ctx.what + ": " + seg_rel, need_len, true);
+                    view(true);
                 }
                 labels = std::async(std::launch::async, [view = *early, data = &f.data] { return scan_labels(view, *data); });
             }
@@ -306,24 +308,18 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
                                fmt::format("header.bin dimension {} differs from collections.dimension {}", hdr->dim, *dim));
                 if (!dim) dim = hdr->dim;
                 hnsw_elements = hdr->cur_element_count;
-                bool data_ok = true;
-                if (!f.has_data && hdr->cur_element_count > 0) {
+                if (!early) // data_level0.bin is missing while the index has elements
                     ctx.damage("hnsw_file_missing", seg_rel + "/data_level0.bin",
                                fmt::format("{}/data_level0.bin is missing; header.bin says it holds {} elements", seg_rel,
                                            hdr->cur_element_count));
-                    data_ok = false;
-                }
-                bool need_len = p.cosine && hdr->cur_element_count > 0;
-                if (need_len && !f.has_lengths) {
+                if (p.cosine && hdr->cur_element_count > 0 && !f.has_lengths)
                     ctx.damage("hnsw_file_missing", seg_rel + "/length.bin",
                                fmt::format("{}/length.bin is missing: the norms of {} cosine vectors are unknown (salvage "
                                            "exports them unit-normalised)",
                                            seg_rel, hdr->cur_element_count));
-                    need_len = false;
-                }
-                if (data_ok) {
+                if (early) {
                     if (!early_error.empty()) ctx.damage("hnsw_truncated", seg_rel, early_error);
-                    p.view = early;
+                    p.view = std::move(early);
                 }
             }
         }
