@@ -167,9 +167,10 @@ void run_migrate(MigrateArgs &a) {
 
     // Connecting (password hashing, TLS) overlaps reading the source's catalog and plans. A source
     // error still comes first: the connection's own error is only seen when it is needed.
-    auto connecting = std::async(std::launch::async, [&a] { return std::make_unique<PgConnection>(a.to); });
+    auto connect = [&a] { return std::make_unique<PgConnection>(a.to); };
+    auto connecting = std::async(std::launch::async, connect);
     // The first worker's session too (it loads while the main one keeps the migration lock).
-    auto connecting_worker = std::async(std::launch::async, [&a] { return std::make_unique<PgConnection>(a.to); });
+    auto connecting_worker = std::async(std::launch::async, connect);
     auto source = open_source(a.src.from, so);
     sopts.source_description = source->describe();
     auto cols = select_collections(*source, a.src.collections);
