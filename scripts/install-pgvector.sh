@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
-# Build and install pgvector 0.8.0 for PostgreSQL 15 from Debian's own source package
-# (suite trixie; pgvector is not in bookworm). The system's apt configuration is not
-# touched: the trixie deb-src index lives in a private sources list + lists/cache dirs.
-# Idempotent: exits at once when vector.control already says 0.8.0.
+# Build and install pgvector for PostgreSQL 15 from Debian's own source package: sid's newest
+# (0.8.7-1 when written), or the pinned 0.8.6-1 from the same archive when sid lists a version
+# the archive does not serve. pgvector is not in bookworm, and trixie's 0.8.0 has the
+# parallel-HNSW-build overflow (fixed in 0.8.2) and the HNSW-vacuum corruption (fixed in 0.8.3).
+# The system's apt configuration is not touched: the sid deb-src index lives in a private
+# sources list + lists/cache dirs. Idempotent: exits at once when >= MIN_VERSION is installed.
+# Prints the installed version.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-PGV_VERSION="0.8.0"
+SUITE="sid"
+MIN_VERSION="0.8.3"      # 0.8.2 fixed the parallel HNSW build overflow, 0.8.3 the HNSW-vacuum corruption
+FALLBACK_VER="0.8.6-1"   # when sid's newest is listed but not served by the archive
+FALLBACK_SHA256=(
+  "25c9b78cfdaa43c66788d7490246ac24e4fe1c86f19c4b60c089b723f84a4a0d  pgvector_0.8.6.orig.tar.gz"
+  "3bbb17a5352900ea6534363399f519967d8c8bb0907f31e29af9ce03d2ed95c4  pgvector_0.8.6-1.debian.tar.xz"
+)
 PG_MAJOR="15"
 PG_CONFIG="/usr/lib/postgresql/$PG_MAJOR/bin/pg_config"
 CONTROL="/usr/share/postgresql/$PG_MAJOR/extension/vector.control"
@@ -18,10 +27,11 @@ installed_version() {
   sed -n "s/^default_version *= *'\{0,1\}\([^']*\)'\{0,1\}.*/\1/p" "$CONTROL" | head -n1
 }
 
-if [[ "$(installed_version)" == "$PGV_VERSION" \
-   && -f "/usr/share/postgresql/$PG_MAJOR/extension/vector--$PGV_VERSION.sql" \
+have="$(installed_version)"
+if [[ -n "$have" ]] && dpkg --compare-versions "$have" ge "$MIN_VERSION" \
+   && [[ -f "/usr/share/postgresql/$PG_MAJOR/extension/vector--$have.sql" \
    && -f "$("$PG_CONFIG" --pkglibdir 2>/dev/null || echo /nonexistent)/vector.so" ]]; then
-  vlog "pgvector $PGV_VERSION already installed"
+  log "pgvector $have (>= $MIN_VERSION) is installed"
   exit 0
 fi
 
@@ -49,20 +59,20 @@ find_mirror() {
 MIRROR="${PGVECTOR_DEBIAN_MIRROR:-$(find_mirror)}"
 KEYRING="/usr/share/keyrings/debian-archive-keyring.gpg"
 
-log "building pgvector $PGV_VERSION for PostgreSQL $PG_MAJOR (source: $MIRROR trixie)"
+log "building pgvector for PostgreSQL $PG_MAJOR from Debian $SUITE's source package ($MIRROR)"
 rm -rf "$WORK"
 mkdir -p "$WORK/apt/lists/partial" "$WORK/apt/cache/archives/partial" "$WORK/src"
 {
   echo "Types: deb-src"
   echo "URIs: $MIRROR"
-  echo "Suites: trixie"
+  echo "Suites: $SUITE"
   echo "Components: main"
   [[ -f "$KEYRING" ]] && echo "Signed-By: $KEYRING"
-} >"$WORK/apt/trixie-src.sources"
+} >"$WORK/apt/src.sources"
 # apt reads *.sources only from SourceParts; point SourceParts at a dir with just our file
 # and SourceList at an empty file so nothing from /etc/apt is mixed in.
 mkdir -p "$WORK/apt/sources.d"
-mv "$WORK/apt/trixie-src.sources" "$WORK/apt/sources.d/"
+mv "$WORK/apt/src.sources" "$WORK/apt/sources.d/"
 : >"$WORK/apt/empty.list"
 APT_OPTS=(
   -o "Dir::Etc::SourceList=$WORK/apt/empty.list"
@@ -72,16 +82,32 @@ APT_OPTS=(
   -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache="
   -o "APT::Get::List-Cleanup=0"
 )
-run_quiet "apt-get update (trixie deb-src)" apt-get "${APT_OPTS[@]}" update
+run_quiet "apt-get update ($SUITE deb-src)" apt-get "${APT_OPTS[@]}" update
 SRC_VER="$(apt-cache "${APT_OPTS[@]}" showsrc pgvector 2>/dev/null \
-  | awk '/^Version:/ {print $2}' | grep -E "^$PGV_VERSION-" | sort -V | tail -n1 || true)"
-[[ -n "$SRC_VER" ]] || die "Debian trixie has no pgvector $PGV_VERSION source package (at $MIRROR)"
-(
-  cd "$WORK/src"
+  | awk '/^Version:/ {print $2}' | sort -V | tail -n1 || true)"
+fetched=0
+if [[ -n "$SRC_VER" ]] && dpkg --compare-versions "$SRC_VER" ge "$MIN_VERSION"; then
   # Download as root: the _apt sandbox user cannot write into this private dir.
-  run_quiet "apt-get source pgvector=$SRC_VER" \
-    apt-get "${APT_OPTS[@]}" -o APT::Sandbox::User=root source "pgvector=$SRC_VER"
-)
+  if (cd "$WORK/src" && apt-get "${APT_OPTS[@]}" -o APT::Sandbox::User=root source "pgvector=$SRC_VER" \
+        >"$WORK/apt-source.log" 2>&1); then
+    fetched=1
+  else
+    log "Debian $SUITE lists pgvector $SRC_VER but the archive does not serve its files; using $FALLBACK_VER"
+  fi
+fi
+if [[ $fetched == 0 ]]; then
+  # The archive's pool still serves this release (>= 0.8.3); its files are checked against
+  # the SHA-256 sums of its .dsc, so what is built is exactly Debian's source package.
+  SRC_VER="$FALLBACK_VER"
+  upstream="${FALLBACK_VER%-*}"
+  for f in "pgvector_$FALLBACK_VER.dsc" "pgvector_$upstream.orig.tar.gz" "pgvector_$FALLBACK_VER.debian.tar.xz"; do
+    run_quiet "download $f" curl -fsS --retry 3 -o "$WORK/src/$f" "$MIRROR/pool/main/p/pgvector/$f"
+  done
+  (cd "$WORK/src" && printf '%s\n' "${FALLBACK_SHA256[@]}" | sha256sum --quiet -c -) \
+    || die "pgvector $FALLBACK_VER source files do not match their pinned SHA-256 sums"
+  run_quiet "dpkg-source -x" dpkg-source --no-check -x "$WORK/src/pgvector_$FALLBACK_VER.dsc" "$WORK/src/pgvector-$upstream"
+fi
+PGV_VERSION="${SRC_VER%-*}"
 SRC_DIR="$(find "$WORK/src" -maxdepth 1 -mindepth 1 -type d -name "pgvector-$PGV_VERSION*" | head -n1)"
 [[ -n "$SRC_DIR" ]] || die "pgvector source not unpacked in $WORK/src"
 
@@ -91,4 +117,4 @@ run_quiet "make install pgvector" make -C "$SRC_DIR" PG_CONFIG="$PG_CONFIG" inst
 [[ "$(installed_version)" == "$PGV_VERSION" ]] \
   || die "after install $CONTROL reports version '$(installed_version)', expected $PGV_VERSION"
 rm -rf "$WORK"
-vlog "pgvector $PGV_VERSION installed"
+log "pgvector $PGV_VERSION installed (Debian source package $SRC_VER)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-shot machine setup for chroma2pg on Debian 12 (run as root):
 #   1. Debian packages (skipped entirely when all are already installed)
-#   2. pgvector 0.8.0 for PostgreSQL 15        (scripts/install-pgvector.sh)
+#   2. pgvector 0.8.7 for PostgreSQL 15        (scripts/install-pgvector.sh)
 #   3. a real Chroma server in .tools/chroma   (scripts/install-chroma.sh)
 #   4. configure + build the project           (skipped with --no-build or without CMakeLists.txt)
 # Idempotent and quiet on success. VERBOSE=1 for progress messages.
