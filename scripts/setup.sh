@@ -2,7 +2,7 @@
 # One-shot machine setup for chroma2pg on Debian 12 (run as root):
 #   1. Debian packages (skipped entirely when all are already installed)
 #   2. pgvector 0.8.7 for PostgreSQL 15        (scripts/install-pgvector.sh)
-#   3. a real Chroma server in .tools/chroma   (scripts/install-chroma.sh)
+#   3. real Chroma servers in .tools/: 1.0 and a current one   (scripts/install-chroma.sh)
 #   4. configure + build the project           (skipped with --no-build or without CMakeLists.txt)
 # Idempotent and quiet on success. VERBOSE=1 for progress messages.
 #
@@ -44,6 +44,7 @@ APT_PACKAGES=(
   chromium
   hyperfine time
   procps iproute2
+  debootstrap
 )
 
 install_apt_packages() {
