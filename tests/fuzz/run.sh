@@ -6,7 +6,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 secs="${1:-30}"
-fixtures="${C2P_FIXTURES:-$repo/../shared/fixtures/chroma-real}"
+fixtures="${C2P_FIXTURES:-$repo/tests/fixtures/chroma-real}"
+[ -d "$fixtures" ] || { echo "fuzz: real-Chroma fixtures missing at $fixtures" >&2; exit 1; }
 build="${C2P_FUZZ_BUILD:-$repo/build-fuzz}"
 CXX=clang++ cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j2 >/dev/null

@@ -7,6 +7,7 @@
 #include <iterator>
 #include <vector>
 
+#include "fixture_dir.hpp"
 #include "sources/persistent/hnsw_segment_reader.hpp"
 #include "sources/persistent/pickle_reader.hpp"
 #include "util/error.hpp"
@@ -17,10 +18,6 @@ using namespace c2p::hnsw;
 
 namespace {
 
-std::string fixtures() {
-    const char *e = std::getenv("C2P_FIXTURES");
-    return e && *e ? e : "../shared/fixtures/chroma-real";
-}
 std::vector<uint8_t> slurp(const fs::path &p) {
     std::ifstream f(p, std::ios::binary);
     return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -156,7 +153,7 @@ TEST(HnswReader, GarbageHeadersNeverCrash) {
 
 TEST(HnswReader, FixtureHeadersAndFlushedIndex) {
     fs::path root = fixtures();
-    if (!fs::exists(root)) GTEST_SKIP();
+    ASSERT_FIXTURES();
     int n = 0;
     for (auto &e : fs::recursive_directory_iterator(root)) {
         if (e.path().filename() != "header.bin") continue;

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include "fixture_dir.hpp"
 #include "sources/persistent/collection_plan.hpp"
 
 #include "sources/persistent/persistent_source.hpp"
@@ -21,11 +22,6 @@ namespace fs = std::filesystem;
 using namespace c2p;
 
 namespace {
-
-std::string fixtures() {
-    const char *e = std::getenv("C2P_FIXTURES");
-    return e && *e ? e : "../shared/fixtures/chroma-real";
-}
 
 std::string sha256_file(const fs::path &p) {
     std::ifstream f(p, std::ios::binary);
@@ -152,7 +148,7 @@ fs::path copy_fixture(const std::string &name) {
 
 TEST(PersistentSource, EveryFixture) {
     fs::path root = fixtures();
-    if (!fs::exists(root)) GTEST_SKIP() << "no fixtures at " << root;
+    ASSERT_FIXTURES();
     int dirs = 0;
     for (auto &e : fs::directory_iterator(root)) {
         if (!e.is_directory() || !is_persistent_dir(e.path().string())) continue;
@@ -204,7 +200,7 @@ TEST(PersistentSource, EveryFixture) {
 
 TEST(PersistentSource, FixtureFacts) {
     fs::path root = fixtures();
-    if (!fs::exists(root)) GTEST_SKIP();
+    ASSERT_FIXTURES();
     {
         Dump d = read_all((root / "v1.5__1999Rajesh__Groww_Mutual_Funds__chroma_db").string(), false);
         ASSERT_EQ(d.infos.size(), 1u);
@@ -278,7 +274,7 @@ void expect_same(const Dump &a, const Dump &b) {
 // collections (both kinds, their metadata rows interleaved).
 TEST(PersistentSource, TableScansEqualRowidLookups) {
     fs::path root = fixtures();
-    if (!fs::exists(root)) GTEST_SKIP() << "no fixtures at " << root;
+    ASSERT_FIXTURES();
     for (auto &e : fs::directory_iterator(root)) {
         std::string name = e.path().filename().string();
         if (!e.is_directory() || !is_persistent_dir(e.path().string()) || name == kDamaged) continue;
@@ -290,7 +286,7 @@ TEST(PersistentSource, TableScansEqualRowidLookups) {
 // After an update Chroma re-inserts a record's metadata rows at the end of the table: the rows
 // are no longer in id order and a plain scan would miss them, so the reader must look them up.
 TEST(PersistentSource, MetadataRowsOutOfIdOrder) {
-    if (!fs::exists(fixtures())) GTEST_SKIP();
+    ASSERT_FIXTURES();
     fs::path dir = copy_fixture("v0.4.15__britster03__open-webui-latest__backend_data_vector_db");
     Dump before = read_all(dir.string(), false);
     {
@@ -316,7 +312,7 @@ protected:
     fs::path dir;
     const std::string seg = "e958bfb6-5569-49cc-bead-c6a1706aa306";
     void SetUp() override {
-        if (!fs::exists(fixtures())) GTEST_SKIP();
+        ASSERT_FIXTURES();
         dir = copy_fixture("v0.6.3__ironhack-labs__lab-langchain-med__chroma_persist");
     }
     void TearDown() override {

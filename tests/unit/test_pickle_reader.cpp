@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "fixture_dir.hpp"
 #include "sources/persistent/pickle_reader.hpp"
 #include "util/error.hpp"
 
@@ -49,11 +50,6 @@ std::string err(const std::vector<uint8_t> &b) {
     return "";
 }
 
-std::string fixtures() {
-    const char *e = std::getenv("C2P_FIXTURES");
-    if (e && *e) return e;
-    return "../shared/fixtures/chroma-real";
-}
 
 std::vector<uint8_t> slurp(const fs::path &p) {
     std::ifstream f(p, std::ios::binary);
@@ -352,7 +348,7 @@ TEST(PickleReader, GarbageNeverCrashes) {
 
 TEST(PickleReader, FixturePickles) {
     fs::path root = fixtures();
-    if (!fs::exists(root)) GTEST_SKIP() << "fixtures not found at " << root;
+    ASSERT_FIXTURES();
     int n = 0;
     for (auto &e : fs::recursive_directory_iterator(root)) {
         if (e.path().filename() != "index_metadata.pickle") continue;
