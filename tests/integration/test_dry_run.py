@@ -203,12 +203,13 @@ class DryRun(unittest.TestCase):
                 shutil.rmtree(os.path.join(self.work, "not"))
 
 
-@unittest.skipUnless(os.geteuid() == 0, "mounting a tmpfs needs root")
 class SpaceRefusal(unittest.TestCase):
     """A backup directory on a 1 MB tmpfs: the data needs ~4 MB, twice that is refused."""
 
     @classmethod
     def setUpClass(cls):
+        if os.geteuid() != 0:
+            raise RuntimeError("mounting a tmpfs needs root: run the tests as root (scripts/test.sh)")
         s.require_env(cls)
         cls.chroma = s.Chroma(s.CHROMA_URL)
         cls.name = "dry_space_" + uuid.uuid4().hex[:8]
@@ -257,13 +258,14 @@ class SpaceRefusal(unittest.TestCase):
         self.assertEqual(os.listdir(self.small), [])
 
 
-@unittest.skipUnless(os.geteuid() == 0, "mounting a tmpfs needs root")
 class DatabaseSpaceRefusal(unittest.TestCase):
     """A private PostgreSQL whose data directory is on a tmpfs left with ~6 MB free: a migration of
     ~9 MB (18 MB with the margin) is refused, dry run or not, before anything is created."""
 
     @classmethod
     def setUpClass(cls):
+        if os.geteuid() != 0:
+            raise RuntimeError("mounting a tmpfs needs root: run the tests as root (scripts/test.sh)")
         s.require_env(cls)
         cls.chroma = s.Chroma(s.CHROMA_URL)
         cls.name = "dry_dbspace_" + uuid.uuid4().hex[:8]
