@@ -86,6 +86,7 @@ wait_port_free() { # PORT SECONDS
 
 # The current Chroma, in its own mount namespace (see the header): exec's all the way down, so
 # the PID the caller gets is the server's.
+# shellcheck disable=SC2016  # the inner script expands its own arguments
 start_current() { # PORT
   ANONYMIZED_TELEMETRY=False NO_COLOR=1 HOME=/tmp \
     setsid unshare --mount --propagation private /bin/sh -c '
