@@ -3,8 +3,11 @@
 Environment (set by scripts/test.sh, or by hand):
   C2P_BIN         path of the chroma2pg binary under test
   C2P_PG_URL      superuser URL of a throw-away PostgreSQL with pgvector available
-  C2P_CHROMA_URL  a running Chroma server (shared; tests use unique collection names)
+  C2P_CHROMA_URL  a running Chroma 1.0 server (shared; tests use unique collection names)
+  C2P_CHROMA_CURRENT_URL  a running current Chroma (npm chromadb 3.5.0), likewise shared; the
+                  server tests run once per server (chroma_servers, on_chroma)
   C2P_REPO        repository root
+  C2P_DUMP_SOURCE the tests/tools/dump_source binary (default $C2P_REPO/build/dump_source)
 """
 import hashlib
 import json
@@ -26,9 +29,57 @@ REPO = os.environ.get("C2P_REPO", os.path.abspath(os.path.join(os.path.dirname(_
 BIN = os.environ.get("C2P_BIN", os.path.join(REPO, "build", "chroma2pg"))
 PG_URL = os.environ.get("C2P_PG_URL", "")
 CHROMA_URL = os.environ.get("C2P_CHROMA_URL", "")
+# Which Chroma CHROMA_URL is and ChromaServer starts; on_chroma switches both for a class.
+CHROMA_VERSION = "1.0"
 CHROMA_SCRIPT = os.path.join(REPO, "scripts", "chroma-server.sh")
+DUMP = os.environ.get("C2P_DUMP_SOURCE") or os.path.join(REPO, "build", "dump_source")
+FIXTURES = os.path.join(REPO, "tests", "fixtures", "chroma-real")
 PG_SCRIPT = os.path.join(REPO, "scripts", "pg-cluster.sh")
 API = "/api/v2/tenants/default_tenant/databases/default_database"
+
+
+def chroma_servers():
+    """[(version, URL)] of every Chroma server the tests run against: the pinned 1.0 and the current
+    one (the server of Chroma 1.3-1.5 users). A missing one is an error, never a skip."""
+    servers = [("1.0", os.environ.get("C2P_CHROMA_URL", "")),
+               ("current", os.environ.get("C2P_CHROMA_CURRENT_URL", ""))]
+    missing = ["C2P_CHROMA_URL" if v == "1.0" else "C2P_CHROMA_CURRENT_URL" for v, u in servers if not u]
+    if missing:
+        raise RuntimeError("integration tests need %s (run scripts/test.sh)" % ", ".join(missing))
+    return servers
+
+
+def on_chroma(version, cls):
+    """A subclass of the TestCase cls whose class fixtures and tests run against the Chroma `version`
+    of chroma_servers(): CHROMA_URL and CHROMA_VERSION (so ChromaServer too) are switched while they
+    run. Tests read support.CHROMA_URL at call time. Usage, after the class:
+        MigrateServerOnCurrent = support.on_chroma("current", MigrateServer)"""
+    def switched(fn):
+        def call(*a, **k):
+            global CHROMA_URL, CHROMA_VERSION
+            saved = CHROMA_URL, CHROMA_VERSION
+            CHROMA_URL, CHROMA_VERSION = dict(chroma_servers())[version], version
+            try:
+                return fn(*a, **k)
+            finally:
+                CHROMA_URL, CHROMA_VERSION = saved
+        return call
+
+    class OnChroma(cls):
+        @classmethod
+        def setUpClass(k):
+            switched(super().setUpClass)()
+
+        @classmethod
+        def tearDownClass(k):
+            switched(super().tearDownClass)()
+
+        def run(self, result=None):
+            return switched(super().run)(result)
+
+    OnChroma.__name__ = OnChroma.__qualname__ = "%s_on_chroma_%s" % (cls.__name__, version.replace(".", "_"))
+    OnChroma.__doc__ = cls.__doc__
+    return OnChroma
 
 
 def require_env(testcase):
@@ -57,6 +108,53 @@ def f32(x):
 
 def f32_bits(x):
     return struct.unpack("<I", struct.pack("<f", x))[0]
+
+
+def f32_hex(x):
+    """A float32's bit pattern as dump_source prints it."""
+    return "%08x" % f32_bits(x)
+
+
+def typed(v):
+    """A metadata value from Chroma's JSON as (type, value): 1 != 1.0 != True."""
+    if isinstance(v, bool):
+        return ("bool", v)
+    if isinstance(v, int):
+        return ("int", v)
+    if isinstance(v, float):
+        return ("float", v)
+    if isinstance(v, str):
+        return ("str", v)
+    if isinstance(v, list):
+        return ("array", [typed(x) for x in v])
+    raise TypeError(v)
+
+
+def typed_dump(v):
+    """A metadata value as dump_source prints it ({"int": 3}, {"float": "0x1.8p+0"}, ...) as (type, value)."""
+    (k, x), = v.items()
+    if k == "float":
+        return ("float", float.fromhex(x))
+    if k == "array":
+        return ("array", [typed_dump(e) for e in x])
+    return (k, x)
+
+
+def dump_source(directory, *args):
+    """chroma2pg's persistent source over directory, via dump_source: (exit code, stderr,
+    {collection id: collection_info}, {collection id: {record id: record}})."""
+    if not os.path.exists(DUMP):
+        raise RuntimeError("dump_source not found at %s (set C2P_DUMP_SOURCE)" % DUMP)
+    p = subprocess.run([DUMP, directory, *args], capture_output=True, text=True)
+    infos, recs = {}, {}
+    for line in p.stdout.splitlines():
+        j = json.loads(line)
+        if "collection_info" in j:
+            infos[j["collection_info"]["id"]] = j["collection_info"]
+            recs.setdefault(j["collection_info"]["id"], {})
+        else:
+            recs.setdefault(j["collection_id"], {})[j["id"]] = j
+    return p.returncode, p.stderr, infos, recs
 
 
 # ---------------------------------------------------------------- Chroma HTTP
@@ -264,13 +362,21 @@ def run_json(*args, check=0, env=None):
 
 
 class ChromaServer:
-    """A private Chroma server on a fresh directory (for tests that kill or restart it)."""
+    """A private Chroma server on a fresh directory (for tests that kill or restart it), of the
+    version CHROMA_VERSION names (restart keeps it)."""
 
-    def __init__(self):
+    def __init__(self, version=None, copy_of=None):
+        """copy_of: a persistent directory the server starts on a copy of (Chroma migrates, and
+        from 1.5.9 writes to, any directory it opens: never let it open a fixture itself)."""
+        self.version = version or CHROMA_VERSION
         self.tmp = tempfile.mkdtemp(prefix="c2p-chroma-")
         self.dir = os.path.join(self.tmp, "data")
-        os.makedirs(self.dir)
-        self.url = subprocess.check_output([CHROMA_SCRIPT, "start", self.dir], text=True).strip()
+        if copy_of:
+            shutil.copytree(copy_of, self.dir)
+        else:
+            os.makedirs(self.dir)
+        self.url = subprocess.check_output([CHROMA_SCRIPT, "start", self.dir], text=True,
+                                           env=dict(os.environ, CHROMA_VERSION=self.version)).strip()
 
     def stop(self):
         subprocess.run([CHROMA_SCRIPT, "stop", self.dir], check=False, capture_output=True)

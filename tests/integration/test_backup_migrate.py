@@ -58,5 +58,8 @@ class BackupMigrate(unittest.TestCase):
         self.migrate_and_compare(b)
 
 
+BackupMigrateOnCurrent = support.on_chroma("current", BackupMigrate)
+
+
 if __name__ == "__main__":
     unittest.main()

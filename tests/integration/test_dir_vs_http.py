@@ -1,7 +1,7 @@
 """Issue 4: migrating a Chroma persistent directory gives the same PostgreSQL content as migrating
 the same data through the Chroma server's HTTP API.
 
-A private Chroma 1.0 server writes collections in all three spaces (l2, ip, cosine) with varied
+A private Chroma server (1.0, then the current one) writes collections in all three spaces (l2, ip, cosine) with varied
 records (every metadata type incl. bools, whole floats such as 1.0, ints beyond 2^53, Unicode
 strings, None documents and metadata, uris): more records than the HNSW sync threshold, so most
 vectors live in the HNSW files, plus a tail that lives only in the write-ahead log, with updates,
@@ -181,7 +181,6 @@ def collection_tables(snap):
     return sorted(t for t in snap["rows"] if t.split(".", 1)[1].startswith("c2p_"))
 
 
-@unittest.skipUnless(os.path.exists(support.CHROMA_SCRIPT), "scripts/chroma-server.sh missing")
 class DirectoryVsHttp(unittest.TestCase):
     maxDiff = None
 
@@ -363,6 +362,9 @@ class DirectoryVsHttp(unittest.TestCase):
         diffs = differences(snap_a, snapshot(c_url))
         self.assertTrue(diffs and all(repr(rid2) in d and "metadata" in d for d in diffs), diffs)
         print("\ntampering caught: %d difference(s), e.g. %s" % (len(diffs), diffs[0].splitlines()[0]))
+
+
+DirectoryVsHttpOnCurrent = support.on_chroma("current", DirectoryVsHttp)
 
 
 if __name__ == "__main__":

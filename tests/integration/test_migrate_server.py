@@ -142,5 +142,9 @@ class HostileNames(unittest.TestCase):
             drop()
 
 
+MigrateFromServerOnCurrent = s.on_chroma("current", MigrateFromServer)
+HostileNamesOnCurrent = s.on_chroma("current", HostileNames)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,4 +1,4 @@
-"""A directory written by the real Chroma 1.0 server, read directly from disk by our persistent
+"""A directory written by each real Chroma server (1.0 and the current one), read directly from disk by our persistent
 source, must give exactly what the server's own `get` returns: ids, documents, uris, typed
 metadata, and embeddings bit-for-bit (float32) — in all three spaces, with vectors in the HNSW
 files (more than the 1000-record sync threshold) plus a tail only in the write-ahead log, and
@@ -8,22 +8,18 @@ stops; the directory's bytes must not change because of us.
 Environment: C2P_REPO (repo root), C2P_DUMP_SOURCE (the tests/tools/dump_source binary; default
 $C2P_REPO/build/dump_source). Uses scripts/chroma-server.sh. Python stdlib only.
 """
-import json
 import os
 import random
 import shutil
 import struct
 import subprocess
 import tempfile
-import time
 import unittest
-import urllib.request
 
 import support
 
-REPO = os.environ.get("C2P_REPO") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-DUMP = os.environ.get("C2P_DUMP_SOURCE") or os.path.join(REPO, "build", "dump_source")
-SERVER = os.path.join(REPO, "scripts", "chroma-server.sh")
+DUMP = support.DUMP
+SERVER = support.CHROMA_SCRIPT
 BASE = "/api/v2/tenants/default_tenant/databases/default_database"
 DIM = 24
 
@@ -32,59 +28,21 @@ def f32(x):
     return struct.unpack("<f", struct.pack("<f", x))[0]
 
 
-def bits(x):
-    return "%08x" % struct.unpack("<I", struct.pack("<f", x))[0]
+bits, typed, typed_dump = support.f32_hex, support.typed, support.typed_dump
 
 
-class Api:
-    def __init__(self, url):
-        self.url = url.rstrip("/")
-
-    def call(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=120) as r:
-                raw = r.read()
-        except urllib.error.HTTPError as e:
-            raise AssertionError("%s %s -> %s %s" % (method, path, e.code, e.read()[:500]))
-        return json.loads(raw) if raw else None
-
-
-def typed(v):
-    if isinstance(v, bool):
-        return ("bool", v)
-    if isinstance(v, int):
-        return ("int", v)
-    if isinstance(v, float):
-        return ("float", v)
-    if isinstance(v, str):
-        return ("str", v)
-    if isinstance(v, list):
-        return ("array", [typed(x) for x in v])
-    raise TypeError(v)
-
-
-def typed_dump(v):
-    (k, x), = v.items()
-    if k == "float":
-        return ("float", float.fromhex(x))
-    if k == "array":
-        return ("array", [typed_dump(e) for e in x])
-    return (k, x)
-
-
-@unittest.skipUnless(os.path.exists(SERVER), "scripts/chroma-server.sh missing")
-@unittest.skipUnless(os.path.exists(DUMP), "dump_source binary missing (set C2P_DUMP_SOURCE)")
 class PersistentVsServer(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        for what, path in (("scripts/chroma-server.sh", SERVER), ("dump_source (set C2P_DUMP_SOURCE)", DUMP)):
+            if not os.path.exists(path):
+                raise RuntimeError("%s missing at %s" % (what, path))
         cls.tmp = tempfile.mkdtemp(prefix="c2p-persist-server-")
         cls.data = os.path.join(cls.tmp, "chroma")
         os.makedirs(cls.data)
-        url = subprocess.run([SERVER, "start", cls.data], check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-        cls.api = Api(url)
+        url = subprocess.run([SERVER, "start", cls.data], check=True, capture_output=True, text=True,
+                             env=dict(os.environ, CHROMA_VERSION=support.CHROMA_VERSION)).stdout.strip().splitlines()[-1]
+        cls.api = support.Chroma(url)
         cls.running = True
         rnd = random.Random(42)
         cls.colls = {}
@@ -150,15 +108,8 @@ class PersistentVsServer(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def dump(self):
-        r = subprocess.run([DUMP, self.data], capture_output=True, text=True)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        infos, recs = {}, {}
-        for line in r.stdout.splitlines():
-            j = json.loads(line)
-            if "collection_info" in j:
-                infos[j["collection_info"]["id"]] = j["collection_info"]
-            else:
-                recs.setdefault(j["collection_id"], {})[j["id"]] = j
+        code, err, infos, recs = support.dump_source(self.data)
+        self.assertEqual(code, 0, err)
         return infos, recs
 
     def compare(self, label):
@@ -203,6 +154,9 @@ class PersistentVsServer(unittest.TestCase):
         before = support.tree_hash(self.data)
         self.compare("after stop")
         self.assertEqual(before, support.tree_hash(self.data))
+
+
+PersistentVsServerOnCurrent = support.on_chroma("current", PersistentVsServer)
 
 
 if __name__ == "__main__":

@@ -152,5 +152,8 @@ class Restore(unittest.TestCase):
             self.chroma.delete_collection(name)
 
 
+RestoreOnCurrent = support.on_chroma("current", Restore)
+
+
 if __name__ == "__main__":
     unittest.main()

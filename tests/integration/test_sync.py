@@ -104,5 +104,8 @@ class Sync(unittest.TestCase):
         self.assertIn("migrate", p.stderr)
 
 
+SyncOnCurrent = s.on_chroma("current", Sync)
+
+
 if __name__ == "__main__":
     unittest.main()
