@@ -69,8 +69,12 @@ RUN apt-get update \
  && mkdir -p /backups /reports \
  && chown chroma2pg:chroma2pg /backups /reports
 
+# Reads PGPASSWORD_FILE, CHROMA_TOKEN_FILE, CHROMA2PG_*_FILE (compose/Kubernetes secrets), then
+# runs chroma2pg with the arguments (the script is executable in git; COPY keeps the mode).
+COPY deploy/docker-entrypoint.sh /usr/local/bin/chroma2pg-entrypoint
+
 USER chroma2pg:chroma2pg
 WORKDIR /work
 
-ENTRYPOINT ["chroma2pg"]
+ENTRYPOINT ["chroma2pg-entrypoint"]
 CMD ["--help"]

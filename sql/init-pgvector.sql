@@ -21,7 +21,9 @@
 -- /docker-entrypoint-initdb.d (see deploy/docker-compose-pgvector.yml).
 --
 -- Needs PostgreSQL >= 14 and pgvector >= 0.5 (HNSW); >= 0.7 for indexes above 2000
--- dimensions (halfvec); >= 0.8 for iterative index scans (used when present).
+-- dimensions (halfvec); >= 0.8 for iterative index scans (used when present). Run pgvector
+-- 0.8.3 or newer anyway: 0.8.2 fixed an overflow in parallel HNSW builds, 0.8.3 an HNSW index
+-- corruption by VACUUM.
 --
 -- No password is in this file. The group roles are NOLOGIN; give people and programs their
 -- own login roles that are members of them, e.g. (run by the operator, password from a
@@ -84,16 +86,21 @@ BEGIN
 END
 $roles$;
 
--- Connect to this database, and nothing else by default.
+-- Connect to this database, and nothing else by default. The migrator also needs TEMPORARY
+-- (sync stages the source's rows in temporary tables), but not CREATE on the database: the
+-- target schema exists (created above) and chroma2pg only issues CREATE SCHEMA when it does not.
 DO $connect$
 BEGIN
   EXECUTE format('GRANT CONNECT ON DATABASE %I TO chroma2pg_migrator, chroma2pg_app',
                  current_database());
+  EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO chroma2pg_migrator', current_database());
 END
 $connect$;
 
 -- Only the migrator may create objects in the target schema. (PostgreSQL 15 already revokes
--- CREATE on public from PUBLIC; older versions and non-public schemas need it said.)
+-- CREATE on public from PUBLIC; older versions and non-public schemas need it said.) Tables it
+-- creates belong to chroma2pg_migrator (the login's sessions SET ROLE to it, see above), and the
+-- default privileges below let chroma2pg_app read them.
 REVOKE CREATE ON SCHEMA :"target_schema" FROM PUBLIC;
 GRANT USAGE, CREATE ON SCHEMA :"target_schema" TO chroma2pg_migrator;
 GRANT USAGE ON SCHEMA :"target_schema" TO chroma2pg_app;

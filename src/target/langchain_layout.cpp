@@ -62,7 +62,7 @@ std::string LangchainSink::prepare() {
     have_table_ = false;
     // Two runs creating the shared tables at once must not race.
     pg_.exec("SELECT pg_advisory_xact_lock(hashtext('chroma2pg:langchain:' || " + quote_literal(s) + "))");
-    pg_.exec("CREATE SCHEMA IF NOT EXISTS " + quote_ident(s));
+    ensure_schema(pg_, s);
     pg_.exec(langchain_collection_table_sql(s));
 
     auto existing = existing_vector_column(pg_, s, kEmbeddings, "embedding");

@@ -53,7 +53,7 @@ std::string LlamaindexSink::prepare() {
     const CollectionInfo &c = info_;
     const std::string &s = o_.schema;
     table_ = llamaindex_table_name(c.name);
-    pg_.exec("CREATE SCHEMA IF NOT EXISTS " + quote_ident(s));
+    ensure_schema(pg_, s);
     if (c.space != Space::cosine)
         log::warn("layout_space",
                   fmt::format("collection '{}' uses the {} space but LlamaIndex's PGVectorStore always searches by "

@@ -22,7 +22,7 @@ std::string ensure_pgvector(PgConnection &pg) {
         throw EnvError("postgresql " + pg.describe() +
                        ": the pgvector extension is not installed on the server (no 'vector' in "
                        "pg_available_extensions); install it (Debian: postgresql-15-pgvector, or build pgvector "
-                       "0.8.0), or use the pgvector/pgvector Docker image");
+                       "0.8.3 or newer), or use the pgvector/pgvector Docker image");
     try {
         pg.exec("CREATE EXTENSION IF NOT EXISTS vector");
     } catch (const Error &e) {
@@ -37,8 +37,13 @@ std::string qualified(const std::string &schema, const std::string &table) {
     return quote_ident(schema) + "." + quote_ident(table);
 }
 
-void ensure_schema_and_registry(PgConnection &pg, const std::string &schema) {
+void ensure_schema(PgConnection &pg, const std::string &schema) {
+    if (pg.scalar("SELECT 1 FROM pg_namespace WHERE nspname = $1", {schema})) return;
     pg.exec("CREATE SCHEMA IF NOT EXISTS " + quote_ident(schema));
+}
+
+void ensure_schema_and_registry(PgConnection &pg, const std::string &schema) {
+    ensure_schema(pg, schema);
     pg.exec("CREATE TABLE IF NOT EXISTS " + qualified(schema, "chroma_collections") +
             " (id uuid PRIMARY KEY, name text UNIQUE NOT NULL, table_name text NOT NULL, dimension int,"
             " space text NOT NULL, metadata jsonb, configuration jsonb, source text, migrated_at timestamptz,"

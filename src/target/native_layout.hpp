@@ -27,6 +27,9 @@ constexpr uint32_t kMaxHalfvecIndexDims = 4000;
 
 // Installs (or checks) pgvector; throws EnvError naming the remedy when it is not available.
 std::string ensure_pgvector(PgConnection &pg);
+// Creates `schema` unless it exists: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the
+// schema is there, which a least-privilege migrator (sql/init-pgvector.sql) does not have.
+void ensure_schema(PgConnection &pg, const std::string &schema);
 void ensure_schema_and_registry(PgConnection &pg, const std::string &schema);
 
 // Registry row for a collection, when one exists.

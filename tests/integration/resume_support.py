@@ -55,13 +55,7 @@ def assert_parity(tc, url, name, want):
     tc.assertEqual(reg[0][0], len(want))
 
 
-def verify_available():
-    return s.run("verify", "--help").returncode == 0
-
-
 def run_verify(tc, source, url, name):
-    if not verify_available():
-        return
     p = s.run("verify", "--from", source, "--to", url, "--collections", name, "--queries", "5", "--min-recall", "0")
     tc.assertEqual(p.returncode, 0, "verify failed:\n" + p.stdout[-3000:] + p.stderr[-3000:])
 
@@ -74,26 +68,85 @@ def popen(*args, env=None):
                             text=True, env=e)
 
 
-def kill_resume_cycle(tc, args, kills, seed, max_delay):
-    """Starts `migrate args`, kill -9 at `kills` random moments (each rerun with --resume), then lets
-    the last --resume finish. Returns (exit codes, the last run's stderr)."""
+def checkpoints(url):
+    """The committed checkpoint rows {(collection_id, range_no, range_start, range_end): records}; empty
+    before migrate has created its tables."""
+    try:
+        rows = s.pg_query(url, "SELECT collection_id, range_no, range_start, range_end, records FROM chroma2pg_checkpoints")
+    except psycopg2.errors.UndefinedTable:
+        return {}
+    return {tuple(r[:4]): r[4] for r in rows}
+
+
+def wait_for_checkpoints(tc, p, url, count, timeout=600):
+    """Polls until the target holds `count` committed checkpoint rows while `p` still runs; fails if `p` ends
+    first (the data is then too small for the kill to land mid-run)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if p.poll() is not None:
+            out, err = p.communicate()
+            tc.fail("migrate exited (%s) before %d checkpoints were committed: the kill cannot land mid-run\n%s"
+                    % (p.returncode, count, err[-3000:]))
+        if len(checkpoints(url)) >= count:
+            return
+        if time.monotonic() > deadline:
+            tc.fail("no %d committed checkpoints within %d s" % (count, timeout))
+        time.sleep(0.02)
+
+
+def kill_mid_run(tc, p, url):
+    """kill -9 `p`, which must still be running, and waits until the server has ended its sessions on `url`
+    (a COMMIT sent just before the kill settles first); returns its stderr."""
+    tc.assertIsNone(p.poll(), "migrate had exited before the kill")
+    p.send_signal(signal.SIGKILL)
+    out, err = p.communicate(timeout=600)
+    tc.assertEqual(p.returncode, -signal.SIGKILL, "the kill did not land mid-run (exit %s):\n%s" % (p.returncode, err[-3000:]))
+    deadline = time.monotonic() + 120
+    while s.pg_query(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                          " AND pid <> pg_backend_pid()")[0][0] > 0:
+        tc.assertLess(time.monotonic(), deadline, "the killed run's sessions did not end")
+        time.sleep(0.02)
+    return err
+
+
+def assert_partial(tc, url, total):
+    """After a kill: an open run, a load still loading, and a staging table holding exactly the checkpointed rows,
+    fewer than the source's `total`. Returns the committed record count."""
+    tc.assertEqual(s.pg_query(url, "SELECT count(*) FROM chroma2pg_runs WHERE status = 'running'")[0][0], 1)
+    loads = s.pg_query(url, "SELECT collection_id, staging_table, status FROM chroma2pg_loads")
+    tc.assertEqual(len(loads), 1, loads)
+    cid, staging, status = loads[0]
+    tc.assertEqual(status, "loading")
+    committed = sum(checkpoints(url).values())
+    staged = s.pg_query(url, 'SELECT count(*) FROM "%s"' % staging)[0][0]
+    tc.assertEqual(staged, committed, "the staging table holds rows no checkpoint covers")
+    tc.assertGreater(committed, 0)
+    tc.assertLess(committed, total, "the kill landed after every record was loaded")
+    return committed
+
+
+def kill_resume_cycle(tc, url, args, kills, seed, total):
+    """Starts `migrate args` against `url` and kill -9s it `kills` times, each after 1-3 more checkpoints have
+    committed (rerunning with --resume each time), then lets the last --resume finish. Asserts that each kill
+    landed mid-run and left a partial state, and that each resume continued from the committed checkpoints
+    (kept them, and said so) rather than starting over. Returns the last run's (exit code, stderr)."""
     rng = random.Random(seed)
-    codes = []
-    first = True
+    before = {}
+    committed = None
     for k in range(kills + 1):
-        p = popen("migrate", *args, *([] if first else ["--resume"]))
-        first = False
-        if k < kills:
-            try:
-                p.wait(timeout=rng.uniform(0.4, max_delay))
-            except subprocess.TimeoutExpired:
-                p.send_signal(signal.SIGKILL)
-                p.wait()
-        out, err = p.communicate(timeout=600)
-        codes.append(p.returncode)
+        p = popen("migrate", *args, *([] if k == 0 else ["--resume"]))
         if k == kills:
-            return codes, err
-        if p.returncode == 0:
-            # finished before the kill: nothing left to resume, the rest of the cycle is moot
-            return codes, err
-        tc.assertEqual(p.returncode, -signal.SIGKILL, "unexpected exit %s:\n%s" % (p.returncode, err[-3000:]))
+            out, err = p.communicate(timeout=900)
+        else:
+            wait_for_checkpoints(tc, p, url, len(before) + rng.randint(1, 3))
+            err = kill_mid_run(tc, p, url)
+            after = checkpoints(url)
+            lost = set(before) - set(after)
+            tc.assertFalse(lost, "the resumed run discarded committed checkpoints %s: it started over" % sorted(lost)[:5])
+        if committed is not None:
+            tc.assertIn("continuing after %d committed records" % committed, err,
+                        "run %d did not continue from the checkpoints" % k)
+        if k == kills:
+            return p.returncode, err
+        committed = assert_partial(tc, url, total)
+        before = after

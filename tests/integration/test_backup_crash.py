@@ -40,32 +40,52 @@ class BackupCrash(unittest.TestCase):
         cls.chroma.delete_collection(cls.name)
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
+    def wait_for_growing_backup(self, p, out, seen):
+        """Polls until a directory in `out` not in `seen` holds a file that grew between two looks, while
+        `p` still runs; returns the directory. Fails if `p` ends first."""
+        sizes = {}
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if p.poll() is not None:
+                self.fail("backup exited (%s) before a backup file grew: the kill cannot land mid-run" % p.returncode)
+            for d in (os.listdir(out) if os.path.isdir(out) else []):
+                d = os.path.join(out, d)
+                if d in seen or not os.path.isdir(d):
+                    continue
+                for root, _, files in os.walk(d):
+                    for f in files:
+                        path = os.path.join(root, f)
+                        try:
+                            size = os.path.getsize(path)
+                        except FileNotFoundError:
+                            continue
+                        if size > sizes.get(path, size):
+                            return d
+                        sizes[path] = size
+            time.sleep(0.02)
+        self.fail("no backup file grew within 600 s")
+
     def test_kill9_then_rerun(self):
         out = os.path.join(self.tmp, "out")
         args = [support.BIN, "backup", "--from", support.CHROMA_URL, "--out", out, "--collections", self.name,
                 "--format", "jsonl,json,pickle", "--compress", "zstd", "--batch-size", "500"]
-        killed_mid_run = 0
-        for delay in (1.0, 0.5, 2.0):
+        partials = set()
+        for _ in range(3):
             p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(delay)
-            if p.poll() is None:
-                p.send_signal(signal.SIGKILL)
-                killed_mid_run += 1
+            partial = self.wait_for_growing_backup(p, out, partials)
+            self.assertIsNone(p.poll(), "backup had exited before the kill")
+            p.send_signal(signal.SIGKILL)
             p.wait()
-            # Nothing that looks complete, and nothing that passes verify, unless the run had finished.
-            for d in os.listdir(out) if os.path.isdir(out) else []:
-                full = os.path.join(out, d)
-                if d.startswith("chroma_backup_"):
-                    self.assertEqual(p.returncode, 0, "a killed run left %s" % d)
-                else:
-                    self.assertTrue(d.startswith(".chroma_backup_") and ".partial-" in d, d)
-                    v = run("backup", "verify", full)
-                    self.assertEqual(v.returncode, 1, "a partial directory passes verify: " + v.stderr)
-            if p.returncode == 0:
-                shutil.rmtree(out)
-        self.assertGreater(killed_mid_run, 0, "the backup always finished before the kill; make it larger")
-        leftovers = glob.glob(os.path.join(out, ".chroma_backup_*.partial-*"))
-        self.assertTrue(leftovers)
+            self.assertEqual(p.returncode, -signal.SIGKILL, "the kill did not land mid-run")
+            partials.add(partial)
+            # Nothing that looks complete, and nothing that passes verify.
+            self.assertRegex(os.path.basename(partial), r"^\.chroma_backup_.*\.partial-\d+$")
+            for d in os.listdir(out):
+                self.assertTrue(d.startswith(".chroma_backup_") and ".partial-" in d, "a killed run left %s" % d)
+            v = run("backup", "verify", partial)
+            self.assertEqual(v.returncode, 1, "a partial directory passes verify: " + v.stderr)
+            # this run started by removing the previous run's leftover: only its own is there
+            self.assertEqual(set(glob.glob(os.path.join(out, ".chroma_backup_*.partial-*"))), {partial})
 
         # The rerun succeeds, removes the leftovers of the dead runs, and its backup is whole.
         r = run("--json", "backup", "--from", support.CHROMA_URL, "--out", out, "--collections", self.name,

@@ -82,9 +82,9 @@ class CompletionTest(unittest.TestCase):
         self.assertEqual(self.complete("migrate", "--from", ""), [])
 
     def test_nested_commands(self):
-        help_text = subprocess.run([BIN, "backup", "--help"], capture_output=True, text=True).stdout
-        if "Subcommands:" not in help_text:
-            self.fail("this binary has no `backup` subcommands")
+        help_run = subprocess.run([BIN, "backup", "--help"], capture_output=True, text=True)
+        self.assertEqual(help_run.returncode, 0, help_run.stderr[-2000:])
+        self.assertIn("Subcommands:", help_run.stdout, "`backup --help` lists no subcommands")
         self.assertEqual(self.complete("backup", "ver"), ["verify"])
         self.assertIn("--help", self.complete("backup", "verify", "--h"))
 

@@ -5,7 +5,8 @@ Environment: C2P_REPO (repository root; default two levels above this file).
 Tools: docker-compose (Debian package docker-compose, v1.29) and python3-yaml to render and
 read the compose file; a Dockerfile linter from npm (dockerfile-utils and/or dockerfilelint,
 `npm install -g dockerfile-utils@0.16.3 dockerfilelint@1.8.0`) or hadolint. A missing tool
-fails the checks that need it, with the reason (scripts/setup.sh installs them all).
+fails the checks that need it, with the reason. C2P_CHROMA_URL: a running Chroma server, for
+Chroma's rendered health check.
 
 Run: python3 -m unittest -v tests/integration/test_deploy.py
 """
@@ -33,6 +34,10 @@ except ImportError:  # pragma: no cover
 REPO = os.environ.get("C2P_REPO") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 COMPOSE = os.path.join(REPO, "deploy", "docker-compose-pgvector.yml")
+SECRETS_OVERRIDE = os.path.join(REPO, "deploy", "docker-compose.secrets.yml")
+ENTRYPOINT = os.path.join(REPO, "deploy", "docker-entrypoint.sh")
+IMAGE_UID = "10001"
+MIN_PGVECTOR = (0, 8, 3)  # 0.8.2: parallel HNSW build overflow; 0.8.3: HNSW vacuum corruption
 ENV_EXAMPLE = os.path.join(REPO, "deploy", ".env.example")
 DOCKERFILE = os.path.join(REPO, "Dockerfile")
 DOCKERIGNORE = os.path.join(REPO, ".dockerignore")
@@ -56,6 +61,12 @@ def compose_cmd():
 def read(path):
     with open(path, encoding="utf-8") as f:
         return f.read()
+
+
+def pgvector_version(image):
+    """(major, minor, patch) of a pgvector/pgvector:<version>-pgNN tag."""
+    m = re.fullmatch(r"pgvector/pgvector:(\d+)\.(\d+)\.(\d+)-pg\d+(-\w+)?", image)
+    return tuple(int(x) for x in m.groups()[:3]) if m else None
 
 
 def env_refs(text):
@@ -87,8 +98,9 @@ class ComposeFileTest(unittest.TestCase):
                     self.assertRegex(str(value), r"^\$\{[A-Z_]+(:?[-?][^}]*)?\}$",
                                      "%s.%s is not taken from the environment" % (name, key))
         self.assertGreater(found, 0)
-        # The superuser password has no default: compose refuses to run without it.
-        self.assertRegex(self.text, r"POSTGRES_PASSWORD: \$\{POSTGRES_PASSWORD:\?")
+        # The superuser password has no default: compose refuses to run without it (set but empty
+        # is allowed: docker-compose.secrets.yml then supplies it from a file).
+        self.assertRegex(self.text, r"POSTGRES_PASSWORD: \$\{POSTGRES_PASSWORD\?")
         self.assertNotIn(TEST_PASSWORD, self.text)
         self.assertNotRegex(self.text, r"postgres(ql)?://[^/\s:@]+:[^@\s]+@",
                             "a URL with a password in the compose file")
@@ -106,11 +118,24 @@ class ComposeFileTest(unittest.TestCase):
                      if name in ("postgres", "postgres-dev")}
         self.assertTrue(all("pgvector/pgvector:" in i for i in pg_images), pg_images)
 
+    def test_pgvector_at_least_0_8_3(self):
+        defaults = {re.fullmatch(r"\$\{PGVECTOR_IMAGE:-([^}]+)\}", svc["image"]).group(1)
+                    for name, svc in self.raw["services"].items() if name in ("postgres", "postgres-dev")}
+        example = re.search(r"^PGVECTOR_IMAGE=(.*)$", read(ENV_EXAMPLE), re.M).group(1)
+        for image in defaults | {example}:
+            v = pgvector_version(image)
+            self.assertIsNotNone(v, "%s: not pinned to a pgvector release" % image)
+            self.assertGreaterEqual(v, MIN_PGVECTOR, image)
+        for doc in ("README.md", "deploy/README.md", "docs/runbook.md"):
+            self.assertRegex(read(os.path.join(REPO, doc)), r"pgvector (≥|>=) ?0\.8\.3|pgvector 0\.8\.3 or newer",
+                             "%s does not name the minimum pgvector version" % doc)
+
     def test_env_example_documents_every_variable(self):
         example = read(ENV_EXAMPLE)
-        defined = set(re.findall(r"^([A-Z_][A-Z0-9_]*)=", example, re.M))
-        missing = env_refs(self.text) - defined
-        self.assertEqual(missing, set(), "variables used by the compose file but not in .env.example")
+        # set, or shown commented out (the per-profile memory settings: set, they would apply to both)
+        defined = set(re.findall(r"^#?([A-Z_][A-Z0-9_]*)=", example, re.M))
+        missing = (env_refs(self.text) | env_refs(read(SECRETS_OVERRIDE))) - defined
+        self.assertEqual(missing, set(), "variables used by the compose files but not in .env.example")
         for var in ("POSTGRES_SHARED_BUFFERS", "POSTGRES_EFFECTIVE_CACHE_SIZE",
                     "POSTGRES_WORK_MEM", "POSTGRES_MAINTENANCE_WORK_MEM", "POSTGRES_PASSWORD"):
             self.assertIn(var, defined)
@@ -145,13 +170,13 @@ class RenderedComposeTest(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     @classmethod
-    def run_compose(cls, env_file, extra_env, *args, check=True):
+    def run_compose(cls, env_file, extra_env, *args, check=True, files=(COMPOSE,)):
         env = {k: v for k, v in os.environ.items()
                if not (k.startswith("POSTGRES_") or k.startswith("COMPOSE_")
                        or k.startswith("CHROMA") or k.startswith("PG"))}
         env.update(extra_env)
         proc = subprocess.run(
-            cls.compose + ["--env-file", env_file, "-f", COMPOSE, *args],
+            cls.compose + ["--env-file", env_file] + [a for f in files for a in ("-f", f)] + list(args),
             capture_output=True, text=True, env=env, timeout=120)
         if check and proc.returncode != 0:
             raise AssertionError("docker-compose %s failed (%d):\n%s"
@@ -172,7 +197,7 @@ class RenderedComposeTest(unittest.TestCase):
             out = self.rendered[profile]
             self.assertEqual(out.returncode, 0, out.stderr)
             enabled = self.services_of(profile)
-            self.assertEqual(set(enabled), {"chroma", pg, mig}, profile)
+            self.assertEqual(set(enabled), {"chroma", "prepare-dirs", pg, mig}, profile)
             # Every dependency of an enabled service is enabled too (else `up` refuses).
             for name, svc in enabled.items():
                 for dep in (svc.get("depends_on") or {}):
@@ -219,7 +244,9 @@ class RenderedComposeTest(unittest.TestCase):
         for profile, (pg, mig) in PROFILES.items():
             svc = self.config(profile)["services"][mig]
             self.assertEqual(svc["depends_on"][pg]["condition"], "service_healthy", profile)
-            self.assertIn("chroma", svc["depends_on"])
+            self.assertEqual(svc["depends_on"]["chroma"]["condition"], "service_healthy", profile)
+            self.assertEqual(svc["depends_on"]["prepare-dirs"]["condition"], "service_completed_successfully",
+                             profile)
             self.assertEqual(os.path.realpath(svc["build"]["context"]), os.path.realpath(REPO))
             self.assertEqual(svc["build"].get("dockerfile", "Dockerfile"), "Dockerfile")
             cmd = svc["command"]
@@ -262,6 +289,73 @@ class RenderedComposeTest(unittest.TestCase):
         self.assertIn("shared_buffers=3GB", svc["command"])
         self.assertIn("maintenance_work_mem=1GB", svc["command"])
         self.assertIn(str(svc["shm_size"]).lower(), ("2gb", str(2 << 30)))
+
+    def test_env_example_renders_each_profile_with_its_own_memory(self):
+        """deploy/.env.example copied as is: prod gets prod's memory settings, dev dev's."""
+        want = {"prod": ("2GB", "2GB", "4gb"), "dev": ("256MB", "512MB", "1gb")}
+        for profile, (pg, _) in PROFILES.items():
+            proc = self.run_compose(ENV_EXAMPLE, {"COMPOSE_PROFILES": profile}, "config")
+            svc = yaml.safe_load(proc.stdout)["services"][pg]
+            opts = dict(svc["command"][i + 1].split("=", 1) for i, a in enumerate(svc["command"]) if a == "-c")
+            shared, maint, shm = want[profile]
+            self.assertEqual(opts["shared_buffers"], shared, profile)
+            self.assertEqual(opts["maintenance_work_mem"], maint, profile)
+            self.assertIn(str(svc["shm_size"]).lower(), (shm, str(int(shm[:-2]) << 30)), profile)
+
+    def test_chroma_health_check_asks_a_real_chroma(self):
+        """The rendered check, run here against the test Chroma server (its port for 8000): healthy;
+        against a closed port: not."""
+        test = self.config("prod")["services"]["chroma"]["healthcheck"]["test"]
+        self.assertEqual(test[0], "CMD")
+        self.assertIn("heartbeat", " ".join(test))
+        url = os.environ.get("C2P_CHROMA_URL", "")
+        self.assertTrue(url, "C2P_CHROMA_URL is not set: no Chroma server to check against")
+        port = url.rstrip("/").rsplit(":", 1)[1]
+
+        def run_check(p):
+            # compose passes $$ through `config` unchanged; the engine turns it into $
+            argv = [a.replace("$$", "$").replace("8000", p) for a in test[1:]]
+            return subprocess.run(argv, capture_output=True, text=True, timeout=30).returncode
+
+        self.assertEqual(run_check(port), 0)
+        self.assertNotEqual(run_check("1"), 0)
+
+    def test_backup_and_report_dirs_made_writable_for_the_image_user(self):
+        dockerfile = read(DOCKERFILE)
+        self.assertRegex(dockerfile, r"useradd[^\n]*--uid %s\b" % IMAGE_UID)
+        self.assertRegex(dockerfile, r"groupadd[^\n]*--gid %s\b" % IMAGE_UID)
+        for profile, (_, mig) in PROFILES.items():
+            svcs = self.config(profile)["services"]
+            prep = svcs["prepare-dirs"]
+            self.assertEqual(str(prep["user"]).split(":")[0], "0")
+            self.assertEqual(prep["entrypoint"], ["chown", "%s:%s" % (IMAGE_UID, IMAGE_UID), "/backups", "/reports"])
+            self.assertEqual(prep["image"], svcs[mig]["image"])
+
+            def mounts(svc):
+                return {v.split(":")[1]: v.split(":")[0] for v in svc["volumes"]}
+            for target in ("/backups", "/reports"):
+                self.assertEqual(mounts(prep)[target], mounts(svcs[mig])[target], "%s %s" % (profile, target))
+
+    def test_password_from_a_secret_file(self):
+        env_file = os.path.join(self.tmp, "secret.env")
+        with open(env_file, "w") as f:
+            f.write("POSTGRES_PASSWORD=\nPOSTGRES_PASSWORD_SECRET_FILE=/run/test/pw\n")
+        for profile, (pg, mig) in PROFILES.items():
+            proc = self.run_compose(env_file, {"COMPOSE_PROFILES": profile}, "config",
+                                    files=(COMPOSE, SECRETS_OVERRIDE))
+            cfg = yaml.safe_load(proc.stdout)
+            self.assertEqual(cfg["secrets"]["postgres_password"]["file"], "/run/test/pw")
+            for name, var in ((pg, "POSTGRES_PASSWORD"), (mig, "PGPASSWORD")):
+                svc = cfg["services"][name]
+                self.assertEqual(svc["environment"][var + "_FILE"], "/run/secrets/postgres_password", name)
+                self.assertEqual(svc["environment"][var], "", name)
+                self.assertEqual([s["source"] if isinstance(s, dict) else s for s in svc["secrets"]],
+                                 ["postgres_password"], name)
+        # the override without the file's path refuses to render
+        proc = self.run_compose(self.env_file, {"COMPOSE_PROFILES": "prod"}, "config", check=False,
+                                files=(COMPOSE, SECRETS_OVERRIDE))
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("POSTGRES_PASSWORD_SECRET_FILE", proc.stderr)
 
     def test_profiles_differ_where_they_should(self):
         dev = self.config("dev")["services"]["postgres-dev"]
@@ -324,7 +418,9 @@ class DockerfileTest(unittest.TestCase):
         self.assertTrue(users, "no USER in the runtime stage")
         self.assertNotRegex(users[-1], r"^(root|0)(:|$)")
         entry = [i for i in runtime if i.upper().startswith("ENTRYPOINT ")]
-        self.assertEqual(json.loads(entry[-1].split(None, 1)[1]), ["chroma2pg"])
+        self.assertEqual(json.loads(entry[-1].split(None, 1)[1]), ["chroma2pg-entrypoint"])
+        self.assertIn("COPY deploy/docker-entrypoint.sh /usr/local/bin/chroma2pg-entrypoint", runtime)
+        self.assertTrue(os.access(ENTRYPOINT, os.X_OK), "deploy/docker-entrypoint.sh is not executable")
         self.assertTrue(all("--no-install-recommends" in i for i in runtime if "apt-get install" in i))
 
     def test_runtime_libraries_match_build_packages(self):
@@ -349,8 +445,6 @@ class DockerfileTest(unittest.TestCase):
 
     def test_build_packages_cover_cmake_dependencies(self):
         cmake = os.path.join(REPO, "CMakeLists.txt")
-        if not os.path.exists(cmake):
-            self.fail("no CMakeLists.txt yet")
         text = read(cmake)
         # Dependencies of the tool itself: ignore the test-only block.
         text = re.split(r"if\s*\(\s*CHROMA2PG_BUILD_TESTS\s*\)", text)[0]
@@ -387,9 +481,8 @@ class DockerfileTest(unittest.TestCase):
             linters.append(["dockerfile-utils", "lint", DOCKERFILE])
         if shutil.which("dockerfilelint"):
             linters.append(["dockerfilelint", DOCKERFILE])
-        if not linters:
-            self.fail("no Dockerfile linter found: npm install -g dockerfile-utils@0.16.3 "
-                      "dockerfilelint@1.8.0 (or install hadolint)")
+        self.assertTrue(linters, "no Dockerfile linter found: npm install -g dockerfile-utils@0.16.3 "
+                        "dockerfilelint@1.8.0 (or install hadolint)")
         for cmd in linters:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
             self.assertEqual(proc.returncode, 0, "%s:\n%s%s" % (cmd[0], proc.stdout, proc.stderr))
@@ -398,8 +491,7 @@ class DockerfileTest(unittest.TestCase):
         """The linters in use do report errors (so a pass above means something)."""
         linters = [c for c in (["dockerfile-utils", "lint"], ["dockerfilelint"], ["hadolint"])
                    if shutil.which(c[0])]
-        if not linters:
-            self.fail("no Dockerfile linter found")
+        self.assertTrue(linters, "no Dockerfile linter found")
         with tempfile.NamedTemporaryFile("w", suffix=".Dockerfile", delete=False) as f:
             f.write("FROM debian:12\nRUN apt-get install curl\nCOPY onlyone\nEXPOSE notaport\n")
         try:
@@ -408,6 +500,51 @@ class DockerfileTest(unittest.TestCase):
                 self.assertNotEqual(proc.returncode, 0, cmd[0])
         finally:
             os.unlink(f.name)
+
+
+class EntrypointTest(unittest.TestCase):
+    """deploy/docker-entrypoint.sh, run under /bin/sh with a stub chroma2pg that prints what it got."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="c2p-entry-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        stub = os.path.join(self.tmp, "chroma2pg")
+        with open(stub, "w") as f:
+            f.write('#!/bin/sh\nprintf "%s\\n" "PGPASSWORD=${PGPASSWORD-unset}" "CHROMA2PG_TOKEN=${CHROMA2PG_TOKEN-unset}" '
+                    '"PGPASSWORD_FILE=${PGPASSWORD_FILE-unset}" "ARGS=$*"\n')
+        os.chmod(stub, 0o755)
+        self.secret = os.path.join(self.tmp, "pw")
+        with open(self.secret, "w") as f:
+            f.write("s3cret with space\n")
+
+    def run_entry(self, **env):
+        e = {"PATH": self.tmp + ":/usr/bin:/bin"}
+        e.update(env)
+        return subprocess.run(["/bin/sh", ENTRYPOINT, "migrate", "--jobs", "2"], capture_output=True, text=True,
+                              env=e, timeout=30)
+
+    def test_reads_file_variables(self):
+        p = self.run_entry(PGPASSWORD_FILE=self.secret, CHROMA2PG_TOKEN_FILE=self.secret)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.splitlines(), ["PGPASSWORD=s3cret with space", "CHROMA2PG_TOKEN=s3cret with space",
+                                                 "PGPASSWORD_FILE=unset", "ARGS=migrate --jobs 2"])
+
+    def test_plain_variables_pass_through(self):
+        p = self.run_entry(PGPASSWORD="direct", PGPASSWORD_FILE="")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("PGPASSWORD=direct", p.stdout.splitlines())
+
+    def test_both_set_is_refused(self):
+        p = self.run_entry(PGPASSWORD="direct", PGPASSWORD_FILE=self.secret)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("both PGPASSWORD and PGPASSWORD_FILE", p.stderr)
+        self.assertEqual(p.stdout, "")
+
+    def test_missing_file_is_refused(self):
+        p = self.run_entry(PGPASSWORD_FILE=os.path.join(self.tmp, "nope"))
+        self.assertEqual(p.returncode, 3)
+        self.assertIn("PGPASSWORD_FILE=", p.stderr)
+        self.assertEqual(p.stdout, "")
 
 
 if __name__ == "__main__":

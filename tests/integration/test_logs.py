@@ -24,8 +24,10 @@ API_KEY = "Tok-Env-" + uuid.uuid4().hex[:12]
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
-def has_command(*path):
-    return subprocess.run([BIN, *path, "--help"], capture_output=True).returncode == 0
+def require_command(tc, *path):
+    """The command must exist in this binary: a missing one fails the test, never skips it."""
+    p = subprocess.run([BIN, *path, "--help"], capture_output=True, text=True)
+    tc.assertEqual(p.returncode, 0, "`chroma2pg %s --help` failed:\n%s" % (" ".join(path), p.stderr[-2000:]))
 
 
 class JsonLogsTest(unittest.TestCase):
@@ -122,19 +124,17 @@ class JsonLogsTest(unittest.TestCase):
         self.c2p("migrate", *self.src(), "--to", self.url, "--collections", self.name, "--replace")
 
     def test_4_verify(self):
-        if not has_command("verify"):
-            self.fail("no verify command in this binary")
+        require_command(self, "verify")
         self.c2p("--json", "verify", *self.src(), "--to", self.url, "--collections", self.name, "--queries", "5",
                  "--report", "verify-report")
 
     def test_4_backup(self):
-        if not has_command("backup"):
-            self.fail("no backup command in this binary")
+        require_command(self, "backup")
         self.c2p("--json", "backup", *self.src(), "--collections", self.name, "--out", "backups")
         dirs = [d for d in os.listdir(os.path.join(self.work.name, "backups")) if d.startswith("chroma_backup_")]
         self.assertEqual(len(dirs), 1)
-        if has_command("backup", "verify"):
-            self.c2p("--json", "backup", "verify", os.path.join("backups", dirs[0]))
+        require_command(self, "backup", "verify")
+        self.c2p("--json", "backup", "verify", os.path.join("backups", dirs[0]))
 
     def test_5_error_context(self):
         # A PostgreSQL error inside one collection's load: the staging table's name is taken by a view.

@@ -30,20 +30,20 @@ class KillAndResume(unittest.TestCase):
         shutil.rmtree(cls.server.tmp, ignore_errors=True)
         shutil.rmtree(os.path.dirname(cls.persist), ignore_errors=True)
 
-    def cycle(self, source, jobs, seed, kills=3, max_delay=6.0):
+    def cycle(self, source, jobs, seed, kills=3):
         url, drop = s.new_database("res")
         self.addCleanup(drop)
-        args = ["--from", source, "--to", url, "--jobs", jobs, "--checkpoint-records", 4000,
+        # 2,500-record checkpoints: 20 or more per run, and each kill waits for at most 3 new ones
+        args = ["--from", source, "--to", url, "--jobs", jobs, "--checkpoint-records", 2500,
                 "--reject-dir", self.rejects, "--index", "hnsw"]
-        codes, err = r.kill_resume_cycle(self, args, kills, seed, max_delay)
-        self.assertEqual(codes[-1], 0, err[-3000:])
+        code, err = r.kill_resume_cycle(self, url, args, kills, seed, N)
+        self.assertEqual(code, 0, err[-3000:])
         r.assert_parity(self, url, self.name, self.want)
         # nothing is left behind: no staging table, no open run, no checkpoints
         self.assertEqual(s.pg_query(url, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%\\_\\_load'")[0][0], 0)
         self.assertEqual(s.pg_query(url, "SELECT count(*) FROM chroma2pg_runs WHERE status = 'running'")[0][0], 0)
         self.assertEqual(s.pg_query(url, "SELECT count(*) FROM chroma2pg_checkpoints")[0][0], 0)
         r.run_verify(self, source, url, self.name)
-        return codes
 
     def test_persistent_directory_jobs_1(self):
         self.cycle(self.persist, 1, seed=1)
@@ -52,10 +52,10 @@ class KillAndResume(unittest.TestCase):
         self.cycle(self.persist, 4, seed=2)
 
     def test_server_jobs_1(self):
-        self.cycle(self.server.url, 1, seed=3, max_delay=10.0)
+        self.cycle(self.server.url, 1, seed=3)
 
     def test_server_jobs_4(self):
-        self.cycle(self.server.url, 4, seed=4, max_delay=10.0)
+        self.cycle(self.server.url, 4, seed=4)
 
     def test_plain_rerun_refuses_and_restart_starts_over(self):
         url, drop = s.new_database("res")
@@ -64,18 +64,9 @@ class KillAndResume(unittest.TestCase):
         tmp = os.path.join(os.path.dirname(self.persist), "tmp-" + uuid.uuid4().hex[:6])
         os.makedirs(tmp)
         p = r.popen("migrate", *args, env={"TMPDIR": tmp})
-        # wait for a committed checkpoint, then kill
-        import time
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if s.pg_query(url, "SELECT count(*) FROM chroma2pg_checkpoints")[0][0] > 0:
-                    break
-            except Exception:
-                pass
-            time.sleep(0.1)
-        p.kill()
-        p.communicate()
+        r.wait_for_checkpoints(self, p, url, 1)
+        r.kill_mid_run(self, p, url)
+        r.assert_partial(self, url, N)
         # the SQLite snapshot is unlinked as soon as it is open: a killed run leaves nothing behind
         self.assertEqual(os.listdir(tmp), [])
         again = s.run("migrate", *args)

@@ -5,6 +5,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "fixture_dir.hpp"
@@ -128,27 +131,78 @@ TEST(HnswReader, TruncatedData) {
     }
 }
 
+// The complaint parse_header + View must make about header `h` over `data_size` bytes of data_level0.bin and
+// `lengths_size` of length.bin: the first rule of the on-disk format it breaks, or "" when it is valid. Written from
+// hnswlib's layout, independently of the reader, so a check the reader stops making shows up here.
+std::string expected_complaint(const std::vector<uint8_t> &h, size_t data_size, size_t lengths_size) {
+    auto u64 = [&](size_t o) {
+        uint64_t v;
+        std::memcpy(&v, h.data() + o, 8);
+        return v;
+    };
+    int32_t version;
+    std::memcpy(&version, h.data(), 4);
+    uint32_t enter;
+    std::memcpy(&enter, h.data() + 56, 4);
+    uint64_t off0 = u64(4), max = u64(12), cur = u64(20), size = u64(28), label_off = u64(36), off_data = u64(44),
+             maxM0 = u64(68);
+    if (version != 1) return "header.bin invalid: persistence version";
+    if (off0 != 0) return "header.bin invalid: offsetLevel0";
+    if (maxM0 == 0 || maxM0 > 0xFFFF) return "header.bin invalid: maxM0";
+    if (off_data != 4 + maxM0 * 4) return "header.bin invalid: offsetData";
+    if (label_off <= off_data || (label_off - off_data) % 4 != 0) return "header.bin invalid: label_offset";
+    if ((label_off - off_data) / 4 > kMaxDim) return "header.bin invalid: dimension";
+    if (size != label_off + 8) return "header.bin invalid: size_data_per_element";
+    if (cur > max) return "header.bin invalid: cur_element_count";
+    unsigned __int128 total = (unsigned __int128)max * size;
+    if (total > ((unsigned __int128)1 << 50)) return "is not a plausible file size";
+    if (cur > 0 && enter >= cur) return "header.bin invalid: enterpoint_node";
+    if ((unsigned __int128)cur * size > data_size) return "data_level0.bin truncated";
+    if (lengths_size / 4 < cur) return "length.bin truncated";
+    return "";
+}
+
 TEST(HnswReader, GarbageHeadersNeverCrash) {
     uint32_t x = 7;
     Synthetic s(3);
+    std::map<std::string, int> seen; // complaint -> how many headers drew it
     for (int r = 0; r < 20000; ++r) {
         auto h = s.header;
         for (int k = 0; k < 3; ++k) {
             x = x * 1664525u + 1013904223u;
             h[(x >> 8) % 100] = uint8_t(x >> 24);
         }
+        std::string want = expected_complaint(h, s.data.size(), s.lengths.size());
+        std::string got;
+        std::optional<Header> hh;
         try {
-            Header hh = parse_header(h.data(), h.size(), "g");
-            View v(hh, s.data.data(), s.data.size(), s.lengths.data(), s.lengths.size(), "g", true, true);
+            hh = parse_header(h.data(), h.size(), "g");
+            View strict(*hh, s.data.data(), s.data.size(), s.lengths.data(), s.lengths.size(), "g", true, false);
+        } catch (const DataError &e) {
+            got = e.what();
+            ASSERT_EQ(got.rfind("g: ", 0), 0u) << "the error does not name the segment: " << got;
+        }
+        if (hh) { // the salvaging view reads whatever whole elements there are, and never out of bounds
+            View v(*hh, s.data.data(), s.data.size(), s.lengths.data(), s.lengths.size(), "g", true, true);
             float buf[70000];
             for (uint64_t i = 0; i < v.usable(); ++i) {
                 (void)v.deleted(i);
                 (void)v.label(i);
                 if (v.dim() <= 70000) v.vector(i, buf);
             }
-        } catch (const DataError &) {
         }
+        if (want.empty())
+            ASSERT_EQ(got, "") << "header " << r << " is valid but was refused";
+        else
+            ASSERT_NE(got.find(want), std::string::npos) << "header " << r << ": expected \"" << want << "\", got \"" << got << "\"";
+        ++seen[want];
     }
+    // The mutations reach the reader's checks: valid headers and the common corruptions each occur.
+    for (const char *c : {"", "header.bin invalid: persistence version", "header.bin invalid: offsetLevel0",
+                          "header.bin invalid: maxM0", "header.bin invalid: offsetData", "header.bin invalid: label_offset",
+                          "header.bin invalid: size_data_per_element", "header.bin invalid: cur_element_count",
+                          "is not a plausible file size", "data_level0.bin truncated"})
+        EXPECT_GT(seen[c], 0) << "no mutated header drew \"" << c << "\"";
 }
 
 TEST(HnswReader, FixtureHeadersAndFlushedIndex) {

@@ -3,9 +3,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <iterator>
+#include <map>
+#include <optional>
+#include <regex>
 #include <string>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "fixture_dir.hpp"
 #include "sources/persistent/pickle_reader.hpp"
@@ -325,7 +331,13 @@ TEST(PickleReader, LimitsHold) {
     EXPECT_THROW(parse(o.data(), o.size(), "x", lim), DataError);
 }
 
+// Random opcode soup: the parser never crashes, and every refusal is a DataError that names the file and says
+// what is wrong where, consistently with the bytes it points at.
 TEST(PickleReader, GarbageNeverCrashes) {
+    static const std::regex truncated(R"(^g: pickle truncated at offset (\d+) \((no STOP opcode|opcode 0x([0-9a-f]{2}) needs \d+ more bytes|frame of \d+ bytes, only \d+ remain); file is (\d+) bytes\)$)");
+    static const std::regex bad(R"(^g: bad pickle at offset (\d+): .+)");
+    static const std::regex unsupported(R"(^g: unsupported pickle opcode 0x([0-9a-f]{2}) at offset (\d+)$)");
+    std::map<std::string, int> seen; // outcome -> count
     uint32_t x = 12345;
     for (int round = 0; round < 3000; ++round) {
         std::vector<uint8_t> b(size_t(round % 64) + 1);
@@ -335,15 +347,49 @@ TEST(PickleReader, GarbageNeverCrashes) {
                                           0x80, 0x81, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8c, 0x93, 0x94, 0x95, 0, 1, 2, 255};
             c = ops[(x >> 16) % sizeof ops];
         }
+        auto hex = [&](size_t off) { return fmt::format("{:02x}", b[off]); };
+        std::optional<Value> v;
         try {
-            auto v = parse(b.data(), b.size(), "g");
-            try {
-                extract_index_metadata(v, "g");
-            } catch (const DataError &) {
+            v = parse(b.data(), b.size(), "g");
+        } catch (const DataError &e) {
+            std::string m = e.what();
+            std::smatch g;
+            if (std::regex_match(m, g, truncated)) {
+                size_t off = std::stoul(g[1]);
+                ASSERT_EQ(std::stoul(g[4]), b.size()) << m;
+                if (g[3].matched) { // an opcode whose argument runs past the end
+                    ASSERT_LT(off, b.size()) << m;
+                    ASSERT_EQ(g[3].str(), hex(off)) << m;
+                } else if (g[2] == "no STOP opcode") {
+                    ASSERT_EQ(off, b.size()) << m;
+                }
+                ++seen["truncated"];
+            } else if (std::regex_match(m, g, unsupported)) {
+                size_t off = std::stoul(g[2]);
+                ASSERT_LT(off, b.size()) << m;
+                ASSERT_EQ(g[1].str(), hex(off)) << m;
+                ++seen["unsupported"];
+            } else if (std::regex_match(m, g, bad)) {
+                ASSERT_LT(std::stoul(g[1]), b.size()) << m;
+                ++seen["bad"];
+            } else {
+                FAIL() << "round " << round << ": unexpected message: " << m;
             }
-        } catch (const DataError &) {
+            continue;
+        }
+        // Only a STOP opcode ends a pickle.
+        ASSERT_NE(std::find(b.begin(), b.end(), uint8_t('.')), b.end()) << "round " << round << " parsed without a STOP";
+        ++seen["parsed"];
+        try {
+            extract_index_metadata(*v, "g");
+            ++seen["metadata"];
+        } catch (const DataError &e) {
+            ASSERT_EQ(std::string(e.what()).rfind("g: unexpected pickle shape: ", 0), 0u) << e.what();
+            ++seen["shape"];
         }
     }
+    for (const char *o : {"truncated", "unsupported", "bad", "parsed", "shape"})
+        EXPECT_GT(seen[o], 0) << "no garbage input gave \"" << o << "\"";
 }
 
 TEST(PickleReader, FixturePickles) {
