@@ -365,8 +365,8 @@ void retry_lost_connection(const std::string &what, int attempts, const std::fun
         } catch (const PgConnectionLost &e) {
             if (attempt >= attempts) throw EnvError(fmt::format("{}: {} (gave up after {} attempts)", what, e.what(), attempt));
             double delay = std::min(30.0, 0.5 * (1 << std::min(attempt, 6)));
-            log::warn("retry", fmt::format("{}: {}; starting over in {:.1f}s (attempt {}/{})", what, e.what(), delay,
-                                           attempt + 1, attempts),
+            log::warn("retry", fmt::format("{}: {}; retrying it from the beginning in {:.1f}s (attempt {}/{})", what,
+                                           e.what(), delay, attempt + 1, attempts),
                       {{"what", what}, {"attempt", attempt + 1}, {"reason", e.what()}});
             std::this_thread::sleep_for(std::chrono::duration<double>(delay));
         }

@@ -303,6 +303,18 @@ class PgRobustness(unittest.TestCase):
         self.assertEqual(p.returncode, 3, p.stderr)
         self.assertIn("No space left on device", p.stderr)
 
+    def test_backup_out_not_writable(self):
+        out = os.path.join(self.tmp, "locked-" + uuid.uuid4().hex[:6])
+        os.makedirs(out)
+        os.chmod(out, 0o755)  # root's: not writable for nobody
+        p = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", s.BIN, "backup",
+                            "--from", s.CHROMA_URL, "--collections", self.name, "--out", out, "--skip-space-check"],
+                           capture_output=True, text=True, timeout=300, cwd="/tmp")
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("Permission denied", p.stderr)
+        self.assertIn(out, p.stderr)
+        self.assertEqual(os.listdir(out), [])
+
     # ------------------------------------------------------------ data
     def test_invalid_utf8_collection_name(self):
         server = s.ChromaServer()
@@ -316,11 +328,12 @@ class PgRobustness(unittest.TestCase):
         db.commit()
         db.close()
         _, url = self.new_db()
-        p = s.run("migrate", "--from", d, "--to", url, timeout=300)
-        self.assertEqual(p.returncode, 1, p.stderr)
-        self.assertIn("collection caf\\xff", p.stderr)
-        self.assertIn("not valid UTF-8", p.stderr)
-        self.assertNotIn("SQLSTATE", p.stderr)
+        for dry in ([], ["--dry-run"]):
+            p = s.run("migrate", "--from", d, "--to", url, *dry, timeout=300)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn("collection caf\\xff", p.stderr)
+            self.assertIn("not valid UTF-8", p.stderr)
+            self.assertNotIn("SQLSTATE", p.stderr)
         self.assertEqual(s.pg_query(url, "SELECT to_regclass('chroma_collections') IS NULL")[0][0], True)
 
 
