@@ -4,6 +4,10 @@
 #include <cstdlib>
 #include <set>
 
+#include <fmt/format.h>
+
+#include "target/pg_connection.hpp"
+#include "core/json_text.hpp"
 #include "util/error.hpp"
 
 namespace c2p {
@@ -53,6 +57,24 @@ void add_target_flags(CLI::App &cmd, std::string &to, std::string &schema) {
     cmd.add_option("--schema", schema, "PostgreSQL schema for the tables")
         ->envname("CHROMA2PG_SCHEMA")
         ->capture_default_str();
+    add_pg_wait_flags(cmd);
+}
+
+void add_pg_wait_flags(CLI::App &cmd) {
+    auto &pg = pg_settings();
+    cmd.add_option("--pg-timeout", pg.timeout_seconds,
+                   "Seconds PostgreSQL may stay silent during a statement or COPY before the server counts as hung "
+                   "(exit 3; migrate --resume continues); index builds and full scans wait on while the server "
+                   "shows them running; 0 waits forever")
+        ->envname("CHROMA2PG_PG_TIMEOUT")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    cmd.add_option("--pg-connect-wait", pg.connect_wait_seconds,
+                   "Seconds to keep retrying, with backoff, a PostgreSQL server that refuses connections or is starting "
+                   "up (connect_timeout defaults to 10 s; set it in the connection string)")
+        ->envname("CHROMA2PG_PG_CONNECT_WAIT")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
 }
 
 void resolve_token(SourceOptions &o) {
@@ -88,6 +110,19 @@ std::vector<CollectionInfo> filter_collections(const std::vector<CollectionInfo>
         }
     }
     return out;
+}
+
+void require_utf8_names(const std::vector<CollectionInfo> &cols) {
+    for (const auto &c : cols) {
+        if (json_text::utf8_valid(c.name)) continue;
+        std::string shown;
+        for (unsigned char ch : c.name)
+            shown += ch >= 0x20 && ch < 0x7f && ch != '\\' ? std::string(1, char(ch)) : fmt::format("\\x{:02x}", ch);
+        throw DataError(fmt::format("collection {} (id {}): its name is not valid UTF-8 (shown with the bad bytes "
+                                    "escaped), and PostgreSQL stores only UTF-8 text: rename it in Chroma (or leave it "
+                                    "out with --collections)",
+                                    shown, c.id));
+    }
 }
 
 void print_json(const nlohmann::ordered_json &j) {

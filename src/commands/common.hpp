@@ -28,11 +28,17 @@ struct SourceFlags {
 void add_source_flags(CLI::App &cmd, SourceFlags &f, bool with_collections = true);
 // Registers --to (libpq conninfo or URL; DATABASE_URL / PG* when absent) and --schema.
 void add_target_flags(CLI::App &cmd, std::string &to, std::string &schema);
+// Registers --pg-timeout and --pg-connect-wait (pg_settings()); add_target_flags includes them.
+void add_pg_wait_flags(CLI::App &cmd);
 
 // The collections to work on, in source order; unknown names are a usage error listing what exists.
 std::vector<CollectionInfo> select_collections(Source &src, const std::vector<std::string> &wanted);
 std::vector<CollectionInfo> filter_collections(const std::vector<CollectionInfo> &all, const std::vector<std::string> &wanted,
                                                const std::string &source_description);
+
+// A name PostgreSQL cannot store (invalid UTF-8) is a data error (exit 1) naming the collection, its bad
+// bytes escaped, before anything is written.
+void require_utf8_names(const std::vector<CollectionInfo> &cols);
 
 // Prints the machine-readable result on stdout (one JSON document).
 void print_json(const nlohmann::ordered_json &j);

@@ -111,10 +111,13 @@ void with_retries(const std::string &what, int retries, Worker &w, const std::st
             return;
         } catch (const EnvError &e) {
             if (cancel) throw Cancelled();
-            if (attempt >= retries)
-                throw EnvError(fmt::format("{}: {} (gave up after {} attempts); everything committed so far is kept: "
-                                           "rerun the same command with --resume to continue",
-                                           what, e.what(), attempt));
+            // A hung server (--pg-timeout) or a refusal retrying cannot fix (disk full, a privilege): fail now.
+            bool hopeless = dynamic_cast<const PgUnresponsive *>(&e) || dynamic_cast<const PgRefused *>(&e);
+            if (hopeless || attempt >= retries)
+                throw EnvError(fmt::format("{}: {}{}; everything committed so far is kept: rerun the same command with "
+                                           "--resume {}",
+                                           what, e.what(), hopeless ? "" : fmt::format(" (gave up after {} attempts)", attempt),
+                                           hopeless ? "once the cause is fixed" : "to continue"));
             double delay = std::min(30.0, 0.5 * (1 << std::min(attempt, 6)));
             log::warn("retry", fmt::format("{}: {}; retrying from the last checkpoint in {:.1f}s (attempt {}/{})", what,
                                            e.what(), delay, attempt + 1, retries),
@@ -146,6 +149,7 @@ void run_migrate(MigrateArgs &a) {
         LayoutMigrateArgs la{a.src, a.to, a.layout, a.batch_size, {a.schema, a.idx, a.halfvec, a.replace, a.langchain_id_prefix}};
         la.summary = a.summary;
         la.skip_space_check = a.skip_space_check;
+        la.retries = a.retries;
         run_layout_migrate(la);
         return;
     }
@@ -174,107 +178,121 @@ void run_migrate(MigrateArgs &a) {
     auto source = open_source(a.src.from, so);
     sopts.source_description = source->describe();
     auto cols = select_collections(*source, a.src.collections);
-    auto main_pg = connecting.get();
-    PgConnection &pg = *main_pg;
-    const std::string target_description = pg.describe();
-    // Before anything is written: room for twice the estimated size, when the database is measurable.
-    if (!a.skip_space_check) check_migrate_space(pg, *source, cols, plan_options(a));
-    const auto run_start = std::chrono::steady_clock::now();
-    std::string pgvector_version = ensure_pgvector(pg);
-    ensure_schema_and_registry(pg, a.schema);
+    require_utf8_names(cols);
+    std::unique_ptr<PgConnection> main_pg;
+    std::string pgvector_version;
     CheckpointStore store(a.schema);
-    store.ensure_tables(pg);
-    store.lock(pg, kLockWaitSeconds);
-    log::info("start", fmt::format("migrating {} collection(s) from {} to {} (pgvector {}, {} job(s))", cols.size(),
-                                   source->describe(), pg.describe(), pgvector_version, a.jobs),
-              {{"source", source->describe()}, {"target", pg.describe()}, {"collections", cols.size()}, {"jobs", a.jobs}});
-
-    // --- the run: new, resumed, or refused because an interrupted one exists
-    json options = {{"source", source->describe()}, {"schema", a.schema}, {"collections", json::array()}};
-    if (a.halfvec) options["halfvec"] = true; // the staging tables' column type: a resume must keep it
-    for (const auto &c : cols) options["collections"].push_back(c.id);
+    auto run_start = std::chrono::steady_clock::now();
+    json options;
     std::string run_id;
     bool resuming = false;
-    if (auto prev = store.unfinished_run(pg)) {
-        auto loads = store.loads_of_run(pg, prev->run_id);
-        std::string state;
-        for (const auto &l : loads)
-            state += (state.empty() ? "" : ", ") + (l.status == "done" ? "'" + l.name + "' (done)" : describe_progress(l));
-        if (state.empty()) state = "nothing committed yet";
-        if (a.restart) {
-            for (const auto &l : loads)
-                if (l.status != "done") store.discard_load(pg, l);
-            store.finish_run(pg, prev->run_id, "abandoned");
-            log::info("restart", fmt::format("discarded the interrupted migration {} started {}: {}", prev->run_id,
-                                             prev->started_at, state));
-        } else if (a.resume) {
-            auto diff = run_option_differences(prev->options, options);
-            if (!diff.empty()) {
-                std::string list;
-                for (const auto &d : diff) list += "\n  " + d;
-                throw UsageError("--resume: the interrupted migration " + prev->run_id +
-                                 " was started with different options; resume it with the same --from/--schema/"
-                                 "--collections, or pass --restart to discard it:" + list);
-            }
-            run_id = prev->run_id;
-            resuming = true;
-            log::info("resume", fmt::format("resuming the migration {} started {}: {}", run_id, prev->started_at, state),
-                      {{"run_id", run_id}});
-        } else {
-            throw UsageError(fmt::format("an interrupted migration exists in schema '{}' (run {} started {}: {}); rerun "
-                                         "the same command with --resume to continue it, or with --restart to discard "
-                                         "it and start over",
-                                         a.schema, prev->run_id, prev->started_at, state));
-        }
-    } else if (a.resume) {
-        log::info("resume", "--resume: no interrupted migration to resume; starting a new one");
-    }
-
-    // --- classify each collection: finished by the resumed run, continued, or loaded afresh
     std::vector<std::unique_ptr<Job>> jobs;
     std::vector<std::string> present;
-    for (const auto &c : cols) {
-        log::Scope scope(json{{"collection", c.name}});
-        auto j = std::make_unique<Job>();
-        j->c = c;
-        j->table = derive_table_name(c.name);
-        j->staging = fit_identifier(j->table, "__load");
-        auto clash = pg.exec_params("SELECT name FROM " + qualified(a.schema, "chroma_collections") +
-                                        " WHERE table_name = $1 AND id::text <> $2 AND name <> $3",
-                                    {j->table, c.id, c.name});
-        if (clash.rows() > 0)
-            throw DataError("collection '" + c.name + "': its table name " + j->table + " is already used by collection '" +
-                            clash.text(0, 0) + "'");
-        std::string reject_path = (std::filesystem::path(a.reject_dir) / (j->table + ".rejects.jsonl")).string();
-        j->rejects = std::make_unique<RejectFile>(reject_path, c.name);
-        auto l = store.load(pg, c.id);
-        if (resuming && l && l->run_id == run_id && l->status == "done") {
-            j->done_before = true;
-            j->load = *l;
-        } else if (resuming && l && l->run_id == run_id && l->status == "loading") {
-            if (l->source_count != c.record_count)
-                throw DataError(fmt::format(
-                    "collection '{}' has {} records in the source now and had {} when the interrupted migration started: "
-                    "continuing by position could miss or repeat records; rerun with --restart (then `chroma2pg sync` "
-                    "catches up with later changes)",
-                    c.name, c.record_count, l->source_count));
-            auto exists = pg.scalar("SELECT to_regclass(" + quote_literal(qualified(a.schema, l->staging_table)) + ") IS NOT NULL");
-            uint64_t have = exists == "t" ? std::stoull(*pg.scalar("SELECT count(*) FROM " + qualified(a.schema, l->staging_table))) : 0;
-            if (exists != "t" || have != l->committed_records()) {
-                log::warn("resume", fmt::format("collection '{}': the staging table holds {} rows, the checkpoints say {}; "
-                                                "reloading this collection from the start",
-                                                c.name, have, l->committed_records()));
+    // Start-up (connect, catalog queries, CREATE EXTENSION, schema, lock, the run's state) starts over
+    // when a PostgreSQL restart takes the session, as the load's ranges do.
+    retry_lost_connection("start-up", a.retries, [&] {
+        if (!main_pg || !main_pg->ok()) main_pg = connecting.valid() ? connecting.get() : connect();
+        PgConnection &pg = *main_pg;
+        // Before anything is written: room for twice the estimated size, when the database is measurable.
+        if (!a.skip_space_check) check_migrate_space(pg, *source, cols, plan_options(a));
+        run_start = std::chrono::steady_clock::now();
+        pgvector_version = ensure_pgvector(pg);
+        ensure_schema_and_registry(pg, a.schema);
+        store.ensure_tables(pg);
+        store.lock(pg, kLockWaitSeconds);
+        log::info("start", fmt::format("migrating {} collection(s) from {} to {} (pgvector {}, {} job(s))", cols.size(),
+                                       source->describe(), pg.describe(), pgvector_version, a.jobs),
+                  {{"source", source->describe()}, {"target", pg.describe()}, {"collections", cols.size()}, {"jobs", a.jobs}});
+
+        // --- the run: new, resumed, or refused because an interrupted one exists
+        options = {{"source", source->describe()}, {"schema", a.schema}, {"collections", json::array()}};
+        if (a.halfvec) options["halfvec"] = true; // the staging tables' column type: a resume must keep it
+        for (const auto &c : cols) options["collections"].push_back(c.id);
+        run_id.clear();
+        resuming = false;
+        if (auto prev = store.unfinished_run(pg)) {
+            auto loads = store.loads_of_run(pg, prev->run_id);
+            std::string state;
+            for (const auto &l : loads)
+                state += (state.empty() ? "" : ", ") + (l.status == "done" ? "'" + l.name + "' (done)" : describe_progress(l));
+            if (state.empty()) state = "nothing committed yet";
+            if (a.restart) {
+                for (const auto &l : loads)
+                    if (l.status != "done") store.discard_load(pg, l);
+                store.finish_run(pg, prev->run_id, "abandoned");
+                log::info("restart", fmt::format("discarded the interrupted migration {} started {}: {}", prev->run_id,
+                                                 prev->started_at, state));
+            } else if (a.resume) {
+                auto diff = run_option_differences(prev->options, options);
+                if (!diff.empty()) {
+                    std::string list;
+                    for (const auto &d : diff) list += "\n  " + d;
+                    throw UsageError("--resume: the interrupted migration " + prev->run_id +
+                                     " was started with different options; resume it with the same --from/--schema/"
+                                     "--collections, or pass --restart to discard it:" + list);
+                }
+                run_id = prev->run_id;
+                resuming = true;
+                log::info("resume", fmt::format("resuming the migration {} started {}: {}", run_id, prev->started_at, state),
+                          {{"run_id", run_id}});
             } else {
-                j->fresh = false;
-                j->load = *l;
+                throw UsageError(fmt::format("an interrupted migration exists in schema '{}' (run {} started {}: {}); rerun "
+                                             "the same command with --resume to continue it, or with --restart to discard "
+                                             "it and start over",
+                                             a.schema, prev->run_id, prev->started_at, state));
             }
+        } else if (a.resume) {
+            log::info("resume", "--resume: no interrupted migration to resume; starting a new one");
         }
-        // Only a refusal needs it, and it counts the old table's rows (a scan of the whole table).
-        if (j->fresh && !j->done_before && !a.replace)
-            if (auto r = find_registered(pg, a.schema, c.id, c.name); r && r->rows >= 0)
-                present.push_back(fmt::format("'{}' (table {}, {} rows)", c.name, r->table_name, r->rows));
-        jobs.push_back(std::move(j));
-    }
+
+        // --- classify each collection: finished by the resumed run, continued, or loaded afresh
+        jobs.clear();
+        present.clear();
+        for (const auto &c : cols) {
+            log::Scope scope(json{{"collection", c.name}});
+            auto j = std::make_unique<Job>();
+            j->c = c;
+            j->table = derive_table_name(c.name);
+            j->staging = fit_identifier(j->table, "__load");
+            auto clash = pg.exec_params("SELECT name FROM " + qualified(a.schema, "chroma_collections") +
+                                            " WHERE table_name = $1 AND id::text <> $2 AND name <> $3",
+                                        {j->table, c.id, c.name});
+            if (clash.rows() > 0)
+                throw DataError("collection '" + c.name + "': its table name " + j->table + " is already used by collection '" +
+                                clash.text(0, 0) + "'");
+            std::string reject_path = (std::filesystem::path(a.reject_dir) / (j->table + ".rejects.jsonl")).string();
+            j->rejects = std::make_unique<RejectFile>(reject_path, c.name);
+            auto l = store.load(pg, c.id);
+            if (resuming && l && l->run_id == run_id && l->status == "done") {
+                j->done_before = true;
+                j->load = *l;
+            } else if (resuming && l && l->run_id == run_id && l->status == "loading") {
+                if (l->source_count != c.record_count)
+                    throw DataError(fmt::format(
+                        "collection '{}' has {} records in the source now and had {} when the interrupted migration started: "
+                        "continuing by position could miss or repeat records; rerun with --restart (then `chroma2pg sync` "
+                        "catches up with later changes)",
+                        c.name, c.record_count, l->source_count));
+                auto exists = pg.scalar("SELECT to_regclass(" + quote_literal(qualified(a.schema, l->staging_table)) + ") IS NOT NULL");
+                uint64_t have = exists == "t" ? std::stoull(*pg.scalar("SELECT count(*) FROM " + qualified(a.schema, l->staging_table))) : 0;
+                if (exists != "t" || have != l->committed_records()) {
+                    log::warn("resume", fmt::format("collection '{}': the staging table holds {} rows, the checkpoints say {}; "
+                                                    "reloading this collection from the start",
+                                                    c.name, have, l->committed_records()));
+                } else {
+                    j->fresh = false;
+                    j->load = *l;
+                }
+            }
+            // Only a refusal needs it, and it counts the old table's rows (a scan of the whole table).
+            if (j->fresh && !j->done_before && !a.replace)
+                if (auto r = find_registered(pg, a.schema, c.id, c.name); r && r->rows >= 0)
+                    present.push_back(fmt::format("'{}' (table {}, {} rows)", c.name, r->table_name, r->rows));
+            jobs.push_back(std::move(j));
+        }
+    });
+    PgConnection &pg = *main_pg;
+    const std::string target_description = pg.describe();
     // Refuse before writing anything when a collection is already there and --replace was not given.
     if (!present.empty() && !a.replace) {
         std::string list;

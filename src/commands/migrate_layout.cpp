@@ -22,19 +22,27 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
     resolve_token(so);
     auto source = open_source(a.src.from, so);
     auto cols = select_collections(*source, a.src.collections);
-    PgConnection pg(a.to);
-    if (!a.skip_space_check) {
-        MigratePlanOptions po;
-        po.schema = a.opts.schema;
-        po.layout = a.layout;
-        po.index = a.opts.index;
-        po.halfvec = a.opts.halfvec;
-        po.langchain_id_prefix = a.opts.langchain_id_prefix;
-        po.batch_size = a.batch_size;
-        check_migrate_space(pg, *source, cols, po);
-    }
-    const auto run_start = std::chrono::steady_clock::now();
-    std::string pgvector_version = ensure_pgvector(pg);
+    require_utf8_names(cols);
+    std::unique_ptr<PgConnection> conn;
+    std::string pgvector_version;
+    auto run_start = std::chrono::steady_clock::now();
+    // A PostgreSQL restart during start-up: reconnect and start over.
+    retry_lost_connection("start-up", a.retries, [&] {
+        if (!conn || !conn->ok()) conn = std::make_unique<PgConnection>(a.to);
+        if (!a.skip_space_check) {
+            MigratePlanOptions po;
+            po.schema = a.opts.schema;
+            po.layout = a.layout;
+            po.index = a.opts.index;
+            po.halfvec = a.opts.halfvec;
+            po.langchain_id_prefix = a.opts.langchain_id_prefix;
+            po.batch_size = a.batch_size;
+            check_migrate_space(*conn, *source, cols, po);
+        }
+        run_start = std::chrono::steady_clock::now();
+        pgvector_version = ensure_pgvector(*conn);
+    });
+    PgConnection &pg = *conn;
     log::info("start", fmt::format("migrating {} collection(s) from {} to {} as the {} layout (pgvector {})", cols.size(),
                                    source->describe(), pg.describe(), a.layout, pgvector_version),
               {{"source", source->describe()}, {"target", pg.describe()}, {"layout", a.layout}});

@@ -15,6 +15,7 @@ struct LayoutMigrateArgs {
     LayoutOptions opts;
     std::string summary;           // --summary FILE
     bool skip_space_check = false; // --skip-space-check
+    int retries = 8;               // --retries: start-up attempts when a PostgreSQL restart takes the session
 };
 
 void run_layout_migrate(LayoutMigrateArgs &a);

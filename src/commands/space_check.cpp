@@ -66,17 +66,31 @@ SpaceCheck database_space(PgConnection &pg, uint64_t estimate) {
         c.note = "the server is not on this machine (" + pg.describe() + "): its free space cannot be measured";
         return c;
     }
-    std::string dir;
-    try {
-        dir = pg.scalar("SHOW data_directory").value_or("");
-    } catch (const Error &) {
-        c.note = "SHOW data_directory is not allowed for this role (needs pg_read_all_settings or superuser)";
-        return c;
+    // The tables go to default_tablespace when set, else to the database's tablespace; one outside the
+    // data directory has its own location (and, often, its own file system).
+    std::string dir, tablespace;
+    auto ts = pg.exec("SELECT t.spcname, pg_tablespace_location(t.oid) FROM pg_tablespace t WHERE t.oid = COALESCE("
+                      "(SELECT oid FROM pg_tablespace WHERE spcname = NULLIF(current_setting('default_tablespace'), '')),"
+                      " (SELECT dattablespace FROM pg_database WHERE datname = current_database()))");
+    if (ts.rows() == 1 && !ts.text(0, 1).empty()) {
+        tablespace = ts.text(0, 0);
+        dir = ts.text(0, 1);
+        c.note = "the tables go to tablespace " + tablespace + " (default_tablespace or the database's own)";
+    } else {
+        try {
+            dir = pg.scalar("SHOW data_directory").value_or("");
+        } catch (const PgConnectionLost &) {
+            throw;
+        } catch (const Error &) {
+            c.note = "SHOW data_directory is not allowed for this role (needs pg_read_all_settings or superuser)";
+            return c;
+        }
     }
     struct statvfs st {};
     std::error_code ec;
     if (dir.empty() || !fs::is_directory(dir, ec) || ::statvfs(dir.c_str(), &st) != 0) {
-        c.note = "the data directory " + dir + " the server reports is not visible from here (a container?)";
+        c.note = (tablespace.empty() ? "the data directory " : "the tablespace " + tablespace + "'s directory ") + dir +
+                 " the server reports is not visible from here (a container?)";
         return c;
     }
     c.path = dir;
@@ -89,10 +103,10 @@ void enforce_space(const std::vector<SpaceCheck> &checks, bool skip) {
     for (const auto &c : checks) {
         if (c.status() != "insufficient") continue;
         throw EnvError(fmt::format(
-            "not enough free space for the {} at {}: {} free ({} bytes), {} needed ({} bytes: {}x the estimated {}); "
+            "not enough free space for the {} at {}{}: {} free ({} bytes), {} needed ({} bytes: {}x the estimated {}); "
             "free some space or choose another location, or pass --skip-space-check (CHROMA2PG_SKIP_SPACE_CHECK=1) "
             "to go ahead anyway",
-            c.what, c.path, human_bytes(double(*c.free_bytes)), *c.free_bytes, human_bytes(double(c.needed_bytes)),
+            c.what, c.path, c.note.empty() ? "" : " (" + c.note + ")", human_bytes(double(*c.free_bytes)), *c.free_bytes, human_bytes(double(c.needed_bytes)),
             c.needed_bytes, kSpaceMargin, human_bytes(double(c.estimate_bytes))));
     }
 }

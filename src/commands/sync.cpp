@@ -276,6 +276,7 @@ void run_sync(SyncArgs &a) {
 
     auto source = open_source(a.src.from, so);
     auto cols = select_collections(*source, a.src.collections);
+    require_utf8_names(cols);
     PgConnection pg(a.to);
     if (layout != Layout::native) {
         run_layout_sync(a, layout, *source, cols, pg);

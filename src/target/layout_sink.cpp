@@ -220,6 +220,7 @@ void LayoutSink::finish() {
         pg_.copy_in_finish(buf_);
         in_copy_ = false;
     }
+    PgConnection::Patience long_statements(pg_); // moving the rows, the index build: may be silent for long
     after_copy();
     auto t0 = std::chrono::steady_clock::now();
     if (auto plan = index_plan(); plan && !plan->sql.empty()) {

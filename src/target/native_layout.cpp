@@ -15,6 +15,43 @@ IndexMethod parse_index_method(const std::string &s) {
     throw UsageError("--index: expected hnsw, ivfflat or none, not '" + s + "'");
 }
 
+namespace {
+
+// Why CREATE EXTENSION vector failed, from the role's real rights: a superuser is never told to become
+// one, and a right that is missing is named with the GRANT that gives it.
+std::string pgvector_create_hint(PgConnection &pg) {
+    std::optional<std::string> super, can_create, trusted;
+    try {
+        auto r = pg.exec("SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user), "
+                         "has_database_privilege(current_user, current_database(), 'CREATE'), "
+                         "(SELECT bool_or(trusted) FROM pg_available_extension_versions WHERE name = 'vector'), "
+                         "current_user, current_database()");
+        super = r.opt(0, 0);
+        can_create = r.opt(0, 1);
+        trusted = r.opt(0, 2);
+        if (super == "t")
+            return "the role is a superuser, so its rights are not the cause: see the server's message (a read-only "
+                   "transaction or standby? pgvector's files on the server incomplete, its library missing? then "
+                   "reinstall it, Debian: postgresql-15-pgvector)";
+        std::string grant = "GRANT CREATE ON DATABASE " + quote_ident(r.text(0, 4)) + " TO " + quote_ident(r.text(0, 3)) + ";";
+        if (trusted == "t" && can_create != "t")
+            return "pgvector is a trusted extension: a role with CREATE on the database may create it; as the "
+                   "database's owner or a superuser run: " + grant;
+        if (trusted == "t")
+            return "pgvector is trusted and the role has CREATE on the database, yet it could not create the "
+                   "extension: see the server's message above";
+    } catch (const PgConnectionLost &) {
+        throw;
+    } catch (const Error &) {
+        // the catalog could not be read: fall back to the general advice below
+    }
+    return "pgvector is installed on the server but this role is not a superuser and this pgvector build is not a "
+           "trusted extension: run CREATE EXTENSION vector once as a superuser in this database (sql/init-pgvector.sql "
+           "does)";
+}
+
+} // namespace
+
 std::string ensure_pgvector(PgConnection &pg) {
     if (auto v = pg.scalar("SELECT extversion FROM pg_extension WHERE extname = 'vector'")) return *v;
     auto avail = pg.scalar("SELECT default_version FROM pg_available_extensions WHERE name = 'vector'");
@@ -25,10 +62,10 @@ std::string ensure_pgvector(PgConnection &pg) {
                        "0.8.3 or newer), or use the pgvector/pgvector Docker image");
     try {
         pg.exec("CREATE EXTENSION IF NOT EXISTS vector");
+    } catch (const PgConnectionLost &) {
+        throw; // a restart: the caller retries
     } catch (const Error &e) {
-        throw EnvError(std::string(e.what()) +
-                       "; pgvector is available but this role cannot create it: run CREATE EXTENSION vector as a "
-                       "superuser (sql/init-pgvector.sql does)");
+        throw EnvError(std::string(e.what()) + "; " + pgvector_create_hint(pg));
     }
     return pg.scalar("SELECT extversion FROM pg_extension WHERE extname = 'vector'").value_or("?");
 }

@@ -1,6 +1,7 @@
 // A libpq connection with errors that name the SQLSTATE and never the password.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -8,7 +9,36 @@
 
 #include <libpq-fe.h>
 
+#include "util/error.hpp"
+
 namespace c2p {
+
+// How long PostgreSQL may keep chroma2pg waiting (--pg-timeout, --pg-connect-wait; docs/exit-codes.md).
+struct PgSettings {
+    // Silence tolerated mid-statement or mid-COPY before the server counts as hung; 0 waits forever.
+    // A statement marked long (PgConnection::Patience) waits on while a second session can see it run.
+    int timeout_seconds = 120;
+    // libpq connect_timeout unless the connection string or PGCONNECT_TIMEOUT sets one.
+    int connect_timeout_seconds = 10;
+    // A server that refuses connections or is starting up is retried with backoff this long in all
+    // (a compose file starts the database and chroma2pg together).
+    int connect_wait_seconds = 60;
+};
+PgSettings &pg_settings();
+
+// The session died (server restart, network): a fresh connection may succeed; retried with backoff.
+struct PgConnectionLost : EnvError {
+    explicit PgConnectionLost(const std::string &msg) : EnvError(msg) {}
+};
+// The server refused for a cause outside the data (disk or tablespace full, a missing privilege): retrying
+// cannot help, so it is not retried; the message names the fix.
+struct PgRefused : EnvError {
+    explicit PgRefused(const std::string &msg) : EnvError(msg) {}
+};
+// The server stopped answering for --pg-timeout seconds: not retried, so a hung server fails in bounded time.
+struct PgUnresponsive : EnvError {
+    explicit PgUnresponsive(const std::string &msg) : EnvError(msg) {}
+};
 
 class CopyBinaryBuffer;
 
@@ -62,7 +92,20 @@ public:
     bool copy_out_next(const char *&buf, int &len);
 
     int server_version() const { return PQserverVersion(conn_); }
-    bool ok() const { return PQstatus(conn_) == CONNECTION_OK; }
+    bool ok() const { return !unresponsive_ && PQstatus(conn_) == CONNECTION_OK; }
+
+    // While alive, a silent server is not hung as long as a second session sees this one's statement
+    // still active (index builds, full-table scans): checked every --pg-timeout seconds.
+    class Patience {
+    public:
+        explicit Patience(PgConnection &pg) : pg_(pg) { ++pg_.patience_; }
+        ~Patience() { --pg_.patience_; }
+        Patience(const Patience &) = delete;
+        Patience &operator=(const Patience &) = delete;
+
+    private:
+        PgConnection &pg_;
+    };
     // After a failure inside a transaction: ROLLBACK when the connection still works; never throws.
     void rollback_quietly() noexcept;
     // A sink's abort(): ends an open COPY and rolls back an open transaction; never throws.
@@ -70,7 +113,18 @@ public:
 
 private:
     [[noreturn]] void fail(const std::string &what, PGresult *r);
+    // Waits for the socket (POLLIN and/or POLLOUT) within --pg-timeout; throws PgUnresponsive.
+    void await(short events, const std::string &what);
+    void flush(const std::string &what);
+    // The statement's result (the first error, else the last result; a COPY state at once).
+    PGresult *collect(const std::string &what);
+    PGresult *run(const std::string &sql, const std::vector<std::optional<std::string>> *params);
+    // A second session's view: is this one's backend still running a statement?
+    bool still_running_elsewhere(int timeout_seconds) const;
     PGconn *conn_ = nullptr;
+    std::string conninfo_;
+    int patience_ = 0;
+    bool unresponsive_ = false;
     std::string describe_;
     char *copy_out_buf_ = nullptr;
 };
@@ -79,6 +133,15 @@ std::string quote_ident(const std::string &s);
 std::string quote_literal(const std::string &s);
 // SQLSTATE classes that mean "the connection went away, try again".
 bool is_transient_sqlstate(const std::string &sqlstate);
+// SQLSTATEs of the environment, not the data (exit 3): resources such as disk full (53), privileges
+// (42501), operator intervention (57), system errors (58), authorization (28), a missing database (3D000).
+bool is_environment_sqlstate(const std::string &sqlstate);
+// For a permission error (42501): the GRANT (or ownership change) that fixes it, from the server's message.
+std::string permission_hint(const std::string &message, const std::string &role, const std::string &database);
+
+// Runs fn, and runs it again with backoff when it throws PgConnectionLost (a PostgreSQL restart), up to
+// `attempts` times in all; fn must be able to start over (reconnect when its connection is not ok()).
+void retry_lost_connection(const std::string &what, int attempts, const std::function<void()> &fn);
 
 // The resolved conninfo: --to, else DATABASE_URL, else "" (libpq's PG* variables).
 std::string resolve_target(const std::string &target);

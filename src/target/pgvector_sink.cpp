@@ -191,6 +191,7 @@ void RangeLoader::abort() noexcept {
 FinalizeResult finalize_collection(PgConnection &pg, const PgvectorSinkOptions &opts, const CheckpointStore &store,
                                    const CollectionInfo &c, const std::string &table, const std::string &staging,
                                    const BadRecordCounts &bad) {
+    PgConnection::Patience long_statements(pg); // the index build may be silent for long
     FinalizeResult res;
     auto load = store.load(pg, c.id);
     if (load && load->status == "done") {

@@ -105,6 +105,7 @@ json latency_summary(std::vector<double> lat, double seconds) {
 
 json run_bench(const BenchTarget &t, const BenchOptions &o) {
     PgConnection pg(t.conninfo);
+    PgConnection::Patience long_statements(pg); // building the comparison index may be silent for long
     const std::string tbl = qualified(t.schema, t.table);
     json out = {{"collection", t.collection}, {"table", t.schema + "." + t.table}, {"dimension", t.dim},
                 {"space", space_name(t.space)}, {"k", o.k}, {"duration_seconds", o.duration}};

@@ -39,6 +39,7 @@ std::string utc_now() {
 json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_collections, const VerifyOptions &o) {
     auto t_start = std::chrono::steady_clock::now();
     PgConnection pg(o.to);
+    PgConnection::Patience long_statements(pg); // exact searches and whole-table digests may be silent for long
     json failures = json::array(), warnings = json::array();
     auto pgv = pg.scalar("SELECT extversion FROM pg_extension WHERE extname = 'vector'");
     if (!pgv)

@@ -104,7 +104,8 @@ class Errors(unittest.TestCase):
 
     def test_unreachable_postgres_hides_password(self):
         url = "postgresql://someone:sekret-pw-123@127.0.0.1:%d/db" % free_port()
-        p = s.run("migrate", "--from", s.CHROMA_URL, "--to", url, "--collections", self.name)
+        p = s.run("migrate", "--from", s.CHROMA_URL, "--to", url, "--collections", self.name,
+                  env={"CHROMA2PG_PG_CONNECT_WAIT": "2"})  # refused: retried 2 s, not the default 60
         self.assertEqual(p.returncode, 3, p.stderr)
         self.assertIn("cannot connect to postgresql", p.stderr)
         self.assertNotIn("sekret-pw-123", p.stderr + p.stdout)
