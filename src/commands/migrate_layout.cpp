@@ -21,7 +21,7 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
     SourceOptions so = a.src.opts;
     resolve_token(so);
     auto source = open_source(a.src.from, so);
-    auto cols = select_collections(*source, a.src.collections);
+    auto cols = select_collections(*source, a.src);
     PgConnection pg(a.to);
     if (!a.skip_space_check) {
         MigratePlanOptions po;
