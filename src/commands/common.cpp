@@ -7,7 +7,10 @@
 
 #include <fnmatch.h>
 
+#include <fmt/format.h>
+
 #include "cli/command_line.hpp"
+#include "sources/http/http_client.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -38,12 +41,12 @@ void add_source_flags(CLI::App &cmd, SourceFlags &f, bool with_collections) {
         ->check(CLI::IsMember({"x-chroma-token", "authorization"}))
         ->envname("CHROMA2PG_TOKEN_HEADER")
         ->capture_default_str();
-    cmd.add_option("--chroma-wait", f.opts.chroma_wait_seconds,
-                   "Seconds to keep retrying a Chroma server that is not up yet (connection refused, HTTP 5xx), "
-                   "with backoff; 0 fails at once")
+    cmd.add_option_function<double>("--chroma-wait", set_chroma_start_wait,
+                                    "Seconds to keep retrying a Chroma server that is not up yet (connection refused, "
+                                    "HTTP 5xx), with backoff; 0 fails at once")
         ->envname("CHROMA2PG_CHROMA_WAIT")
         ->check(CLI::NonNegativeNumber)
-        ->capture_default_str();
+        ->default_str(fmt::format("{:g}", chroma_start_wait()));
     cmd.add_flag("--insecure", f.opts.insecure_tls, "Do not verify the Chroma server's TLS certificate")
         ->envname("CHROMA2PG_INSECURE");
     cmd.add_flag("--salvage", f.opts.salvage,

@@ -46,7 +46,6 @@ struct SourceOptions {
     std::string token;            // empty = none
     std::string token_header = "x-chroma-token"; // or "authorization" (Bearer)
     bool insecure_tls = false;
-    double chroma_wait_seconds = 60; // a server that is still starting: how long to keep retrying
     bool salvage = false;         // persistent dir: recover what can be, report the rest
     bool no_table_scans = false;  // persistent dir: read by rowid lookups only (tests compare both ways)
 };

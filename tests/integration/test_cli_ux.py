@@ -77,7 +77,7 @@ class RunningMigration(unittest.TestCase):
 
     def migrate_args(self, url):
         return ["migrate", "--from", self.server.url, "--to", url, "--checkpoint-records", 1000, "--jobs", 1,
-                "--batch-size", 500, "--reject-dir", os.path.join(self.tmp, "rejects"), "--index", "none"]
+                "--batch-size", 200, "--reject-dir", os.path.join(self.tmp, "rejects"), "--index", "none"]
 
     def test_password_and_token_are_not_in_ps(self):
         url, drop = s.new_database("ux")
@@ -149,10 +149,14 @@ class RunningMigration(unittest.TestCase):
     def test_backup_interrupted_leaves_no_partial_backup(self):
         out = os.path.join(self.tmp, "backups-" + uuid.uuid4().hex[:6])
         os.makedirs(out)
-        p = r.popen("backup", "--from", self.server.url, "--out", out, "--batch-size", 500)
+        p = r.popen("backup", "--from", self.server.url, "--out", out, "--batch-size", 100)
 
         def partial_has_data():
-            return any(os.path.getsize(f) > 0 for f in glob.glob(os.path.join(out, ".*partial*", "*")))
+            for d in glob.glob(os.path.join(out, ".*partial*")):
+                for root, _, files in os.walk(d):
+                    if any(os.path.getsize(os.path.join(root, f)) > 0 for f in files):
+                        return True
+            return False
         wait_for(partial_has_data, 120, "a partial backup file", p)
         p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=300)

@@ -118,7 +118,7 @@ ChromaHttpSource::ChromaHttpSource(const std::string &url, const SourceOptions &
       client_(base_, auth_, opts.insecure_tls) {
     reject_api_path(url);
     // The server may still be starting (started together with chroma2pg): wait for it (--chroma-wait).
-    auto hb = client_.get_when_up("/api/v2/heartbeat", opts.chroma_wait_seconds);
+    auto hb = client_.get_when_up("/api/v2/heartbeat", chroma_start_wait());
     if (hb.status == 200) {
         api_ = 2;
     } else if (hb.status == 404 || hb.status == 410) {

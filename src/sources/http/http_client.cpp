@@ -1,5 +1,6 @@
 #include "sources/http/http_client.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -169,6 +170,12 @@ HttpResponse HttpClient::get_when_up(const std::string &path, double wait_second
         backoff = std::min(backoff * 2, 5.0);
     }
 }
+
+namespace {
+std::atomic<double> g_chroma_start_wait{60.0};
+}
+void set_chroma_start_wait(double seconds) { g_chroma_start_wait = seconds; }
+double chroma_start_wait() { return g_chroma_start_wait; }
 
 void reject_api_path(const std::string &url) {
     std::string base = parse_url(url).base; // without credentials

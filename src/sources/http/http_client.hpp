@@ -43,6 +43,11 @@ private:
     void *curl_ = nullptr;
 };
 
+// How long the first request to a Chroma server keeps retrying while the server starts (--chroma-wait,
+// default 60 s). Process-wide: set once from the command line, like the log level.
+void set_chroma_start_wait(double seconds);
+double chroma_start_wait();
+
 // Splits "http://user:pw@host:port/prefix" into a credential-free base URL and the credentials.
 struct ParsedUrl {
     std::string base; // scheme://host:port[/prefix], no trailing slash, no credentials
