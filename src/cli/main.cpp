@@ -2,11 +2,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
-#include <string_view>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "cli/command_line.hpp"
+#include "cli/suggest.hpp"
 #include "commands/commands.hpp"
 #include "commands/common.hpp"
 #include "util/error.hpp"
@@ -46,6 +48,12 @@ nlohmann::ordered_json error_fields(const c2p::Error &e) {
 
 int main(int argc, char **argv) {
     using namespace c2p;
+    // Parsed from a copy: the passwords and tokens in argv itself are blanked for `ps` right away.
+    std::vector<std::string> args = command_line::take(argc, argv);
+    std::vector<char *> arg_ptrs;
+    for (auto &a : args) arg_ptrs.push_back(a.data());
+    arg_ptrs.push_back(nullptr);
+    argv = arg_ptrs.data();
     CLI::App app{"chroma2pg: move ChromaDB collections to PostgreSQL + pgvector, losslessly", "chroma2pg"};
     app.require_subcommand(1);
     app.set_version_flag("--version", std::string("chroma2pg ") + C2P_VERSION + " (git " + C2P_GIT_REV + ")");
@@ -72,6 +80,11 @@ int main(int argc, char **argv) {
                        g.quiet ? log::Level::error : g.verbose ? log::Level::debug : log::Level::info);
     });
     try {
+        if (auto hint = unknown_command_hint(app, args)) {
+            if (json_logs_requested(argc, argv)) log::configure(log::Format::json, log::Level::error);
+            log::error("usage_error", *hint, {{"exit_code", static_cast<int>(ExitCode::usage)}});
+            return static_cast<int>(ExitCode::usage);
+        }
         app.parse(argc, argv);
     } catch (const CLI::ParseError &e) {
         if (e.get_exit_code() != 0 && json_logs_requested(argc, argv)) {

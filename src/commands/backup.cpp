@@ -50,11 +50,12 @@ void run_backup(BackupArgs &a) {
         run_backup_dry_run(a.src, plan, a.skip_space_check);
         return;
     }
+    interrupt::install(); // from here on Ctrl-C stops at a batch boundary and says what was kept
 
     SourceOptions so = a.src.opts;
     resolve_token(so);
     auto source = open_source(a.src.from, so);
-    auto cols = select_collections(*source, a.src.collections);
+    auto cols = select_collections(*source, a.src);
     // Before anything is written: room for twice the estimated backup.
     if (!a.skip_space_check) check_backup_space(*source, cols, plan);
 
@@ -76,7 +77,7 @@ void run_backup(BackupArgs &a) {
     nlohmann::ordered_json summary = nlohmann::ordered_json::array();
     uint64_t total_records = 0, total_bytes = 0, total_payload = 0;
     double total_seconds = 0;
-    for (const auto &c : cols) {
+    for (const auto &c : cols) try {
         BackupSink sink(dir.partial_path(), formats, level);
         auto reader = source->read(c, a.batch_size);
         Progress progress(c.name, c.record_count, !g.quiet);
@@ -110,6 +111,12 @@ void run_backup(BackupArgs &a) {
         total_bytes += sink.bytes_written();
         total_payload += st.bytes;
         total_seconds += st.seconds;
+    } catch (const Interrupted &e) {
+        throw interrupted_run(e, "backup",
+                              fmt::format("{} of {} collection(s) written; a backup is kept whole or not at all, so the "
+                                          "partial directory is removed",
+                                          summary.size(), cols.size()),
+                              "run it again");
     }
     std::string final_path = dir.commit(m);
     log::info("done", fmt::format("backup complete: {} ({} records, {} collection(s), {})", final_path, total_records,

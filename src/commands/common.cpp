@@ -1,14 +1,20 @@
 #include "commands/common.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
 
+#include <fnmatch.h>
+
 #include <fmt/format.h>
 
-#include "target/pg_connection.hpp"
+#include "cli/command_line.hpp"
 #include "core/json_text.hpp"
+#include "sources/http/http_client.hpp"
+#include "target/pg_connection.hpp"
 #include "util/error.hpp"
+#include "util/log.hpp"
 
 namespace c2p {
 
@@ -37,16 +43,29 @@ void add_source_flags(CLI::App &cmd, SourceFlags &f, bool with_collections) {
         ->check(CLI::IsMember({"x-chroma-token", "authorization"}))
         ->envname("CHROMA2PG_TOKEN_HEADER")
         ->capture_default_str();
+    cmd.add_option_function<double>("--chroma-wait", set_chroma_start_wait,
+                                    "Seconds to keep retrying a Chroma server that is not up yet (connection refused, "
+                                    "HTTP 5xx), with backoff; 0 fails at once")
+        ->envname("CHROMA2PG_CHROMA_WAIT")
+        ->check(CLI::NonNegativeNumber)
+        ->default_str(fmt::format("{:g}", chroma_start_wait()));
     cmd.add_flag("--insecure", f.opts.insecure_tls, "Do not verify the Chroma server's TLS certificate")
         ->envname("CHROMA2PG_INSECURE");
     cmd.add_flag("--salvage", f.opts.salvage,
                  "Damaged persistent directory: take every record that can be recovered and report the rest "
                  "(default: refuse, naming the damage)")
         ->envname("CHROMA2PG_SALVAGE");
-    if (with_collections)
-        cmd.add_option("--collections", f.collections, "Only these collections (comma-separated names)")
-            ->delimiter(',')
-            ->envname("CHROMA2PG_COLLECTIONS");
+    if (with_collections) add_collection_flags(cmd, f.collections, f.exclude_collections);
+}
+
+void add_collection_flags(CLI::App &cmd, std::vector<std::string> &only, std::vector<std::string> &exclude) {
+    cmd.add_option("--collections", only, "Only these collections (comma-separated names)")
+        ->delimiter(',')
+        ->envname("CHROMA2PG_COLLECTIONS");
+    cmd.add_option("--exclude-collections", exclude,
+                   "Leave out these collections (comma-separated names or glob patterns such as 'tmp_*'; repeatable)")
+        ->delimiter(',')
+        ->envname("CHROMA2PG_EXCLUDE_COLLECTIONS");
 }
 
 void add_target_flags(CLI::App &cmd, std::string &to, std::string &schema) {
@@ -86,13 +105,42 @@ void resolve_token(SourceOptions &o) {
         }
 }
 
-std::vector<CollectionInfo> select_collections(Source &src, const std::vector<std::string> &wanted) {
-    return filter_collections(src.list_collections(), wanted, src.describe());
+std::vector<CollectionInfo> select_collections(Source &src, const std::vector<std::string> &wanted,
+                                               const std::vector<std::string> &exclude) {
+    return filter_collections(src.list_collections(), wanted, src.describe(), exclude);
 }
 
+std::vector<CollectionInfo> select_collections(Source &src, const SourceFlags &f) {
+    return select_collections(src, f.collections, f.exclude_collections);
+}
+
+namespace {
+
+bool excluded_by(const CollectionInfo &c, const std::string &pattern) {
+    return c.name == pattern || c.id == pattern || ::fnmatch(pattern.c_str(), c.name.c_str(), 0) == 0;
+}
+
+std::vector<CollectionInfo> without_excluded(std::vector<CollectionInfo> cols, const std::vector<CollectionInfo> &all,
+                                             const std::vector<std::string> &exclude,
+                                             const std::string &source_description) {
+    for (const auto &p : exclude) {
+        if (std::none_of(all.begin(), all.end(), [&](const CollectionInfo &c) { return excluded_by(c, p); }))
+            log::warn("exclude_unmatched",
+                      "--exclude-collections '" + p + "' matches no collection in " + source_description,
+                      {{"pattern", p}});
+    }
+    std::erase_if(cols, [&](const CollectionInfo &c) {
+        return std::any_of(exclude.begin(), exclude.end(), [&](const std::string &p) { return excluded_by(c, p); });
+    });
+    return cols;
+}
+
+} // namespace
+
 std::vector<CollectionInfo> filter_collections(const std::vector<CollectionInfo> &all, const std::vector<std::string> &wanted,
-                                               const std::string &source_description) {
-    if (wanted.empty()) return all;
+                                               const std::string &source_description,
+                                               const std::vector<std::string> &exclude) {
+    if (wanted.empty()) return without_excluded(all, all, exclude, source_description);
     std::vector<CollectionInfo> out;
     std::set<std::string> seen;
     for (const auto &w : wanted) {
@@ -109,7 +157,16 @@ std::vector<CollectionInfo> filter_collections(const std::vector<CollectionInfo>
                             " (it has: " + (names.empty() ? "no collections" : names) + ")");
         }
     }
-    return out;
+    return without_excluded(std::move(out), all, exclude, source_description);
+}
+
+Interrupted interrupted_run(const Interrupted &e, const std::string &command, const std::string &state,
+                            const std::string &how, const std::vector<std::string> &add,
+                            const std::vector<std::string> &drop) {
+    std::string note;
+    std::string cmd = command_line::rerun(add, drop, &note);
+    return Interrupted(e.signo, command + " interrupted by " + interrupt::signal_name(e.signo) + ": " + state + "; " + how +
+                                    ": " + cmd + (note.empty() ? "" : " (" + note + ")"));
 }
 
 void require_utf8_names(const std::vector<CollectionInfo> &cols) {

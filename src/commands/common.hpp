@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sources/source.hpp"
+#include "util/interrupt.hpp"
 
 namespace c2p {
 
@@ -21,20 +22,29 @@ struct GlobalOptions {
 struct SourceFlags {
     std::string from;
     std::vector<std::string> collections;
+    std::vector<std::string> exclude_collections;
     SourceOptions opts;
 };
 
-// Registers --from, --tenant, --database, --token, --token-header, --insecure, --collections.
+// Registers --from, --tenant, --database, --token, --token-header, --insecure, --collections,
+// --exclude-collections.
 void add_source_flags(CLI::App &cmd, SourceFlags &f, bool with_collections = true);
+// --collections NAME,... and --exclude-collections NAME|GLOB,... (each also repeatable).
+void add_collection_flags(CLI::App &cmd, std::vector<std::string> &only, std::vector<std::string> &exclude);
 // Registers --to (libpq conninfo or URL; DATABASE_URL / PG* when absent) and --schema.
 void add_target_flags(CLI::App &cmd, std::string &to, std::string &schema);
 // Registers --pg-timeout and --pg-connect-wait (pg_settings()); add_target_flags includes them.
 void add_pg_wait_flags(CLI::App &cmd);
 
-// The collections to work on, in source order; unknown names are a usage error listing what exists.
-std::vector<CollectionInfo> select_collections(Source &src, const std::vector<std::string> &wanted);
+// The collections to work on, in source order: `wanted` (all when empty; an unknown name is a usage
+// error listing what exists) minus those `exclude` names or matches as a glob (an exclusion that
+// matches nothing is a warning).
+std::vector<CollectionInfo> select_collections(Source &src, const std::vector<std::string> &wanted,
+                                               const std::vector<std::string> &exclude = {});
+std::vector<CollectionInfo> select_collections(Source &src, const SourceFlags &f);
 std::vector<CollectionInfo> filter_collections(const std::vector<CollectionInfo> &all, const std::vector<std::string> &wanted,
-                                               const std::string &source_description);
+                                               const std::string &source_description,
+                                               const std::vector<std::string> &exclude = {});
 
 // A name PostgreSQL cannot store (invalid UTF-8) is a data error (exit 1) naming the collection, its bad
 // bytes escaped, before anything is written.
@@ -46,5 +56,11 @@ void print_json(const nlohmann::ordered_json &j);
 void resolve_token(SourceOptions &o);
 
 GlobalOptions &global_options();
+
+// Ctrl-C / SIGTERM: the one line an interrupted `command` ends with: what it kept (`state`) and the
+// command line to run next (the one typed, secrets left out, with `add` flags and without `drop`).
+Interrupted interrupted_run(const Interrupted &e, const std::string &command, const std::string &state,
+                            const std::string &how, const std::vector<std::string> &add = {},
+                            const std::vector<std::string> &drop = {});
 
 } // namespace c2p

@@ -521,7 +521,7 @@ void run_migrate_dry_run(const SourceFlags &src_flags, const std::string &to, co
     SourceOptions so = src_flags.opts;
     resolve_token(so);
     auto source = open_source(src_flags.from, so);
-    auto cols = select_collections(*source, src_flags.collections);
+    auto cols = select_collections(*source, src_flags);
     require_utf8_names(cols);
     PgConnection pg(to);
     // Whatever happens below, this session cannot write.
@@ -575,7 +575,7 @@ void run_backup_dry_run(const SourceFlags &src_flags, const BackupPlanOptions &o
     SourceOptions so = src_flags.opts;
     resolve_token(so);
     auto source = open_source(src_flags.from, so);
-    auto cols = select_collections(*source, src_flags.collections);
+    auto cols = select_collections(*source, src_flags);
     log::info("dry_run", fmt::format("dry run: planning the backup of {} collection(s) from {}; nothing is written",
                                      cols.size(), source->describe()));
     std::vector<Problem> problems;

@@ -21,7 +21,7 @@ void run_inspect(const InspectArgs &a) {
     auto *persistent = dynamic_cast<PersistentSource *>(source.get());
     auto cols = filter_collections(persistent && !so.salvage ? persistent->inspect_collections()
                                                              : source->list_collections(),
-                                   a.src.collections, source->describe());
+                                   a.src.collections, source->describe(), a.src.exclude_collections);
     std::vector<std::string> damaged;
     for (const auto &c : cols)
         if (c.details.value("status", "ok") == "damaged") damaged.push_back(c.name);

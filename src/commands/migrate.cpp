@@ -6,6 +6,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "commands/commands.hpp"
 #include "commands/common.hpp"
@@ -21,6 +22,7 @@
 #include "target/reject_file.hpp"
 #include "target/table_names.hpp"
 #include "util/error.hpp"
+#include "util/interrupt.hpp"
 #include "util/log.hpp"
 #include "util/log_scope.hpp"
 
@@ -96,7 +98,7 @@ struct Worker {
 // Sleeps up to `s` seconds, waking early when the run is cancelled.
 void backoff_sleep(double s, const std::atomic<bool> &cancel) {
     auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(s);
-    while (std::chrono::steady_clock::now() < until && !cancel) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    while (std::chrono::steady_clock::now() < until && !cancel && !interrupt::requested()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
 }
 
 // Runs fn; a transient failure (EnvError: connection lost, server restarting, Chroma unreachable) is
@@ -133,6 +135,27 @@ std::string describe_progress(const LoadRow &l) {
     return fmt::format("'{}' ({} of {} records committed)", l.name, l.committed_records(), l.source_count);
 }
 
+// Ctrl-C / SIGTERM: one line with what the checkpoints hold and the command that continues the run.
+Interrupted interrupted_migration(const Interrupted &e, const CheckpointStore &store, std::unique_ptr<PgConnection> &pg,
+                                  const std::string &to, const std::string &run_id, size_t collections) {
+    std::string state;
+    try {
+        if (!pg->ok()) pg = std::make_unique<PgConnection>(to);
+        std::vector<std::string> done, partial;
+        for (const auto &l : store.loads_of_run(*pg, run_id)) {
+            if (l.status == "done") done.push_back("'" + l.name + "'");
+            else if (l.committed_records() > 0) partial.push_back(describe_progress(l));
+        }
+        state = fmt::format("{} of {} collection(s) finished", done.size(), collections);
+        if (!done.empty()) state += " (" + fmt::format("{}", fmt::join(done, ", ")) + ")";
+        if (!partial.empty()) state += ", " + fmt::format("{}", fmt::join(partial, ", "));
+        state += "; everything committed is kept";
+    } catch (const Error &) {
+        state = "the committed checkpoints are kept";
+    }
+    return interrupted_run(e, "migration", state, "continue with", {"--resume"}, {"--restart"});
+}
+
 void run_migrate(MigrateArgs &a) {
     auto &g = global_options();
     SourceOptions so = a.src.opts;
@@ -145,6 +168,7 @@ void run_migrate(MigrateArgs &a) {
         run_migrate_dry_run(a.src, a.to, plan_options(a), a.skip_space_check);
         return;
     }
+    interrupt::install(); // from here on Ctrl-C stops at a batch boundary and says how to continue
     if (a.layout != "native") {
         LayoutMigrateArgs la{a.src, a.to, a.layout, a.batch_size, {a.schema, a.idx, a.halfvec, a.replace, a.langchain_id_prefix}};
         la.summary = a.summary;
@@ -154,6 +178,7 @@ void run_migrate(MigrateArgs &a) {
         return;
     }
     if (a.batch_size == 0) throw UsageError("--batch-size must be at least 1");
+    resolve_target(a.to); // no target at all: say so now, not after reading the source
     if (a.resume && a.restart) throw UsageError("--resume and --restart are mutually exclusive: --resume continues the "
                                                 "interrupted migration, --restart discards it and starts over");
     if (a.jobs < 1 || a.jobs > kMaxJobs) throw UsageError(fmt::format("--jobs must be 1..{}, not {}", kMaxJobs, a.jobs));
@@ -177,7 +202,7 @@ void run_migrate(MigrateArgs &a) {
     auto connecting_worker = std::async(std::launch::async, connect);
     auto source = open_source(a.src.from, so);
     sopts.source_description = source->describe();
-    auto cols = select_collections(*source, a.src.collections);
+    auto cols = select_collections(*source, a.src);
     require_utf8_names(cols);
     std::unique_ptr<PgConnection> main_pg;
     std::string pgvector_version;
@@ -394,6 +419,8 @@ void run_migrate(MigrateArgs &a) {
         pool.run();
     } catch (const Cancelled &) {
         throw EnvError("migration cancelled; rerun with --resume to continue");
+    } catch (const Interrupted &e) {
+        throw interrupted_migration(e, store, main_pg, a.to, run_id, jobs.size());
     }
     // The session that opened the run may have died with a PostgreSQL restart the workers rode out.
     for (int attempt = 1;; ++attempt) {

@@ -21,7 +21,7 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
     SourceOptions so = a.src.opts;
     resolve_token(so);
     auto source = open_source(a.src.from, so);
-    auto cols = select_collections(*source, a.src.collections);
+    auto cols = select_collections(*source, a.src);
     require_utf8_names(cols);
     std::unique_ptr<PgConnection> conn;
     std::string pgvector_version;

@@ -19,7 +19,7 @@ namespace {
 
 struct RestoreArgs {
     std::string from, to;
-    std::vector<std::string> collections, renames;
+    std::vector<std::string> collections, exclude_collections, renames;
     SourceOptions target; // tenant, database, token… of the Chroma server written to
     bool overwrite = false;
     size_t batch_size = 1000;
@@ -40,13 +40,14 @@ std::map<std::string, std::string> parse_renames(const std::vector<std::string> 
 }
 
 void run_restore(RestoreArgs &a) {
+    interrupt::install(); // Ctrl-C stops at a batch boundary and says what was kept
     auto &g = global_options();
     if (a.batch_size == 0) throw UsageError("--batch-size must be at least 1");
     if (a.to.rfind("http://", 0) != 0 && a.to.rfind("https://", 0) != 0)
         throw UsageError("--to-chroma " + a.to + ": expected the Chroma server URL (http[s]://host:port)");
     auto renames = parse_renames(a.renames);
     auto source = open_source(a.from, SourceOptions{});
-    auto cols = select_collections(*source, a.collections);
+    auto cols = select_collections(*source, a.collections, a.exclude_collections);
     for (const auto &[old_name, _] : renames) {
         bool found = false;
         for (const auto &c : cols) found = found || c.name == old_name;
@@ -84,7 +85,7 @@ void run_restore(RestoreArgs &a) {
     nlohmann::ordered_json summary = nlohmann::ordered_json::array();
     uint64_t total = 0;
     double seconds = 0;
-    for (size_t i = 0; i < cols.size(); ++i) {
+    for (size_t i = 0; i < cols.size(); ++i) try {
         const auto &c = cols[i];
         ChromaHttpWriter writer(server, a.to, wo, targets[i]);
         auto reader = source->read(c, a.batch_size);
@@ -109,6 +110,12 @@ void run_restore(RestoreArgs &a) {
         summary.push_back(std::move(row));
         total += st.records;
         seconds += st.seconds;
+    } catch (const Interrupted &e) {
+        throw interrupted_run(e, "restore",
+                              fmt::format("{} of {} collection(s) restored; the records sent so far are kept and are "
+                                          "not sent again",
+                                          summary.size(), cols.size()),
+                              "continue with the same command");
     }
     nlohmann::ordered_json totals = {{"collections", summary.size()}};
     put_figures(totals, sum_figures(summary, run_start));
@@ -140,9 +147,7 @@ void register_restore(CLI::App &app) {
     cmd->add_option("--to-chroma", a->to, "The Chroma server to restore into (http[s]://host:port; API v2, Chroma >= 1.0)")
         ->required()
         ->envname("CHROMA2PG_TO_CHROMA");
-    cmd->add_option("--collections", a->collections, "Only these collections (comma-separated names)")
-        ->delimiter(',')
-        ->envname("CHROMA2PG_COLLECTIONS");
+    add_collection_flags(*cmd, a->collections, a->exclude_collections);
     cmd->add_option("--rename", a->renames, "Restore collection OLD as NEW (repeatable, or comma-separated)")
         ->delimiter(',')
         ->envname("CHROMA2PG_RENAME");

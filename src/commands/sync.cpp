@@ -82,6 +82,7 @@ SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInf
         uint64_t offset = 0;
         std::unordered_map<std::string, std::string> have;
         while (reader->next(b)) {
+            interrupt::throw_if_requested("stopped while syncing '" + c.name + "'");
             check_batch(b, c, offset, checks, rejects, checked);
             if (checked.rejected > 0 && sopts.on_bad_record == BadRecordPolicy::fail) {
                 rejects.sync();
@@ -258,6 +259,7 @@ void run_layout_sync(const SyncArgs &a, Layout layout, Source &source, const std
 }
 
 void run_sync(SyncArgs &a) {
+    interrupt::install(); // Ctrl-C stops at a batch boundary and says what was kept
     auto &g = global_options();
     SourceOptions so = a.src.opts;
     resolve_token(so);
@@ -275,7 +277,7 @@ void run_sync(SyncArgs &a) {
                          "refuse records PostgreSQL cannot store, as their migration does");
 
     auto source = open_source(a.src.from, so);
-    auto cols = select_collections(*source, a.src.collections);
+    auto cols = select_collections(*source, a.src);
     require_utf8_names(cols);
     PgConnection pg(a.to);
     if (layout != Layout::native) {
@@ -294,7 +296,7 @@ void run_sync(SyncArgs &a) {
     json out = json::array();
     SyncCounts total;
     std::vector<std::string> not_migrated;
-    for (const auto &c : cols) {
+    for (const auto &c : cols) try {
         auto reg = find_registered(pg, a.schema, c.id, c.name);
         if (!reg || reg->rows < 0) {
             not_migrated.push_back(c.name);
@@ -323,6 +325,12 @@ void run_sync(SyncArgs &a) {
         if (n.rejected + n.escaped) s["reject_file"] = rejects.path();
         out.push_back(std::move(s));
         add_counts(total, n);
+    } catch (const Interrupted &e) {
+        throw interrupted_run(e, "sync",
+                              fmt::format("{} of {} collection(s) synced; a collection's changes commit together, so "
+                                          "the one in progress is unchanged",
+                                          out.size(), cols.size()),
+                              "run it again");
     }
     report_sync(a, "native", source->describe(), pg.describe(), out, total, run_start, not_migrated);
     if (total.rejected > 0)

@@ -11,7 +11,9 @@
 #include "target/langchain_layout.hpp"
 #include "target/llamaindex_layout.hpp"
 #include "target/pg_table_reader.hpp"
+#include "util/interrupt.hpp"
 #include "util/error.hpp"
+#include "util/interrupt.hpp"
 #include "verify/digest_compare.hpp"
 
 namespace c2p {
@@ -78,6 +80,7 @@ SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const Collec
         RecordBatch b;
         CopyBinaryBuffer seen, rows;
         while (reader->next(b)) {
+            interrupt::throw_if_requested("stopped while syncing '" + c.name + "'");
             if (!b.empty() && t.column.dim && b.dim != *t.column.dim)
                 throw DataError(fmt::format("collection '{}': the source has {} dimensions, {}.embedding is {}; "
                                             "re-migrate it with `chroma2pg migrate --layout {} --replace`",

@@ -53,9 +53,9 @@ void run_verify_cmd(VerifyArgs &a) {
     a.opts.queries = static_cast<size_t>(a.queries);
     a.opts.show_progress = !g.quiet;
     auto source = open_source(a.src.from, so);
-    auto cols = select_collections(*source, a.src.collections);
+    auto cols = select_collections(*source, a.src);
     log::info("start", fmt::format("verifying {} collection(s): {} against postgresql", cols.size(), source->describe()));
-    auto report = run_verify(*source, cols, a.src.collections.empty(), a.opts);
+    auto report = run_verify(*source, cols, a.src.collections.empty() && a.src.exclude_collections.empty(), a.opts);
 
     if (a.bench && a.opts.layout != Layout::native) {
         report["warnings"].push_back(fmt::format("--bench runs on the native layout's tables only; the {} layout was "

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "util/interrupt.hpp"
 #include "util/log_scope.hpp"
 
 namespace c2p {
@@ -83,6 +84,8 @@ PipelineStats run_pipeline(const CollectionInfo &c, BatchReader &reader, Sink &s
                 b = std::move(ch.full.front());
                 ch.full.pop_front();
             }
+            // Ctrl-C / SIGTERM: stop between batches; the sink's abort keeps only what it committed.
+            interrupt::throw_if_requested("stopped while moving '" + c.name + "'");
             sink.write(*b);
             st.records += b->size();
             auto bytes = b->payload_bytes();

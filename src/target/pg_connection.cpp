@@ -23,7 +23,14 @@ PgSettings &pg_settings() {
 std::string resolve_target(const std::string &target) {
     if (!target.empty()) return target;
     if (const char *u = std::getenv("DATABASE_URL"); u && *u) return u;
-    return "";
+    // Nothing said where: libpq would try the local socket as the current OS user, and its error
+    // would not tell a new user what was missing.
+    static constexpr const char *kPgVars[] = {"PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"};
+    for (const char *v : kPgVars)
+        if (const char *e = std::getenv(v); e && *e) return "";
+    throw UsageError("no PostgreSQL target: --to is not given and none of CHROMA2PG_TO, DATABASE_URL, PGHOST, PGHOSTADDR, "
+                     "PGPORT, PGDATABASE, PGUSER, PGSERVICE is set; pass e.g. --to postgresql://USER@HOST:5432/DBNAME "
+                     "(password from PGPASSWORD or ~/.pgpass), or set DATABASE_URL");
 }
 
 namespace {

@@ -68,6 +68,12 @@ class CompletionTest(unittest.TestCase):
         self.assertEqual(len(got), len(set(got)))
         self.assertIn("--batch-size", got)
 
+    def test_exclude_collections_everywhere_collections_is(self):
+        for cmd in ("inspect", "migrate", "backup", "verify", "sync", "restore"):
+            self.assertIn("--collections", self.complete(cmd, "--coll"), cmd)
+            self.assertEqual(self.complete(cmd, "--excl"), ["--exclude-collections"], cmd)
+        self.assertEqual(self.complete("migrate", "--chroma-w"), ["--chroma-wait"])
+
     def test_global_options_before_the_command(self):
         self.assertEqual(self.complete("--log-format", "json", "mi"), ["migrate"])
         self.assertEqual(self.complete("-q", "--json", "insp"), ["inspect"])

@@ -78,7 +78,8 @@ class Errors(unittest.TestCase):
         cls.chroma.delete_collection(cls.name)
 
     def test_wrong_port(self):
-        p = s.run("inspect", "--from", "http://127.0.0.1:%d" % free_port())
+        # --chroma-wait 0: fail at once rather than wait for a server that may be starting.
+        p = s.run("inspect", "--from", "http://127.0.0.1:%d" % free_port(), "--chroma-wait", "0")
         self.assertEqual(p.returncode, 3, p.stderr)
         self.assertIn("cannot reach Chroma", p.stderr)
         self.assertIn("127.0.0.1", p.stderr)

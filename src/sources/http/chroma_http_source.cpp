@@ -116,8 +116,9 @@ ChromaHttpSource::ChromaHttpSource(const std::string &url, const SourceOptions &
     : base_(parse_url(url).base), opts_(opts),
       auth_{opts.token, opts.token_header, parse_url(url).user, parse_url(url).password},
       client_(base_, auth_, opts.insecure_tls) {
-    // Two quick attempts: a wrong port should fail in seconds, not after a minute of backoff.
-    auto hb = client_.get("/api/v2/heartbeat", 2);
+    reject_api_path(url);
+    // The server may still be starting (started together with chroma2pg): wait for it (--chroma-wait).
+    auto hb = client_.get_when_up("/api/v2/heartbeat", chroma_start_wait());
     if (hb.status == 200) {
         api_ = 2;
     } else if (hb.status == 404 || hb.status == 410) {

@@ -1,0 +1,305 @@
+"""What a new user meets on the command line: the password in --to is gone from `ps` while the run
+goes on; Ctrl-C / SIGTERM end a run with one line saying what was committed and the command that
+continues it (which then finishes exactly); an unknown command gets "did you mean"; --from with
+Chroma's API path, and no PostgreSQL target at all, are usage errors that say what to type;
+--exclude-collections (names, globs, repeated) on migrate and backup; a Chroma server that starts a
+few seconds after chroma2pg is waited for."""
+import glob
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.parse
+import uuid
+
+import resume_support as r
+import support as s
+
+N = 30000
+DIM = 32
+
+
+def url_password(url):
+    return urllib.parse.urlsplit(url).password
+
+
+def wait_for(pred, timeout, what, proc=None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if pred():
+                return
+        except Exception:
+            pass
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError("chroma2pg ended (exit %s) before %s:\n%s" % (proc.returncode, what,
+                                                                                proc.stderr.read()[-3000:]))
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def checkpoints(url):
+    return s.pg_query(url, "SELECT count(*) FROM chroma2pg_checkpoints")[0][0]
+
+
+def clean_env(**extra):
+    """The environment without any way to find PostgreSQL."""
+    e = {k: v for k, v in os.environ.items()
+         if not (k.startswith("PG") or k in ("DATABASE_URL",) or k.startswith("CHROMA2PG_"))}
+    e.update(extra)
+    return e
+
+
+class RunningMigration(unittest.TestCase):
+    """A private Chroma server with one collection large enough that a migration is observably running."""
+
+    @classmethod
+    def setUpClass(cls):
+        s.require_env(cls)
+        cls.server = s.ChromaServer()
+        cls.chroma = s.Chroma(cls.server.url)
+        cls.name = "ux-" + uuid.uuid4().hex[:6]
+        cls.col, cls.want = r.fill(cls.chroma, cls.name, N, DIM)
+        cls.tmp = tempfile.mkdtemp(prefix="c2p-ux-")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        shutil.rmtree(cls.server.tmp, ignore_errors=True)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def migrate_args(self, url):
+        return ["migrate", "--from", self.server.url, "--to", url, "--checkpoint-records", 1000, "--jobs", 1,
+                "--batch-size", 200, "--reject-dir", os.path.join(self.tmp, "rejects"), "--index", "none"]
+
+    def test_password_and_token_are_not_in_ps(self):
+        url, drop = s.new_database("ux")
+        self.addCleanup(drop)
+        secret = url_password(url)
+        self.assertTrue(secret, "the test cluster's URL has a password")
+        token = "tok-" + uuid.uuid4().hex
+        p = r.popen(*self.migrate_args(url), "--token", token)
+        # Observed mid-run: a checkpoint is committed and the process is still going.
+        wait_for(lambda: checkpoints(url) > 0, 120, "a committed checkpoint", p)
+        cmdline = open("/proc/%d/cmdline" % p.pid, "rb").read().decode()
+        ps = subprocess.run(["ps", "-ww", "-o", "args=", "-p", str(p.pid)], capture_output=True, text=True).stdout
+        self.assertIsNone(p.poll(), "the migration should still be running when ps is read")
+        for shown in (cmdline, ps):
+            self.assertNotIn(secret, shown)
+            self.assertNotIn(token, shown)
+            self.assertIn("migrate", shown)
+            self.assertIn(self.server.url, shown)  # the rest of the command line is untouched
+        self.assertIn(url.replace(secret, "*" * len(secret)), cmdline)
+        out, err = p.communicate(timeout=600)
+        self.assertEqual(p.returncode, 0, err[-3000:])
+        r.assert_parity(self, url, self.name, self.want)
+
+    def interrupt(self, url, sig):
+        p = r.popen(*self.migrate_args(url))
+        wait_for(lambda: checkpoints(url) > 0, 120, "a committed checkpoint", p)
+        p.send_signal(sig)
+        out, err = p.communicate(timeout=300)
+        return p.returncode, err
+
+    def check_interrupted_then_resume(self, sig, code, name):
+        url, drop = s.new_database("ux")
+        self.addCleanup(drop)
+        rc, err = self.interrupt(url, sig)
+        self.assertEqual(rc, code, err[-3000:])
+        lines = [l for l in err.splitlines() if "interrupted by" in l]
+        self.assertEqual(len(lines), 1, err[-3000:])
+        line = lines[0]
+        self.assertIn("migration interrupted by " + name, line)
+        secret = url_password(url)
+        self.assertNotIn(secret, line)
+        self.assertIn("PGPASSWORD", line)  # says how to give the password that was left out
+        # Landed mid-run: some but not all records committed, per the line and per the checkpoints.
+        m = re.search(r"'%s' \((\d+) of (\d+) records committed\)" % re.escape(self.name), line)
+        self.assertIsNotNone(m, line)
+        self.assertGreater(int(m.group(1)), 0)
+        self.assertLess(int(m.group(1)), N)
+        self.assertEqual(int(m.group(2)), N)
+        self.assertEqual(s.pg_query(url, "SELECT count(*) FROM chroma2pg_runs WHERE status = 'running'")[0][0], 1)
+        # The command it prints continues the run and ends exact.
+        cmd = line.split("continue with: ", 1)[1]
+        cmd = cmd[:cmd.rindex(" (left out:")] if " (left out:" in cmd else cmd
+        argv = shlex.split(cmd)
+        self.assertEqual(argv[0], s.BIN)
+        self.assertIn("--resume", argv)
+        env = dict(os.environ, PGPASSWORD=secret)
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
+        self.assertEqual(done.returncode, 0, done.stderr[-3000:])
+        self.assertIn("resuming the migration", done.stderr)
+        r.assert_parity(self, url, self.name, self.want)
+        self.assertEqual(s.pg_query(url, "SELECT count(*) FROM chroma2pg_runs WHERE status = 'running'")[0][0], 0)
+
+    def test_sigint_prints_one_line_and_its_resume_command_finishes(self):
+        self.check_interrupted_then_resume(signal.SIGINT, 130, "SIGINT")
+
+    def test_sigterm_too(self):
+        self.check_interrupted_then_resume(signal.SIGTERM, 143, "SIGTERM")
+
+    def test_backup_interrupted_leaves_no_partial_backup(self):
+        out = os.path.join(self.tmp, "backups-" + uuid.uuid4().hex[:6])
+        os.makedirs(out)
+        p = r.popen("backup", "--from", self.server.url, "--out", out, "--batch-size", 100)
+
+        def partial_has_data():
+            for d in glob.glob(os.path.join(out, ".*partial*")):
+                for root, _, files in os.walk(d):
+                    if any(os.path.getsize(os.path.join(root, f)) > 0 for f in files):
+                        return True
+            return False
+        wait_for(partial_has_data, 120, "a partial backup file", p)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=300)
+        self.assertEqual(p.returncode, 130, err[-3000:])
+        lines = [l for l in err.splitlines() if "interrupted by" in l]
+        self.assertEqual(len(lines), 1, err)
+        self.assertIn("backup interrupted by SIGINT: 0 of 1 collection(s) written", lines[0])
+        self.assertIn("run it again: ", lines[0])
+        self.assertEqual(os.listdir(out), [])  # a backup is whole or absent
+
+
+class UsageHints(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        s.require_env(cls)
+
+    def test_unknown_command_did_you_mean(self):
+        p = s.run("migrat", "--from", s.CHROMA_URL)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("unknown command 'migrat'; did you mean 'migrate'?", p.stderr)
+        p = s.run("--log-format", "text", "bakup")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("did you mean 'backup'?", p.stderr)
+        p = s.run("frobnicate")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("unknown command 'frobnicate'", p.stderr)
+        self.assertNotIn("did you mean", p.stderr)
+        self.assertIn("migrate", p.stderr)  # it lists the commands
+
+    def test_from_with_api_path(self):
+        for path in ("/api/v2", "/api/v1/", "/api/v2/heartbeat"):
+            p = s.run("inspect", "--from", s.CHROMA_URL + path)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("give the server's address, %s (chroma2pg adds /api/v2/... itself)" % s.CHROMA_URL, p.stderr)
+
+    def test_no_postgres_target(self):
+        for cmd in (["migrate"], ["sync"], ["verify"]):
+            p = subprocess.run([s.BIN, *cmd, "--from", s.CHROMA_URL], capture_output=True, text=True,
+                               env=clean_env(), timeout=120)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("no PostgreSQL target", p.stderr)
+            for looked_at in ("DATABASE_URL", "PGHOST", "PGDATABASE", "CHROMA2PG_TO", "--to postgresql://"):
+                self.assertIn(looked_at, p.stderr)
+        # A PG* variable is a target: then libpq's own answer (here: nothing listens) is exit 3.
+        with socket.socket() as so:
+            so.bind(("127.0.0.1", 0))
+            port = so.getsockname()[1]
+        p = subprocess.run([s.BIN, "migrate", "--from", s.CHROMA_URL], capture_output=True, text=True,
+                           env=clean_env(PGHOST="127.0.0.1", PGPORT=str(port)), timeout=120)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("cannot connect to postgresql", p.stderr)
+
+
+class ExcludeCollections(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        s.require_env(cls)
+        cls.chroma = s.Chroma(s.CHROMA_URL)
+        cls.tag = uuid.uuid4().hex[:6]
+        cls.names = ["keep-%s" % cls.tag, "tmp-a-%s" % cls.tag, "tmp-b-%s" % cls.tag, "scratch-%s" % cls.tag]
+        for i, n in enumerate(cls.names):
+            col = cls.chroma.create_collection(n)
+            cls.chroma.add(col["id"], ["%s-%d" % (n, k) for k in range(3)], [[float(i), float(k)] for k in range(3)])
+        cls.tmp = tempfile.mkdtemp(prefix="c2p-exclude-")
+
+    @classmethod
+    def tearDownClass(cls):
+        for n in cls.names:
+            cls.chroma.delete_collection(n)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_migrate(self):
+        url, drop = s.new_database("ux")
+        self.addCleanup(drop)
+        # --collections picks four; a glob and a repeated option take three away; one exclusion matches nothing.
+        p = s.run("migrate", "--from", s.CHROMA_URL, "--to", url, "--collections", ",".join(self.names),
+                  "--exclude-collections", "tmp-*-%s,no-such-%s" % (self.tag, self.tag),
+                  "--exclude-collections", "scratch-" + self.tag, "--index", "none", check=0)
+        got = sorted(n for (n,) in s.pg_query(url, "SELECT name FROM chroma_collections"))
+        self.assertEqual(got, ["keep-" + self.tag])
+        warn = [l for l in p.stderr.splitlines() if "no-such-" + self.tag in l]
+        self.assertEqual(len(warn), 1, p.stderr)
+        self.assertIn("matches no collection", warn[0])
+
+    def test_backup(self):
+        out = os.path.join(self.tmp, "b-" + uuid.uuid4().hex[:6])
+        os.makedirs(out)
+        # Without --collections: everything in the source except the exclusions (env var form too).
+        env = {"CHROMA2PG_EXCLUDE_COLLECTIONS": "*-%s" % self.tag}
+        s.run("backup", "--from", s.CHROMA_URL, "--out", out, "--exclude-collections", "keep-" + self.tag,
+              check=0)
+        s.run("backup", "--from", s.CHROMA_URL, "--out", os.path.join(out, "env"), env=env, check=0)
+        manifests = sorted(glob.glob(os.path.join(out, "chroma_backup_*", "manifest.json")))
+        self.assertEqual(len(manifests), 1)
+        names = {c["name"] for c in json.load(open(manifests[0]))["collections"]}
+        self.assertNotIn("keep-" + self.tag, names)
+        self.assertTrue({"tmp-a-%s" % self.tag, "tmp-b-%s" % self.tag, "scratch-%s" % self.tag} <= names)
+        env_manifest = glob.glob(os.path.join(out, "env", "chroma_backup_*", "manifest.json"))
+        names = {c["name"] for c in json.load(open(env_manifest[0]))["collections"]}
+        self.assertFalse(any(n.endswith(self.tag) for n in names), names)
+
+
+class ChromaStartingLate(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        s.require_env(cls)
+
+    def test_waits_for_a_server_that_starts_later(self):
+        tmp = tempfile.mkdtemp(prefix="c2p-late-")
+        data = os.path.join(tmp, "data")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        with socket.socket() as so:
+            so.bind(("127.0.0.1", 0))
+            port = so.getsockname()[1]
+        with open(data + ".port", "w") as f:  # chroma-server.sh starts on this port
+            f.write("%d\n" % port)
+        url = "http://127.0.0.1:%d" % port
+        t0 = time.time()
+        p = r.popen("inspect", "--from", url, "--json")
+        time.sleep(4)
+        self.assertIsNone(p.poll(), "chroma2pg gave up before the server started")
+        self.addCleanup(subprocess.run, [s.CHROMA_SCRIPT, "stop", data], capture_output=True)
+        started = subprocess.run([s.CHROMA_SCRIPT, "start", data], capture_output=True, text=True, check=True)
+        self.assertEqual(started.stdout.strip(), url)
+        out, err = p.communicate(timeout=120)
+        self.assertEqual(p.returncode, 0, err[-3000:])
+        self.assertLess(time.time() - t0, 75)
+        json.loads(out)  # the result came through
+        waits = [l for l in err.splitlines() if "is not answering yet" in l]
+        self.assertGreaterEqual(len(waits), 2, err)
+        self.assertIn(url, waits[0])
+
+    def test_gives_up_after_chroma_wait(self):
+        with socket.socket() as so:
+            so.bind(("127.0.0.1", 0))
+            port = so.getsockname()[1]
+        t0 = time.time()
+        p = s.run("inspect", "--from", "http://127.0.0.1:%d" % port, "--chroma-wait", "3")
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("cannot reach Chroma", p.stderr)
+        self.assertIn("waited", p.stderr)
+        self.assertLess(time.time() - t0, 20)
+
+
+if __name__ == "__main__":
+    unittest.main()
