@@ -174,6 +174,7 @@ void run_migrate(MigrateArgs &a) {
     auto source = open_source(a.src.from, so);
     sopts.source_description = source->describe();
     auto cols = select_collections(*source, a.src.collections);
+    require_storable_names(cols);
     auto main_pg = connecting.get();
     PgConnection &pg = *main_pg;
     const std::string target_description = pg.describe();

@@ -8,6 +8,7 @@
 #include "commands/run_summary.hpp"
 
 #include "pipeline/pipeline.hpp"
+#include "target/table_names.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -22,6 +23,7 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
     resolve_token(so);
     auto source = open_source(a.src.from, so);
     auto cols = select_collections(*source, a.src.collections);
+    require_storable_names(cols);
     PgConnection pg(a.to);
     if (!a.skip_space_check) {
         MigratePlanOptions po;
