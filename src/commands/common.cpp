@@ -169,19 +169,6 @@ Interrupted interrupted_run(const Interrupted &e, const std::string &command, co
                                     ": " + cmd + (note.empty() ? "" : " (" + note + ")"));
 }
 
-void require_utf8_names(const std::vector<CollectionInfo> &cols) {
-    for (const auto &c : cols) {
-        if (json_text::utf8_valid(c.name)) continue;
-        std::string shown;
-        for (unsigned char ch : c.name)
-            shown += ch >= 0x20 && ch < 0x7f && ch != '\\' ? std::string(1, char(ch)) : fmt::format("\\x{:02x}", ch);
-        throw DataError(fmt::format("collection {} (id {}): its name is not valid UTF-8 (shown with the bad bytes "
-                                    "escaped), and PostgreSQL stores only UTF-8 text: rename it in Chroma (or leave it "
-                                    "out with --collections)",
-                                    shown, c.id));
-    }
-}
-
 void print_json(const nlohmann::ordered_json &j) {
     std::string s = j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     std::fwrite(s.data(), 1, s.size(), stdout);

@@ -46,9 +46,6 @@ std::vector<CollectionInfo> filter_collections(const std::vector<CollectionInfo>
                                                const std::string &source_description,
                                                const std::vector<std::string> &exclude = {});
 
-// A name PostgreSQL cannot store (invalid UTF-8) is a data error (exit 1) naming the collection, its bad
-// bytes escaped, before anything is written.
-void require_utf8_names(const std::vector<CollectionInfo> &cols);
 
 // Prints the machine-readable result on stdout (one JSON document).
 void print_json(const nlohmann::ordered_json &j);

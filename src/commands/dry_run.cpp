@@ -522,7 +522,7 @@ void run_migrate_dry_run(const SourceFlags &src_flags, const std::string &to, co
     resolve_token(so);
     auto source = open_source(src_flags.from, so);
     auto cols = select_collections(*source, src_flags);
-    require_utf8_names(cols);
+    require_storable_names(cols);
     PgConnection pg(to);
     // Whatever happens below, this session cannot write.
     pg.exec("SET default_transaction_read_only = on");

@@ -203,7 +203,7 @@ void run_migrate(MigrateArgs &a) {
     auto source = open_source(a.src.from, so);
     sopts.source_description = source->describe();
     auto cols = select_collections(*source, a.src);
-    require_utf8_names(cols);
+    require_storable_names(cols);
     std::unique_ptr<PgConnection> main_pg;
     std::string pgvector_version;
     CheckpointStore store(a.schema);

@@ -8,6 +8,7 @@
 #include "commands/run_summary.hpp"
 
 #include "pipeline/pipeline.hpp"
+#include "target/table_names.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -22,7 +23,7 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
     resolve_token(so);
     auto source = open_source(a.src.from, so);
     auto cols = select_collections(*source, a.src);
-    require_utf8_names(cols);
+    require_storable_names(cols);
     std::unique_ptr<PgConnection> conn;
     std::string pgvector_version;
     auto run_start = std::chrono::steady_clock::now();

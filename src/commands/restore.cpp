@@ -1,13 +1,18 @@
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 
+#include "backup/sha256.hpp"
 #include "commands/commands.hpp"
 #include "commands/common.hpp"
 #include "commands/run_summary.hpp"
 #include "pipeline/pipeline.hpp"
+#include "sources/backup/backup_source.hpp"
 #include "sources/http/chroma_http_source.hpp"
 #include "sources/http/chroma_http_writer.hpp"
 #include "util/error.hpp"
@@ -25,7 +30,39 @@ struct RestoreArgs {
     size_t batch_size = 1000;
     size_t max_body_mb = 8;
     std::string summary; // --summary FILE
+    std::string reject_dir = "chroma2pg-rejects";
 };
+
+// What the staging collections are tagged with: a backup is known by its manifest (creation time and
+// hash), any other source by its description.
+struct OriginBase {
+    std::string stamp;  // yyyymmddThhmmssZ, or "src"
+    std::string secret; // hashed with the collection id into the tag
+    std::string label;
+};
+
+OriginBase origin_base(const std::string &from, Source &source) {
+    auto *backup = dynamic_cast<BackupSource *>(&source);
+    if (!backup) return {"src", "source:" + source.describe(), "source " + source.describe()};
+    std::ifstream f(std::filesystem::path(from) / kManifestName, std::ios::binary);
+    std::stringstream bytes;
+    bytes << f.rdbuf();
+    if (!f) throw EnvError("cannot read " + (std::filesystem::path(from) / kManifestName).string());
+    const std::string &made = backup->manifest().created_at;
+    std::string stamp;
+    for (char ch : made)
+        if (ch != '-' && ch != ':') stamp.push_back(ch);
+    // A hand-made manifest's odd time: the tag then rests on the hash alone.
+    bool ok = stamp.size() == 16 && stamp[8] == 'T' && stamp[15] == 'Z';
+    for (size_t i = 0; ok && i < 15; ++i) ok = i == 8 || (stamp[i] >= '0' && stamp[i] <= '9');
+    return {ok ? stamp : "src", "manifest:" + sha256_hex(bytes.str()),
+            fmt::format("backup {} (made {})", backup->describe(), made)};
+}
+
+RestoreOrigin origin_of(const OriginBase &base, const CollectionInfo &c) {
+    std::string h = sha256_hex(base.secret + "\n" + c.id).substr(0, 8);
+    return {(base.stamp == "src" ? "src-" : base.stamp + "-") + h, base.label};
+}
 
 std::map<std::string, std::string> parse_renames(const std::vector<std::string> &list) {
     std::map<std::string, std::string> out;
@@ -57,19 +94,29 @@ void run_restore(RestoreArgs &a) {
     resolve_token(to);
     ChromaHttpSource server(a.to, to);
     ChromaWriterOptions wo{to.tenant, to.database, to.token, to.token_header, to.insecure_tls, a.overwrite,
-                           a.max_body_mb << 20};
+                           a.max_body_mb << 20, a.reject_dir};
+    const OriginBase origin = origin_base(a.from, *source);
 
-    // Refuse before writing anything: duplicate targets, or existing non-empty collections without --overwrite.
-    std::vector<std::string> targets, refused;
+    // Refuse before writing anything: duplicate targets, or existing non-empty collections or interrupted
+    // restores from another backup without --overwrite.
+    std::vector<std::string> targets, refused, foreign;
     std::set<std::string> seen;
     for (const auto &c : cols) {
         auto it = renames.find(c.name);
         std::string t = it == renames.end() ? c.name : it->second;
         if (!seen.insert(t).second) throw UsageError("two collections would be restored as '" + t + "'; use --rename");
         targets.push_back(t);
-        ChromaHttpWriter probe(server, a.to, wo, t);
+        ChromaHttpWriter probe(server, a.to, wo, t, origin_of(origin, c));
         auto st = probe.lookup(t);
         if (st.exists && st.count > 0 && !a.overwrite) refused.push_back(fmt::format("'{}' ({} records)", t, st.count));
+        if (a.overwrite) continue;
+        auto others = probe.foreign_stagings();
+        if (!others.empty()) foreign.push_back(probe.foreign_message(others));
+    }
+    if (!foreign.empty()) {
+        std::string all;
+        for (const auto &f : foreign) all += (all.empty() ? "" : "; ") + f;
+        throw UsageError(all);
     }
     if (!refused.empty()) {
         std::string list;
@@ -83,31 +130,39 @@ void run_restore(RestoreArgs &a) {
 
     const auto run_start = std::chrono::steady_clock::now();
     nlohmann::ordered_json summary = nlohmann::ordered_json::array();
-    uint64_t total = 0;
+    uint64_t total = 0, total_rejected = 0;
     double seconds = 0;
     for (size_t i = 0; i < cols.size(); ++i) try {
         const auto &c = cols[i];
-        ChromaHttpWriter writer(server, a.to, wo, targets[i]);
+        ChromaHttpWriter writer(server, a.to, wo, targets[i], origin_of(origin, c));
         auto reader = source->read(c, a.batch_size);
         Progress progress(targets[i], c.record_count, !g.quiet);
         auto st = run_pipeline(c, *reader, writer, &progress);
         progress.finish();
         log::info("collection_done",
-                  fmt::format("{}: {} records restored as '{}' in {:.2f}s ({} sent, {} already there{})", c.name,
+                  fmt::format("{}: {} records restored as '{}' in {:.2f}s ({} sent, {} already there{}{})", c.name,
                               st.records, targets[i], st.seconds, writer.records_sent(), writer.records_skipped(),
-                              writer.resumed() ? ", resumed" : ""),
-                  {{"collection", c.name}, {"target", targets[i]}, {"records", st.records}});
+                              writer.resumed() ? ", resumed" : "",
+                              writer.records_rejected()
+                                  ? fmt::format("; {} refused by Chroma, see {}", writer.records_rejected(),
+                                                writer.reject_path())
+                                  : ""),
+                  {{"collection", c.name}, {"target", targets[i]}, {"records", st.records},
+                   {"rejected", writer.records_rejected()}});
         nlohmann::ordered_json row = {{"name", c.name}, {"restored_as", targets[i]}, {"id", writer.target_id()},
                                       {"records", st.records}};
         // Written: the records the target collection now holds from the backup (sent now, or already there
         // from the interrupted run this one continued).
-        put_figures(row, RunFigures{st.records, writer.records_sent() + writer.records_skipped(), 0, st.bytes, st.seconds});
+        put_figures(row, RunFigures{st.records, writer.records_sent() + writer.records_skipped(), writer.records_rejected(),
+                                    st.bytes, st.seconds});
         row["sent"] = writer.records_sent();
         row["skipped_present"] = writer.records_skipped();
         row["resumed"] = writer.resumed();
         row["configuration"] = writer.configuration_note();
         row["space"] = space_name(c.space);
+        if (writer.records_rejected()) row["reject_file"] = writer.reject_path();
         summary.push_back(std::move(row));
+        total_rejected += writer.records_rejected();
         total += st.records;
         seconds += st.seconds;
     } catch (const Interrupted &e) {
@@ -124,6 +179,10 @@ void run_restore(RestoreArgs &a) {
     report_run({{"command", "restore"}, {"source", source->describe()}, {"target", server.describe()},
                 {"collections", summary}, {"totals", totals}},
                a.summary, {{"restored as", "restored_as"}});
+    if (total_rejected > 0)
+        throw DataError(fmt::format("restored everything else; {} record(s) Chroma refused were skipped and are listed "
+                                    "in the reject file(s) under {}",
+                                    total_rejected, a.reject_dir));
 }
 
 } // namespace
@@ -136,9 +195,12 @@ void register_restore(CLI::App &app) {
                 "  chroma2pg restore --from BACKUP --to-chroma http://chroma:8000 --collections docs --rename docs=docs_old\n"
                 "  chroma2pg restore --from BACKUP --to-chroma https://chroma.example.com --token $TOKEN --overwrite\n"
                 "  chroma2pg restore --from BACKUP --to-chroma http://localhost:8000 --summary restore-summary.json\n"
-                "Each collection is filled under the name '<name>-c2p-restoring' and renamed when complete; an\n"
-                "interrupted restore is continued by running the same command again. Existing non-empty\n"
+                "Each collection is filled under the name '<name>-c2p-restoring-<backup tag>' and renamed when\n"
+                "complete; an interrupted restore is continued by running the same command again (a restore\n"
+                "from another backup refuses it unless --overwrite, which deletes it). Existing non-empty\n"
                 "collections are refused unless --overwrite (then replaced once the new copy is complete).\n"
+                "A record Chroma refuses (a value it cannot take) goes to --reject-dir; the rest is restored\n"
+                "and the run exits 1.\n"
                 "The summary (per collection: records read, written, duration, rates) is printed on stdout, and\n"
                 "written as JSON to --summary FILE when given.");
     cmd->add_option("--from", a->from, "The backup directory (holding manifest.json); any other source also works")
@@ -151,7 +213,9 @@ void register_restore(CLI::App &app) {
     cmd->add_option("--rename", a->renames, "Restore collection OLD as NEW (repeatable, or comma-separated)")
         ->delimiter(',')
         ->envname("CHROMA2PG_RENAME");
-    cmd->add_flag("--overwrite", a->overwrite, "Replace existing non-empty collections")->envname("CHROMA2PG_OVERWRITE");
+    cmd->add_flag("--overwrite", a->overwrite,
+                  "Replace existing non-empty collections, and discard interrupted restores from other backups")
+        ->envname("CHROMA2PG_OVERWRITE");
     cmd->add_option("--tenant", a->target.tenant, "Chroma tenant to restore into")
         ->envname("CHROMA2PG_TENANT")
         ->capture_default_str();
@@ -174,6 +238,10 @@ void register_restore(CLI::App &app) {
     cmd->add_option("--max-request-mb", a->max_body_mb, "Largest request body sent to Chroma, in MB")
         ->check(CLI::Range(1, 512))
         ->envname("CHROMA2PG_MAX_REQUEST_MB")
+        ->capture_default_str();
+    cmd->add_option("--reject-dir", a->reject_dir,
+                    "Where the per-collection reject files (<name>.rejects.jsonl) of records Chroma refused go")
+        ->envname("CHROMA2PG_REJECT_DIR")
         ->capture_default_str();
     add_summary_option(*cmd, a->summary);
     cmd->callback([a] { run_restore(*a); });

@@ -22,6 +22,7 @@
 #include "target/pg_connection.hpp"
 #include "target/pgvector_sink.hpp"
 #include "target/reject_file.hpp"
+#include "target/table_names.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/progress.hpp"
@@ -278,7 +279,7 @@ void run_sync(SyncArgs &a) {
 
     auto source = open_source(a.src.from, so);
     auto cols = select_collections(*source, a.src);
-    require_utf8_names(cols);
+    require_storable_names(cols);
     PgConnection pg(a.to);
     if (layout != Layout::native) {
         run_layout_sync(a, layout, *source, cols, pg);

@@ -3,6 +3,10 @@
 #include <fmt/format.h>
 #include <xxhash.h>
 
+#include "core/json_text.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
 namespace c2p {
 namespace {
 
@@ -47,6 +51,25 @@ std::string fit_identifier(const std::string &base, const std::string &suffix) {
     while (!cut.empty() && (static_cast<unsigned char>(cut.back()) & 0xC0) == 0x80) cut.pop_back();
     if (!cut.empty() && (static_cast<unsigned char>(cut.back()) & 0xC0) == 0xC0) cut.pop_back();
     return cut + h + suffix;
+}
+
+void require_storable_names(const std::vector<CollectionInfo> &collections) {
+    std::string bad;
+    for (const auto &c : collections) {
+        const bool utf8 = json_text::utf8_valid(c.name);
+        const char *why = !utf8 ? "is not valid UTF-8" : c.name.find('\0') != std::string::npos ? "holds a NUL byte" : nullptr;
+        if (!why) continue;
+        std::string shown;
+        for (unsigned char ch : c.name) {
+            if (ch >= 0x80 && !utf8) shown += fmt::format("\\x{:02x}", ch); // shown byte by byte
+            else shown.push_back(static_cast<char>(ch));
+        }
+        bad += fmt::format("{}'{}' (id {}) {}", bad.empty() ? "" : ", ", log::printable(shown), c.id, why);
+    }
+    if (!bad.empty())
+        throw DataError("collection name(s) PostgreSQL cannot store exactly: " + bad +
+                        "; nothing was written. Rename them in Chroma (collection.modify(name=...)) first, or leave "
+                        "them out with --collections");
 }
 
 } // namespace c2p

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <string>
+#include <vector>
+
+#include "core/record.hpp"
 
 namespace c2p {
 
@@ -12,5 +15,9 @@ constexpr size_t kMaxIdentBytes = 63; // NAMEDATALEN - 1
 std::string derive_table_name(const std::string &collection_name, const std::string &prefix = "c2p_");
 // `base` + `suffix`, truncating `base` (on a UTF-8 boundary, with a hash) to stay within 63 bytes.
 std::string fit_identifier(const std::string &base, const std::string &suffix);
+// PostgreSQL text holds neither NUL nor invalid UTF-8, so a collection name with either (possible in a
+// persistent directory's SQLite) could not be kept exactly in the registry: refuses it (DataError, naming
+// it escaped) before anything is written.
+void require_storable_names(const std::vector<CollectionInfo> &collections);
 
 } // namespace c2p

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <vector>
 
+#include <fmt/format.h>
+
 namespace c2p::log {
 namespace {
 Format g_format = Format::text;
@@ -84,6 +86,17 @@ nlohmann::ordered_json failure_context() {
     return g_failure;
 }
 
+std::string printable(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char ch : s) {
+        auto u = static_cast<unsigned char>(ch);
+        if ((u < 0x20 && ch != '\n' && ch != '\t') || u == 0x7f) out += fmt::format("\\x{:02x}", u);
+        else out.push_back(ch);
+    }
+    return out;
+}
+
 void write(Level l, std::string_view event, std::string_view message, const nlohmann::ordered_json &fields) {
     if (!enabled(l)) return;
     std::string line;
@@ -99,12 +112,12 @@ void write(Level l, std::string_view event, std::string_view message, const nloh
         line = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     } else {
         line = l == Level::info ? "" : std::string(level_name(l)) + ": ";
-        line += message;
+        line += printable(message);
     }
     line += '\n';
     std::lock_guard lk(g_mu);
     if (g_progress_active) std::fputs("\r\033[K", stderr);
-    std::fputs(line.c_str(), stderr);
+    std::fwrite(line.data(), 1, line.size(), stderr);
     std::fflush(stderr);
 }
 

@@ -24,6 +24,10 @@ inline void warn(std::string_view event, std::string_view msg, const nlohmann::o
 inline void error(std::string_view event, std::string_view msg, const nlohmann::ordered_json &f = nlohmann::ordered_json::object()) { write(Level::error, event, msg, f); }
 inline void debug(std::string_view event, std::string_view msg, const nlohmann::ordered_json &f = nlohmann::ordered_json::object()) { write(Level::debug, event, msg, f); }
 
+// `s` with control characters and DEL as \xNN (newlines and tabs kept), so a name holding NUL or an
+// escape sequence cannot cut or garble a log line.
+std::string printable(std::string_view s);
+
 // Clears a progress line drawn on the terminal before a log line is printed over it.
 void set_progress_line_active(bool active);
 

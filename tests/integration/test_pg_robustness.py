@@ -331,7 +331,7 @@ class PgRobustness(unittest.TestCase):
         for dry in ([], ["--dry-run"]):
             p = s.run("migrate", "--from", d, "--to", url, *dry, timeout=300)
             self.assertEqual(p.returncode, 1, p.stderr)
-            self.assertIn("collection caf\\xff", p.stderr)
+            self.assertIn("'caf\\xff'", p.stderr)
             self.assertIn("not valid UTF-8", p.stderr)
             self.assertNotIn("SQLSTATE", p.stderr)
         self.assertEqual(s.pg_query(url, "SELECT to_regclass('chroma_collections') IS NULL")[0][0], True)

@@ -14,6 +14,7 @@ import uuid
 import support
 from support import Chroma, f32_bits, json_types_equal, run, run_json
 from test_backup_formats import compare_records, delete_all, make_collection_set
+from test_restore_safety import origin_tag, stagings
 
 
 def space_of(info):
@@ -95,11 +96,12 @@ class Restore(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
 
     def test_3_resume_after_partial_staging(self):
-        # An interrupted restore leaves '<name>-c2p-restoring' with the first records: the rerun continues.
+        # An interrupted restore leaves '<name>-c2p-restoring-<backup tag>' with the first records: the rerun
+        # from the same backup continues.
         src_name = self.names[0]
         new = "resume-" + uuid.uuid4().hex[:8]
-        staging = new + "-c2p-restoring"
         a = self.chroma.collection(src_name)
+        staging = new + "-c2p-restoring-" + origin_tag(self.backup, a["id"])
         src = self.chroma.get_all(a["id"])
         c = self.target.create_collection(staging, metadata=a["metadata"], space=space_of(a))
         k = 250
@@ -140,7 +142,9 @@ class Restore(unittest.TestCase):
             # Not visible under its real name while incomplete; the staging collection holds a part.
             with self.assertRaises(RuntimeError):
                 self.target.collection(name)
-            staging = self.target.collection(name + "-c2p-restoring")
+            staging = stagings(self.target, name)
+            self.assertEqual(len(staging), 1, staging)
+            staging = staging[0]
             partial = self.target.call("GET", support.API + "/collections/%s/count" % staging["id"])
             self.assertLess(partial, 6000)
             res = run_json("restore", "--from", bk, "--to-chroma", self.fresh.url, "--batch-size", "200")
