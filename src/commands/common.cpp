@@ -10,7 +10,6 @@
 #include <fmt/format.h>
 
 #include "cli/command_line.hpp"
-#include "core/json_text.hpp"
 #include "sources/http/http_client.hpp"
 #include "target/pg_connection.hpp"
 #include "util/error.hpp"
