@@ -365,11 +365,12 @@ void run_migrate(MigrateArgs &a) {
                          j.live = reconcile_with_live_source(
                              *w.source, j.c, a.batch_size, conn, a.schema, j.staging, j.rejects->path(),
                              [&](BatchReader &reader) {
-                                 // Loaded as the continuation of the last (open-ended) range.
+                                 // Loaded as the continuation of the last (open-ended) range, one past its
+                                 // end: the range's closing checkpoint may be an empty chunk starting there.
                                  const int last = int(j.load.ranges.size()) - 1;
                                  RangeProgress p = store.range_progress(conn, j.c.id, last, j.load.ranges[size_t(last)]);
-                                 j.rejects->prune([&](uint64_t off) { return off < p.next; });
-                                 RangeLoader loader(conn, sopts, store, run_id, j.staging, last, p.next, *j.rejects,
+                                 j.rejects->prune([&](uint64_t off) { return off <= p.next; });
+                                 RangeLoader loader(conn, sopts, store, run_id, j.staging, last, p.next + 1, *j.rejects,
                                                     &cancel);
                                  auto st = run_pipeline(j.c, reader, loader, j.progress.get());
                                  j.records_read += st.records;
