@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -11,6 +12,7 @@
 #include "commands/commands.hpp"
 #include "commands/common.hpp"
 #include "commands/dry_run.hpp"
+#include "commands/live_reconcile.hpp"
 #include "commands/migrate_layout.hpp"
 #include "commands/run_summary.hpp"
 #include "pipeline/pipeline.hpp"
@@ -56,6 +58,9 @@ struct MigrateArgs {
     bool halfvec = false, langchain_id_prefix = false;
     bool dry_run = false, skip_space_check = false;
     std::string summary; // --summary FILE
+    // Off only for measuring what the check costs (bench/live_read.py sets C2P_BENCH_NO_LIVE_CHECK=1):
+    // without it, a server changed during the read can lose records.
+    bool live_check = std::getenv("C2P_BENCH_NO_LIVE_CHECK") == nullptr;
 };
 
 MigratePlanOptions plan_options(const MigrateArgs &a) {
@@ -84,6 +89,7 @@ struct Job {
     std::atomic<int> ranges_left{0};
     std::atomic<uint64_t> records_read{0}, bytes{0};
     FinalizeResult fin;
+    LiveCheck live;
     std::chrono::steady_clock::time_point t0;
     double seconds = 0;
 };
@@ -154,6 +160,24 @@ Interrupted interrupted_migration(const Interrupted &e, const CheckpointStore &s
         state = "the committed checkpoints are kept";
     }
     return interrupted_run(e, "migration", state, "continue with", {"--resume"}, {"--restart"});
+}
+
+void report_live_check(const std::string &name, const LiveCheck &l) {
+    log::info("live_source",
+              fmt::format("{}: checked against the live source in {:.2f}s: {} ids there now; {} record(s) the read "
+                          "skipped or that were added during it fetched by id; {} deleted during it",
+                          name, l.seconds, l.listed, l.fetched, l.deleted),
+              {{"collection", name}, {"listed", l.listed}, {"fetched", l.fetched}, {"deleted", l.deleted}});
+    if (l.deleted > 0)
+        log::warn("live_source", fmt::format("{}: {} record(s) deleted from the source during the read are still in the "
+                                             "target: `chroma2pg sync` removes them",
+                                             name, l.deleted),
+                  {{"collection", name}, {"deleted", l.deleted}});
+    if (!l.consistent)
+        log::warn("live_source", fmt::format("{}: the collection kept changing while its ids were listed (beyond the "
+                                             "retry bound): records may be missing; `chroma2pg sync` catches up",
+                                             name),
+                  {{"collection", name}});
 }
 
 void run_migrate(MigrateArgs &a) {
@@ -292,7 +316,13 @@ void run_migrate(MigrateArgs &a) {
                 j->done_before = true;
                 j->load = *l;
             } else if (resuming && l && l->run_id == run_id && l->status == "loading") {
-                if (l->source_count != c.record_count)
+                if (l->source_count != c.record_count && source->live())
+                    log::warn("resume", fmt::format("collection '{}' has {} records in the source now and had {} when the "
+                                                    "interrupted migration started; continuing: the records the change "
+                                                    "moved past the checkpoints are fetched by id once the ranges are in",
+                                                    c.name, c.record_count, l->source_count),
+                              {{"collection", c.name}});
+                else if (l->source_count != c.record_count)
                     throw DataError(fmt::format(
                         "collection '{}' has {} records in the source now and had {} when the interrupted migration started: "
                         "continuing by position could miss or repeat records; rerun with --restart (then `chroma2pg sync` "
@@ -370,6 +400,27 @@ void run_migrate(MigrateArgs &a) {
     const auto &cancel = pool.cancelled();
     auto finalize = [&](Job &j, Worker &w) {
         log::Scope scope(json{{"collection", j.c.name}});
+        with_retries(fmt::format("collection '{}': checking against the live source", j.c.name), a.retries, w, a.to, cancel,
+                     [&](PgConnection &conn) {
+                         if (!a.live_check) return;
+                         if (auto l = store.load(conn, j.c.id); l && l->status == "done") return;
+                         j.live = reconcile_with_live_source(
+                             *w.source, j.c, a.batch_size, conn, a.schema, j.staging, j.rejects->path(),
+                             [&](BatchReader &reader) {
+                                 // Loaded as the continuation of the last (open-ended) range, one past its
+                                 // end: the range's closing checkpoint may be an empty chunk starting there.
+                                 const int last = int(j.load.ranges.size()) - 1;
+                                 RangeProgress p = store.range_progress(conn, j.c.id, last, j.load.ranges[size_t(last)]);
+                                 j.rejects->prune([&](uint64_t off) { return off <= p.next; });
+                                 RangeLoader loader(conn, sopts, store, run_id, j.staging, last, p.next + 1, *j.rejects,
+                                                    &cancel);
+                                 auto st = run_pipeline(j.c, reader, loader, j.progress.get());
+                                 j.records_read += st.records;
+                                 j.bytes += st.bytes;
+                                 return st.records;
+                             });
+                     });
+        if (j.live.checked) report_live_check(j.c.name, j.live);
         BadRecordCounts bad{j.rejects->rejected(), j.rejects->escaped(), j.rejects->path()};
         with_retries(fmt::format("collection '{}': index and swap", j.c.name), a.retries, w, a.to, cancel,
                      [&](PgConnection &conn) { j.fin = finalize_collection(conn, sopts, store, j.c, j.table, j.staging, bad); });
@@ -463,7 +514,7 @@ void run_migrate(MigrateArgs &a) {
                                                                j.rejects->path())
                                                  : ""),
                   {{"collection", c.name}, {"records", j.fin.rows}, {"seconds", j.seconds}, {"rejected", rejected}});
-        if (j.fin.rows + rejected != c.record_count)
+        if (j.fin.rows + rejected != c.record_count && !j.live.checked)
             log::warn("count_changed",
                       fmt::format("{}: the source reported {} records before the read; {} were written and {} rejected: "
                                   "it changed during the migration; run `chroma2pg sync` to catch up",
@@ -475,6 +526,10 @@ void run_migrate(MigrateArgs &a) {
         s["escaped"] = escaped;
         s["index_seconds"] = j.fin.index_seconds;
         s["ranges"] = j.load.ranges.size();
+        if (j.live.checked)
+            s["live_source"] = {{"listed", j.live.listed}, {"fetched_by_id", j.live.fetched},
+                                {"deleted_during_read", j.live.deleted}, {"read_twice", j.live.duplicates},
+                                {"listing_consistent", j.live.consistent}, {"check_seconds", j.live.seconds}};
         s["dimension"] = c.dimension ? json(*c.dimension) : json();
         s["space"] = space_name(c.space);
         if (rejected + escaped) s["reject_file"] = j.rejects->path();
@@ -519,6 +574,24 @@ void run_migrate(MigrateArgs &a) {
                                     "listed in {}", lost_count, a.salvage_report));
     };
     report_run(result, a.summary, {{"table", "table"}});
+    // Deleted during the read: still in the target until `sync`. A listing that kept moving: the
+    // read may have skipped records, which only `sync` can tell.
+    std::vector<std::string> to_sync, unsure;
+    for (auto &jp : jobs) {
+        if (jp->live.deleted > 0 || !jp->live.consistent) to_sync.push_back(jp->c.name);
+        if (!jp->live.consistent) unsure.push_back(jp->c.name);
+    }
+    if (!to_sync.empty()) {
+        std::string cmd = sync_command(source->describe(), so, a.to, a.schema, to_sync);
+        if (!unsure.empty())
+            throw DataError(fmt::format("the source changed too fast while it was read: the ids of {} could not be "
+                                        "listed without the collection shifting under the listing, so records may be "
+                                        "missing from the target; catch up (and repeat until it reports no changes) "
+                                        "with:\n  {}",
+                                        fmt::join(unsure, ", "), cmd));
+        log::warn("live_source", "records deleted from the source during the read are still in the target; remove them with: " + cmd,
+                  {{"command", cmd}});
+    }
     fail_if_lost();
 }
 

@@ -9,6 +9,7 @@
 #include "commands/commands.hpp"
 #include "commands/common.hpp"
 #include "commands/run_summary.hpp"
+#include "commands/sync_follow.hpp"
 #include "commands/sync_layout.hpp"
 #include "core/record_check.hpp"
 #include "core/record_digest.hpp"
@@ -46,6 +47,9 @@ struct SyncArgs {
     std::string summary; // --summary FILE
     std::string layout = "native";
     bool langchain_id_prefix = false;
+    bool follow = false;    // --follow: rounds until stopped (sync_follow.cpp)
+    double interval = 5;    // seconds between rounds
+    std::string stop_file;  // --stop-file: its appearance asks for a final round, then the exit
 };
 
 // A PostgreSQL text[] literal.
@@ -61,6 +65,39 @@ std::string text_array(const std::vector<const std::string *> &ids) {
         out += '"';
     }
     return out + "}";
+}
+
+bool storable_id(const std::string &id) {
+    return !id.empty() && id.size() <= kMaxIdBytes && id.find('\0') == std::string::npos && json_text::utf8_valid(id);
+}
+
+// The ids the live source holds now that the read did not see (c2p_sync_seen), in this transaction.
+std::vector<std::string> missed_live_ids(PgConnection &pg, Source &source, const CollectionInfo &c) {
+    auto live = source.live_ids(c);
+    if (!live) return {};
+    if (!live->consistent)
+        throw EnvError(fmt::format("collection '{}' changed too fast to list its ids consistently (its records kept "
+                                   "moving under the listing); nothing was changed: sync again",
+                                   c.name));
+    pg.exec("CREATE TEMP TABLE c2p_sync_live (id text NOT NULL) ON COMMIT DROP");
+    CopyBinaryBuffer buf;
+    buf.header();
+    for (const auto &id : live->ids) {
+        if (!storable_id(id)) continue;
+        buf.begin_tuple(1);
+        buf.text_field(id);
+    }
+    pg.copy_in_all("COPY c2p_sync_live (id) FROM STDIN WITH (FORMAT BINARY)", buf);
+    auto r = pg.exec("SELECT id FROM c2p_sync_live EXCEPT SELECT id FROM c2p_sync_seen");
+    std::vector<std::string> out;
+    out.reserve(size_t(r.rows()));
+    for (int k = 0; k < r.rows(); ++k) out.push_back(r.text(k, 0));
+    if (!out.empty())
+        log::info("live_source", fmt::format("collection '{}': {} record(s) the read skipped or that were added during "
+                                             "it: fetched by id",
+                                             c.name, out.size()),
+                  {{"collection", c.name}, {"fetched", out.size()}});
+    return out;
 }
 
 SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInfo &c, const RegisteredCollection &reg,
@@ -82,7 +119,18 @@ SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInf
         std::string scratch;
         uint64_t offset = 0;
         std::unordered_map<std::string, std::string> have;
-        while (reader->next(b)) {
+        bool fetched_missed = false;
+        for (;;) {
+            if (!reader->next(b)) {
+                if (fetched_missed || !source.live()) break;
+                // A live source read by position skips records when others are deleted mid-read: the
+                // ids there now that the read did not see are fetched by id (else they would be removed).
+                fetched_missed = true;
+                auto missed = missed_live_ids(pg, source, c);
+                if (missed.empty()) break;
+                reader = source.read_ids(c, std::move(missed), a.batch_size);
+                continue;
+            }
             interrupt::throw_if_requested("stopped while syncing '" + c.name + "'");
             check_batch(b, c, offset, checks, rejects, checked);
             if (checked.rejected > 0 && sopts.on_bad_record == BadRecordPolicy::fail) {
@@ -98,8 +146,7 @@ SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInf
             seen.header();
             for (size_t i = 0; i < b.size(); ++i) {
                 const std::string &id = b.ids[i];
-                if (id.empty() || id.size() > kMaxIdBytes || id.find('\0') != std::string::npos || !json_text::utf8_valid(id))
-                    continue;
+                if (!storable_id(id)) continue;
                 ids.push_back(&id);
                 seen.begin_tuple(1);
                 seen.text_field(id);
@@ -190,13 +237,14 @@ void add_counts(SyncCounts &total, const SyncCounts &n) {
 // The totals and the result, reported (table, --json, --summary), then the collections not migrated.
 void report_sync(const SyncArgs &a, const std::string &layout, const std::string &source, const std::string &target,
                  const json &rows, const SyncCounts &total, std::chrono::steady_clock::time_point run_start,
-                 const std::vector<std::string> &not_migrated) {
+                 const std::vector<std::string> &not_migrated, const json &follow) {
     json totals = {{"read", total.read}, {"inserted", total.inserted}, {"updated", total.updated},
                    {"deleted", total.deleted}, {"unchanged", total.unchanged}, {"rejected", total.rejected},
                    {"collections", rows.size()}};
     put_figures(totals, sum_figures(rows, run_start));
     json result = {{"command", "sync"}, {"layout", layout}, {"dry_run", a.dry_run}, {"source", source},
                    {"target", target}, {"schema", a.schema}, {"collections", rows}, {"totals", totals}};
+    if (!follow.is_null()) result["follow"] = follow; // the rows and totals are then the last round's
     report_run(result, a.summary,
                {{"new", "inserted"}, {"changed", "updated"}, {"removed", "deleted"}, {"unchanged", "unchanged"}});
     auto &g = global_options();
@@ -212,15 +260,12 @@ void report_sync(const SyncArgs &a, const std::string &layout, const std::string
 }
 
 // --layout langchain|llamaindex: the framework's tables, located per collection as verify does.
-void run_layout_sync(const SyncArgs &a, Layout layout, Source &source, const std::vector<CollectionInfo> &cols,
-                     PgConnection &pg) {
-    auto &g = global_options();
-    log::info("start", fmt::format("{} {} collection(s): {} -> {} ({} layout)", a.dry_run ? "dry run: comparing" : "syncing",
-                                   cols.size(), source.describe(), pg.describe(), a.layout));
-    const auto run_start = std::chrono::steady_clock::now();
-    json out = json::array();
-    SyncCounts total;
-    std::vector<std::string> not_migrated;
+SyncRound layout_sync_round(const SyncArgs &a, Layout layout, Source &source, const std::vector<CollectionInfo> &cols,
+                            PgConnection &pg, bool show_progress) {
+    SyncRound round;
+    json &out = round.rows;
+    SyncCounts &total = round.total;
+    std::vector<std::string> &not_migrated = round.not_migrated;
     for (const auto &c : cols) {
         auto t = locate_layout_target(pg, layout, a.schema, c, a.langchain_id_prefix);
         if (!t) {
@@ -240,7 +285,7 @@ void run_layout_sync(const SyncArgs &a, Layout layout, Source &source, const std
                 throw DataError(fmt::format("collection '{}': {}.embedding is {}, the source has {} dimensions; "
                                             "re-migrate it with `chroma2pg migrate --layout {} --replace`",
                                             c.name, t->describe(), t->column.sql(), *c.dimension, a.layout));
-            Progress progress(c.name, c.record_count, !g.quiet);
+            Progress progress(c.name, c.record_count, show_progress);
             auto t0 = std::chrono::steady_clock::now();
             n = sync_layout_collection(pg, source, c, *t, {a.batch_size, a.dry_run}, progress);
             progress.finish();
@@ -256,8 +301,11 @@ void run_layout_sync(const SyncArgs &a, Layout layout, Source &source, const std
         out.push_back(std::move(s));
         add_counts(total, n);
     }
-    report_sync(a, a.layout, source.describe(), pg.describe(), out, total, run_start, not_migrated);
+    return round;
 }
+
+SyncRound native_sync_round(const SyncArgs &a, const PgvectorSinkOptions &sopts, Source &source,
+                            const std::vector<CollectionInfo> &cols, PgConnection &pg, bool show_progress);
 
 void run_sync(SyncArgs &a) {
     interrupt::install(); // Ctrl-C stops at a batch boundary and says what was kept
@@ -265,6 +313,9 @@ void run_sync(SyncArgs &a) {
     SourceOptions so = a.src.opts;
     resolve_token(so);
     if (a.batch_size == 0) throw UsageError("--batch-size must be at least 1");
+    if (a.follow && a.dry_run) throw UsageError("--follow applies the changes round after round; --dry-run reports once");
+    if (!a.follow && !a.stop_file.empty()) throw UsageError("--stop-file applies to --follow only");
+    if (a.interval < 0) throw UsageError("--interval must be 0 or more seconds");
     PgvectorSinkOptions sopts;
     sopts.schema = a.schema;
     sopts.on_bad_record = parse_bad_record_policy(a.on_bad_record);
@@ -281,22 +332,49 @@ void run_sync(SyncArgs &a) {
     auto cols = select_collections(*source, a.src);
     require_storable_names(cols);
     PgConnection pg(a.to);
-    if (layout != Layout::native) {
-        run_layout_sync(a, layout, *source, cols, pg);
-        return;
-    }
-    auto has_registry = pg.scalar("SELECT to_regclass(" + quote_literal(qualified(a.schema, "chroma_collections")) +
+    if (layout == Layout::native) {
+        auto has_registry = pg.scalar("SELECT to_regclass(" + quote_literal(qualified(a.schema, "chroma_collections")) +
                                   ") IS NOT NULL");
-    if (has_registry != "t")
-        throw UsageError(fmt::format("{} has no chroma2pg registry in schema '{}': nothing was migrated there yet; run "
-                                     "`chroma2pg migrate` first",
-                                     pg.describe(), a.schema));
-    log::info("start", fmt::format("{} {} collection(s): {} -> {}", a.dry_run ? "dry run: comparing" : "syncing", cols.size(),
-                                   source->describe(), pg.describe()));
+        if (has_registry != "t")
+            throw UsageError(fmt::format("{} has no chroma2pg registry in schema '{}': nothing was migrated there yet; "
+                                         "run `chroma2pg migrate` first",
+                                         pg.describe(), a.schema));
+    }
+    log::info("start", fmt::format("{} {} collection(s): {} -> {}{}{}", a.dry_run ? "dry run: comparing" : "syncing",
+                                   cols.size(), source->describe(), pg.describe(),
+                                   layout == Layout::native ? "" : " (" + a.layout + " layout)",
+                                   a.follow ? ", following until stopped" : ""));
+    auto round = [&](PgConnection &conn, const std::vector<CollectionInfo> &now, bool show_progress) {
+        return layout == Layout::native ? native_sync_round(a, sopts, *source, now, conn, show_progress)
+                                        : layout_sync_round(a, layout, *source, now, conn, show_progress);
+    };
     const auto run_start = std::chrono::steady_clock::now();
-    json out = json::array();
-    SyncCounts total;
-    std::vector<std::string> not_migrated;
+    SyncRound last;
+    json follow_result;
+    if (a.follow) {
+        // Each round lists the collections again: their counts change, and so do their positions.
+        auto f = follow_sync({a.interval, a.stop_file, a.to}, pg, [&](PgConnection &conn) {
+            return round(conn, select_collections(*source, a.src), false);
+        });
+        last = std::move(f.last);
+        follow_result = std::move(f.report);
+    } else {
+        last = round(pg, cols, !g.quiet);
+    }
+    report_sync(a, a.layout, source->describe(), pg.describe(), last.rows, last.total, run_start, last.not_migrated,
+                follow_result);
+    if (last.total.rejected > 0)
+        throw DataError(fmt::format("synced everything else; {} record(s) PostgreSQL cannot store were skipped (reject "
+                                    "files under {})",
+                                    last.total.rejected, a.reject_dir));
+}
+
+SyncRound native_sync_round(const SyncArgs &a, const PgvectorSinkOptions &sopts, Source &source,
+                            const std::vector<CollectionInfo> &cols, PgConnection &pg, bool show_progress) {
+    SyncRound round;
+    json &out = round.rows;
+    SyncCounts &total = round.total;
+    std::vector<std::string> &not_migrated = round.not_migrated;
     for (const auto &c : cols) try {
         auto reg = find_registered(pg, a.schema, c.id, c.name);
         if (!reg || reg->rows < 0) {
@@ -312,9 +390,9 @@ void run_sync(SyncArgs &a) {
             (std::filesystem::path(a.reject_dir) / (reg->table_name + ".sync-rejects.jsonl")).string();
         RejectFile rejects(reject_path, c.name);
         rejects.reset();
-        Progress progress(c.name, c.record_count, !g.quiet);
+        Progress progress(c.name, c.record_count, show_progress);
         auto t0 = std::chrono::steady_clock::now();
-        SyncCounts n = sync_collection(pg, *source, c, *reg, a, sopts, rejects, progress);
+        SyncCounts n = sync_collection(pg, source, c, *reg, a, sopts, rejects, progress);
         progress.finish();
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         log::info("collection_synced",
@@ -333,11 +411,7 @@ void run_sync(SyncArgs &a) {
                                           out.size(), cols.size()),
                               "run it again");
     }
-    report_sync(a, "native", source->describe(), pg.describe(), out, total, run_start, not_migrated);
-    if (total.rejected > 0)
-        throw DataError(fmt::format("synced everything else; {} record(s) PostgreSQL cannot store were skipped (reject "
-                                    "files under {})",
-                                    total.rejected, a.reject_dir));
+    return round;
 }
 
 } // namespace
@@ -357,7 +431,13 @@ void register_sync(CLI::App &app) {
                 "printed on stdout, and written as JSON to --summary FILE when given.\n"
                 "--layout langchain|llamaindex syncs the framework's tables, their shape unchanged: the target's\n"
                 "digests are computed from its rows, read back as verify reads them (docs/layouts.md). A halfvec\n"
-                "column (--halfvec) is compared at float16 precision.");
+                "column (--halfvec) is compared at float16 precision.\n"
+                "--follow repeats it until stopped, each round logging the changes applied, its duration and the\n"
+                "time since the previous round. For the cut-over: stop the application's writes, create the\n"
+                "--stop-file; one final round runs (it starts after the file appeared) and the command exits 0,\n"
+                "its summary saying how many changes the last round applied in how long (the write-freeze window).\n"
+                "SIGINT/SIGTERM stop at the next batch (exit 0); the collection in progress keeps its previous state.\n"
+                "See docs/runbook.md.");
     add_source_flags(*cmd, a->src);
     add_target_flags(*cmd, a->to, a->schema);
     cmd->add_option("--layout", a->layout,
@@ -380,6 +460,15 @@ void register_sync(CLI::App &app) {
     cmd->add_option("--reject-dir", a->reject_dir, "Where the reject files (<table>.sync-rejects.jsonl) go")
         ->envname("CHROMA2PG_REJECT_DIR")
         ->capture_default_str();
+    cmd->add_flag("--follow", a->follow,
+                  "Repeat the sync until stopped (SIGINT/SIGTERM, or --stop-file), printing each round's lag")
+        ->envname("CHROMA2PG_FOLLOW");
+    cmd->add_option("--interval", a->interval, "--follow: seconds between the end of a round and the next")
+        ->envname("CHROMA2PG_INTERVAL")
+        ->capture_default_str();
+    cmd->add_option("--stop-file", a->stop_file,
+                    "--follow: when this file appears, run one final round (it sees every write made before) and exit")
+        ->envname("CHROMA2PG_STOP_FILE");
     add_summary_option(*cmd, a->summary);
     cmd->callback([a] { run_sync(*a); });
 }

@@ -1,5 +1,7 @@
-// The default Source::read_range(): read and discard up to the start, then stop after the count.
+// The default Source::read_range(): read and discard up to the start, then stop after the count; and
+// the default read_ids(), which only live sources have.
 #include <algorithm>
+#include <stdexcept>
 
 #include "sources/source.hpp"
 
@@ -53,6 +55,10 @@ std::unique_ptr<BatchReader> Source::read_range(const CollectionInfo &c, size_t 
     auto r = read(c, batch_size);
     if (start == 0 && count == kToTheEnd) return r;
     return std::make_unique<RangeReader>(std::move(r), start, count);
+}
+
+std::unique_ptr<BatchReader> Source::read_ids(const CollectionInfo &, std::vector<std::string>, size_t) {
+    throw std::logic_error("read_ids() on a source that is not live: " + describe());
 }
 
 } // namespace c2p

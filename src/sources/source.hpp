@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,15 @@ public:
 // No limit for read_range().
 constexpr uint64_t kToTheEnd = UINT64_MAX;
 
+// The ids a live source (a running server, written to while it is read) holds now. `consistent`: no
+// id present for the whole listing was missed; false when the collection kept shifting under the
+// listing beyond the retry bound (the list is then the last attempt's, possibly short).
+struct LiveIds {
+    std::vector<std::string> ids;
+    bool consistent = true;
+    int shifts = 0; // page boundaries that moved under the listing (each re-read)
+};
+
 class Source {
 public:
     virtual ~Source() = default;
@@ -36,6 +46,14 @@ public:
     // `start` records, stop after `count`; sources that can seek (HTTP offset paging) override it.
     virtual std::unique_ptr<BatchReader> read_range(const CollectionInfo &c, size_t batch_size, uint64_t start,
                                                     uint64_t count = kToTheEnd);
+    // Live sources only (nullopt: the source cannot change while it is read). Readers of a live
+    // source page by position, so records deleted mid-read shift others past them: callers compare
+    // what they read with this listing, taken after the read, and fetch the difference with read_ids().
+    virtual bool live() const { return false; }
+    virtual std::optional<LiveIds> live_ids(const CollectionInfo &) { return std::nullopt; }
+    // The records with these ids that still exist, in batches (live sources only).
+    virtual std::unique_ptr<BatchReader> read_ids(const CollectionInfo &c, std::vector<std::string> ids,
+                                                  size_t batch_size);
 };
 
 // Picks the source by what `spec` is: http(s) URL, a Chroma persistent directory, or a

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <deque>
 #include <future>
+#include <unordered_map>
 
 #include <curl/curl.h>
 #include <fmt/format.h>
@@ -17,6 +18,13 @@ namespace c2p {
 namespace {
 
 using json = nlohmann::ordered_json;
+
+// Ids per page of a listing (ids only: about 40 bytes each in the answer).
+constexpr size_t kIdPage = 10000;
+// A listing that keeps being shifted by concurrent writes gives up after this many moved boundaries,
+// or after starting over this many times (when the ids it last listed were all deleted).
+constexpr int kMaxListingShifts = 50;
+constexpr int kMaxListingRestarts = 3;
 
 json parse_json(const std::string &base, const std::string &what, const HttpResponse &r) {
     try {
@@ -218,9 +226,9 @@ std::vector<CollectionInfo> ChromaHttpSource::list_collections() {
 
 namespace {
 
-// Pages through `get` ordered by Chroma's internal id (stable across pages since 0.5.11).
-// The next pages are requested on their own connections while the current one is parsed, so
-// the server is never idle waiting for us.
+// Pages through `get` ordered by Chroma's internal id (stable across pages since 0.5.11), or, given
+// ids, fetches those in batches. The next pages are requested on their own connections while the
+// current one is parsed, so the server is never idle waiting for us.
 class HttpBatchReader : public BatchReader {
 public:
     static constexpr size_t kPagesInFlight = 2;
@@ -229,6 +237,9 @@ public:
                     uint64_t count = kToTheEnd)
         : src_(src), c_(std::move(c)), batch_(batch), path_(src.collection_path(c_) + "/get"), offset_(start),
           next_offset_(start), unrequested_(count) {}
+    HttpBatchReader(ChromaHttpSource &src, CollectionInfo c, size_t batch, std::vector<std::string> ids)
+        : src_(src), c_(std::move(c)), batch_(batch), path_(src.collection_path(c_) + "/get"),
+          unrequested_(ids.size()), by_id_(true), ids_(std::move(ids)) {}
 
     ~HttpBatchReader() override {
         for (auto &p : inflight_)
@@ -238,19 +249,21 @@ public:
     bool next(RecordBatch &out) override {
         out.clear();
         out.dim = c_.dimension.value_or(0);
-        if (done_) return false;
-        while (inflight_.size() < kPagesInFlight && unrequested_ > 0) request();
-        if (inflight_.empty()) return false;
-        Page page = std::move(inflight_.front());
-        inflight_.pop_front();
-        HttpResponse r = page.answer.get();
-        offset_ = page.offset;
-        if (r.status != 200) throw_http_error(src_.describe(), "get from collection '" + c_.name + "'", r);
-        size_t n = parse(r.body, out);
-        if (n < page.want) {
-            done_ = true; // the end: pages requested beyond it are empty and are not waited for by anyone else
+        while (!done_) {
+            while (inflight_.size() < kPagesInFlight && unrequested_ > 0) request();
+            if (inflight_.empty()) return false;
+            Page page = std::move(inflight_.front());
+            inflight_.pop_front();
+            HttpResponse r = page.answer.get();
+            offset_ = page.offset;
+            if (r.status != 200) throw_http_error(src_.describe(), "get from collection '" + c_.name + "'", r);
+            size_t n = parse(r.body, out);
+            // By position, a short page is the end (pages requested beyond it are empty and are not
+            // waited for by anyone else); by id, it only means some were deleted since they were listed.
+            if (n < page.want && !by_id_) done_ = true;
+            if (n > 0) return true;
         }
-        return n > 0;
+        return false;
     }
 
 private:
@@ -265,8 +278,15 @@ private:
         size_t slot = requested_++ % kPagesInFlight;
         if (clients_.size() <= slot) clients_.push_back(src_.new_client());
         HttpClient *client = clients_[slot].get();
-        std::string body = fmt::format(R"({{"limit":{},"offset":{},"include":["embeddings","documents","metadatas","uris"]}})",
-                                       want, next_offset_);
+        std::string body;
+        if (by_id_) {
+            json ids(json::value_t::array);
+            for (size_t i = 0; i < want; ++i) ids.push_back(std::move(ids_[next_offset_ + i]));
+            body = fmt::format(R"({{"ids":{},"include":["embeddings","documents","metadatas","uris"]}})", ids.dump());
+        } else {
+            body = fmt::format(R"({{"limit":{},"offset":{},"include":["embeddings","documents","metadatas","uris"]}})",
+                               want, next_offset_);
+        }
         Page p{next_offset_, want, std::async(std::launch::async, [client, this, body = std::move(body)] {
                                        return client->post(path_, body);
                                    })};
@@ -350,6 +370,8 @@ private:
     uint64_t offset_ = 0;      // of the page being parsed, for messages
     uint64_t next_offset_ = 0; // of the next page to request
     uint64_t unrequested_ = kToTheEnd;
+    bool by_id_ = false;
+    std::vector<std::string> ids_; // by id: the ids to fetch, moved out as they are requested
     bool done_ = false;
     size_t requested_ = 0;
     std::vector<std::unique_ptr<HttpClient>> clients_; // one per page in flight
@@ -362,6 +384,72 @@ private:
 
 std::unique_ptr<BatchReader> ChromaHttpSource::read(const CollectionInfo &c, size_t batch_size) {
     return std::make_unique<HttpBatchReader>(*this, c, batch_size);
+}
+
+std::unique_ptr<BatchReader> ChromaHttpSource::read_ids(const CollectionInfo &c, std::vector<std::string> ids,
+                                                        size_t batch_size) {
+    return std::make_unique<HttpBatchReader>(*this, c, batch_size, std::move(ids));
+}
+
+std::optional<LiveIds> ChromaHttpSource::live_ids(const CollectionInfo &c) {
+    LiveIds out;
+    const std::string path = collection_path(c) + "/get";
+    const std::string what = "listing the ids of collection '" + c.name + "'";
+    auto page = [&](uint64_t offset, size_t limit) {
+        auto r = client_.post(path, fmt::format(R"({{"limit":{},"offset":{},"include":[]}})", limit, offset));
+        if (r.status != 200) throw_http_error(base_, what, r);
+        auto j = parse_json(base_, what, r);
+        if (!j.is_object() || !j.contains("ids") || !j["ids"].is_array())
+            throw EnvError(fmt::format("Chroma at {}: {}: the answer has no ids: {}", base_, what, r.body.substr(0, 200)));
+        return j["ids"].get<std::vector<std::string>>();
+    };
+    // Each page starts one id early: that id must be the last one listed, else records before the
+    // boundary were deleted (or inserted) since, and the page would skip (or repeat) some. Then the
+    // last listed ids are looked for in the window before the boundary, to continue from where the
+    // newest of them is now; not found, the listing starts over.
+    uint64_t next = 0; // position of the next id to list
+    for (int restarts = 0;;) {
+        if (next == 0) {
+            auto first = page(0, kIdPage);
+            out.ids = std::move(first);
+            next = out.ids.size();
+            if (out.ids.size() < kIdPage) return out;
+            continue;
+        }
+        auto got = page(next - 1, kIdPage + 1);
+        if (!got.empty() && got.front() == out.ids.back()) {
+            out.ids.insert(out.ids.end(), std::make_move_iterator(got.begin() + 1), std::make_move_iterator(got.end()));
+            next += got.size() - 1;
+            if (got.size() < kIdPage + 1) return out;
+            continue;
+        }
+        if (++out.shifts > kMaxListingShifts) {
+            out.consistent = false;
+            return out;
+        }
+        uint64_t from = next > kIdPage ? next - kIdPage : 0;
+        auto window = page(from, static_cast<size_t>(next - from));
+        // The newest of the last ids listed still present: the listing continues right after it.
+        std::unordered_map<std::string_view, uint64_t> pos;
+        for (size_t w = 0; w < window.size(); ++w) pos.emplace(window[w], from + w);
+        size_t keep = 0;
+        std::optional<uint64_t> at;
+        for (size_t back = 1; back <= std::min<size_t>(out.ids.size(), kIdPage) && !at; ++back)
+            if (auto it = pos.find(out.ids[out.ids.size() - back]); it != pos.end()) {
+                at = it->second;
+                keep = out.ids.size() - back + 1;
+            }
+        if (at) {
+            out.ids.resize(keep);
+            next = *at + 1;
+        } else {
+            if (++restarts > kMaxListingRestarts) {
+                out.consistent = false;
+                return out;
+            }
+            next = 0;
+        }
+    }
 }
 
 std::unique_ptr<BatchReader> ChromaHttpSource::read_range(const CollectionInfo &c, size_t batch_size, uint64_t start,

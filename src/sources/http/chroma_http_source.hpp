@@ -19,6 +19,11 @@ public:
     // Seeks with the server's offset paging instead of reading and discarding.
     std::unique_ptr<BatchReader> read_range(const CollectionInfo &c, size_t batch_size, uint64_t start,
                                             uint64_t count = kToTheEnd) override;
+    bool live() const override { return true; }
+    // Lists ids only, by position, each page overlapping the last by one id to detect shifts.
+    std::optional<LiveIds> live_ids(const CollectionInfo &c) override;
+    std::unique_ptr<BatchReader> read_ids(const CollectionInfo &c, std::vector<std::string> ids,
+                                          size_t batch_size) override;
 
     int api_version() const { return api_; }
     // Path prefix of a collection's endpoints: /api/v2/tenants/T/databases/D/collections/ID
