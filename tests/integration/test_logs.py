@@ -28,6 +28,8 @@ def require_command(tc, *path):
     """The command must exist in this binary: a missing one fails the test, never skips it."""
     p = subprocess.run([BIN, *path, "--help"], capture_output=True, text=True)
     tc.assertEqual(p.returncode, 0, "`chroma2pg %s --help` failed:\n%s" % (" ".join(path), p.stderr[-2000:]))
+    # an unknown subcommand makes CLI11 print the top-level help, also with exit 0
+    tc.assertIn("Usage: chroma2pg %s " % " ".join(path), p.stdout)
 
 
 class JsonLogsTest(unittest.TestCase):
