@@ -78,7 +78,7 @@ def on_chroma(version, cls):
             return switched(super().run)(result)
 
     OnChroma.__name__ = OnChroma.__qualname__ = "%s_on_chroma_%s" % (cls.__name__, version.replace(".", "_"))
-    OnChroma.__doc__ = cls.__doc__
+    OnChroma.__doc__, OnChroma.__module__ = cls.__doc__, cls.__module__
     return OnChroma
 
 

@@ -228,6 +228,9 @@ class BackupFormats(unittest.TestCase):
         self.assertEqual(p.returncode, 2, p.stderr)
 
 
+BackupFormatsOnCurrent = support.on_chroma("current", BackupFormats)
+
+
 if __name__ == "__main__":
     unittest.main()
 

@@ -241,5 +241,8 @@ class VerifyUnstructuredData(unittest.TestCase):
         self.assertTrue(any("looks unstructured" in w for w in r["warnings"]), r["warnings"])
 
 
+VerifyAfterMigrationOnCurrent = support.on_chroma("current", VerifyAfterMigration)
+
+
 if __name__ == "__main__":
     unittest.main()
