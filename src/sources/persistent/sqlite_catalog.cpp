@@ -65,16 +65,46 @@ std::string detect_era(const sqlite::Db &db, Schema &sc) {
     return "unknown";
 }
 
-std::optional<std::string> json_space(const json &j, std::initializer_list<const char *> path) {
+const json *json_at(const json &j, std::initializer_list<const char *> path) {
     const json *cur = &j;
     for (const char *k : path) {
-        if (!cur->is_object()) return std::nullopt;
+        if (!cur->is_object()) return nullptr;
         auto it = cur->find(k);
-        if (it == cur->end()) return std::nullopt;
+        if (it == cur->end()) return nullptr;
         cur = &*it;
     }
-    if (cur->is_string()) return cur->get<std::string>();
+    return cur;
+}
+
+std::optional<std::string> json_space(const json &j, std::initializer_list<const char *> path) {
+    const json *v = json_at(j, path);
+    if (v && v->is_string()) return v->get<std::string>();
     return std::nullopt;
+}
+
+// From 1.3 a directory keeps the collection's configuration in schema_str (config_json_str is "{}"),
+// and the server derives its configuration_json from the schema's vector index config: the same
+// derivation here, so a directory and the server serving it give one configuration.
+json configuration_from_schema(const json &schema) {
+    const json *cfg = json_at(schema, {"keys", "#embedding", "float_list", "vector_index", "config"});
+    if (!cfg || !cfg->is_object()) cfg = json_at(schema, {"defaults", "float_list", "vector_index", "config"});
+    if (!cfg || !cfg->is_object()) return nullptr;
+    auto index = [&](const char *kind, std::initializer_list<const char *> keys) -> json {
+        auto it = cfg->find(kind);
+        if (it == cfg->end() || !it->is_object()) return nullptr;
+        json out = json::object();
+        if (auto sp = cfg->find("space"); sp != cfg->end()) out["space"] = *sp;
+        if (keys.size() == 0) out.update(*it);
+        for (const char *k : keys)
+            if (auto v = it->find(k); v != it->end()) out[k] = *v;
+        return out;
+    };
+    json ef = nullptr;
+    if (auto it = cfg->find("embedding_function"); it != cfg->end()) ef = *it;
+    // Only what the server reports: its build-time knobs (num_threads, batch_size) stay out.
+    return {{"hnsw", index("hnsw", {"ef_construction", "ef_search", "max_neighbors", "resize_factor", "sync_threshold"})},
+            {"spann", index("spann", {})}, // Cloud-only; kept whole
+            {"embedding_function", ef}};
 }
 
 json parse_json_col(const std::optional<std::string> &s, const std::string &what, std::vector<std::string> &warnings) {
@@ -163,6 +193,9 @@ Catalog read_catalog(const sqlite::Db &db, const std::string &dir) {
             }
             c.configuration = parse_json_col(s.opt_text(3), "collections.config_json_str", c.warnings);
             c.schema = parse_json_col(s.opt_text(4), "collections.schema_str", c.warnings);
+            if ((c.configuration.is_null() || (c.configuration.is_object() && c.configuration.empty())) &&
+                !c.schema.is_null())
+                if (json derived = configuration_from_schema(c.schema); !derived.is_null()) c.configuration = derived;
             if (!s.is_null(5)) c.topics.push_back(s.text(5));
             if (!s.is_null(6)) c.tenant = s.text(6);
             if (!s.is_null(7)) c.database = s.text(7);
