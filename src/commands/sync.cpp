@@ -203,9 +203,11 @@ SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInf
                     "EXCLUDED.embedding, document = EXCLUDED.document, uri = EXCLUDED.uri, metadata = EXCLUDED.metadata, "
                     "digest = EXCLUDED.digest");
         if (n.deleted > 0) pg.exec("DELETE" + gone);
+        // The collection's metadata and configuration follow the source's, as its records do (verify compares them).
         pg.exec_params("UPDATE " + qualified(a.schema, "chroma_collections") + " SET record_count = (SELECT count(*) FROM " +
-                           target + ") WHERE id::text = $1",
-                       {reg.id});
+                           target + "), metadata = $2::jsonb, configuration = $3::jsonb WHERE id::text = $1",
+                       {reg.id, c.metadata.is_null() ? std::nullopt : std::optional<std::string>(c.metadata.dump()),
+                        c.configuration.is_null() ? std::nullopt : std::optional<std::string>(c.configuration.dump())});
         pg.exec("COMMIT");
     } catch (...) {
         pg.rollback_quietly();

@@ -167,6 +167,11 @@ SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const Collec
             }
         }
         if (n.deleted > 0) pg.exec("DELETE" + gone);
+        if (lc) // the collection's metadata follows the source's, as its records do (verify compares it)
+            pg.exec_params("UPDATE " + qualified(t.schema, kLangchainCollections) +
+                               " SET cmetadata = $2::json WHERE uuid = $1::uuid AND cmetadata::text IS DISTINCT FROM $2",
+                           {t.collection_uuid,
+                            c.metadata.is_null() ? std::nullopt : std::optional<std::string>(c.metadata.dump())});
         pg.exec("COMMIT");
     } catch (...) {
         pg.rollback_quietly();

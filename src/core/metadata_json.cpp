@@ -93,7 +93,7 @@ std::string metadata_to_json(const Metadata &m) {
     return s;
 }
 
-Metadata metadata_from_json(std::string_view json) {
+Metadata metadata_from_json(std::string_view json, std::vector<std::string> *null_keys) {
     thread_local simdjson::dom::parser parser;
     simdjson::padded_string padded(json);
     simdjson::dom::element root;
@@ -105,7 +105,10 @@ Metadata metadata_from_json(std::string_view json) {
     if (root.get_object().get(obj)) throw DataError("metadata is not a JSON object");
     for (auto field : obj) {
         std::string_view key = field.key;
-        if (field.value.is_null()) continue; // Chroma never stores null; it means "absent"
+        if (field.value.is_null()) { // Chroma never stores null; it means "absent"
+            if (null_keys) null_keys->emplace_back(key);
+            continue;
+        }
         if (field.value.is_array()) {
             std::vector<MetaScalar> arr;
             simdjson::dom::array items = field.value.get_array().value(); // keep the array alive while iterating

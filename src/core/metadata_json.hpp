@@ -15,8 +15,9 @@ void append_metadata_json(std::string &out, const Metadata &m);
 std::string metadata_to_json(const Metadata &m);
 
 // Parses a JSON object (or null) into Metadata. Integers become int64, numbers with a
-// fraction or exponent become double. Throws DataError on anything Chroma cannot hold.
-Metadata metadata_from_json(std::string_view json);
+// fraction or exponent become double. Throws DataError on anything Chroma cannot hold. A key whose
+// value is null is dropped (Chroma stores none), its name appended to `null_keys` when given.
+Metadata metadata_from_json(std::string_view json, std::vector<std::string> *null_keys = nullptr);
 Metadata metadata_from_nlohmann(const nlohmann::ordered_json &j);
 nlohmann::ordered_json metadata_to_nlohmann(const Metadata &m);
 

@@ -157,6 +157,7 @@ bool PgTableReader::parse_tuple(RecordBatch &out) {
     out.ids.push_back(std::move(id));
     out.documents.push_back(fl[2] < 0 ? std::nullopt : std::optional<std::string>(std::string(fp[2], size_t(fl[2]))));
     out.uris.push_back(fl[3] < 0 ? std::nullopt : std::optional<std::string>(std::string(fp[3], size_t(fl[3]))));
+    null_keys_.emplace_back();
     if (fl[4] < 0) {
         out.metadatas.emplace_back();
     } else {
@@ -167,7 +168,7 @@ bool PgTableReader::parse_tuple(RecordBatch &out) {
             text.remove_prefix(1);
         }
         try {
-            out.metadatas.push_back(metadata_from_json(text));
+            out.metadatas.push_back(metadata_from_json(text, &null_keys_.back()));
         } catch (const DataError &e) {
             throw DataError("table " + opts_.table + ": record '" + out.ids.back() + "': " + e.what());
         }
@@ -187,6 +188,7 @@ bool PgTableReader::next(RecordBatch &out) {
     out.clear();
     out.dim = opts_.dim;
     stored_.clear();
+    null_keys_.clear();
     while (out.size() < batch_ && !trailer_seen_) {
         bool progressed = header_done_ ? parse_tuple(out) : parse_header();
         if (progressed) continue;

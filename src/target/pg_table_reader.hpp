@@ -37,6 +37,9 @@ public:
     bool next(RecordBatch &out) override;
     // The stored `digest` column of the last batch's rows (nullopt when NULL or not 16 bytes).
     const std::vector<std::optional<Digest>> &stored_digests() const { return stored_; }
+    // The metadata keys of the last batch's rows whose value is JSON null (dropped from the records:
+    // Chroma has no null value, so such a key is a difference verify must see).
+    const std::vector<std::vector<std::string>> &metadata_null_keys() const { return null_keys_; }
 
 private:
     bool parse_header();
@@ -50,6 +53,7 @@ private:
     size_t pos_ = 0;
     bool header_done_ = false, stream_done_ = false, trailer_seen_ = false;
     std::vector<std::optional<Digest>> stored_;
+    std::vector<std::vector<std::string>> null_keys_;
     std::string json_;
 };
 

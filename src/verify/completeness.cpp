@@ -3,14 +3,19 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <exception>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
+#include <fmt/format.h>
+#include <xxhash.h>
+
 #include "core/record_digest.hpp"
 #include "target/halfvec.hpp"
 #include "target/pg_table_reader.hpp"
+#include "target/pgvector_sink.hpp"
 #include "util/progress.hpp"
 #include "verify/record_diff.hpp"
 
@@ -84,6 +89,80 @@ template <class A, class B> void run_both(A fa, B fb, std::atomic<bool> &stop) {
     if (eb) std::rethrow_exception(eb);
 }
 
+bool has_nul(const std::string &s) { return std::memchr(s.data(), 0, s.size()) != nullptr; }
+
+bool record_has_nul(const RecordBatch &b, size_t i) {
+    if ((b.documents[i] && has_nul(*b.documents[i])) || (b.uris[i] && has_nul(*b.uris[i]))) return true;
+    for (const auto &[k, v] : b.metadatas[i]) {
+        if (has_nul(k)) return true;
+        if (auto *s = std::get_if<std::string>(&v); s && has_nul(*s)) return true;
+        if (auto *arr = std::get_if<std::vector<MetaScalar>>(&v))
+            for (const auto &e : *arr)
+                if (auto *es = std::get_if<std::string>(&e); es && has_nul(*es)) return true;
+    }
+    return false;
+}
+
+// The source's records as `migrate --escape-nul` stores them: U+0000 (which PostgreSQL cannot hold) as
+// U+2400. A record with NUL is either stored so or rejected (then it is missing in the target either
+// way), so comparing the stored form is exact. Returns how many records were escaped.
+size_t escape_nul_batch(RecordBatch &b) {
+    size_t n = 0;
+    thread_local RecordBatch one;
+    for (size_t i = 0; i < b.size(); ++i) {
+        if (!record_has_nul(b, i)) continue;
+        one.clear();
+        escape_nul_record(b, i, one);
+        b.documents[i] = std::move(one.documents[0]);
+        b.uris[i] = std::move(one.uris[0]);
+        b.metadatas[i] = std::move(one.metadatas[0]);
+        ++n;
+    }
+    return n;
+}
+
+bool unescape(std::string &s) {
+    bool changed = false;
+    for (size_t at; (at = s.find(kNulEscape)) != std::string::npos; changed = true) s.replace(at, 3, 1, '\0');
+    return changed;
+}
+
+// Record i of b with U+2400 back to U+0000, into `one`; false when it holds no U+2400.
+bool unescape_record(const RecordBatch &b, size_t i, RecordBatch &one) {
+    one.clear();
+    one.dim = b.dim;
+    one.push(b.ids[i], b.embedding(i), b.documents[i], b.uris[i], b.metadatas[i]);
+    bool changed = false;
+    if (one.documents[0]) changed |= unescape(*one.documents[0]);
+    if (one.uris[0]) changed |= unescape(*one.uris[0]);
+    for (auto &[k, v] : one.metadatas[0]) {
+        changed |= unescape(k);
+        if (auto *str = std::get_if<std::string>(&v)) changed |= unescape(*str);
+        if (auto *arr = std::get_if<std::vector<MetaScalar>>(&v))
+            for (auto &e : *arr)
+                if (auto *es = std::get_if<std::string>(&e)) changed |= unescape(*es);
+    }
+    return changed;
+}
+
+// A target row whose metadata has keys with a null value: Chroma has no null (the source never has
+// such a key), so the row's digest is made to differ from the record it was read as.
+Digest with_null_keys(Digest d, const std::vector<std::string> &keys) {
+    std::string buf(reinterpret_cast<const char *>(d.data()), d.size());
+    for (const auto &k : keys) buf.append(k).push_back('\0');
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits(buf.data(), buf.size()));
+    std::memcpy(d.data(), c.digest, d.size());
+    return d;
+}
+
+std::string null_keys_detail(const std::vector<std::string> &keys) {
+    std::string list;
+    for (const auto &k : keys)
+        list += (list.empty() ? "" : ", ") + nlohmann::json(k).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return fmt::format("metadata {}: null in the target, a value Chroma cannot hold (the source has no such key)", list);
+}
+
 } // namespace
 
 nlohmann::ordered_json CompletenessResult::to_json() const {
@@ -102,6 +181,8 @@ nlohmann::ordered_json CompletenessResult::to_json() const {
             {"extra_ids", extra_ids},
             {"different_records", diffs},
             {"stored_digest_stale", stored_digest_stale},
+            {"nul_escaped", {{"source_records", nul_escaped}, {"target_rows_with_original_digest", nul_escaped_rows}}},
+            {"null_valued_metadata_rows", null_valued_rows},
             {"embedding_precision", float16 ? "float16 (halfvec column: the source's float32 values rounded to "
                                               "nearest even, as pgvector converts, then compared bit for bit)"
                                             : "float32, bit for bit"},
@@ -136,6 +217,7 @@ CompletenessResult check_completeness(Source &src, const CollectionInfo &c, PgCo
             RecordBatch b;
             while (!stop && reader->next(b)) {
                 if (half) round_to_halfvec(b);
+                res.nul_escaped += escape_nul_batch(b);
                 for (size_t i = 0; i < b.size(); ++i) s_entries.push_back({id_key(b.ids[i]), record_digest(b, i)});
                 res.source_bytes += b.payload_bytes();
                 progress.add(b.size(), b.payload_bytes());
@@ -149,10 +231,23 @@ CompletenessResult check_completeness(Source &src, const CollectionInfo &c, PgCo
             while (!stop && reader.next(b)) {
                 if (!res.dim) res.dim = b.dim;
                 const auto &stored = reader.stored_digests();
+                const auto &nulls = reader.metadata_null_keys();
+                RecordBatch one;
                 for (size_t i = 0; i < b.size(); ++i) {
                     uint64_t key = id_key(b.ids[i]);
                     Digest d = record_digest(b, i);
-                    if (target.has_digest && (!stored[i] || *stored[i] != d)) ++res.stored_digest_stale;
+                    if (!nulls[i].empty()) {
+                        d = with_null_keys(d, nulls[i]);
+                        ++res.null_valued_rows;
+                    }
+                    if (target.has_digest && (!stored[i] || *stored[i] != d)) {
+                        // An --escape-nul row keeps the digest of the original text (U+0000, not U+2400).
+                        if (stored[i] && nulls[i].empty() && unescape_record(b, i, one) &&
+                            record_digest(one, 0) == *stored[i])
+                            ++res.nul_escaped_rows;
+                        else
+                            ++res.stored_digest_stale;
+                    }
                     t_entries.push_back({key, d});
                     sample.offer(key, b, i);
                 }
@@ -185,12 +280,14 @@ CompletenessResult check_completeness(Source &src, const CollectionInfo &c, PgCo
     RecordBatch s_detail, t_detail;
     std::vector<std::string> t_missing_unused;
     std::unordered_map<uint64_t, std::string> t_diff_ids;
+    std::unordered_map<uint64_t, std::vector<std::string>> t_null_keys;
     run_both(
         [&] {
             auto reader = src.read(c, o.batch_size);
             RecordBatch b;
             while (!stop && reader->next(b)) {
                 if (half) round_to_halfvec(b);
+                escape_nul_batch(b);
                 for (size_t i = 0; i < b.size(); ++i) {
                     uint64_t key = id_key(b.ids[i]);
                     if (missing.count(key)) res.missing_ids.push_back(b.ids[i]);
@@ -216,6 +313,8 @@ CompletenessResult check_completeness(Source &src, const CollectionInfo &c, PgCo
                         if (detail.count(key)) {
                             t_detail_at[key] = t_detail.size();
                             copy_record(t_detail, b, i);
+                            const auto &nk = reader.metadata_null_keys()[i];
+                            if (!nk.empty()) t_null_keys[key] = nk;
                         }
                     }
                 }
@@ -231,6 +330,11 @@ CompletenessResult check_completeness(Source &src, const CollectionInfo &c, PgCo
             auto fd = diff_records(s_detail, si->second, t_detail, ti->second, half);
             r.fields = fd.fields;
             r.details = fd.details;
+            if (auto nk = t_null_keys.find(key); nk != t_null_keys.end()) {
+                if (std::find(r.fields.begin(), r.fields.end(), "metadata") == r.fields.end())
+                    r.fields.push_back("metadata");
+                r.details.push_back(null_keys_detail(nk->second));
+            }
             if (r.fields.empty() && s_detail.ids[si->second] != t_detail.ids[ti->second]) {
                 r.fields.push_back("id");
                 r.details.push_back("id: source '" + s_detail.ids[si->second] + "', target '" + t_detail.ids[ti->second] + "'");

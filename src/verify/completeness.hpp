@@ -34,6 +34,9 @@ struct CompletenessResult {
     std::vector<std::string> missing_ids, extra_ids; // sorted, all of them
     std::vector<DifferentRecord> different;          // sorted by id, all of them
     uint64_t stored_digest_stale = 0; // target rows whose `digest` column no longer matches their values
+    uint64_t nul_escaped = 0;      // source records holding U+0000, compared as --escape-nul stores them (U+2400)
+    uint64_t nul_escaped_rows = 0; // target rows whose stored digest is of their text with U+2400 back to U+0000
+    uint64_t null_valued_rows = 0; // target rows whose metadata has keys with a JSON null value
     double source_seconds = 0, target_seconds = 0, read_seconds = 0, compare_seconds = 0, resolve_seconds = 0;
     uint64_t source_bytes = 0;
     QuerySample sample; // deterministic: the records with the smallest id hashes

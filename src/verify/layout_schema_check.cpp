@@ -5,6 +5,7 @@
 #include "target/langchain_layout.hpp"
 #include "target/llamaindex_layout.hpp"
 #include "target/native_layout.hpp"
+#include "verify/registry_check.hpp"
 
 namespace c2p {
 namespace {
@@ -182,11 +183,22 @@ SchemaCheck check_layout_schema(PgConnection &pg, const TargetCollection &t, con
                                               "collection was recreated in the source?)",
                                               n, t.schema, kLangchainCollections, t.collection_uuid, src.id));
         if (r.rows() == 1) {
-            nlohmann::json have = r.is_null(0, 1) ? nlohmann::json() : nlohmann::json::parse(r.text(0, 1), nullptr, false);
-            nlohmann::json want_meta = nlohmann::json::parse(src.metadata.dump());
-            if (have.dump() != want_meta.dump())
-                sc.warnings.push_back(fmt::format("collection '{}': {}.{}.cmetadata is {}, the source's metadata is {}", n,
-                                                  t.schema, kLangchainCollections, have.dump(), want_meta.dump()));
+            const std::string where = t.schema + "." + kLangchainCollections;
+            if (r.text(0, 0) != src.name)
+                sc.failures.push_back(fmt::format("collection '{}': {} has it under the name '{}' (renamed in the source "
+                                                  "after the migration, or the row was edited)",
+                                                  n, where, r.text(0, 0)));
+            // cmetadata is json (its text as written): parsed as is, 1 vs 1.0 and null values kept.
+            nlohmann::ordered_json have;
+            bool parsed = true;
+            if (!r.is_null(0, 1)) {
+                have = nlohmann::ordered_json::parse(r.text(0, 1), nullptr, false);
+                parsed = !have.is_discarded();
+            }
+            if (!parsed)
+                sc.failures.push_back(fmt::format("collection '{}': {}.cmetadata is not valid JSON", n, where));
+            else
+                compare_registry_field(n, where, "cmetadata", src.metadata, have, sc.failures);
         }
     }
 

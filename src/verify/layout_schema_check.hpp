@@ -12,8 +12,9 @@ namespace c2p {
 
 // Failures: what breaks the framework's reads or searches, or cannot hold the source's data (a
 // missing or retyped column, a key, a dimension, an index with the wrong operator class or not on the
-// halfvec expression). Warnings: what works but differs (extra columns, no vector index at all, a
-// LlamaIndex collection whose space is not cosine, collection metadata changed since).
+// halfvec expression), and LangChain's collection row whose name or cmetadata differs from the source's
+// (type-strict). Warnings: what works but differs (extra columns, no vector index at all, a LlamaIndex
+// collection whose space is not cosine).
 SchemaCheck check_layout_schema(PgConnection &pg, const TargetCollection &t, const CollectionInfo &src);
 
 // The operator class the layout's vector index must have for this collection.

@@ -4,6 +4,8 @@
 
 #include "target/layout_sink.hpp"
 #include "target/native_layout.hpp"
+#include "util/error.hpp"
+#include "verify/registry_check.hpp"
 
 namespace c2p {
 namespace {
@@ -21,6 +23,17 @@ RegistryRow row_from(const PgResult &r, int i) {
     rr.source = r.opt(i, 8).value_or("");
     rr.table_exists = r.text(i, 9) == "t";
     rr.embedding_type = r.opt(i, 10).value_or("vector");
+    // Parsed as stored, so verify sees what was written: jsonb keeps 1 vs 1.0 and null values.
+    auto parse = [&](int col, const char *what) {
+        if (r.is_null(i, col)) return nlohmann::ordered_json();
+        try {
+            return nlohmann::ordered_json::parse(r.text(i, col));
+        } catch (const nlohmann::json::exception &e) {
+            throw DataError(fmt::format("chroma_collections.{} of '{}' is not valid JSON: {}", what, rr.name, e.what()));
+        }
+    };
+    rr.metadata = parse(11, "metadata");
+    rr.configuration = parse(12, "configuration");
     return rr;
 }
 
@@ -29,7 +42,8 @@ std::string registry_select(const std::string &schema) {
            "to_char(migrated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), record_count, source, "
            "to_regclass(quote_ident(" + quote_literal(schema) + ") || '.' || quote_ident(table_name)) IS NOT NULL, "
            // embedding_type was added with --halfvec: a registry from before has no such column (vector).
-           "to_jsonb(cc) ->> 'embedding_type' FROM " + qualified(schema, "chroma_collections") + " cc";
+           "to_jsonb(cc) ->> 'embedding_type', metadata::text, configuration::text FROM " +
+           qualified(schema, "chroma_collections") + " cc";
 }
 
 } // namespace
@@ -85,17 +99,25 @@ SchemaCheck check_schema(PgConnection &pg, const std::string &schema, const Coll
                          const RegistryRow &reg) {
     SchemaCheck sc;
     const std::string &n = src.name;
+    const std::string where = schema + ".chroma_collections";
+    if (reg.name != src.name)
+        sc.failures.push_back(fmt::format("collection '{}': {} has it under the name '{}' (renamed in the source after "
+                                          "the migration, or the registry was edited)",
+                                          n, where, reg.name));
+    compare_registry_field(n, where, "metadata", src.metadata, reg.metadata, sc.failures);
+    compare_registry_field(n, where, "configuration", src.configuration, reg.configuration, sc.failures);
+    if (reg.dimension != src.dimension)
+        sc.failures.push_back(fmt::format("collection '{}': registry dimension {} differs from the source's {}", n,
+                                          reg.dimension ? std::to_string(*reg.dimension) : "NULL",
+                                          src.dimension ? std::to_string(*src.dimension) : "(unknown: no records)"));
+    if (reg.space != space_name(src.space))
+        sc.failures.push_back(fmt::format("collection '{}': registry space '{}' differs from the source's '{}'", n,
+                                          reg.space, space_name(src.space)));
     if (!reg.table_exists) {
         sc.failures.push_back(fmt::format("collection '{}': table {}.{} named in the registry does not exist", n, schema,
                                           reg.table_name));
         return sc;
     }
-    if (src.dimension && reg.dimension != src.dimension)
-        sc.failures.push_back(fmt::format("collection '{}': registry dimension {} differs from the source's {}", n,
-                                          reg.dimension ? std::to_string(*reg.dimension) : "NULL", *src.dimension));
-    if (reg.space != space_name(src.space))
-        sc.failures.push_back(fmt::format("collection '{}': registry space '{}' differs from the source's '{}'", n,
-                                          reg.space, space_name(src.space)));
     if (reg.id != src.id)
         sc.warnings.push_back(fmt::format("collection '{}': registry id {} differs from the source's {} (the collection "
                                           "was recreated in the source?)", n, reg.id, src.id));

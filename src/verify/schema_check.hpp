@@ -19,6 +19,7 @@ struct RegistryRow {
     std::optional<uint32_t> dimension;
     std::optional<int64_t> record_count;
     bool table_exists = false;
+    nlohmann::ordered_json metadata, configuration; // as stored (jsonb); null when NULL
 };
 std::optional<RegistryRow> lookup_registry(PgConnection &pg, const std::string &schema, const std::string &id,
                                            const std::string &name);
@@ -39,7 +40,8 @@ struct SchemaCheck {
     nlohmann::ordered_json to_json() const;
 };
 
-// Compares the registry row, the table's column type and its vector index with the source's facts.
+// Compares the registry row (name, collection metadata and configuration type-strict, space, dimension),
+// the table's column type and its vector index with the source's facts.
 SchemaCheck check_schema(PgConnection &pg, const std::string &schema, const CollectionInfo &source,
                          const RegistryRow &reg);
 

@@ -99,6 +99,16 @@ json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_c
             cf.push_back(fmt::format("collection '{}': record '{}' differs{}", c.name, r.id,
                                      det.empty() ? "" : ": " + det));
         }
+        if (cr.nul_escaped > 0)
+            notes.push_back(fmt::format("collection '{}': {} source record(s) hold U+0000, which PostgreSQL cannot store; "
+                                        "they were compared as `--escape-nul` stores them (U+2400 in its place){}",
+                                        c.name, cr.nul_escaped,
+                                        cr.nul_escaped_rows
+                                            ? fmt::format(", and {} row(s) carry the digest of their original text, "
+                                                          "escaped as intended (the originals are in the migration's "
+                                                          "reject file)",
+                                                          cr.nul_escaped_rows)
+                                            : std::string()));
         if (cr.stored_digest_stale > 0)
             cw.push_back(fmt::format("collection '{}': {} row(s) have a stored digest that no longer matches "
                                      "their values (changed in PostgreSQL after the migration; `sync` would "

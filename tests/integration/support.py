@@ -90,6 +90,16 @@ def require_env(testcase):
         raise RuntimeError("chroma2pg binary not found at %s" % BIN)
 
 
+def fixture_dir(name=""):
+    """A real Chroma directory of tests/fixtures/chroma-real (or C2P_FIXTURES, or the shared copy beside the
+    repository); a missing fixture fails the test."""
+    for root in (os.environ.get("C2P_FIXTURES", ""), os.path.join(REPO, "tests", "fixtures", "chroma-real"),
+                 os.path.join(REPO, "..", "shared", "fixtures", "chroma-real")):
+        if root and os.path.isdir(os.path.join(root, name)):
+            return os.path.join(root, name)
+    raise RuntimeError("fixture %r not found (tests/fixtures/chroma-real, C2P_FIXTURES)" % name)
+
+
 def tree_hash(d):
     """{relative path: sha256} of every file under d: proves a command did not change a byte."""
     out = {}

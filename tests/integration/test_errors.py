@@ -160,3 +160,44 @@ class Errors(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class UnreadableSegment(unittest.TestCase):
+    """A segment folder this user cannot read is the environment (exit 3, "permission denied" naming it),
+    never a missing folder or file. Run as `nobody`: root reads through any permission."""
+    SEG = "e958bfb6-5569-49cc-bead-c6a1706aa306"
+
+    def setUp(self):
+        s.require_env(self)
+        self.tmp = tempfile.mkdtemp(prefix="c2p-unreadable-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.dir = os.path.join(self.tmp, "chroma")
+        shutil.copytree(s.fixture_dir("v0.6.3__ironhack-labs__lab-langchain-med__chroma_persist"), self.dir)
+        for root, dirs, files in os.walk(self.tmp):
+            os.chmod(root, 0o755)
+            for f in files:
+                os.chmod(os.path.join(root, f), 0o644)
+        self.seg = os.path.join(self.dir, self.SEG)
+        os.chmod(self.seg, 0)
+        self.addCleanup(os.chmod, self.seg, 0o755)
+
+    def as_nobody(self, *args):
+        return subprocess.run(["runuser", "-u", "nobody", "--", s.BIN] + list(args), capture_output=True, text=True,
+                              timeout=300)
+
+    def test_reported_as_permission_denied_not_missing(self):
+        # the control: as nobody, the same copy with the folder readable is read whole
+        os.chmod(self.seg, 0o755)
+        p = self.as_nobody("inspect", "--from", self.dir)
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        os.chmod(self.seg, 0)
+        url, drop = s.new_database("unread")
+        self.addCleanup(drop)
+        for args in (("inspect", "--from", self.dir), ("migrate", "--from", self.dir, "--to", url),
+                     ("migrate", "--from", self.dir, "--to", url, "--salvage")):
+            p = self.as_nobody(*args)
+            self.assertEqual(p.returncode, 3, "%s: %s" % (args, p.stderr[-2000:]))
+            self.assertIn("Permission denied", p.stderr)
+            self.assertIn(self.SEG, p.stderr)
+            self.assertNotIn("missing", p.stderr)
+            self.assertNotIn("no vector is lost", p.stderr)

@@ -453,6 +453,14 @@ class LayoutVerifyTampering:
         self.assertEqual([(x["id"], x["fields"]) for x in d], [(rid, ["metadata"])])
         self.assertTrue(any("type changed from int to float" in x for x in d[0]["details"]), d[0])
 
+    def test_null_valued_metadata_key(self):
+        rid = "t-000008"
+        self.t.q("UPDATE {t} SET {meta} = {meta} || '{{\"ghost\": null}}'::jsonb WHERE {id} = %s", (rid,))
+        p, r, cp = self.tampered()
+        d = cp["different_records"]
+        self.assertEqual([(x["id"], x["fields"]) for x in d], [(rid, ["metadata"])])
+        self.assertTrue(any('"ghost": null in the target' in x for x in d[0]["details"]), d[0])
+
     def test_uri_changed(self):
         rid = "t-000006"  # i % 3 == 0: has a uri
         self.t.q("UPDATE {t} SET {meta} = jsonb_set({meta}, '{{_chroma_uri}}', '\"s3://elsewhere\"'::jsonb) "
@@ -495,6 +503,28 @@ class LayoutVerifyTampering:
 
 class LangchainVerifyTampering(LayoutVerifyTampering, unittest.TestCase):
     layout = "langchain"
+
+    def collection_row_tampered(self, sql, params, field):
+        s.pg_query(self.url, "UPDATE langchain_pg_collection SET " + sql + " WHERE uuid = %s::uuid",
+                   params + (self.cid,))
+        p, r, cp = self.tampered()
+        self.assertTrue(cp["digest_parity"], "the records are untouched")
+        named = [f for f in r["failures"] if ("'%s'" % self.name) in f and field in f]
+        self.assertEqual(len(named), 1, r["failures"])
+        return named[0]
+
+    def test_collection_cmetadata_int_became_float(self):
+        f = self.collection_row_tampered("cmetadata = '{\"k\": 1.0}'", (), "langchain_pg_collection cmetadata")
+        self.assertIn('at ["k"]: source int 1, target float 1.0', f)
+
+    def test_collection_cmetadata_gained_a_null_valued_key(self):
+        f = self.collection_row_tampered("cmetadata = '{\"k\": 1, \"ghost\": null}'", (),
+                                         "langchain_pg_collection cmetadata")
+        self.assertIn('key "ghost" (null) is in the target but not in the source', f)
+
+    def test_collection_renamed(self):
+        f = self.collection_row_tampered("name = %s", (self.name + "-renamed",), "has it under the name")
+        self.assertIn(self.name + "-renamed", f)
 
 
 class LlamaindexVerifyTampering(LayoutVerifyTampering, unittest.TestCase):

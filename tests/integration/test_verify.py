@@ -4,6 +4,7 @@ import os
 import random
 import struct
 import sys
+import tempfile
 import unittest
 import uuid
 
@@ -100,12 +101,15 @@ class VerifyAfterMigration(unittest.TestCase):
             self.chroma.delete_collection(name)
 
 
+COLLECTION_META = {"team": "search", "version": 3, "ratio": 0.5, "live": True}
+
+
 class VerifyCatchesTampering(unittest.TestCase):
     """Each tampering separately, on a freshly re-migrated collection, must be caught and named (exit 1)."""
 
     @classmethod
     def setUpClass(cls):
-        col = support.own_collection(cls, "vtamper", "vfy_tamper_")
+        col = support.own_collection(cls, "vtamper", "vfy_tamper_", metadata=dict(COLLECTION_META))
         ids, embs, docs, metas, uris = support.varied_records(400, 16, prefix="t")
         cls.chroma.add(col["id"], ids, embs, docs, metas, uris)
         cls.ids = ids
@@ -216,6 +220,107 @@ class VerifyCatchesTampering(unittest.TestCase):
         pg_query(self.url, "CREATE INDEX wrong_ops ON %s USING hnsw (embedding vector_cosine_ops)" % self.t)
         p, r, c = self.tampered()
         self.assertTrue(any("vector_cosine_ops" in f and "vector_l2_ops" in f for f in r["failures"]), r["failures"])
+
+    # ---- the registry (chroma_collections) against the source's collection
+    def registry_tampered(self, sql, params, field):
+        pg_query(self.url, "UPDATE chroma_collections SET " + sql + " WHERE name = %s", params + (self.name,))
+        p, r, c = self.tampered()
+        self.assertTrue(c["completeness"]["digest_parity"], "the records are untouched")
+        named = [f for f in r["failures"] if ("'%s'" % self.name) in f and field in f]
+        self.assertEqual(len(named), 1, r["failures"])
+        self.assertIn(named[0], p.stderr)
+        return named[0]
+
+    def test_registry_metadata_int_became_float(self):
+        f = self.registry_tampered("metadata = jsonb_set(metadata, '{version}', '3.0')", (), "chroma_collections metadata")
+        self.assertIn('at ["version"]: source int 3, target float 3.0', f)
+
+    def test_registry_metadata_bool_became_int(self):
+        f = self.registry_tampered("metadata = jsonb_set(metadata, '{live}', '1')", (), "chroma_collections metadata")
+        self.assertIn('at ["live"]: source bool true, target int 1', f)
+
+    def test_registry_metadata_value_changed(self):
+        f = self.registry_tampered("metadata = jsonb_set(metadata, '{team}', '\"ads\"')", (), "chroma_collections metadata")
+        self.assertIn('source string "search", target string "ads"', f)
+
+    def test_registry_metadata_gained_a_null_valued_key(self):
+        f = self.registry_tampered("metadata = metadata || '{\"ghost\": null}'", (), "chroma_collections metadata")
+        self.assertIn('key "ghost" (null) is in the target but not in the source', f)
+
+    def test_registry_configuration_changed(self):
+        conf = json.loads(pg_query(self.url, "SELECT configuration::text FROM chroma_collections WHERE name = %s",
+                                   (self.name,))[0][0])
+        self.assertIsInstance(conf["hnsw"]["ef_search"], int, conf)
+        f = self.registry_tampered("configuration = jsonb_set(configuration, '{hnsw,ef_search}', %s::jsonb)",
+                                   (json.dumps(conf["hnsw"]["ef_search"] + 0.0),), "chroma_collections configuration")
+        self.assertIn('at ["hnsw"]["ef_search"]: source int', f)
+
+    def test_registry_name_changed(self):
+        f = self.registry_tampered("name = %s", (self.name + "-renamed",), "chroma_collections has it under the name")
+        self.assertIn(self.name + "-renamed", f)
+
+    def test_registry_dimension_nulled(self):
+        self.registry_tampered("dimension = NULL", (), "registry dimension NULL differs from the source's 16")
+
+    # ---- a record's metadata: a null value is a value Chroma cannot hold
+    def test_record_metadata_gained_a_null_valued_key(self):
+        rid = "t-000007"
+        pg_query(self.url, "UPDATE %s SET metadata = coalesce(metadata, '{}') || '{\"ghost\": null}' WHERE id = %%s"
+                 % self.t, (rid,))
+        p, r, c = self.tampered()
+        cp = c["completeness"]
+        self.assertEqual((cp["missing"], cp["extra"], cp["different"]), (0, 0, 1))
+        d = cp["different_records"][0]
+        self.assertEqual((d["id"], d["fields"]), (rid, ["metadata"]))
+        self.assertTrue(any('"ghost": null in the target' in x for x in d["details"]), d)
+        self.assertEqual(cp["null_valued_metadata_rows"], 1)
+
+
+class VerifyEscapedNul(unittest.TestCase):
+    """`migrate --escape-nul` stores U+0000 as U+2400 (the stored digest is the original record's):
+    verify compares the source as stored, calls the escaped rows escaped as intended (not "changed in
+    PostgreSQL after the migration"), and still catches an escaped row changed afterwards."""
+
+    @classmethod
+    def setUpClass(cls):
+        col = support.own_collection(cls, "vnul", "vfy_nul_")
+        ids, embs, docs, metas, uris = support.varied_records(60, 8, prefix="n")
+        cls.chroma.add(col["id"], ids, embs, docs, metas, uris)
+        cls.chroma.add(col["id"], ["nul-doc", "nul-meta"], [[0.5] * 8, [0.25] * 8], ["before\u0000after", "fine"],
+                       [None, {"k": "v\u0000w", "n": 1}])
+        cls.tmp = tempfile.mkdtemp(prefix="c2p-nul-")
+        p = run("--json", "migrate", "--from", support.CHROMA_URL, "--to", cls.url, "--collections", cls.name,
+                "--escape-nul", "--reject-dir", cls.tmp)
+        out = json.loads(p.stdout)
+        assert out["collections"][0]["escaped"] == 2, p.stdout + p.stderr
+        cls.table = pg_query(cls.url, "SELECT table_name FROM chroma_collections WHERE name = %s", (cls.name,))[0][0]
+
+    @classmethod
+    def tearDownClass(cls):
+        support.release_own(cls)
+
+    def test_escaped_rows_pass_and_are_named_escaped(self):
+        doc = pg_query(self.url, 'SELECT document FROM "%s" WHERE id = %%s' % self.table, ("nul-doc",))[0][0]
+        self.assertEqual(doc, "before\u2400after")
+        p, r = verify_json(self.url, [self.name], check=0, queries=10)
+        self.assertEqual(r["verdict"], "PASS", r["failures"])
+        self.assertFalse([w for w in r["warnings"] if "changed in PostgreSQL" in w], r["warnings"])
+        cp = r["collections"][0]["completeness"]
+        self.assertEqual((cp["matching"], cp["stored_digest_stale"]), (62, 0))
+        self.assertEqual(cp["nul_escaped"], {"source_records": 2, "target_rows_with_original_digest": 2})
+        self.assertTrue(any("2 source record(s) hold U+0000" in n and "escaped as intended" in n for n in r["notes"]),
+                        r["notes"])
+
+    def test_escaped_row_changed_after_migration_is_caught(self):
+        pg_query(self.url, 'UPDATE "%s" SET document = %%s WHERE id = %%s' % self.table, ("before\u2400AFTER", "nul-doc"))
+        self.addCleanup(pg_query, self.url, 'UPDATE "%s" SET document = %%s WHERE id = %%s' % self.table,
+                        ("before\u2400after", "nul-doc"))
+        p, r = verify_json(self.url, [self.name], check=1, queries=10)
+        cp = r["collections"][0]["completeness"]
+        self.assertEqual([d["id"] for d in cp["different_records"]], ["nul-doc"])
+        self.assertEqual(cp["stored_digest_stale"], 1)
+        self.assertEqual(cp["nul_escaped"]["target_rows_with_original_digest"], 1)
+        self.assertTrue(any("changed in PostgreSQL" in w for w in r["warnings"]), r["warnings"])
 
 
 class VerifyUnstructuredData(unittest.TestCase):

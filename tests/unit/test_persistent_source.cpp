@@ -14,6 +14,8 @@
 
 #include "fixture_dir.hpp"
 #include "sources/persistent/collection_plan.hpp"
+#include "sources/persistent/hnsw_segment_reader.hpp"
+#include "sources/persistent/pickle_reader.hpp"
 
 #include "sources/persistent/persistent_source.hpp"
 #include "util/error.hpp"
@@ -417,6 +419,71 @@ TEST_F(DamagedCopy, WalReplayAboveMaxSeq) {
     auto [b4, i4] = at["id4"];
     EXPECT_NE(b4->embedding(i4)[0], 0.0f); // the duplicate ADD was ignored
     EXPECT_EQ(c.details["vectors_from_wal"], 2);
+}
+
+// A label that two live elements of data_level0.bin carry (damage: hnswlib keeps one element per
+// label): the id's vector cannot be known from the index. It comes from the write-ahead log when the
+// log still holds it (id999 here), else the record is unrecoverable; no id gets another's vector.
+TEST_F(DamagedCopy, DuplicatedLabelNeverGivesAnotherIdsVector) {
+    Dump want = read_all(dir.string(), false, 1000);
+    std::map<std::string, std::vector<float>> true_vec;
+    {
+        auto &c = want.infos[0];
+        for (size_t i = 0; i < want.ids[c.id].size(); ++i) true_vec[want.ids[c.id][i]] = want.vecs[c.id][i];
+    }
+    fs::path data = dir / seg / "data_level0.bin";
+    std::vector<uint8_t> hb(hnsw::kHeaderSize);
+    {
+        std::ifstream hf(dir / seg / "header.bin", std::ios::binary);
+        hf.read(reinterpret_cast<char *>(hb.data()), std::streamsize(hb.size()));
+    }
+    hnsw::Header h = hnsw::parse_header(hb.data(), hb.size(), "test");
+    std::ifstream pf(dir / seg / "index_metadata.pickle", std::ios::binary);
+    std::vector<uint8_t> pb((std::istreambuf_iterator<char>(pf)), std::istreambuf_iterator<char>());
+    auto pk = unpickle::read_index_metadata(pb.data(), pb.size(), "test");
+    std::fstream f(data, std::ios::binary | std::ios::in | std::ios::out);
+    auto label_at = [&](uint64_t el) {
+        uint64_t l = 0;
+        f.seekg(std::streamoff(h.offset_level0 + el * h.size_data_per_element + h.label_offset));
+        f.read(reinterpret_cast<char *>(&l), 8);
+        return l;
+    };
+    auto id_of = [&](uint64_t label) { return std::string(pk.find_label(label)->id); };
+    auto element_of = [&](const std::string &id) {
+        for (uint64_t el = 0; el < h.cur_element_count; ++el)
+            if (id_of(label_at(el)) == id) return el;
+        ADD_FAILURE() << id << " has no element";
+        return uint64_t(0);
+    };
+    auto copy_label = [&](uint64_t from, uint64_t to) {
+        uint64_t l = label_at(from);
+        f.seekp(std::streamoff(h.offset_level0 + to * h.size_data_per_element + h.label_offset));
+        f.write(reinterpret_cast<const char *>(&l), 8);
+    };
+    // id999 (its vector also in the WAL) now labels a second element, id5's; id7 labels id8's element.
+    uint64_t e999 = element_of("id999"), e5 = element_of("id5"), e7 = element_of("id7"), e8 = element_of("id8");
+    copy_label(e999, e5);
+    copy_label(e7, e8);
+    f.close();
+
+    std::string e = list_error();
+    EXPECT_NE(e.find("2 ids of index_metadata.pickle have a label that two or more live elements of data_level0.bin "
+                     "carry"), std::string::npos) << e;
+    EXPECT_NE(e.find("'id7', 'id999'"), std::string::npos) << e;
+
+    Dump d = read_all(dir.string(), true, 1000);
+    auto &c = d.infos[0];
+    EXPECT_EQ(c.record_count, 997u);
+    EXPECT_EQ(c.details["unrecoverable_ids"], nlohmann::ordered_json::array({"id5", "id7", "id8"}));
+    EXPECT_EQ(c.details["salvaged_ids"], nlohmann::ordered_json::array({"id999"}));
+    bool named = false;
+    for (auto &dm : c.details["damage"])
+        named |= dm["kind"] == "label_duplicated" && dm["ids"] == nlohmann::ordered_json::array({"id7", "id999"});
+    EXPECT_TRUE(named) << c.details["damage"].dump();
+    auto &ids = d.ids[c.id];
+    ASSERT_EQ(ids.size(), 997u);
+    for (size_t i = 0; i < ids.size(); ++i)
+        EXPECT_EQ(d.vecs[c.id][i], true_vec[ids[i]]) << "record " << ids[i] << " got another vector";
 }
 
 TEST(PersistentSource, ConfigurationInTheApiForm) {

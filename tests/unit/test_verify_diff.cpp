@@ -2,10 +2,12 @@
 
 #include <cstring>
 
+#include "core/metadata_json.hpp"
 #include "core/record_digest.hpp"
 #include "target/pg_table_reader.hpp"
 #include "verify/digest_compare.hpp"
 #include "verify/record_diff.hpp"
+#include "verify/registry_check.hpp"
 #include "verify/report_writer.hpp"
 
 using namespace c2p;
@@ -166,4 +168,38 @@ TEST(PgTableReader, DecodesPgvectorBinary) {
     EXPECT_EQ(out[1], -2.0f);
     EXPECT_THROW(decode_vector_binary(reinterpret_cast<const char *>(raw), sizeof raw, 3, out), std::exception);
     EXPECT_THROW(decode_vector_binary(reinterpret_cast<const char *>(raw), 10, 0, out), std::exception);
+}
+
+TEST(VerifyRegistry, JsonDifferenceIsTypeStrict) {
+    using json = nlohmann::ordered_json;
+    auto diff = [](const char *a, const char *b) { return json_difference(json::parse(a), json::parse(b)); };
+    EXPECT_FALSE(diff(R"({"a": 1, "b": [true, "x"], "c": 0.5})", R"({"c": 0.5, "b": [true, "x"], "a": 1})"));
+    EXPECT_FALSE(diff("null", "null"));
+    auto d = diff(R"({"v": 3})", R"({"v": 3.0})");
+    ASSERT_TRUE(d);
+    EXPECT_EQ(*d, R"(at ["v"]: source int 3, target float 3.0)");
+    d = diff(R"({"on": true})", R"({"on": 1})");
+    ASSERT_TRUE(d);
+    EXPECT_EQ(*d, R"(at ["on"]: source bool true, target int 1)");
+    d = diff(R"({"a": 1})", R"({"a": 1, "ghost": null})");
+    ASSERT_TRUE(d);
+    EXPECT_EQ(*d, R"(key "ghost" (null) is in the target but not in the source)");
+    d = diff(R"({"a": null})", R"({})");
+    ASSERT_TRUE(d);
+    EXPECT_EQ(*d, R"(key "a" (null) is missing in the target)");
+    d = diff(R"({"hnsw": {"ef": [1, 2]}})", R"({"hnsw": {"ef": [1, 2.5]}})");
+    ASSERT_TRUE(d);
+    EXPECT_EQ(*d, R"(at ["hnsw"]["ef"][1]: source int 2, target float 2.5)");
+    EXPECT_TRUE(diff("{}", "null"));
+    EXPECT_TRUE(diff(R"({"s": "x"})", R"({"s": "y"})"));
+    // jsonb renders 1e+17 as its digits: the same float, not an int. 1.0 stays 1.0 in jsonb, so 1 vs 1.0 differs.
+    EXPECT_FALSE(diff(R"({"big": 1e+17})", R"({"big": 100000000000000000})"));
+    EXPECT_TRUE(diff(R"({"f": 1.0})", R"({"f": 1})"));
+}
+
+TEST(VerifyRegistry, NullValuedMetadataKeysAreReported) {
+    std::vector<std::string> nulls;
+    Metadata m = metadata_from_json(R"({"a": 1, "ghost": null, "b": null})", &nulls);
+    EXPECT_EQ(m.size(), 1u);
+    EXPECT_EQ(nulls, (std::vector<std::string>{"ghost", "b"}));
 }

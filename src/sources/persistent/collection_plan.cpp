@@ -1,6 +1,7 @@
 #include "sources/persistent/collection_plan.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -229,7 +230,11 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
     uint64_t hnsw_elements = 0, deleted_elements = 0, from_hnsw = 0;
     std::optional<unpickle::IndexMetadata> pk;
     std::future<std::vector<uint64_t>> labels;
-    bool folder = !c.vec_segment.empty() && fs::is_directory(seg_dir);
+    std::error_code folder_ec;
+    bool folder = !c.vec_segment.empty() && fs::is_directory(seg_dir, folder_ec);
+    if (folder_ec) // not "missing": it cannot be looked at (permissions, I/O)
+        throw EnvError(
+            fmt::format("{}: cannot read the HNSW segment folder {}: {}", ctx.what, seg_dir, folder_ec.message()));
     if (!c.vec_segment.empty() && !folder) {
         if (vec_max && *vec_max > 0)
             ctx.damage("hnsw_missing", seg_rel,
@@ -244,6 +249,9 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
         if (f.has_header) {
             try {
                 std::ifstream hf(seg_dir + "/header.bin", std::ios::binary);
+                if (!hf) // it exists (has_header): unreadable, not damaged
+                    throw EnvError(
+                        fmt::format("{}: cannot read {}/header.bin: {}", ctx.what, seg_dir, std::strerror(errno)));
                 std::vector<uint8_t> hb((std::istreambuf_iterator<char>(hf)), std::istreambuf_iterator<char>());
                 hdr = hnsw::parse_header(hb.data(), hb.size(), ctx.what + ": " + seg_rel);
             } catch (const DataError &e) {
@@ -329,21 +337,35 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
         // label → element, as hnswlib's label_lookup_ (the last element with a label wins).
         constexpr uint64_t kNoElement = UINT64_MAX;
         std::vector<uint64_t> element_of(pk->by_label.size(), kNoElement);
+        // Live elements per label: hnswlib keeps one element per label, so two mean a damaged file
+        // where at most one holds the id's vector and which one cannot be known.
+        std::vector<uint8_t> live_with_label(pk->by_label.size(), 0);
         uint64_t unnamed = 0;
         for (uint64_t i = 0; i < label_of.size(); ++i) {
             bool del = label_of[i] & kDeletedBit;
             if (del) ++deleted_elements;
             const unpickle::IdLabel *e = pk->find_label(label_of[i] & ~kDeletedBit);
-            if (e) element_of[size_t(e - pk->by_label.data())] = del ? i | kDeletedBit : i;
-            else if (!del) ++unnamed;
+            if (e) {
+                size_t j = size_t(e - pk->by_label.data());
+                element_of[j] = del ? i | kDeletedBit : i;
+                if (!del && live_with_label[j] < 2) ++live_with_label[j];
+            } else if (!del) {
+                ++unnamed;
+            }
         }
         label_of = {};
-        std::vector<std::string> lost, twice;
-        uint64_t lost_n = 0, twice_n = 0;
+        std::vector<std::string> lost, twice, ambiguous;
+        uint64_t lost_n = 0, twice_n = 0, ambiguous_n = 0;
         p.vec.reserve(pk->by_label.size());
         for (size_t j = 0; j < pk->by_label.size(); ++j) {
             const auto &[id, label] = pk->by_label[j];
             uint64_t el = element_of[j];
+            if (live_with_label[j] > 1) {
+                // Not taken from the index: the write-ahead log proves its vector, or it is unrecoverable.
+                ++ambiguous_n;
+                ambiguous.push_back(std::string(id));
+                continue;
+            }
             if (el == kNoElement || (el & kDeletedBit)) {
                 ++lost_n;
                 if (lost.size() < kShowIds) lost.push_back(std::string(id));
@@ -362,6 +384,16 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
                        fmt::format("{} ids of index_metadata.pickle have no live element in data_level0.bin (label not found): {}",
                                    lost_n, show_ids(lost, lost_n)),
                        lost, lost_n);
+        }
+        if (ambiguous_n) {
+            std::sort(ambiguous.begin(), ambiguous.end());
+            ctx.damage("label_duplicated", seg_rel + "/data_level0.bin",
+                       fmt::format("{} ids of index_metadata.pickle have a label that two or more live elements of "
+                                   "data_level0.bin carry (a damaged file: which element holds the id's vector cannot "
+                                   "be known, so none is used; the vector comes from the write-ahead log where it still "
+                                   "holds one, else the record is unrecoverable): {}",
+                                   ambiguous_n, show_ids(ambiguous, ambiguous_n)),
+                       ambiguous, ambiguous_n);
         }
         if (twice_n)
             ctx.damage("pickle_invalid", seg_rel + "/index_metadata.pickle",

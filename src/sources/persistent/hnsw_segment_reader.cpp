@@ -166,9 +166,14 @@ MappedFile::~MappedFile() {
 
 namespace {
 
+// A file that is not there is damage the plan reports; one that cannot be looked at (permissions) is
+// the environment, never "missing".
 bool exists(const std::string &p) {
     struct stat st {};
-    return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+    if (::stat(p.c_str(), &st) == 0) return S_ISREG(st.st_mode);
+    if (errno == ENOENT || errno == ENOTDIR) return false;
+    throw EnvError(
+        fmt::format("cannot read {}: {} (it may exist; give this user read access)", p, std::strerror(errno)));
 }
 
 // One read of the file's size (an istreambuf_iterator copy went byte by byte: 10 ms for a 4 MB pickle).
@@ -201,6 +206,10 @@ std::vector<uint8_t> slurp(const std::string &p) {
 SegmentFiles SegmentFiles::open(const std::string &dir) {
     SegmentFiles s;
     s.dir = dir;
+    if (::access(dir.c_str(), R_OK | X_OK) != 0 && errno == EACCES)
+        throw EnvError(fmt::format("cannot read the HNSW segment folder {}: {} (its files may all be there; give this "
+                                   "user read access to it)",
+                                   dir, std::strerror(errno)));
     std::string hp = dir + "/header.bin", dp = dir + "/data_level0.bin", lp = dir + "/length.bin",
                 pp = dir + "/index_metadata.pickle";
     s.has_header = exists(hp);
