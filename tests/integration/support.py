@@ -91,13 +91,13 @@ def require_env(testcase):
 
 
 def fixture_dir(name=""):
-    """A real Chroma directory of tests/fixtures/chroma-real (or C2P_FIXTURES, or the shared copy beside the
-    repository); a missing fixture fails the test."""
-    for root in (os.environ.get("C2P_FIXTURES", ""), os.path.join(REPO, "tests", "fixtures", "chroma-real"),
-                 os.path.join(REPO, "..", "shared", "fixtures", "chroma-real")):
-        if root and os.path.isdir(os.path.join(root, name)):
-            return os.path.join(root, name)
-    raise RuntimeError("fixture %r not found (tests/fixtures/chroma-real, C2P_FIXTURES)" % name)
+    """A real Chroma directory of tests/fixtures/chroma-real (C2P_FIXTURES overrides); a missing fixture
+    fails the test."""
+    root = os.environ.get("C2P_FIXTURES") or FIXTURES
+    path = os.path.join(root, name)
+    if not os.path.isdir(path):
+        raise RuntimeError("fixture %r not found under %s" % (name, root))
+    return path
 
 
 def tree_hash(d):

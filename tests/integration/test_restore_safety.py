@@ -19,14 +19,6 @@ import support
 from support import Chroma, run, run_json
 
 
-def real_fixture(name):
-    """A real Chroma persistent directory: the in-repo copy first, else the shared one."""
-    for base in (os.path.join(support.REPO, "tests", "fixtures", "chroma-real"), "/work/shared/fixtures/chroma-real"):
-        p = os.path.join(base, name)
-        if os.path.isdir(p):
-            return p
-    raise AssertionError("fixture %s not found under tests/fixtures/chroma-real" % name)
-
 
 def origin_tag(backup_dir, collection_id):
     """The tag restore gives a staging collection filled from this backup's collection."""
@@ -187,7 +179,7 @@ class NulNames(unittest.TestCase):
 
     def test_names_differing_after_nul_are_refused_before_writing(self):
         src = os.path.join(self.tmp, "db")
-        shutil.copytree(real_fixture("v0.4.15__britster03__open-webui-latest__backend_data_vector_db"), src)
+        shutil.copytree(support.fixture_dir("v0.4.15__britster03__open-webui-latest__backend_data_vector_db"), src)
         db = sqlite3.connect(os.path.join(src, "chroma.sqlite3"))
         rows = db.execute("SELECT id FROM collections ORDER BY id").fetchall()
         db.execute("UPDATE collections SET name = ? WHERE id = ?", ("docs\x00one\x1b[2J", rows[0][0]))
