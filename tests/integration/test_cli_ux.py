@@ -88,7 +88,8 @@ class RunningMigration(unittest.TestCase):
         p = r.popen(*self.migrate_args(url), "--token", token)
         # Observed mid-run: a checkpoint is committed and the process is still going.
         wait_for(lambda: checkpoints(url) > 0, 120, "a committed checkpoint", p)
-        cmdline = open("/proc/%d/cmdline" % p.pid, "rb").read().decode()
+        with open("/proc/%d/cmdline" % p.pid, "rb") as f:
+            cmdline = f.read().decode()
         ps = subprocess.run(["ps", "-ww", "-o", "args=", "-p", str(p.pid)], capture_output=True, text=True).stdout
         self.assertIsNone(p.poll(), "the migration should still be running when ps is read")
         for shown in (cmdline, ps):
