@@ -88,7 +88,8 @@ class RunningMigration(unittest.TestCase):
         p = r.popen(*self.migrate_args(url), "--token", token)
         # Observed mid-run: a checkpoint is committed and the process is still going.
         wait_for(lambda: checkpoints(url) > 0, 120, "a committed checkpoint", p)
-        cmdline = open("/proc/%d/cmdline" % p.pid, "rb").read().decode()
+        with open("/proc/%d/cmdline" % p.pid, "rb") as f:
+            cmdline = f.read().decode()
         ps = subprocess.run(["ps", "-ww", "-o", "args=", "-p", str(p.pid)], capture_output=True, text=True).stdout
         self.assertIsNone(p.poll(), "the migration should still be running when ps is read")
         for shown in (cmdline, ps):
@@ -251,11 +252,13 @@ class ExcludeCollections(unittest.TestCase):
         s.run("backup", "--from", s.CHROMA_URL, "--out", os.path.join(out, "env"), env=env, check=0)
         manifests = sorted(glob.glob(os.path.join(out, "chroma_backup_*", "manifest.json")))
         self.assertEqual(len(manifests), 1)
-        names = {c["name"] for c in json.load(open(manifests[0]))["collections"]}
+        with open(manifests[0]) as f:
+            names = {c["name"] for c in json.load(f)["collections"]}
         self.assertNotIn("keep-" + self.tag, names)
         self.assertTrue({"tmp-a-%s" % self.tag, "tmp-b-%s" % self.tag, "scratch-%s" % self.tag} <= names)
         env_manifest = glob.glob(os.path.join(out, "env", "chroma_backup_*", "manifest.json"))
-        names = {c["name"] for c in json.load(open(env_manifest[0]))["collections"]}
+        with open(env_manifest[0]) as f:
+            names = {c["name"] for c in json.load(f)["collections"]}
         self.assertFalse(any(n.endswith(self.tag) for n in names), names)
 
 
