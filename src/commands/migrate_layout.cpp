@@ -8,6 +8,7 @@
 #include "commands/run_summary.hpp"
 
 #include "pipeline/pipeline.hpp"
+#include "target/index_build.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -35,6 +36,7 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
     }
     const auto run_start = std::chrono::steady_clock::now();
     std::string pgvector_version = ensure_pgvector(pg);
+    PgvectorPolicy policy = apply_pgvector_policy(pgvector_version, a.opts.index);
     log::info("start", fmt::format("migrating {} collection(s) from {} to {} as the {} layout (pgvector {})", cols.size(),
                                    source->describe(), pg.describe(), a.layout, pgvector_version),
               {{"source", source->describe()}, {"target", pg.describe()}, {"layout", a.layout}});
@@ -60,6 +62,7 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
         total += st.records;
         seconds += st.seconds;
     }
+    auto search_settings = carry_search_settings(pg, cols, a.opts.index, a.app_role, a.search_settings);
     nlohmann::ordered_json totals = {{"collections", summary.size()}};
     put_figures(totals, sum_figures(summary, run_start));
     totals["records"] = total;
@@ -68,6 +71,8 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
                                      {"target", pg.describe()}, {"schema", a.opts.schema},
                                      {"pgvector_version", pgvector_version}, {"collections", summary},
                                      {"totals", totals}};
+    result["pgvector"] = policy.to_json();
+    result["search_settings"] = search_settings;
     report_run(result, a.summary, {{"table", "table"}});
 }
 

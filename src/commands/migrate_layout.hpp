@@ -15,6 +15,8 @@ struct LayoutMigrateArgs {
     LayoutOptions opts;
     std::string summary;           // --summary FILE
     bool skip_space_check = false; // --skip-space-check
+    std::string app_role;          // --app-role
+    bool search_settings = true;   // false: --no-search-settings
 };
 
 void run_layout_migrate(LayoutMigrateArgs &a);
