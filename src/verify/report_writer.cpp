@@ -551,6 +551,17 @@ std::string render_markdown(const json &r) {
                              recall_text(sub(c, "search")), c.value("ok", false) ? "PASS" : "FAIL");
         }
         m += "\n";
+        std::string filtered;
+        for (const auto &c : sub(r, "collections"))
+            for (const auto &f : sub(sub(c, "search"), "filtered"))
+                filtered += fmt::format("| {} | `{}` | {:.1f}% | {} of {} | {:.3f} | {} |\n", md_cell(str(c, "name")),
+                                        md_cell(str(f, "sql")), num(f, "selectivity") * 100, str(f, "fewest_rows"),
+                                        str(f, "expected_rows"), num(f, "recall_at_k"),
+                                        f.contains("chroma_recall_at_k") ? fmt::format("{:.3f}", num(f, "chroma_recall_at_k"))
+                                                                         : std::string("n/a"));
+        if (!filtered.empty())
+            m += "## Filtered search\n\n| collection | filter | rows matching | fewest rows returned | pgvector recall@k | "
+                 "Chroma recall@k |\n|---|---|---:|---:|---:|---:|\n" + filtered + "\n";
         for (const auto &c : sub(r, "collections")) {
             const json &cp = sub(c, "completeness");
             std::string part;
