@@ -60,8 +60,8 @@ std::string describe_index_progress(const std::string &phase, long long done, lo
     return s;
 }
 
-IndexBuildWatch::IndexBuildWatch(std::string target, int pid, std::string collection, double period_s)
-    : target_(std::move(target)), collection_(std::move(collection)), pid_(pid), period_s_(period_s) {
+IndexBuildWatch::IndexBuildWatch(std::string target, int pid, std::string collection, uint64_t rows, double period_s)
+    : target_(std::move(target)), collection_(std::move(collection)), pid_(pid), rows_(rows), period_s_(period_s) {
     thread_ = std::thread([this] { run(); });
 }
 
@@ -84,17 +84,17 @@ void IndexBuildWatch::run() {
     try {
         PgConnection pg(target_);
         do {
-            auto r = pg.exec_params("SELECT p.phase, p.tuples_done, p.tuples_total, c.relname FROM "
-                                    "pg_stat_progress_create_index p LEFT JOIN pg_class c ON c.oid = p.index_relid "
-                                    "WHERE p.pid = $1::int",
+            auto r = pg.exec_params("SELECT phase, tuples_done, tuples_total FROM pg_stat_progress_create_index "
+                                    "WHERE pid = $1::int",
                                     {std::to_string(pid_)});
             if (r.rows() == 0) continue;
             double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             long long done = std::stoll(r.text(0, 1)), total = std::stoll(r.text(0, 2));
+            if (total == 0 && done > 0) total = static_cast<long long>(rows_);
             std::string what = describe_index_progress(r.text(0, 0), done, total, el);
             ++reports_;
             log::info("index_progress",
-                      fmt::format("collection '{}': index {} after {:.0f} s: {}", collection_, r.text(0, 3), el, what),
+                      fmt::format("collection '{}': vector index after {:.0f} s: {}", collection_, el, what),
                       {{"collection", collection_}, {"phase", r.text(0, 0)}, {"tuples_done", done},
                        {"tuples_total", total}, {"elapsed_seconds", el}});
         } while (wait());

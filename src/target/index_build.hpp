@@ -27,7 +27,8 @@ void set_index_build_session(PgConnection &pg, const IndexOptions &o, int jobs);
 // without a second session there is simply no progress line.
 class IndexBuildWatch {
 public:
-    IndexBuildWatch(std::string target, int pid, std::string collection, double period_s = 2.0);
+    // rows: the table's, the total when the view has none (pgvector's HNSW build counts tuples_done only).
+    IndexBuildWatch(std::string target, int pid, std::string collection, uint64_t rows, double period_s = 2.0);
     ~IndexBuildWatch();
     IndexBuildWatch(const IndexBuildWatch &) = delete;
     IndexBuildWatch &operator=(const IndexBuildWatch &) = delete;
@@ -37,6 +38,7 @@ private:
     void run();
     std::string target_, collection_;
     int pid_;
+    uint64_t rows_;
     double period_s_;
     std::atomic<int> reports_{0};
     std::mutex mu_;

@@ -217,7 +217,7 @@ FinalizeResult finalize_collection(PgConnection &pg, const PgvectorSinkOptions &
             log::info("index", fmt::format("collection '{}': building the vector index", c.name),
                       {{"collection", c.name}, {"sql", vec_idx}});
             std::optional<IndexBuildWatch> watch;
-            if (!opts.target.empty()) watch.emplace(opts.target, PQbackendPID(pg.raw()), c.name);
+            if (!opts.target.empty()) watch.emplace(opts.target, PQbackendPID(pg.raw()), c.name, res.rows);
             pg.exec(vec_idx);
         }
         if (opts.index.metadata_gin)

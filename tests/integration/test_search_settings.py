@@ -90,7 +90,9 @@ class SearchAsTheAppRunsIt(unittest.TestCase):
         s = self.migrated["search_settings"]
         self.assertTrue(s["applied"], s)
         self.assertEqual(s["parameters"], {"hnsw.ef_search": "100", "hnsw.iterative_scan": "relaxed_order"})
-        self.assertIn("Chroma's default", s["reason"])
+        # Chroma 1.0 reports its default ef_search (100) in the configuration: named as the collection's.
+        self.assertIn("hnsw.ef_search 100", s["reason"])
+        self.assertIn(s["ef_search_from"], ("collection '%s'" % self.name, "Chroma's default"))
         self.assertEqual(db_settings(self.url), {"hnsw.ef_search": "100", "hnsw.iterative_scan": "relaxed_order"})
         self.assertTrue(self.migrated["pgvector"]["ok"], self.migrated["pgvector"])
         # Built with Chroma's HNSW parameters (m 16, ef_construction 100).
@@ -174,7 +176,8 @@ class SearchAsTheAppRunsIt(unittest.TestCase):
         admin_exec(support.PG_URL, "CREATE ROLE %s LOGIN PASSWORD 'pw-%s'" % (role, role))
         url4, drop4 = support.new_database("vsearch4")
         try:
-            admin_exec(url4, "CREATE EXTENSION vector; GRANT ALL ON SCHEMA public TO %s" % role)
+            admin_exec(url4, 'CREATE EXTENSION vector; GRANT ALL ON SCHEMA public TO %s; GRANT CREATE ON DATABASE "%s" TO %s'
+                       % (role, url4.rpartition("/")[2], role))
             head, _, tail = url4.partition("@")
             as_role = "postgresql://%s:pw-%s@%s" % (role, role, tail)
             p = run("--json", "migrate", "--from", support.CHROMA_URL, "--to", as_role, "--collections", self.name,
