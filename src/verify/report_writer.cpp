@@ -209,7 +209,7 @@ std::string filtered_html(const json &cols) {
         const json &s = sub(c, "search");
         for (const auto &f : sub(s, "filtered")) {
             const json &v = sub(f, "recall_verdict");
-            bool ok = num(f, "queries_short") == 0 && str(v, "verdict", "PASS") == "PASS";
+            bool ok = num(f, "queries_short") == 0 && str(v, "verdict", "PASS") != "FAIL";
             rows += fmt::format("<tr><td>{}</td><td><code>{}</code></td><td class=n>{:.1f}%</td><td class='n{}'>{} of {}</td>"
                                 "<td class=n>{:.3f}</td><td class=n>{}</td><td class=n>{}</td><td class='{}'>{}</td></tr>",
                                 html_escape(str(c, "name")), html_escape(str(f, "sql")), num(f, "selectivity") * 100,

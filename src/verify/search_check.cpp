@@ -373,14 +373,16 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
     }
 
     // The verdict on recall: relative to Chroma's own on the same queries; an absolute floor only when given.
-    auto judge = [&](const std::string &what, double recall, std::optional<double> theirs) {
+    // strict: a gap fails (unfiltered, 100+ queries); filtered recall over 20 queries is a warning (its
+    // sampling noise is about the size of the margin), while its rows-returned check fails.
+    auto judge = [&](const std::string &what, double recall, std::optional<double> theirs, bool strict = true) {
         json v = {{"pgvector", recall}, {"chroma", theirs ? json(*theirs) : json()}};
         std::string knob = hnsw ? fmt::format("hnsw.ef_search is {} in the app's sessions (Chroma's: {})", ef_now,
                                               chroma_params.ef_search)
                                 : "raise ivfflat.probes";
         if (theirs && recall < *theirs - o.max_recall_gap) {
-            v["verdict"] = "FAIL";
-            failures.push_back(fmt::format("{}: pgvector's recall@{} {:.3f} is below Chroma's own {:.3f} on the same "
+            v["verdict"] = strict ? "FAIL" : "WARN";
+            (strict ? failures : warnings).push_back(fmt::format("{}: pgvector's recall@{} {:.3f} is below Chroma's own {:.3f} on the same "
                                            "queries (more than {}); {}",
                                            what, k, recall, *theirs, o.max_recall_gap, knob));
         } else if (o.min_recall > 0 && recall < o.min_recall) {
@@ -404,7 +406,7 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
         std::optional<double> theirs;
         if (fj.contains("chroma_recall_at_k")) theirs = fj["chroma_recall_at_k"].get<double>();
         fj["recall_verdict"] = judge(fmt::format("collection '{}': filtered search ({})", c.name, fj["sql"].get<std::string>()),
-                                     fj["recall_at_k"].get<double>(), theirs);
+                                     fj["recall_at_k"].get<double>(), theirs, false);
     }
     out["failures"] = failures;
     out["warnings"] = warnings;
