@@ -60,6 +60,7 @@ void run_bench_cmd(BenchArgs &a) {
 
     EnvironmentFacts facts;
     facts.k = a.opts.k;
+    if (b["index"].is_object()) facts.vector_index_bytes = b["index"].value("bytes", uint64_t(0));
     std::time_t now = std::time(nullptr);
     std::tm tm{};
     gmtime_r(&now, &tm);

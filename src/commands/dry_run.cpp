@@ -55,11 +55,6 @@ std::optional<uint32_t> dimension_of(const CollectionInfo &c, const RecordBatch 
     return std::nullopt;
 }
 
-uint64_t ivfflat_lists(const IndexOptions &o, uint64_t rows) {
-    if (o.ivfflat_lists > 0) return uint64_t(o.ivfflat_lists);
-    return rows <= 1000000 ? std::max<uint64_t>(1, rows / 1000) : uint64_t(std::sqrt(double(rows)));
-}
-
 // An index tuple's text key: a 1-byte header up to 126 bytes, else 4 (and int alignment).
 uint32_t text_key_bytes(size_t len) { return len + 1 <= 127 ? uint32_t(len + 1) : uint32_t(len + 4 + 3) / 4 * 4; }
 
@@ -144,7 +139,7 @@ CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const Colle
     uint64_t existing_rows = 0;
     auto vector_index = [&](const std::string &name, const std::string &sql, const std::string &opclass,
                             const std::string &expression) {
-        if (!sql.empty()) indexes.push_back(vector_index_json(name, sql, o.index, opclass, expression, rows));
+        if (!sql.empty()) indexes.push_back(vector_index_json(name, sql, o.index.for_collection(c), opclass, expression, rows));
     };
     try {
         if (o.layout == "native") {
@@ -204,7 +199,8 @@ CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const Colle
             if (existing_rows > 0) action = "replace";
             if (dim) {
                 std::string vname = o.layout == "langchain" ? langchain_vector_index_name(c.id) : llamaindex_vector_index_name(c.name);
-                auto p = plan_vector_index(qualified(o.schema, table), vname, col, *dim, space, o.index, rows, where, c.name);
+                auto p = plan_vector_index(qualified(o.schema, table), vname, col, *dim, space, o.index.for_collection(c), rows,
+                                           where, c.name);
                 vector_index(vname, p.sql, p.opclass, p.order_expr);
             }
         }

@@ -18,6 +18,7 @@
 #include "pipeline/pipeline.hpp"
 #include "pipeline/task_pool.hpp"
 #include "target/checkpoint_store.hpp"
+#include "target/index_build.hpp"
 #include "target/native_layout.hpp"
 #include "target/pg_connection.hpp"
 #include "target/pgvector_sink.hpp"
@@ -61,6 +62,8 @@ struct MigrateArgs {
     // Off only for measuring what the check costs (bench/live_read.py sets C2P_BENCH_NO_LIVE_CHECK=1):
     // without it, a server changed during the read can lose records.
     bool live_check = std::getenv("C2P_BENCH_NO_LIVE_CHECK") == nullptr;
+    std::string app_role;           // --app-role: search settings for this role in the database, not the whole database
+    bool no_search_settings = false;
 };
 
 MigratePlanOptions plan_options(const MigrateArgs &a) {
@@ -198,6 +201,8 @@ void run_migrate(MigrateArgs &a) {
         la.summary = a.summary;
         la.skip_space_check = a.skip_space_check;
         la.retries = a.retries;
+        la.app_role = a.app_role;
+        la.search_settings = !a.no_search_settings;
         run_layout_migrate(la);
         return;
     }
@@ -230,6 +235,8 @@ void run_migrate(MigrateArgs &a) {
     require_storable_names(cols);
     std::unique_ptr<PgConnection> main_pg;
     std::string pgvector_version;
+    PgvectorPolicy policy;
+    sopts.target = a.to;
     CheckpointStore store(a.schema);
     auto run_start = std::chrono::steady_clock::now();
     json options;
@@ -246,6 +253,8 @@ void run_migrate(MigrateArgs &a) {
         if (!a.skip_space_check) check_migrate_space(pg, *source, cols, plan_options(a));
         run_start = std::chrono::steady_clock::now();
         pgvector_version = ensure_pgvector(pg);
+        policy = apply_pgvector_policy(pgvector_version, a.idx);
+        sopts.index = a.idx; // after the policy, which may turn parallel HNSW builds off
         ensure_schema_and_registry(pg, a.schema);
         store.ensure_tables(pg);
         store.lock(pg, kLockWaitSeconds);
@@ -487,6 +496,8 @@ void run_migrate(MigrateArgs &a) {
         }
     }
 
+    json search_settings = carry_search_settings(*main_pg, cols, a.idx, a.app_role, !a.no_search_settings);
+
     // --- report
     json summary = json::array();
     uint64_t total_records = 0, total_rejected = 0, total_escaped = 0;
@@ -504,12 +515,15 @@ void run_migrate(MigrateArgs &a) {
             summary.push_back(std::move(s));
             continue;
         }
-        double rate = j.seconds > 0 ? double(j.records_read) / j.seconds : 0;
-        double mbps = j.seconds > 0 ? double(j.bytes) / j.seconds / 1e6 : 0;
+        // The load's own rate: the index build (most of a large collection's time) is reported apart.
+        double load_s = std::max(0.0, j.seconds - j.fin.index_seconds);
+        double rate = load_s > 0 ? double(j.records_read) / load_s : 0;
+        double mbps = load_s > 0 ? double(j.bytes) / load_s / 1e6 : 0;
         uint64_t rejected = j.rejects->rejected(), escaped = j.rejects->escaped();
         log::info("collection_done",
-                  fmt::format("{}: {} records into {}.{} in {:.2f}s ({:.0f} rec/s, {:.1f} MB/s; index {:.2f}s){}", c.name,
-                              j.fin.rows, a.schema, j.table, j.seconds, rate, mbps, j.fin.index_seconds,
+                  fmt::format("{}: {} records into {}.{} in {:.2f}s: load {:.2f}s ({:.0f} rec/s, {:.1f} MB/s), index "
+                              "{:.2f}s{}",
+                              c.name, j.fin.rows, a.schema, j.table, j.seconds, load_s, rate, mbps, j.fin.index_seconds,
                               rejected + escaped ? fmt::format("; {} rejected, {} escaped, see {}", rejected, escaped,
                                                                j.rejects->path())
                                                  : ""),
@@ -525,6 +539,8 @@ void run_migrate(MigrateArgs &a) {
         put_figures(s, RunFigures{j.records_read.load(), j.fin.rows, rejected, j.bytes.load(), j.seconds});
         s["escaped"] = escaped;
         s["index_seconds"] = j.fin.index_seconds;
+        s["load_seconds"] = load_s;
+        s["load_records_per_second"] = rate;
         s["ranges"] = j.load.ranges.size();
         if (j.live.checked)
             s["live_source"] = {{"listed", j.live.listed}, {"fetched_by_id", j.live.fetched},
@@ -563,6 +579,8 @@ void run_migrate(MigrateArgs &a) {
     json result = {{"command", "migrate"}, {"source", source->describe()}, {"target", target_description}, {"schema", a.schema},
                    {"pgvector_version", pgvector_version}, {"run_id", run_id}, {"resumed", resuming}, {"jobs", a.jobs},
                    {"collections", summary}, {"totals", totals}};
+    result["pgvector"] = policy.to_json();
+    result["search_settings"] = search_settings;
     if (!lost.empty()) result["salvage"] = {{"unrecoverable_records", lost_count}, {"report", a.salvage_report}};
     auto fail_if_lost = [&] {
         if (total_rejected > 0)
@@ -627,8 +645,12 @@ void register_migrate(CLI::App &app) {
         ->check(CLI::IsMember({"hnsw", "ivfflat", "none"}))
         ->envname("CHROMA2PG_INDEX")
         ->capture_default_str();
-    cmd->add_option("--hnsw-m", a->idx.hnsw_m, "HNSW m")->envname("CHROMA2PG_HNSW_M")->capture_default_str()->check(CLI::Range(2, 100));
-    cmd->add_option("--hnsw-ef-construction", a->idx.hnsw_ef_construction, "HNSW ef_construction")
+    auto *m_opt = cmd->add_option("--hnsw-m", a->idx.hnsw_m, "HNSW m (default: the collection's Chroma max_neighbors, 16)")
+                      ->envname("CHROMA2PG_HNSW_M")
+                      ->capture_default_str()
+                      ->check(CLI::Range(2, 100));
+    auto *efc_opt = cmd->add_option("--hnsw-ef-construction", a->idx.hnsw_ef_construction,
+                                    "HNSW ef_construction (default: the collection's Chroma ef_construction, 100)")
         ->envname("CHROMA2PG_HNSW_EF_CONSTRUCTION")
         ->capture_default_str()
         ->check(CLI::Range(4, 1000));
@@ -642,6 +664,14 @@ void register_migrate(CLI::App &app) {
            "GIN index on metadata for filtered search: gin (default) or none (build it later with CREATE INDEX)")
         ->check(CLI::IsMember({"gin", "none"}))
         ->envname("CHROMA2PG_METADATA_INDEX");
+    cmd->add_option("--app-role", a->app_role,
+                    "Set the search settings (hnsw.ef_search from Chroma, iterative scans) for this role in the database "
+                    "(ALTER ROLE … IN DATABASE) instead of for the whole database")
+        ->envname("CHROMA2PG_APP_ROLE");
+    cmd->add_flag("--no-search-settings", a->no_search_settings,
+                  "Leave the database's search settings alone (default: new sessions get Chroma's ef_search and "
+                  "hnsw.iterative_scan = relaxed_order)")
+        ->envname("CHROMA2PG_NO_SEARCH_SETTINGS");
     cmd->add_option("--layout", a->layout, "Target tables: native, langchain (PGVector) or llamaindex (PGVectorStore)")
         ->check(CLI::IsMember({"native", "langchain", "llamaindex"}))
         ->envname("CHROMA2PG_LAYOUT")
@@ -691,7 +721,11 @@ void register_migrate(CLI::App &app) {
                   "Go ahead even when the database has less free space than twice the estimated size")
         ->envname("CHROMA2PG_SKIP_SPACE_CHECK");
     add_summary_option(*cmd, a->summary)->excludes(dry);
-    cmd->callback([a] { run_migrate(*a); });
+    cmd->callback([a, m_opt, efc_opt] {
+        a->idx.hnsw_m_given = m_opt->count() > 0;
+        a->idx.hnsw_ef_construction_given = efc_opt->count() > 0;
+        run_migrate(*a);
+    });
 }
 
 } // namespace c2p

@@ -9,6 +9,7 @@
 
 #include "pipeline/pipeline.hpp"
 #include "target/table_names.hpp"
+#include "target/index_build.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -26,6 +27,7 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
     require_storable_names(cols);
     std::unique_ptr<PgConnection> conn;
     std::string pgvector_version;
+    PgvectorPolicy policy;
     auto run_start = std::chrono::steady_clock::now();
     // A PostgreSQL restart during start-up: reconnect and start over.
     retry_lost_connection("start-up", a.retries, [&] {
@@ -42,6 +44,7 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
         }
         run_start = std::chrono::steady_clock::now();
         pgvector_version = ensure_pgvector(*conn);
+        policy = apply_pgvector_policy(pgvector_version, a.opts.index);
     });
     PgConnection &pg = *conn;
     log::info("start", fmt::format("migrating {} collection(s) from {} to {} as the {} layout (pgvector {})", cols.size(),
@@ -69,6 +72,7 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
         total += st.records;
         seconds += st.seconds;
     }
+    auto search_settings = carry_search_settings(pg, cols, a.opts.index, a.app_role, a.search_settings);
     nlohmann::ordered_json totals = {{"collections", summary.size()}};
     put_figures(totals, sum_figures(summary, run_start));
     totals["records"] = total;
@@ -77,6 +81,8 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
                                      {"target", pg.describe()}, {"schema", a.opts.schema},
                                      {"pgvector_version", pgvector_version}, {"collections", summary},
                                      {"totals", totals}};
+    result["pgvector"] = policy.to_json();
+    result["search_settings"] = search_settings;
     report_run(result, a.summary, {{"table", "table"}});
 }
 

@@ -16,6 +16,8 @@ struct LayoutMigrateArgs {
     std::string summary;           // --summary FILE
     bool skip_space_check = false; // --skip-space-check
     int retries = 8;               // --retries: start-up attempts when a PostgreSQL restart takes the session
+    std::string app_role;          // --app-role
+    bool search_settings = true;   // false: --no-search-settings
 };
 
 void run_layout_migrate(LayoutMigrateArgs &a);

@@ -2,6 +2,7 @@
 
 #include "commands/commands.hpp"
 #include "commands/common.hpp"
+#include "sources/http/chroma_http_source.hpp"
 #include "target/layout_sink.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
@@ -34,6 +35,24 @@ void print_human(const nlohmann::ordered_json &r) {
                    cp.value("missing", uint64_t(0)), cp.value("extra", uint64_t(0)), cp.value("different", uint64_t(0)),
                    recall, c["ok"].get<bool>() ? "PASS" : "FAIL");
     }
+    for (const auto &c : r["collections"]) {
+        if (!c.contains("search")) continue;
+        const auto &s = c["search"];
+        for (const auto &f : s.value("filtered", nlohmann::ordered_json::array()))
+            fmt::print("  {} filtered ({:.1f}% of rows) {}: recall@k {:.3f}{}, fewest rows {} of {}\n",
+                       c["name"].get<std::string>(), f["selectivity"].get<double>() * 100, f["sql"].get<std::string>(),
+                       f["recall_at_k"].get<double>(),
+                       f.contains("chroma_recall_at_k") ? fmt::format(" (Chroma {:.3f})", f["chroma_recall_at_k"].get<double>())
+                                                        : std::string(),
+                       f["fewest_rows"].get<uint64_t>(), f["expected_rows"].get<uint64_t>());
+        if (s.contains("source") && s["source"].contains("chroma_recall_vs_exact") && s["recall_at_k"].is_number())
+            fmt::print("  {} unfiltered: recall@k pgvector {:.3f}, Chroma {:.3f} (same queries)\n",
+                       c["name"].get<std::string>(), s["recall_at_k"].get<double>(),
+                       s["source"]["chroma_recall_vs_exact"].get<double>());
+    }
+    if (r["environment"].contains("pgvector_policy"))
+        fmt::print("pgvector {}: {}\n", r["environment"]["pgvector_version"].get<std::string>(),
+                   r["environment"]["pgvector_policy"]["verdict"].get<std::string>());
     for (const auto &w : r["warnings"]) fmt::print("warning: {}\n", w.get<std::string>());
     for (const auto &n : r["notes"]) fmt::print("note: {}\n", n.get<std::string>());
     for (const auto &a : r["environment"]["advice"])
@@ -74,7 +93,23 @@ void run_verify_cmd(VerifyArgs &a) {
             BenchTarget bt{a.opts.to, a.opts.schema, table, (*best)["name"].get<std::string>(),
                            (*best)["dimension"].is_number() ? (*best)["dimension"].get<uint32_t>() : 0u,
                            parse_space((*best)["space"].get<std::string>())};
-            if (bt.dim) report["bench"] = run_bench(bt, a.opts.bench_options);
+            BenchOptions bo = a.opts.bench_options;
+            auto *chroma = dynamic_cast<ChromaHttpSource *>(source.get());
+            const CollectionInfo *info = nullptr;
+            for (const auto &c : cols)
+                if (c.name == bt.collection) info = &c;
+            if (chroma && info) // the baseline: the same queries through Chroma's /query
+                bo.source_search = [chroma, info, k = bo.k](const std::string &v) {
+                    auto r = chroma->client().post(chroma->collection_path(*info) + "/query",
+                                                   fmt::format("{{\"query_embeddings\":[{}],\"n_results\":{},"
+                                                               "\"include\":[\"distances\"]}}",
+                                                               v, k));
+                    if (r.status != 200) throw_http_error(chroma->describe(), "query collection '" + info->name + "'", r);
+                    std::vector<std::string> ids;
+                    for (const auto &id : nlohmann::json::parse(r.body).at("ids").at(0)) ids.push_back(id.get<std::string>());
+                    return ids;
+                };
+            if (bt.dim) report["bench"] = run_bench(bt, bo);
         }
         report["resources"] = process_resources();
     }
@@ -107,7 +142,10 @@ void register_verify(CLI::App &app) {
         "registry dimension/space, column type, vector index present, valid and with the space's operator class;\n"
         "recall@k of the index against exact search (and, for a Chroma server source, agreement with its own\n"
         "query results and distances). Exit 0 only when everything matches; 1 on any missing, extra or different\n"
-        "record, schema or index problem, distance disagreement, or recall below --min-recall (0 disables that).\n"
+        "record, schema or index problem, distance disagreement, pgvector recall more than 0.02 below Chroma's own on\n"
+        "the same queries (or below --min-recall when given), or a filtered query returning fewer rows than its LIMIT.\n"
+        "Search runs as the app runs it: a new session with the database's defaults (hnsw.ef_search,\n"
+        "hnsw.iterative_scan, set by migrate), unfiltered and filtered by the collection's own metadata.\n"
         "--layout langchain|llamaindex reads the framework's tables back through the documented mapping (uri and\n"
         "null documents from the metadata keys _chroma_uri / _chroma_document_null, node_id = id, the id prefix);\n"
         "a halfvec column is compared at float16 precision, and the report says so (docs/layouts.md).\n"
@@ -132,11 +170,13 @@ void register_verify(CLI::App &app) {
         ->capture_default_str()
         ->check(CLI::Range(1, 1000));
     cmd->add_option("--ef-search", a->opts.search.ef_search,
-                    "hnsw.ef_search for the indexed queries (Chroma's default is 100, pgvector's 40)")
+                    "hnsw.ef_search for the indexed queries (0: what the app's sessions get, the database's default)")
         ->envname("CHROMA2PG_EF_SEARCH")
         ->capture_default_str()
-        ->check(CLI::Range(1, 1000));
-    cmd->add_option("--min-recall", a->opts.search.min_recall, "Recall@k below this fails the verification (0: never)")
+        ->check(CLI::Range(0, 1000));
+    cmd->add_option("--min-recall", a->opts.search.min_recall,
+                    "Recall@k below this fails the verification (0: no floor; pgvector's recall is judged against "
+                    "Chroma's own on the same queries when the source is a Chroma server)")
         ->envname("CHROMA2PG_MIN_RECALL")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 1.0));

@@ -144,7 +144,7 @@ std::optional<VectorIndexPlan> LangchainSink::index_plan() {
     // Partial: each collection gets its own graph and its own space's operator class, and a query
     // filtered on collection_id (as PGVector's always is) searches only it.
     return plan_vector_index(qualified(o_.schema, kEmbeddings), langchain_vector_index_name(info_.id), col_, dim,
-                             info_.space, o_.index, rows_, langchain_collection_predicate(info_.id), info_.name);
+                             info_.space, o_.index.for_collection(info_), rows_, langchain_collection_predicate(info_.id), info_.name);
 }
 
 std::string LangchainSink::expression_index_advice(const VectorIndexPlan &p) const {

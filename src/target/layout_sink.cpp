@@ -10,6 +10,7 @@
 #include "core/record_check.hpp"
 #include "target/halfvec.hpp"
 #include "target/langchain_layout.hpp"
+#include "target/index_build.hpp"
 #include "target/llamaindex_layout.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
@@ -103,9 +104,7 @@ VectorIndexPlan plan_vector_index(const std::string &qtable, const std::string &
         p.sql += fmt::format(" USING hnsw ({} {}) WITH (m = {}, ef_construction = {})", p.order_expr, p.opclass,
                              o.hnsw_m, o.hnsw_ef_construction);
     } else {
-        uint64_t lists = o.ivfflat_lists > 0 ? static_cast<uint64_t>(o.ivfflat_lists)
-                         : rows <= 1000000   ? std::max<uint64_t>(1, rows / 1000)
-                                             : static_cast<uint64_t>(std::sqrt(static_cast<double>(rows)));
+        uint64_t lists = ivfflat_lists(o, rows);
         p.sql += fmt::format(" USING ivfflat ({} {}) WITH (lists = {})", p.order_expr, p.opclass, lists);
     }
     if (!where.empty()) p.sql += " WHERE " + where;
@@ -224,8 +223,7 @@ void LayoutSink::finish() {
     after_copy();
     auto t0 = std::chrono::steady_clock::now();
     if (auto plan = index_plan(); plan && !plan->sql.empty()) {
-        if (!o_.index.maintenance_work_mem.empty())
-            pg_.exec("SET LOCAL maintenance_work_mem = " + quote_literal(o_.index.maintenance_work_mem));
+        set_index_build_session(pg_, o_.index, 1);
         log::info("index", fmt::format("collection '{}': building the vector index", info_.name),
                   {{"collection", info_.name}, {"sql", plan->sql}});
         pg_.exec(plan->sql);

@@ -96,7 +96,7 @@ std::optional<VectorIndexPlan> LlamaindexSink::index_plan() {
     uint32_t dim = col_.dim ? *col_.dim : info_.dimension.value_or(0);
     if (dim == 0) return std::nullopt;
     return plan_vector_index(qualified(o_.schema, table_), llamaindex_vector_index_name(info_.name), col_, dim,
-                             Space::cosine, o_.index, rows_, "", info_.name);
+                             Space::cosine, o_.index.for_collection(info_), rows_, "", info_.name);
 }
 
 std::string LlamaindexSink::expression_index_advice(const VectorIndexPlan &p) const {

@@ -1,9 +1,11 @@
 #include "target/native_layout.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
 
+#include "target/search_settings.hpp"
 #include "util/error.hpp"
 
 namespace c2p {
@@ -135,8 +137,25 @@ std::string space_opclass(Space s, bool halfvec) {
     return base + "_l2_ops";
 }
 
+IndexOptions IndexOptions::for_collection(const CollectionInfo &c) const {
+    IndexOptions o = *this;
+    auto p = chroma_hnsw_params(c);
+    // pgvector's bounds: m 2..100, ef_construction 4..1000 and at least 2 * m.
+    if (!hnsw_m_given) o.hnsw_m = std::clamp(p.m, 2, 100);
+    if (!hnsw_ef_construction_given) o.hnsw_ef_construction = std::clamp(p.ef_construction, 4, 1000);
+    if (o.hnsw_ef_construction < 2 * o.hnsw_m) o.hnsw_ef_construction = 2 * o.hnsw_m;
+    return o;
+}
+
+uint64_t ivfflat_lists(const IndexOptions &o, uint64_t rows) {
+    return o.ivfflat_lists > 0 ? static_cast<uint64_t>(o.ivfflat_lists)
+           : rows <= 1000000   ? std::max<uint64_t>(1, rows / 1000)
+                               : static_cast<uint64_t>(std::sqrt(static_cast<double>(rows)));
+}
+
 std::string create_vector_index_sql(const std::string &schema, const std::string &table, const std::string &index_name,
-                                    const CollectionInfo &c, const IndexOptions &o, uint64_t rows, bool halfvec_column) {
+                                    const CollectionInfo &c, const IndexOptions &given, uint64_t rows, bool halfvec_column) {
+    const IndexOptions o = given.for_collection(c);
     if (o.method == IndexMethod::none || !c.dimension) return "";
     if (o.method == IndexMethod::ivfflat && rows == 0) return ""; // nothing to train the lists on
     uint32_t dim = *c.dimension;
@@ -154,9 +173,7 @@ std::string create_vector_index_sql(const std::string &schema, const std::string
         sql += fmt::format(" USING hnsw ({} {}) WITH (m = {}, ef_construction = {})", column, space_opclass(c.space, half),
                            o.hnsw_m, o.hnsw_ef_construction);
     } else {
-        uint64_t lists = o.ivfflat_lists > 0 ? static_cast<uint64_t>(o.ivfflat_lists)
-                         : rows <= 1000000   ? std::max<uint64_t>(1, rows / 1000)
-                                             : static_cast<uint64_t>(std::sqrt(static_cast<double>(rows)));
+        uint64_t lists = ivfflat_lists(o, rows);
         sql += fmt::format(" USING ivfflat ({} {}) WITH (lists = {})", column, space_opclass(c.space, half), lists);
     }
     return sql;

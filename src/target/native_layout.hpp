@@ -14,11 +14,15 @@ IndexMethod parse_index_method(const std::string &s);
 
 struct IndexOptions {
     IndexMethod method = IndexMethod::hnsw;
-    int hnsw_m = 16;
-    int hnsw_ef_construction = 64;
+    int hnsw_m = 16;                  // Chroma's defaults; a collection's own Chroma values unless given
+    int hnsw_ef_construction = 100;
+    bool hnsw_m_given = false, hnsw_ef_construction_given = false; // --hnsw-m / --hnsw-ef-construction
     int ivfflat_lists = 0;            // 0: rows/1000 (≤1M rows), sqrt(rows) above
     std::string maintenance_work_mem; // empty: the server's setting
     bool metadata_gin = true;         // GIN index on metadata (for filtered search)
+    bool parallel_build = true;       // false: pgvector < 0.8.2, whose parallel HNSW build can overflow a buffer
+    // These options with m and ef_construction from the collection's Chroma configuration where not given.
+    IndexOptions for_collection(const CollectionInfo &c) const;
 };
 
 // pgvector's `vector` HNSW/IVFFlat indexes stop at 2,000 dimensions; halfvec reaches 4,000.
@@ -51,6 +55,8 @@ std::string create_table_sql(const std::string &schema, const std::string &table
 std::string create_vector_index_sql(const std::string &schema, const std::string &table, const std::string &index_name,
                                     const CollectionInfo &c, const IndexOptions &o, uint64_t rows,
                                     bool halfvec_column = false);
+// IVFFlat lists for a table of `rows`: --ivfflat-lists, else rows/1000 (up to 1M rows), sqrt(rows) above.
+uint64_t ivfflat_lists(const IndexOptions &o, uint64_t rows);
 // The pgvector operator for a space (<->, <#>, <=>) and its operator class.
 const char *space_operator(Space s);
 std::string space_opclass(Space s, bool halfvec);

@@ -1,6 +1,7 @@
 #include "target/pgvector_sink.hpp"
 
 #include <chrono>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -8,6 +9,7 @@
 #include "core/record_check.hpp"
 #include "core/record_digest.hpp"
 #include "target/halfvec.hpp"
+#include "target/index_build.hpp"
 #include "target/table_names.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
@@ -202,14 +204,7 @@ FinalizeResult finalize_collection(PgConnection &pg, const PgvectorSinkOptions &
     const std::string s = opts.schema;
     pg.exec("BEGIN");
     try {
-        if (!opts.index.maintenance_work_mem.empty())
-            pg.exec("SET LOCAL maintenance_work_mem = " + quote_literal(opts.index.maintenance_work_mem));
-        if (opts.jobs > 1) {
-            // Parallel index builds: the leader plus jobs - 1 workers (capped by max_worker_processes).
-            int current = std::stoi(pg.scalar("SHOW max_parallel_maintenance_workers").value_or("0"));
-            if (opts.jobs - 1 > current)
-                pg.exec(fmt::format("SET LOCAL max_parallel_maintenance_workers = {}", opts.jobs - 1));
-        }
+        set_index_build_session(pg, opts.index, opts.jobs);
         // Each chunk's checkpoint commits with its rows, so their sum is the staging table's row count.
         res.rows = load ? load->committed_records()
                         : std::stoull(pg.scalar("SELECT count(*) FROM " + qualified(s, staging)).value_or("0"));
@@ -222,6 +217,8 @@ FinalizeResult finalize_collection(PgConnection &pg, const PgvectorSinkOptions &
         if (!vec_idx.empty()) {
             log::info("index", fmt::format("collection '{}': building the vector index", c.name),
                       {{"collection", c.name}, {"sql", vec_idx}});
+            std::optional<IndexBuildWatch> watch;
+            if (!opts.target.empty()) watch.emplace(opts.target, PQbackendPID(pg.raw()), c.name, res.rows);
             pg.exec(vec_idx);
         }
         if (opts.index.metadata_gin)

@@ -31,6 +31,7 @@ struct PgvectorSinkOptions {
     BadRecordPolicy on_bad_record = BadRecordPolicy::fail;
     bool escape_nul = false; // store U+0000 as U+2400 and log the record as "escaped" (lossless with the reject file)
     int jobs = 1;            // parallel maintenance workers for the index build: jobs - 1
+    std::string target;      // the connection string: a second session watches the index build's progress
     bool halfvec = false;    // --halfvec: the column is halfvec(dim), embeddings stored as float16 (target/halfvec.hpp)
 };
 

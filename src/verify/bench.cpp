@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <exception>
 #include <random>
 #include <thread>
@@ -27,7 +28,7 @@ using Clock = std::chrono::steady_clock;
 void client_loop(const BenchTarget &t, const std::string &sql, int ef, const std::vector<std::string> &queries,
                  size_t offset, Clock::time_point start, Clock::time_point deadline, std::vector<double> &lat) {
     PgConnection pg(t.conninfo);
-    pg.exec(fmt::format("SET hnsw.ef_search = {}", ef));
+    if (ef > 0) pg.exec(fmt::format("SET hnsw.ef_search = {}", ef)); // 0: the database's default, as the app gets it
     pg.exec("SET enable_seqscan = off"); // measure the index path even where a small table would be scanned
     PGresult *p = PQprepare(pg.raw(), "knn", sql.c_str(), 1, nullptr);
     bool ok = PQresultStatus(p) == PGRES_COMMAND_OK;
@@ -103,6 +104,39 @@ json latency_summary(std::vector<double> lat, double seconds) {
             {"max_ms", lat.empty() ? 0 : lat.back()}};
 }
 
+// The same queries through the source's own search, one client, for the run's duration: its latency and recall.
+json source_baseline(const BenchOptions &o, const std::vector<std::string> &queries,
+                     const std::vector<std::vector<Neighbour>> &exact) {
+    json b = {{"source", o.source_name}, {"clients", 1}};
+    try {
+        double rsum = 0;
+        for (size_t i = 0; i < exact.size(); ++i) {
+            std::vector<Neighbour> got;
+            for (auto &id : o.source_search(queries[i])) got.push_back({id, INFINITY}); // ids only: no tie credit
+            rsum += recall_at_k(exact[i], got, size_t(o.k));
+        }
+        b["recall_at_k"] = exact.empty() ? json() : json(rsum / double(exact.size()));
+        std::vector<double> lat;
+        auto start = Clock::now();
+        auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration));
+        for (size_t i = 0; Clock::now() < deadline; i += 7) {
+            auto q0 = Clock::now();
+            o.source_search(queries[i % queries.size()]);
+            lat.push_back(std::chrono::duration<double, std::milli>(Clock::now() - q0).count());
+        }
+        b.update(latency_summary(std::move(lat), std::chrono::duration<double>(Clock::now() - start).count()));
+        log::info("bench_source", fmt::format("{} (same queries, 1 client): {:.0f} q/s, p50 {:.2f} ms, p95 {:.2f} ms, p99 "
+                                              "{:.2f} ms, recall@{} {}",
+                                              o.source_name, b["qps"].get<double>(), b["p50_ms"].get<double>(),
+                                              b["p95_ms"].get<double>(), b["p99_ms"].get<double>(), o.k,
+                                              b["recall_at_k"].is_number() ? fmt::format("{:.3f}", b["recall_at_k"].get<double>())
+                                                                           : std::string("n/a")));
+    } catch (const std::exception &e) {
+        b["error"] = e.what();
+    }
+    return b;
+}
+
 json run_bench(const BenchTarget &t, const BenchOptions &o) {
     PgConnection pg(t.conninfo);
     PgConnection::Patience long_statements(pg); // building the comparison index may be silent for long
@@ -112,11 +146,13 @@ json run_bench(const BenchTarget &t, const BenchOptions &o) {
     uint64_t rows = std::stoull(pg.scalar("SELECT count(*) FROM " + tbl).value_or("0"));
     out["rows"] = rows;
     if (rows == 0) throw DataError("bench: table " + tbl + " is empty: nothing to search");
-    auto idx = pg.exec("SELECT c.relname, am.amname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am "
+    auto idx = pg.exec("SELECT c.relname, am.amname, pg_relation_size(c.oid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am "
                        "ON am.oid = c.relam WHERE i.indrelid = " + quote_literal(tbl) +
                        "::regclass AND am.amname IN ('hnsw','ivfflat') AND i.indisvalid ORDER BY 1 LIMIT 1");
     std::string index_name = idx.rows() ? idx.text(0, 0) : "";
-    out["index"] = idx.rows() ? json{{"name", idx.text(0, 0)}, {"method", idx.text(0, 1)}} : json();
+    out["index"] = idx.rows() ? json{{"name", idx.text(0, 0)}, {"method", idx.text(0, 1)},
+                                     {"bytes", std::stoull(idx.text(0, 2))}}
+                              : json();
 
     // Query vectors drawn from the data, in a fixed pseudo-random order (text form, sent as is).
     auto qr = pg.exec(fmt::format("SELECT embedding::text FROM {} ORDER BY md5(id) LIMIT {}", tbl, o.queries));
@@ -141,8 +177,9 @@ json run_bench(const BenchTarget &t, const BenchOptions &o) {
 
     json search = json::array();
     for (int ef : o.ef_search) {
-        json s = {{"ef_search", ef}};
-        pg.exec(fmt::format("SET hnsw.ef_search = {}", ef));
+        pg.exec(ef > 0 ? fmt::format("SET hnsw.ef_search = {}", ef) : std::string("RESET hnsw.ef_search"));
+        json s = {{"ef_search", ef > 0 ? ef : std::stoi(pg.scalar("SHOW hnsw.ef_search").value_or("40"))}};
+        if (ef == 0) s["ef_search_source"] = "the database's default";
         auto plan = pg.exec_params("EXPLAIN " + sql, {queries[0]});
         std::string plan_text;
         for (int i = 0; i < plan.rows(); ++i) plan_text += plan.text(i, 0) + "\n";
@@ -180,8 +217,12 @@ json run_bench(const BenchTarget &t, const BenchOptions &o) {
             for (auto &l : lat) all.insert(all.end(), l.begin(), l.end());
             json run = {{"clients", nc}};
             run.update(latency_summary(std::move(all), o.duration));
-            log::info("bench_run", fmt::format("ef_search {} clients {}: {:.0f} q/s, p50 {:.2f} ms, p95 {:.2f} ms, p99 {:.2f} ms",
-                                               ef, nc, run["qps"].get<double>(), run["p50_ms"].get<double>(),
+            log::info("bench_run", fmt::format("ef_search {} (recall@{} {}) clients {}: {:.0f} q/s, p50 {:.2f} ms, p95 {:.2f} "
+                                               "ms, p99 {:.2f} ms",
+                                               s["ef_search"].get<int>(), o.k,
+                                               s["recall_at_k"].is_number() ? fmt::format("{:.3f}", s["recall_at_k"].get<double>())
+                                                                            : std::string("n/a"),
+                                               nc, run["qps"].get<double>(), run["p50_ms"].get<double>(),
                                                run["p95_ms"].get<double>(), run["p99_ms"].get<double>()));
             runs.push_back(run);
         }
@@ -191,6 +232,7 @@ json run_bench(const BenchTarget &t, const BenchOptions &o) {
     pg.exec("RESET hnsw.ef_search");
     pg.exec("RESET enable_seqscan");
     out["search"] = search;
+    if (o.source_search) out["source_baseline"] = source_baseline(o, queries, exact);
 
     if (o.insert_rows > 0) {
         json ins = insert_bench(pg, t, o.insert_rows, false);

@@ -2,6 +2,7 @@
 // several hnsw.ef_search values (with the recall each gives), and the bulk insert rate.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,10 @@ struct BenchOptions {
     size_t queries = 200;               // distinct query vectors, drawn from the table
     size_t recall_queries = 50;         // of those, how many get an exact ground truth
     size_t insert_rows = 20000;         // 0: skip the insert benchmark
+    // The source's own search for the same query vectors (pgvector's text form is a JSON array), returning
+    // the ids it found: timed from one client as a baseline, with its recall. Empty: no baseline.
+    std::function<std::vector<std::string>(const std::string &vector_json)> source_search;
+    std::string source_name = "Chroma";
 };
 
 struct BenchTarget {

@@ -1,9 +1,8 @@
 #include "verify/environment.hpp"
 
-#include <cstdio>
-
 #include <fmt/format.h>
 
+#include "target/search_settings.hpp"
 #include "util/progress.hpp"
 
 namespace c2p {
@@ -81,9 +80,8 @@ nlohmann::ordered_json settings_advice(const nlohmann::ordered_json &st, const s
                                               ef));
     }
     if (pgv.empty()) add("pgvector", "the vector extension is not installed in this database");
-    else if (int maj = 0, min = 0; std::sscanf(pgv.c_str(), "%d.%d", &maj, &min) == 2 && maj == 0 && min < 8)
-        add("pgvector", "pgvector " + pgv + ": 0.8 adds iterative index scans (hnsw.iterative_scan) that keep filtered "
-                        "searches from returning too few rows; upgrade when convenient");
+    else if (auto p = pgvector_policy(pgv); !(p.parallel_build_safe && p.vacuum_safe && p.iterative_scan))
+        add("pgvector", p.verdict + "; upgrade to 0.8.3 or later");
     return advice;
 }
 
@@ -96,6 +94,7 @@ nlohmann::ordered_json collect_environment(PgConnection &pg, const EnvironmentFa
     env["pgvector_version"] = pgv ? nlohmann::ordered_json(*pgv) : nlohmann::ordered_json();
     auto avail = pg.scalar("SELECT default_version FROM pg_available_extensions WHERE name = 'vector'");
     env["pgvector_available"] = avail ? nlohmann::ordered_json(*avail) : nlohmann::ordered_json();
+    if (pgv) env["pgvector_policy"] = pgvector_policy(*pgv).to_json();
     // pgvector's settings exist once its library is loaded in this session.
     if (pgv) pg.exec("SELECT '[1]'::vector");
     nlohmann::ordered_json settings = nlohmann::ordered_json::object();
@@ -114,6 +113,7 @@ nlohmann::ordered_json collect_environment(PgConnection &pg, const EnvironmentFa
         settings[name] = s;
     }
     env["settings"] = settings;
+    if (f.vector_index_bytes > 0) env["vector_index_bytes"] = f.vector_index_bytes;
     env["advice"] = settings_advice(settings, pgv.value_or(""), f);
     return env;
 }

@@ -16,6 +16,9 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
+// The recall a throughput figure must reach to be a headline (bench has no --min-recall).
+constexpr double kRecallTarget = 0.9;
+
 std::string str(const json &j, const char *key, const std::string &dflt = "") {
     if (!j.is_object() || !j.contains(key) || j[key].is_null()) return dflt;
     if (j[key].is_string()) return j[key].get<std::string>();
@@ -94,7 +97,10 @@ std::string latency_svg(const json &runs, const std::string &caption) {
     for (const auto &r : runs) max_ms = std::max(max_ms, num(r, "p99_ms"));
     if (max_ms <= 0) max_ms = 1;
     const int left = 50, plot_h = 150, group_w = 90, top = 10;
-    int w = left + int(runs.size()) * group_w + 20, h = top + plot_h + 44;
+    const std::string legend = fmt::format("ms — {} (blue p50, amber p95, red p99)", caption);
+    // Wide enough for the legend line too (about 6.5 px per character at 11 px).
+    int w = std::max(left + int(runs.size()) * group_w + 20, left + int(double(legend.size()) * 6.5) + 10);
+    int h = top + plot_h + 44;
     std::string svg = fmt::format("<svg role=img aria-label='latency percentiles per client count' width='{}' "
                                   "height='{}' viewBox='0 0 {} {}' xmlns='http://www.w3.org/2000/svg'>",
                                   w, h, w, h);
@@ -119,8 +125,7 @@ std::string latency_svg(const json &runs, const std::string &caption) {
         svg += fmt::format("<text x='{}' y='{}' text-anchor='middle' class=val>{:.0f} q/s</text>", x0 + 32,
                            top + plot_h + 30, num(runs[g], "qps"));
     }
-    svg += fmt::format("<text x='{}' y='{}' class=val>ms — {} (blue p50, amber p95, red p99)</text>", left, h - 2,
-                       html_escape(caption));
+    svg += fmt::format("<text x='{}' y='{}' class=val>{}</text>", left, h - 2, html_escape(legend));
     return svg + "</svg>";
 }
 
@@ -151,6 +156,8 @@ std::string environment_html(const json &env) {
         {"server", str(env, "server")},
         {"version", str(env, "server_version")},
         {"pgvector", str(env, "pgvector_version", "not installed")}};
+    if (num(env, "vector_index_bytes") > 0) rows.emplace_back("vector indexes (size)", human_bytes(num(env, "vector_index_bytes")));
+    if (!sub(env, "pgvector_policy").empty()) rows.emplace_back("pgvector verdict", str(sub(env, "pgvector_policy"), "verdict"));
     for (auto it = sub(env, "settings").begin(); it != sub(env, "settings").end(); ++it)
         rows.emplace_back(it.key(), str(it.value(), "value"));
     h += "<div class=grid><div>" + kv_table(rows) + "</div><div>";
@@ -177,6 +184,58 @@ std::string list_html(const char *title, const json &items, const char *cls) {
         h += "<li>" + html_escape(i.is_string() ? i.get<std::string>() : i.dump()) + "</li>";
     }
     return h + "</ul>";
+}
+
+// Run options as "key: value; …" instead of raw JSON.
+std::string plain_value(const json &v) {
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_array()) {
+        std::string s;
+        for (const auto &x : v) s += (s.empty() ? "" : ", ") + plain_value(x);
+        return s;
+    }
+    if (v.is_object()) {
+        std::string s;
+        for (auto it = v.begin(); it != v.end(); ++it) s += (s.empty() ? "" : "; ") + it.key() + ": " + plain_value(it.value());
+        return s;
+    }
+    return v.dump();
+}
+
+// Filtered search as the app runs it, and the search settings its sessions get.
+std::string filtered_html(const json &cols) {
+    std::string rows, settings;
+    for (const auto &c : cols) {
+        const json &s = sub(c, "search");
+        for (const auto &f : sub(s, "filtered")) {
+            const json &v = sub(f, "recall_verdict");
+            bool ok = num(f, "queries_short") == 0 && str(v, "verdict", "PASS") != "FAIL";
+            rows += fmt::format("<tr><td>{}</td><td><code>{}</code></td><td class=n>{:.1f}%</td><td class='n{}'>{} of {}</td>"
+                                "<td class=n>{:.3f}</td><td class=n>{}</td><td class=n>{}</td><td class='{}'>{}</td></tr>",
+                                html_escape(str(c, "name")), html_escape(str(f, "sql")), num(f, "selectivity") * 100,
+                                num(f, "queries_short") > 0 ? " bad" : "", str(f, "fewest_rows"), str(f, "expected_rows"),
+                                num(f, "recall_at_k"),
+                                f.contains("chroma_recall_at_k") ? fmt::format("{:.3f}", num(f, "chroma_recall_at_k")) : "n/a",
+                                f.contains("overlap_pgvector_vs_chroma")
+                                    ? fmt::format("{:.3f}", num(f, "overlap_pgvector_vs_chroma"))
+                                    : "n/a",
+                                ok ? "ok" : "bad", ok ? "PASS" : "FAIL");
+        }
+        const json &ss = sub(s, "session_settings");
+        if (!ss.empty() && settings.empty()) {
+            std::vector<std::pair<std::string, std::string>> kv;
+            for (auto it = ss.begin(); it != ss.end(); ++it)
+                kv.emplace_back(it.key(), str(it.value(), "value") + " (" + str(it.value(), "source") + ")");
+            settings = "<h2>Search settings in a new session (what the app gets)</h2>" + kv_table(kv);
+        }
+    }
+    std::string h = settings;
+    if (!rows.empty())
+        h += "<h2>Filtered search (metadata filters as LangChain / Mastra write them)</h2><table id=filtered><tr>"
+             "<th>collection</th><th>filter</th><th>rows matching</th><th>fewest rows returned (of k)</th>"
+             "<th>pgvector recall@k</th><th>Chroma recall@k</th><th>pgvector ∩ Chroma</th><th>result</th></tr>" +
+             rows + "</table>";
+    return h;
 }
 
 std::string verify_html(const json &r) {
@@ -230,6 +289,7 @@ std::string verify_html(const json &r) {
                          fmt_count(num(s, "distances_compared")));
     }
     h += "</table></div></div>";
+    h += filtered_html(cols);
     // Differences, first few per collection.
     std::string diffs;
     for (const auto &c : cols) {
@@ -271,7 +331,7 @@ std::string verify_html(const json &r) {
         for (const auto &row : runs) {
             h += "<tr>";
             for (auto it = row.begin(); it != row.end(); ++it)
-                h += "<td>" + html_escape(it.value().is_string() ? it.value().get<std::string>() : it.value().dump()) + "</td>";
+                h += "<td>" + html_escape(plain_value(it.value())) + "</td>";
             h += "</tr>";
         }
         h += "</table>";
@@ -286,7 +346,37 @@ std::string verify_html(const json &r) {
     return h;
 }
 
-std::string bench_html(const json &b) {
+// The figures of the bench run whose recall reaches `target` (the highest throughput), else nullptr.
+const json *headline_run(const json &b, double target, double *recall) {
+    const json *best = nullptr;
+    for (const auto &s : sub(b, "search"))
+        for (const auto &x : sub(s, "runs"))
+            if (s["recall_at_k"].is_number() && s["recall_at_k"].get<double>() >= target &&
+                (!best || num(x, "qps") > num(*best, "qps"))) {
+                best = &x;
+                *recall = s["recall_at_k"].get<double>();
+            }
+    return best;
+}
+
+// "1,234 queries/s at recall 0.95 (ef_search 100, 4 clients)", or why there is no headline figure.
+std::string bench_headline(const json &b, double target) {
+    double recall = 0;
+    if (const json *x = headline_run(b, target, &recall)) {
+        std::string ef;
+        for (const auto &s : sub(b, "search"))
+            for (const auto &y : sub(s, "runs"))
+                if (&y == x) ef = str(s, "ef_search");
+        return fmt::format("best {:.0f} queries/s at recall@k {:.3f} (hnsw.ef_search {}, {} client(s))", num(*x, "qps"),
+                           recall, ef, str(*x, "clients"));
+    }
+    double best_recall = 0;
+    for (const auto &s : sub(b, "search")) best_recall = std::max(best_recall, num(s, "recall_at_k"));
+    return fmt::format("no throughput headline: no hnsw.ef_search reached recall@k {:.2f} (best {:.3f}); see the table",
+                       target, best_recall);
+}
+
+std::string bench_html(const json &b, const json &resources) {
     std::string h;
     h += "<h2>Search</h2><p>" + html_escape(fmt::format("{} ({} records, {} dimensions, space {}), k = {}, {} s per run",
                                                         str(b, "collection"), fmt_count(num(b, "rows")), str(b, "dimension"),
@@ -311,6 +401,16 @@ std::string bench_html(const json &b) {
         }
     }
     h += "</table>";
+    const json &base = sub(b, "source_baseline");
+    if (!base.empty())
+        h += "<h2>" + html_escape(str(base, "source", "source")) + " baseline (the same queries through its own search, 1 client)</h2>" +
+             (base.contains("error") ? "<p class=bad>" + html_escape(str(base, "error")) + "</p>"
+                                     : kv_table({{"queries/s", fmt::format("{:.0f}", num(base, "qps"))},
+                                                 {"recall@k", base["recall_at_k"].is_number()
+                                                                  ? fmt::format("{:.3f}", num(base, "recall_at_k"))
+                                                                  : std::string("n/a")},
+                                                 {"p50 / p95 / p99 ms", fmt::format("{:.3f} / {:.3f} / {:.3f}", num(base, "p50_ms"),
+                                                                                    num(base, "p95_ms"), num(base, "p99_ms"))}}));
     if (chart_runs) h += "<h2>Latency per client count</h2>" + latency_svg(*chart_runs, chart_caption);
     const json &ins = sub(b, "insert");
     if (!ins.empty()) {
@@ -322,7 +422,7 @@ std::string bench_html(const json &b) {
                         sub(ins, "with_hnsw_index").empty() ? std::string("n/a")
                                                             : fmt_count(num(sub(ins, "with_hnsw_index"), "records_per_second"))}});
     }
-    const json &res = sub(b, "resources");
+    const json &res = resources;
     h += "<h2>This tool</h2>" + kv_table({{"peak RSS", human_bytes(num(res, "peak_rss_bytes"))},
                                          {"CPU time (user + system)", fmt::format("{:.2f} s", num(res, "cpu_seconds"))}});
     return h;
@@ -375,10 +475,7 @@ std::string render_html(const json &r) {
     std::string cls = verdict == "PASS" ? "pass" : verdict == "FAIL" ? "fail" : "info";
     std::string summary;
     if (kind == "bench") {
-        double best = 0;
-        for (const auto &s : sub(r, "search"))
-            for (const auto &x : sub(s, "runs")) best = std::max(best, num(x, "qps"));
-        summary = fmt::format("best {:.0f} queries/s; insert {} records/s", best,
+        summary = fmt::format("{}; insert {} records/s", bench_headline(r, kRecallTarget),
                               fmt_count(num(sub(r, "insert"), "records_per_second")));
     } else {
         const json &t = sub(r, "totals");
@@ -393,8 +490,10 @@ std::string render_html(const json &r) {
     h += list_html("Failures", sub(r, "failures"), "bad");
     h += list_html("Warnings", sub(r, "warnings"), "muted");
     h += list_html("Notes", sub(r, "notes"), "muted");
-    h += kind == "bench" ? bench_html(r) : verify_html(r);
-    if (r.contains("bench") && r["bench"].is_object()) h += "<h1 style='margin-top:18px'>Benchmark</h1>" + bench_html(r["bench"]);
+    h += kind == "bench" ? bench_html(r, sub(r, "resources")) : verify_html(r);
+    if (r.contains("bench") && r["bench"].is_object())
+        h += "<h1 style='margin-top:18px'>Benchmark</h1><p>" + html_escape(bench_headline(r["bench"], kRecallTarget)) +
+             "</p>" + bench_html(r["bench"], sub(r, "resources"));
     h += environment_html(sub(r, "environment"));
     h += "</body></html>\n";
     return h;
@@ -429,8 +528,9 @@ std::string render_markdown(const json &r) {
         if (!sub(ins, "with_hnsw_index").empty())
             s += fmt::format("; with an HNSW index maintained: {} records/s",
                              fmt_count(num(sub(ins, "with_hnsw_index"), "records_per_second")));
-        s += fmt::format("\n\nTool: peak RSS {}, CPU {:.2f} s.\n\n", human_bytes(num(sub(b, "resources"), "peak_rss_bytes")),
-                         num(sub(b, "resources"), "cpu_seconds"));
+        const json &res = sub(b, "resources").empty() ? sub(r, "resources") : sub(b, "resources");
+        s += fmt::format("\n\nTool: peak RSS {}, CPU {:.2f} s.\n\n", human_bytes(num(res, "peak_rss_bytes")),
+                         num(res, "cpu_seconds"));
         return s;
     };
     if (kind == "bench") {
@@ -451,6 +551,17 @@ std::string render_markdown(const json &r) {
                              recall_text(sub(c, "search")), c.value("ok", false) ? "PASS" : "FAIL");
         }
         m += "\n";
+        std::string filtered;
+        for (const auto &c : sub(r, "collections"))
+            for (const auto &f : sub(sub(c, "search"), "filtered"))
+                filtered += fmt::format("| {} | `{}` | {:.1f}% | {} of {} | {:.3f} | {} |\n", md_cell(str(c, "name")),
+                                        md_cell(str(f, "sql")), num(f, "selectivity") * 100, str(f, "fewest_rows"),
+                                        str(f, "expected_rows"), num(f, "recall_at_k"),
+                                        f.contains("chroma_recall_at_k") ? fmt::format("{:.3f}", num(f, "chroma_recall_at_k"))
+                                                                         : std::string("n/a"));
+        if (!filtered.empty())
+            m += "## Filtered search\n\n| collection | filter | rows matching | fewest rows returned | pgvector recall@k | "
+                 "Chroma recall@k |\n|---|---|---:|---:|---:|---:|\n" + filtered + "\n";
         for (const auto &c : sub(r, "collections")) {
             const json &cp = sub(c, "completeness");
             std::string part;

@@ -1,14 +1,19 @@
 #include "verify/search_check.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "core/json_text.hpp"
 #include "sources/http/chroma_http_source.hpp"
 #include "target/native_layout.hpp"
+#include "target/search_settings.hpp"
 #include "util/error.hpp"
+#include "verify/search_filters.hpp"
 #include "verify/search_metrics.hpp"
 
 namespace c2p {
@@ -18,12 +23,13 @@ using json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
 std::vector<std::vector<Neighbour>> chroma_query(ChromaHttpSource &src, const CollectionInfo &c, const QuerySample &q,
-                                                 uint32_t dim, int k) {
+                                                 uint32_t dim, int k, size_t n, const json &where = nullptr) {
     std::vector<std::vector<Neighbour>> out;
     const size_t per_call = 25;
-    for (size_t start = 0; start < q.ids.size(); start += per_call) {
+    n = std::min(n, q.ids.size());
+    for (size_t start = 0; start < n; start += per_call) {
         std::string body = "{\"query_embeddings\":[";
-        for (size_t i = start; i < std::min(q.ids.size(), start + per_call); ++i) {
+        for (size_t i = start; i < std::min(n, start + per_call); ++i) {
             if (i > start) body += ',';
             body += '[';
             for (uint32_t d = 0; d < dim; ++d) {
@@ -32,7 +38,9 @@ std::vector<std::vector<Neighbour>> chroma_query(ChromaHttpSource &src, const Co
             }
             body += ']';
         }
-        body += fmt::format("],\"n_results\":{},\"include\":[\"distances\"]}}", k);
+        body += fmt::format("],\"n_results\":{},\"include\":[\"distances\"]", k);
+        if (!where.is_null()) body += ",\"where\":" + where.dump();
+        body += "}";
         auto r = src.client().post(src.collection_path(c) + "/query", body);
         if (r.status != 200) throw_http_error(src.describe(), "query collection '" + c.name + "'", r);
         auto j = json::parse(r.body);
@@ -46,6 +54,16 @@ std::vector<std::vector<Neighbour>> chroma_query(ChromaHttpSource &src, const Co
         }
     }
     return out;
+}
+
+double mean_of(const std::vector<double> &v) {
+    double s = 0;
+    for (double x : v) s += x;
+    return v.empty() ? 0.0 : s / double(v.size());
+}
+
+std::string setting_of(const json &settings, const char *name, const char *absent) {
+    return settings.contains(name) ? settings[name]["value"].get<std::string>() : absent;
 }
 
 } // namespace
@@ -82,7 +100,6 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
         return out;
     }
     const std::string tbl = qualified(t.schema, t.table);
-    const std::string where = t.filter.empty() ? "" : " WHERE " + t.filter;
     const Space ispace = t.index_space.value_or(t.space);
     const std::string op = space_operator(t.space), iop = space_operator(ispace);
     // The query vector's type: the column's (a halfvec column has no operator with vector).
@@ -92,49 +109,86 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
     const bool expr_index = !t.halfvec_column && dim > kMaxVectorIndexDims;
     const std::string ord =
         expr_index ? fmt::format("embedding::halfvec({0}) {1} $1::vector::halfvec({0})", dim, iop) : dist(iop);
-    auto exact_sql = [&](const std::string &oper) {
-        return fmt::format("SELECT {0}, {1} FROM {2}{3} ORDER BY {1}, {0} LIMIT {4}", t.id_expr, dist(oper), tbl, where, k);
+    // WHERE for the collection's rows (a shared table) and an optional metadata filter.
+    auto where_of = [&](const std::string &filter) {
+        std::string w = t.filter;
+        if (!filter.empty()) w = w.empty() ? filter : "(" + w + ") AND (" + filter + ")";
+        return w.empty() ? std::string() : " WHERE " + w;
+    };
+    auto exact_sql = [&](const std::string &oper, const std::string &filter) {
+        return fmt::format("SELECT {0}, {1} FROM {2}{3} ORDER BY {1}, {0} LIMIT {4}", t.id_expr, dist(oper), tbl,
+                           where_of(filter), k);
+    };
+    auto app_sql = [&](const std::string &filter) {
+        return fmt::format("SELECT {}, {} FROM {}{} ORDER BY {} LIMIT {}", t.id_expr, dist(iop), tbl, where_of(filter), ord, k);
     };
     std::vector<std::string> params;
     for (size_t i = 0; i < nq; ++i) params.push_back(vector_text(q.vectors.data() + i * dim, dim));
-
-    // Exact ground truth: no index scans (a parallel sequential scan and a sort). `exact` is in the
-    // index's operator (for recall); `exact_space` in the collection's (for Chroma's answers).
-    std::vector<std::vector<Neighbour>> exact, exact_space_own;
+    // Exact ground truth: no index scans (a parallel sequential scan and a sort).
+    auto exact_run = [&](const std::string &oper, const std::string &filter, size_t n) {
+        std::vector<std::vector<Neighbour>> res;
+        pg.exec("BEGIN");
+        pg.exec("SET LOCAL enable_indexscan = off");
+        pg.exec("SET LOCAL enable_bitmapscan = off");
+        for (size_t i = 0; i < n; ++i) res.push_back(pg_knn(pg, exact_sql(oper, filter), params[i]));
+        pg.exec("COMMIT");
+        return res;
+    };
+    // `exact` is in the index's operator (for recall); `exact_space` in the collection's (for Chroma's answers).
     auto t0 = Clock::now();
-    pg.exec("BEGIN");
-    pg.exec("SET LOCAL enable_indexscan = off");
-    pg.exec("SET LOCAL enable_bitmapscan = off");
-    for (size_t i = 0; i < nq; ++i) exact.push_back(pg_knn(pg, exact_sql(iop), params[i]));
-    if (iop != op)
-        for (size_t i = 0; i < nq; ++i) exact_space_own.push_back(pg_knn(pg, exact_sql(op), params[i]));
-    pg.exec("COMMIT");
+    std::vector<std::vector<Neighbour>> exact = exact_run(iop, "", nq), exact_space_own;
+    if (iop != op) exact_space_own = exact_run(op, "", nq);
     const auto &exact_space = iop != op ? exact_space_own : exact;
-    double exact_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / double(nq);
-    out["exact_ms_per_query"] = exact_ms;
+    out["exact_ms_per_query"] = std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / double(nq);
     out["operator"] = iop;
     if (iop != op) out["note"] = fmt::format("the index serves {} (the layout's queries); recall is measured with it, "
                                              "the comparison with Chroma with the collection's {} ({})",
                                              iop, space_name(t.space), op);
 
-    // Indexed: the plan must use the vector index, at the chosen ef_search (probes for IVFFlat).
+    // The app's view: a new session with the database's (or role's) defaults and none of ours.
+    std::unique_ptr<PgConnection> own_session;
+    if (o.fresh_session) own_session = std::make_unique<PgConnection>(o.session_target);
+    PgConnection &app = own_session ? *own_session : pg;
+    json settings = session_search_settings(app);
+    out["session_settings"] = settings;
+    if (o.ef_search > 0) {
+        app.exec(fmt::format("SET hnsw.ef_search = {}", o.ef_search));
+        out["ef_search_override"] = o.ef_search;
+    }
+    const std::string ef_now = o.ef_search > 0 ? std::to_string(o.ef_search) : setting_of(settings, "hnsw.ef_search", "40");
+    const std::string iterative = setting_of(settings, "hnsw.iterative_scan", "off");
+    out["ef_search"] = std::stoi(ef_now);
+    const std::string db = pg.scalar("SELECT current_database()").value_or("");
+    const ChromaHnswParams chroma_params = chroma_hnsw_params(c);
+    const bool hnsw = t.index_method == "hnsw";
+    if (hnsw && o.ef_search == 0 && std::stoi(ef_now) < chroma_params.ef_search)
+        warnings.push_back(fmt::format("collection '{}': the app's sessions search with hnsw.ef_search {}, Chroma "
+                                       "searched this collection with {}: ALTER DATABASE {} SET hnsw.ef_search = {} "
+                                       "(chroma2pg migrate sets it)",
+                                       c.name, ef_now, chroma_params.ef_search, quote_ident(db), chroma_params.ef_search));
+
+    // The app's session on the index path: its own hnsw/ivfflat settings, only sequential scans off. A small
+    // table is scanned exactly (the planner's choice below a few ten thousand rows); the app gets the index
+    // path once the table grows, so that is the path whose rows and recall count.
+    auto index_path = [&](const std::string &sql, size_t n) {
+        std::vector<std::vector<Neighbour>> res;
+        app.exec("BEGIN");
+        app.exec("SET LOCAL enable_seqscan = off");
+        for (size_t i = 0; i < n; ++i) res.push_back(pg_knn(app, sql, params[i]));
+        app.exec("COMMIT");
+        return res;
+    };
+    out["index_path"] = "the app's session settings with enable_seqscan = off, so the vector index answers as it "
+                        "does once the table is large enough for the planner to choose it";
+
+    // Indexed: the plan must be able to use the vector index; the recall is what the app's session gets.
     std::vector<double> recalls;
     std::vector<std::vector<Neighbour>> approx;
     if (!t.index_name.empty()) {
         pg.exec("BEGIN");
         pg.exec("SET LOCAL enable_seqscan = off");
-        if (t.index_method == "hnsw") {
-            pg.exec(fmt::format("SET LOCAL hnsw.ef_search = {}", o.ef_search));
-            out["ef_search"] = o.ef_search;
-        } else if (t.index_method == "ivfflat") {
-            int lists = 100;
-            if (auto p = t.index_options.find("lists="); p != std::string::npos) lists = std::atoi(t.index_options.c_str() + p + 6);
-            int probes = std::max(1, static_cast<int>(std::lround(std::sqrt(double(std::max(1, lists))))));
-            pg.exec(fmt::format("SET LOCAL ivfflat.probes = {}", probes));
-            out["ivfflat_probes"] = probes;
-        }
-        std::string sql = fmt::format("SELECT {}, {} FROM {}{} ORDER BY {} LIMIT {}", t.id_expr, dist(iop), tbl, where, ord, k);
-        auto plan = pg.exec_params("EXPLAIN " + sql, {params[0]});
+        auto plan = pg.exec_params("EXPLAIN " + app_sql(""), {params[0]});
+        pg.exec("COMMIT");
         std::string plan_text;
         for (int i = 0; i < plan.rows(); ++i) plan_text += plan.text(i, 0) + "\n";
         bool used = plan_text.find(t.index_name) != std::string::npos;
@@ -143,15 +197,12 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
             failures.push_back(fmt::format("collection '{}': the planner does not use vector index {} for "
                                            "ORDER BY {} LIMIT k",
                                            c.name, t.index_name, ord));
+        if (t.index_method == "ivfflat") out["ivfflat_probes"] = setting_of(settings, "ivfflat.probes", "1");
         auto t1 = Clock::now();
-        for (size_t i = 0; i < nq; ++i) approx.push_back(pg_knn(pg, sql, params[i]));
-        pg.exec("COMMIT");
+        approx = index_path(app_sql(""), nq);
         out["indexed_ms_per_query"] = std::chrono::duration<double, std::milli>(Clock::now() - t1).count() / double(nq);
         for (size_t i = 0; i < nq; ++i) recalls.push_back(recall_at_k(exact[i], approx[i], k));
-        double mean = 0;
-        for (double r : recalls) mean += r;
-        mean /= double(nq);
-        out["recall_at_k"] = mean;
+        out["recall_at_k"] = mean_of(recalls);
         out["recall_min"] = *std::min_element(recalls.begin(), recalls.end());
         out["recall_p10"] = percentile(recalls, 10);
     } else {
@@ -162,6 +213,7 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
     }
 
     // Structure: the k-th neighbour's L2 distance against the median L2 distance between sample points.
+    bool unstructured = false;
     {
         size_t ns = std::min<size_t>(nq, 20);
         std::vector<double> pair;
@@ -174,18 +226,11 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
             for (size_t i = 0; i < ns; ++i)
                 if (!exact_space[i].empty()) kth.push_back(exact_space[i].back().distance);
         } else {
-            pg.exec("BEGIN");
-            pg.exec("SET LOCAL enable_indexscan = off");
-            for (size_t i = 0; i < ns; ++i) {
-                auto r = pg_knn(pg, fmt::format("SELECT {}, {} FROM {}{} ORDER BY 2 LIMIT {}", t.id_expr, dist("<->"), tbl,
-                                                where, k),
-                                params[i]);
+            for (const auto &r : exact_run("<->", "", ns))
                 if (!r.empty()) kth.push_back(r.back().distance);
-            }
-            pg.exec("COMMIT");
         }
         double contrast = med > 0 ? median(kth) / med : 1.0;
-        bool unstructured = nq >= 5 && contrast >= kUnstructuredContrast;
+        unstructured = nq >= 5 && contrast >= kUnstructuredContrast;
         out["structure"] = {{"kth_neighbour_l2_median", median(kth)}, {"pairwise_l2_median", med},
                             {"contrast", contrast}, {"looks_unstructured", unstructured}};
         if (unstructured)
@@ -195,19 +240,89 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
                 "here says little about real search quality",
                 c.name, k, contrast * 100));
     }
-    if (!recalls.empty() && o.min_recall > 0 && out["recall_at_k"].get<double>() < o.min_recall)
-        failures.push_back(fmt::format("collection '{}': recall@{} {:.3f} is below --min-recall {} (hnsw.ef_search {}){}",
-                                       c.name, k, out["recall_at_k"].get<double>(), o.min_recall, o.ef_search,
-                                       out["structure"]["looks_unstructured"].get<bool>()
-                                           ? "; the data looks unstructured (see the warning)"
-                                           : "; raise hnsw.ef_search or rebuild the index with larger m / ef_construction"));
+
+    // Filtered queries built from the collection's own metadata, as LangChain and Mastra write them.
+    json filtered = json::array();
+    std::vector<MetadataFilter> filters;
+    if (!t.index_name.empty()) {
+        try {
+            filters = find_metadata_filters(pg, tbl, t.filter, t.metadata_expr);
+        } catch (const DataError &e) {
+            warnings.push_back(fmt::format("collection '{}': no filtered-search check: {}", c.name, e.what()));
+        }
+    }
+    const size_t nf = std::min(nq, o.filtered_queries);
+    for (const auto &f : filters) {
+        auto ex = exact_run(iop, f.sql, nf);
+        std::vector<double> rec;
+        size_t short_queries = 0, short_planner = 0, fewest = k;
+        const size_t expected = std::min<uint64_t>(k, f.matching);
+        // The index path, and the plan the planner picks for the app today (often a scan on a small table).
+        std::vector<std::vector<Neighbour>> got = index_path(app_sql(f.sql), nf);
+        for (size_t i = 0; i < nf; ++i) {
+            rec.push_back(recall_at_k(ex[i], got[i], k));
+            fewest = std::min(fewest, got[i].size());
+            if (got[i].size() < expected) ++short_queries;
+            if (pg_knn(app, app_sql(f.sql), params[i]).size() < expected) ++short_planner;
+        }
+        json fj = {{"kind", f.kind},         {"key", f.key},
+                   {"sql", f.sql},           {"chroma_where", f.where},
+                   {"matching_rows", f.matching}, {"selectivity", f.selectivity},
+                   {"queries", nf},          {"expected_rows", expected},
+                   {"fewest_rows", fewest},  {"queries_short", short_queries},
+                   {"queries_short_planner_choice", short_planner},
+                   {"recall_at_k", mean_of(rec)}};
+        short_queries = std::max(short_queries, short_planner);
+        const std::string what = fmt::format("collection '{}': filtered search ({}, {:.1f}% of rows)", c.name, f.sql,
+                                             f.selectivity * 100);
+        if (short_queries > 0) {
+            std::string fix = iterative == "off"
+                                  ? fmt::format("hnsw.iterative_scan is off in the app's sessions: ALTER DATABASE {} SET "
+                                                "hnsw.iterative_scan = relaxed_order (chroma2pg migrate sets it)",
+                                                quote_ident(db))
+                                  : fmt::format("hnsw.iterative_scan is {}; raise hnsw.max_scan_tuples ({}) or "
+                                                "hnsw.ef_search ({})",
+                                                iterative, setting_of(settings, "hnsw.max_scan_tuples", "20000"), ef_now);
+            if (t.index_method == "ivfflat")
+                fix = fmt::format("ivfflat.iterative_scan is {} and ivfflat.probes {} in the app's sessions: ALTER "
+                                  "DATABASE {} SET ivfflat.iterative_scan = relaxed_order",
+                                  setting_of(settings, "ivfflat.iterative_scan", "off"),
+                                  setting_of(settings, "ivfflat.probes", "1"), quote_ident(db));
+            failures.push_back(fmt::format("{} returned fewer than {} rows for {} of {} queries (as few as {}) although "
+                                           "{} rows match: {}",
+                                           what, expected, short_queries, nf, fewest, f.matching, fix));
+        }
+        if (chroma) {
+            try {
+                auto theirs = chroma_query(*chroma, c, q, dim, o.k, nf, f.where);
+                auto ex_space = iop != op ? exact_run(op, f.sql, nf) : ex;
+                std::vector<double> crec, agree;
+                for (size_t i = 0; i < nf && i < theirs.size(); ++i) {
+                    for (auto &n : ex_space[i]) n.distance = pg_to_chroma_distance(t.space, n.distance);
+                    crec.push_back(recall_at_k(ex_space[i], theirs[i], k));
+                    agree.push_back(id_overlap(theirs[i], got[i], k));
+                }
+                fj["chroma_recall_at_k"] = mean_of(crec);
+                fj["overlap_pgvector_vs_chroma"] = mean_of(agree);
+            } catch (const std::exception &e) {
+                fj["chroma_error"] = e.what();
+                warnings.push_back(fmt::format("{}: could not query the source with where {}: {}", what, f.where.dump(),
+                                               e.what()));
+            }
+        }
+        filtered.push_back(fj);
+    }
+    out["filtered"] = filtered;
+    if (filters.empty() && !t.index_name.empty())
+        out["filtered_note"] = "no metadata key with a value on 1-20% of the rows: no filtered queries to check";
 
     // The source's own answers (a Chroma server): overlap, and distances in Chroma's convention.
+    std::optional<double> chroma_recall;
     if (chroma) {
         json s = {{"queried", true}};
         try {
-            auto theirs = chroma_query(*chroma, c, q, dim, o.k);
-            std::vector<double> chroma_recall, overlap_pg;
+            auto theirs = chroma_query(*chroma, c, q, dim, o.k, nq);
+            std::vector<double> crec, overlap_pg;
             size_t compared = 0, disagree = 0;
             double max_diff = 0;
             json examples = json::array();
@@ -216,7 +331,7 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
             for (size_t i = 0; i < nq && i < theirs.size(); ++i) {
                 std::vector<Neighbour> exact_conv = exact_space[i];
                 for (auto &n : exact_conv) n.distance = pg_to_chroma_distance(t.space, n.distance);
-                chroma_recall.push_back(recall_at_k(exact_conv, theirs[i], k));
+                crec.push_back(recall_at_k(exact_conv, theirs[i], k));
                 if (!approx.empty()) overlap_pg.push_back(id_overlap(theirs[i], approx[i], k));
                 for (const auto &n : theirs[i])
                     for (const auto &e : exact_conv)
@@ -232,13 +347,10 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
                             }
                         }
             }
-            auto mean = [](const std::vector<double> &v) {
-                double s = 0;
-                for (double x : v) s += x;
-                return v.empty() ? 0.0 : s / double(v.size());
-            };
-            s["chroma_recall_vs_exact"] = mean(chroma_recall);
-            s["overlap_pgvector_index_vs_chroma"] = overlap_pg.empty() ? json() : json(mean(overlap_pg));
+            chroma_recall = mean_of(crec);
+            s["chroma_recall_vs_exact"] = *chroma_recall;
+            s["chroma_ef_search"] = chroma_params.ef_search;
+            s["overlap_pgvector_index_vs_chroma"] = overlap_pg.empty() ? json() : json(mean_of(overlap_pg));
             s["distances_compared"] = compared;
             s["distances_disagree"] = disagree;
             s["max_abs_distance_difference"] = max_diff;
@@ -258,6 +370,43 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
         out["source"] = s;
     } else {
         out["source"] = {{"queried", false}, {"reason", "the source cannot answer queries (not a Chroma server)"}};
+    }
+
+    // The verdict on recall: relative to Chroma's own on the same queries; an absolute floor only when given.
+    // strict: a gap fails (unfiltered, 100+ queries); filtered recall over 20 queries is a warning (its
+    // sampling noise is about the size of the margin), while its rows-returned check fails.
+    auto judge = [&](const std::string &what, double recall, std::optional<double> theirs, bool strict = true) {
+        json v = {{"pgvector", recall}, {"chroma", theirs ? json(*theirs) : json()}};
+        std::string knob = hnsw ? fmt::format("hnsw.ef_search is {} in the app's sessions (Chroma's: {})", ef_now,
+                                              chroma_params.ef_search)
+                                : "raise ivfflat.probes";
+        if (theirs && recall < *theirs - o.max_recall_gap) {
+            v["verdict"] = strict ? "FAIL" : "WARN";
+            (strict ? failures : warnings).push_back(fmt::format("{}: pgvector's recall@{} {:.3f} is below Chroma's own {:.3f} on the same "
+                                           "queries (more than {}); {}",
+                                           what, k, recall, *theirs, o.max_recall_gap, knob));
+        } else if (o.min_recall > 0 && recall < o.min_recall) {
+            v["verdict"] = "FAIL";
+            failures.push_back(fmt::format("{}: recall@{} {:.3f} is below --min-recall {} ({}){}", what, k, recall,
+                                           o.min_recall, knob,
+                                           unstructured ? "; the data looks unstructured (see the warning)"
+                                                        : "; or rebuild the index with larger m / ef_construction"));
+        } else {
+            v["verdict"] = "PASS";
+            if (!theirs && o.min_recall == 0 && recall < 0.9 && !unstructured)
+                warnings.push_back(fmt::format("{}: recall@{} {:.3f} (no Chroma server to compare with; pass --min-recall "
+                                               "to make a floor a failure); {}",
+                                               what, k, recall, knob));
+        }
+        return v;
+    };
+    if (!recalls.empty())
+        out["recall_verdict"] = judge(fmt::format("collection '{}'", c.name), out["recall_at_k"].get<double>(), chroma_recall);
+    for (auto &fj : out["filtered"]) {
+        std::optional<double> theirs;
+        if (fj.contains("chroma_recall_at_k")) theirs = fj["chroma_recall_at_k"].get<double>();
+        fj["recall_verdict"] = judge(fmt::format("collection '{}': filtered search ({})", c.name, fj["sql"].get<std::string>()),
+                                     fj["recall_at_k"].get<double>(), theirs, false);
     }
     out["failures"] = failures;
     out["warnings"] = warnings;

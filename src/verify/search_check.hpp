@@ -21,8 +21,12 @@ class ChromaHttpSource;
 
 struct SearchOptions {
     int k = 10;
-    int ef_search = 100;    // hnsw.ef_search for the indexed queries (Chroma's default is 100)
-    double min_recall = 0.9; // below: a failure (0 disables)
+    int ef_search = 0;         // 0: the app's sessions' own (the database's defaults); else SET for the indexed queries
+    double min_recall = 0;     // 0: not given; the verdict is relative to the source's own recall
+    double max_recall_gap = 0.02; // pgvector's recall this far below Chroma's on the same queries fails
+    size_t filtered_queries = 20; // queries per metadata filter
+    bool fresh_session = false;   // run the app's queries in a new session (the --to connection), not in pg
+    std::string session_target;
 };
 
 struct SearchTarget {
@@ -34,6 +38,7 @@ struct SearchTarget {
     std::string filter;         // the collection's rows in a shared table (langchain), empty: every row
     bool halfvec_column = false; // the column is halfvec: the query is cast to halfvec(dim)
     std::optional<Space> index_space; // the operator the index serves when not the space's (llamaindex: cosine)
+    std::string metadata_expr = "metadata"; // the jsonb/json metadata column (langchain cmetadata, llamaindex metadata_)
 };
 
 struct QuerySample {
@@ -41,7 +46,8 @@ struct QuerySample {
     std::vector<float> vectors; // ids.size() * dim
 };
 
-// Returns {queries, k, ef_search, index_used, recall_at_k, recall_min, structure{…}, source{…}, failures, warnings}.
+// Returns {queries, k, session_settings, index_used, recall_at_k, recall_min, filtered[…], structure{…}, source{…},
+// failures, warnings}. The indexed queries run in a fresh session with the database's defaults, as the app's do.
 nlohmann::ordered_json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionInfo &c,
                                         const QuerySample &q, const SearchOptions &o, ChromaHttpSource *chroma);
 

@@ -150,7 +150,11 @@ json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_c
             st.index_method = sc.index->method;
             st.index_options = sc.index->options;
         }
-        json sj = run_search_check(pg, st, c, cr.sample, o.search, chroma);
+        st.metadata_expr = t.layout == Layout::langchain ? "cmetadata" : t.layout == Layout::llamaindex ? "metadata_" : "metadata";
+        SearchOptions so = o.search;
+        so.fresh_session = true;
+        so.session_target = o.to;
+        json sj = run_search_check(pg, st, c, cr.sample, so, chroma);
         for (const auto &f : sj["failures"]) cf.push_back(f.get<std::string>());
         for (const auto &w : sj["warnings"]) cw.push_back(w.get<std::string>());
         cj["search"] = sj;
@@ -280,7 +284,8 @@ json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_c
                    {"target", {{"server", pg.describe()}, {"schema", o.schema}, {"layout", layout_name(o.layout)},
                                {"langchain_id_prefix", o.langchain_id_prefix}}},
                    {"settings",
-                    {{"queries", o.queries}, {"k", o.search.k}, {"ef_search", o.search.ef_search},
+                    {{"queries", o.queries}, {"k", o.search.k},
+                     {"ef_search", o.search.ef_search > 0 ? json(o.search.ef_search) : json("the database's default")},
                      {"min_recall", o.search.min_recall}, {"max_listed", o.max_listed}}},
                    {"totals",
                     {{"collections", cols.size()}, {"source_records", tot_src}, {"target_records", tot_tgt},

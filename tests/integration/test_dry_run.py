@@ -122,7 +122,7 @@ class DryRun(unittest.TestCase):
         v = kinds["vector"]
         self.assertEqual(v["method"], "hnsw")
         self.assertEqual(v["parameters"]["opclass"], "vector_cosine_ops")
-        self.assertEqual((v["parameters"]["m"], v["parameters"]["ef_construction"]), (16, 64))
+        self.assertEqual((v["parameters"]["m"], v["parameters"]["ef_construction"]), (16, 100))
         self.assertIn("USING gin (metadata)", kinds["gin"]["sql"])
         self.assertEqual(plan["totals"]["records"], 5500)
         self.assertEqual(plan["totals"]["estimated_bytes"],

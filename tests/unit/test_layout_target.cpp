@@ -99,10 +99,10 @@ TEST(Halfvec, NativeIndexOnTheColumn) {
     IndexOptions o;
     EXPECT_EQ(create_vector_index_sql("public", "t", "i", c, o, 10, true),
               "CREATE INDEX \"i\" ON \"public\".\"t\" USING hnsw (embedding halfvec_ip_ops) WITH (m = 16, "
-              "ef_construction = 64)");
+              "ef_construction = 100)");
     EXPECT_EQ(create_vector_index_sql("public", "t", "i", c, o, 10, false),
               "CREATE INDEX \"i\" ON \"public\".\"t\" USING hnsw (embedding vector_ip_ops) WITH (m = 16, "
-              "ef_construction = 64)");
+              "ef_construction = 100)");
     c.dimension = 3072; // halfvec column: no expression needed
     EXPECT_NE(create_vector_index_sql("public", "t", "i", c, o, 10, true).find("(embedding halfvec_ip_ops)"),
               std::string::npos);

@@ -74,24 +74,24 @@ TEST(Layouts, IndexPlans) {
     IndexOptions o;
     // A typed column within 2,000 dims: on the column, with the space's operator class.
     auto p = plan_vector_index("t", "i", VectorColumn{false, 768}, 768, Space::l2, o, 10, "", "c");
-    EXPECT_EQ(p.sql, "CREATE INDEX \"i\" ON t USING hnsw (embedding vector_l2_ops) WITH (m = 16, ef_construction = 64)");
+    EXPECT_EQ(p.sql, "CREATE INDEX \"i\" ON t USING hnsw (embedding vector_l2_ops) WITH (m = 16, ef_construction = 100)");
     EXPECT_TRUE(p.on_column);
     // Above 2,000: an expression index through halfvec, and a query that uses it.
     p = plan_vector_index("t", "i", VectorColumn{false, 3072}, 3072, Space::cosine, o, 10, "", "c");
     EXPECT_EQ(p.sql, "CREATE INDEX \"i\" ON t USING hnsw ((embedding::halfvec(3072)) halfvec_cosine_ops) WITH (m = 16, "
-                     "ef_construction = 64)");
+                     "ef_construction = 100)");
     EXPECT_FALSE(p.on_column);
     EXPECT_EQ(layout_search_sql("t", p, Space::cosine, "id", ""),
               "SELECT id, (embedding::halfvec(3072)) <=> $1::halfvec(3072) AS distance FROM t ORDER BY "
               "(embedding::halfvec(3072)) <=> $1::halfvec(3072) LIMIT $2");
     // A halfvec column: indexed directly.
     p = plan_vector_index("t", "i", VectorColumn{true, 3072}, 3072, Space::ip, o, 10, "", "c");
-    EXPECT_EQ(p.sql, "CREATE INDEX \"i\" ON t USING hnsw (embedding halfvec_ip_ops) WITH (m = 16, ef_construction = 64)");
+    EXPECT_EQ(p.sql, "CREATE INDEX \"i\" ON t USING hnsw (embedding halfvec_ip_ops) WITH (m = 16, ef_construction = 100)");
     EXPECT_TRUE(p.on_column);
     // Untyped column (LangChain without embedding_length): a partial expression index.
     p = plan_vector_index("t", "i", VectorColumn{false, std::nullopt}, 384, Space::cosine, o, 10, "collection_id = 'x'", "c");
     EXPECT_EQ(p.sql, "CREATE INDEX \"i\" ON t USING hnsw ((embedding::vector(384)) vector_cosine_ops) WITH (m = 16, "
-                     "ef_construction = 64) WHERE collection_id = 'x'");
+                     "ef_construction = 100) WHERE collection_id = 'x'");
     EXPECT_FALSE(p.on_column);
     // Above 4,000: a clear refusal naming the options; none means no index at all.
     EXPECT_THROW(plan_vector_index("t", "i", VectorColumn{false, 4096}, 4096, Space::l2, o, 10, "", "c"), DataError);

@@ -1,0 +1,53 @@
+// The session of a vector index build: parallel workers as the pgvector version allows, and a second
+// session that reports the build's progress (pg_stat_progress_create_index) while it runs.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "target/native_layout.hpp"
+#include "target/pg_connection.hpp"
+#include "target/search_settings.hpp"
+
+namespace c2p {
+
+// The version policy for the builds of this run: below 0.8.2 HNSW builds without parallel workers
+// (idx.parallel_build = false); below 0.8.3 a warning about the vacuum fix. Logs what it decided and why.
+PgvectorPolicy apply_pgvector_policy(const std::string &extversion, IndexOptions &idx);
+
+// SET LOCAL (inside the build's transaction) maintenance_work_mem and max_parallel_maintenance_workers:
+// jobs - 1 workers when the version builds HNSW safely in parallel, none below pgvector 0.8.2.
+void set_index_build_session(PgConnection &pg, const IndexOptions &o, int jobs);
+
+// Polls pg_stat_progress_create_index for the backend `pid` from its own connection every `period_s`
+// and logs phase, tuples done of total and an ETA; stops (and joins) on destruction. Never throws:
+// without a second session there is simply no progress line.
+class IndexBuildWatch {
+public:
+    // rows: the table's, the total when the view has none (pgvector's HNSW build counts tuples_done only).
+    IndexBuildWatch(std::string target, int pid, std::string collection, uint64_t rows, double period_s = 2.0);
+    ~IndexBuildWatch();
+    IndexBuildWatch(const IndexBuildWatch &) = delete;
+    IndexBuildWatch &operator=(const IndexBuildWatch &) = delete;
+    int reports() const { return reports_.load(); }
+
+private:
+    void run();
+    std::string target_, collection_;
+    int pid_;
+    uint64_t rows_;
+    double period_s_;
+    std::atomic<int> reports_{0};
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool stop_ = false;
+    std::thread thread_;
+};
+
+// "phase, 12,000 of 50,000 tuples (24%), ETA 40 s" from one row of the progress view.
+std::string describe_index_progress(const std::string &phase, long long done, long long total, double elapsed_s);
+
+} // namespace c2p

@@ -1,0 +1,199 @@
+#include "target/search_settings.hpp"
+
+#include <cmath>
+#include <algorithm>
+#include <cstdio>
+#include <tuple>
+
+#include <fmt/format.h>
+
+#include "target/native_layout.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+namespace c2p {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+std::optional<int> int_at(const json &j, std::initializer_list<const char *> path) {
+    const json *cur = &j;
+    for (const char *k : path) {
+        if (!cur->is_object() || !cur->contains(k)) return std::nullopt;
+        cur = &(*cur)[k];
+    }
+    if (cur->is_number_integer() || cur->is_number_unsigned()) return cur->get<int>();
+    return std::nullopt;
+}
+
+// The first of: 1.x configuration, 0.5/0.6 configuration, legacy collection metadata.
+std::optional<int> hnsw_param(const CollectionInfo &c, const char *name, const char *legacy) {
+    if (auto v = int_at(c.configuration, {"hnsw", name})) return v;
+    if (auto v = int_at(c.configuration, {"hnsw_configuration", name})) return v;
+    if (auto v = int_at(c.metadata, {legacy})) return v;
+    return std::nullopt;
+}
+
+} // namespace
+
+ChromaHnswParams chroma_hnsw_params(const CollectionInfo &c) {
+    ChromaHnswParams p;
+    if (auto v = hnsw_param(c, "max_neighbors", "hnsw:M")) p.m = *v;
+    else if (auto v2 = hnsw_param(c, "M", "hnsw:M")) p.m = *v2;
+    if (auto v = hnsw_param(c, "ef_construction", "hnsw:construction_ef")) p.ef_construction = *v;
+    if (auto v = hnsw_param(c, "ef_search", "hnsw:search_ef")) {
+        p.ef_search = *v;
+        p.ef_search_given = true;
+    }
+    return p;
+}
+
+std::vector<std::pair<std::string, std::string>> SearchSettings::parameters() const {
+    std::vector<std::pair<std::string, std::string>> out{{"hnsw.ef_search", std::to_string(hnsw_ef_search)}};
+    if (!iterative_scan.empty()) out.emplace_back("hnsw.iterative_scan", iterative_scan);
+    if (ivfflat_probes > 0) {
+        out.emplace_back("ivfflat.probes", std::to_string(ivfflat_probes));
+        if (!iterative_scan.empty()) out.emplace_back("ivfflat.iterative_scan", "relaxed_order");
+    }
+    return out;
+}
+
+SearchSettings choose_search_settings(const std::vector<CollectionInfo> &cols, bool ivfflat, int ivfflat_lists_max) {
+    SearchSettings s;
+    s.ef_search_from = "Chroma's default";
+    int best = 0;
+    for (const auto &c : cols) {
+        auto p = chroma_hnsw_params(c);
+        if (p.ef_search > best) {
+            best = p.ef_search;
+            s.ef_search_from = p.ef_search_given ? fmt::format("collection '{}'", c.name) : "Chroma's default";
+        }
+    }
+    // pgvector accepts 1..1000.
+    s.hnsw_ef_search = std::clamp(best > 0 ? best : 100, 1, 1000);
+    if (ivfflat && ivfflat_lists_max > 0)
+        s.ivfflat_probes = std::max(1, static_cast<int>(std::lround(std::sqrt(double(ivfflat_lists_max)))));
+    return s;
+}
+
+std::vector<std::string> search_settings_sql(const std::string &database, const std::string &role, const SearchSettings &s) {
+    std::string head = role.empty() ? "ALTER DATABASE " + quote_ident(database)
+                                    : "ALTER ROLE " + quote_ident(role) + " IN DATABASE " + quote_ident(database);
+    std::vector<std::string> out;
+    for (const auto &[name, value] : s.parameters()) out.push_back(head + " SET " + name + " = " + quote_literal(value));
+    return out;
+}
+
+json apply_search_settings(PgConnection &pg, const std::string &role, const SearchSettings &s) {
+    std::string db = pg.scalar("SELECT current_database()").value_or("");
+    auto sql = search_settings_sql(db, role, s);
+    json params = json::object();
+    for (const auto &[name, value] : s.parameters()) params[name] = value;
+    json out = {{"scope", role.empty() ? fmt::format("database {}", db) : fmt::format("role {} in database {}", role, db)},
+                {"parameters", params},
+                {"ef_search_from", s.ef_search_from},
+                {"sql", sql}};
+    // The parameters are pgvector's: known (and checked) only once its library is loaded in this session.
+    pg.exec("SELECT '[1]'::vector");
+    pg.exec("BEGIN");
+    try {
+        for (const auto &q : sql) pg.exec(q);
+        pg.exec("COMMIT");
+        out["applied"] = true;
+    } catch (const DataError &e) {
+        pg.rollback_quietly();
+        out["applied"] = false;
+        out["error"] = e.what();
+    }
+    return out;
+}
+
+json carry_search_settings(PgConnection &pg, const std::vector<CollectionInfo> &cols, const IndexOptions &index,
+                           const std::string &role, bool enabled) {
+    uint64_t max_rows = 0;
+    for (const auto &c : cols) max_rows = std::max(max_rows, c.record_count);
+    bool ivf = index.method == IndexMethod::ivfflat;
+    SearchSettings s = choose_search_settings(cols, ivf, ivf ? int(ivfflat_lists(index, max_rows)) : 0);
+    std::string list;
+    for (const auto &[name, value] : s.parameters()) list += (list.empty() ? "" : ", ") + name + " = " + value;
+    std::string why = fmt::format("hnsw.ef_search {} is {}{}", s.hnsw_ef_search,
+                                  s.ef_search_from == "Chroma's default" ? "Chroma's default ef_search"
+                                                                         : "the ef_search of " + s.ef_search_from,
+                                  cols.size() > 1 ? " (the largest of the collections': one value per database)" : "");
+    if (!enabled) {
+        json out = {{"applied", false}, {"reason", "--no-search-settings"}, {"sql", search_settings_sql(
+                        pg.scalar("SELECT current_database()").value_or(""), role, s)}};
+        log::info("search_settings", "search settings left alone (--no-search-settings); the app's sessions get the "
+                                     "server's: pgvector's hnsw.ef_search 40 and no iterative scans unless set elsewhere");
+        return out;
+    }
+    json out = apply_search_settings(pg, role, s);
+    out["reason"] = why;
+    if (out["applied"].get<bool>()) {
+        log::info("search_settings", fmt::format("new sessions of {} get {}; {}; iterative scans so filtered queries "
+                                                 "return LIMIT rows",
+                                                 out["scope"].get<std::string>(), list, why),
+                  {{"parameters", out["parameters"]}});
+    } else {
+        std::string sql;
+        for (const auto &q : out["sql"]) sql += "\n  " + q.get<std::string>() + ";";
+        log::warn("search_settings",
+                  fmt::format("could not set the search settings for {} ({}); run as the database owner or a "
+                              "superuser:{}\n{}; `chroma2pg verify` checks them",
+                              out["scope"].get<std::string>(), out["error"].get<std::string>(), sql, why));
+    }
+    return out;
+}
+
+json session_search_settings(PgConnection &pg) {
+    pg.exec("SELECT '[1]'::vector");
+    auto r = pg.exec("SELECT name, setting, source FROM pg_settings WHERE name IN ('hnsw.ef_search', "
+                     "'hnsw.iterative_scan', 'hnsw.max_scan_tuples', 'ivfflat.probes', 'ivfflat.iterative_scan') "
+                     "ORDER BY name");
+    json out = json::object();
+    for (int i = 0; i < r.rows(); ++i) out[r.text(i, 0)] = {{"value", r.text(i, 1)}, {"source", r.text(i, 2)}};
+    return out;
+}
+
+PgvectorPolicy pgvector_policy(const std::string &extversion) {
+    PgvectorPolicy p;
+    p.version = extversion;
+    int a = 0, b = 0, c = 0;
+    int n = std::sscanf(extversion.c_str(), "%d.%d.%d", &a, &b, &c);
+    if (n < 2) {
+        p.verdict = fmt::format("pgvector version '{}' not understood: assuming a current release", extversion);
+        return p;
+    }
+    p.known = true;
+    auto at_least = [&](int x, int y, int z) { return std::tie(a, b, c) >= std::tie(x, y, z); };
+    p.iterative_scan = at_least(0, 8, 0);
+    p.parallel_build_safe = at_least(0, 8, 2);
+    p.vacuum_safe = at_least(0, 8, 3);
+    std::vector<std::string> issues;
+    if (!p.parallel_build_safe)
+        issues.push_back("parallel HNSW builds can overflow a buffer before 0.8.2 (pgvector issue 959): HNSW indexes "
+                         "are built without parallel workers");
+    if (!p.vacuum_safe)
+        issues.push_back("vacuuming an HNSW index can corrupt it before 0.8.3: upgrade pgvector before the app "
+                         "deletes or updates rows");
+    if (!p.iterative_scan)
+        issues.push_back("no iterative index scans before 0.8.0: filtered queries can return fewer rows than LIMIT");
+    if (issues.empty()) {
+        p.verdict = "ok (0.8.3 or later: past the parallel-build overflow and the HNSW-vacuum corruption)";
+    } else {
+        p.verdict = fmt::format("pgvector {}: ", extversion);
+        for (size_t i = 0; i < issues.size(); ++i) p.verdict += (i ? "; " : "") + issues[i];
+    }
+    return p;
+}
+
+json PgvectorPolicy::to_json() const {
+    return {{"version", version},
+            {"parallel_build_safe", parallel_build_safe},
+            {"vacuum_safe", vacuum_safe},
+            {"iterative_scan", iterative_scan},
+            {"ok", parallel_build_safe && vacuum_safe && iterative_scan},
+            {"verdict", verdict}};
+}
+
+} // namespace c2p
