@@ -169,7 +169,8 @@ class UnreadableSegment(unittest.TestCase):
 
     def setUp(self):
         s.require_env(self)
-        self.tmp = tempfile.mkdtemp(prefix="c2p-unreadable-")
+        # Under /tmp, not the suite's TMPDIR (test.sh makes it 0700, which `nobody` cannot enter).
+        self.tmp = tempfile.mkdtemp(prefix="c2p-unreadable-", dir="/tmp")
         self.addCleanup(shutil.rmtree, self.tmp, True)
         self.dir = os.path.join(self.tmp, "chroma")
         shutil.copytree(s.fixture_dir("v0.6.3__ironhack-labs__lab-langchain-med__chroma_persist"), self.dir)
@@ -177,13 +178,16 @@ class UnreadableSegment(unittest.TestCase):
             os.chmod(root, 0o755)
             for f in files:
                 os.chmod(os.path.join(root, f), 0o644)
+        self.scratch = os.path.join(self.tmp, "scratch")  # nobody's TMPDIR (the directory snapshot)
+        os.mkdir(self.scratch)
+        os.chmod(self.scratch, 0o1777)
         self.seg = os.path.join(self.dir, self.SEG)
         os.chmod(self.seg, 0)
         self.addCleanup(os.chmod, self.seg, 0o755)
 
     def as_nobody(self, *args):
         return subprocess.run(["runuser", "-u", "nobody", "--", s.BIN] + list(args), capture_output=True, text=True,
-                              timeout=300)
+                              timeout=300, env=dict(os.environ, TMPDIR=self.scratch))
 
     def test_reported_as_permission_denied_not_missing(self):
         # the control: as nobody, the same copy with the folder readable is read whole

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <system_error>
 #include <fstream>
 #include <future>
 #include <iterator>
@@ -232,7 +233,8 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
     std::future<std::vector<uint64_t>> labels;
     std::error_code folder_ec;
     bool folder = !c.vec_segment.empty() && fs::is_directory(seg_dir, folder_ec);
-    if (folder_ec) // not "missing": it cannot be looked at (permissions, I/O)
+    // ENOENT is "missing" (damage below); anything else means it cannot be looked at (permissions, I/O).
+    if (folder_ec && folder_ec != std::errc::no_such_file_or_directory && folder_ec != std::errc::not_a_directory)
         throw EnvError(
             fmt::format("{}: cannot read the HNSW segment folder {}: {}", ctx.what, seg_dir, folder_ec.message()));
     if (!c.vec_segment.empty() && !folder) {
