@@ -100,7 +100,9 @@ json apply_search_settings(PgConnection &pg, const std::string &role, const Sear
         for (const auto &q : sql) pg.exec(q);
         pg.exec("COMMIT");
         out["applied"] = true;
-    } catch (const DataError &e) {
+    } catch (const Error &e) {
+        // Refused (not the owner: 42501, exit 3 elsewhere): print the SQL instead. A lost session is not that.
+        if (!pg.ok()) throw;
         pg.rollback_quietly();
         out["applied"] = false;
         out["error"] = e.what();
