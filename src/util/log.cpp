@@ -89,10 +89,24 @@ nlohmann::ordered_json failure_context() {
 std::string printable(std::string_view s) {
     std::string out;
     out.reserve(s.size());
-    for (char ch : s) {
-        auto u = static_cast<unsigned char>(ch);
-        if ((u < 0x20 && ch != '\n' && ch != '\t') || u == 0x7f) out += fmt::format("\\x{:02x}", u);
-        else out.push_back(ch);
+    for (size_t i = 0; i < s.size(); ++i) {
+        auto u = static_cast<unsigned char>(s[i]);
+        if (u >= 0x80) {
+            // A byte that does not start a whole UTF-8 sequence is shown escaped: a log line stays valid text.
+            size_t n = u >= 0xc2 && u <= 0xdf ? 2 : u >= 0xe0 && u <= 0xef ? 3 : u >= 0xf0 && u <= 0xf4 ? 4 : 0;
+            bool whole = n > 0 && i + n <= s.size();
+            for (size_t k = 1; whole && k < n; ++k) whole = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+            if (!whole) {
+                out += fmt::format("\\x{:02x}", u);
+                continue;
+            }
+            out.append(s.substr(i, n));
+            i += n - 1;
+        } else if ((u < 0x20 && u != '\n' && u != '\t') || u == 0x7f) {
+            out += fmt::format("\\x{:02x}", u);
+        } else {
+            out.push_back(char(u));
+        }
     }
     return out;
 }
