@@ -106,7 +106,8 @@ void run_verify_cmd(VerifyArgs &a) {
                                                                v, k));
                     if (r.status != 200) throw_http_error(chroma->describe(), "query collection '" + info->name + "'", r);
                     std::vector<std::string> ids;
-                    for (const auto &id : nlohmann::json::parse(r.body).at("ids").at(0)) ids.push_back(id.get<std::string>());
+                    const auto j = nlohmann::json::parse(r.body); // named: a range-for over a temporary's member dangles
+                    for (const auto &id : j.at("ids").at(0)) ids.push_back(id.get<std::string>());
                     return ids;
                 };
             if (bt.dim) report["bench"] = run_bench(bt, bo);
