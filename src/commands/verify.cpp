@@ -144,7 +144,7 @@ void register_verify(CLI::App &app) {
         "recall@k of the index against exact search (and, for a Chroma server source, agreement with its own\n"
         "query results and distances). Exit 0 only when everything matches; 1 on any missing, extra or different\n"
         "record, schema or index problem, distance disagreement, pgvector recall more than 0.02 below Chroma's own on\n"
-        "the same queries (or below --min-recall when given), or a filtered query returning fewer rows than its LIMIT.\n"
+        "the same queries beyond their sampling noise (or below --min-recall when given), or a filtered query returning fewer rows than its LIMIT.\n"
         "Search runs as the app runs it: a new session with the database's defaults (hnsw.ef_search,\n"
         "hnsw.iterative_scan, set by migrate), unfiltered and filtered by the collection's own metadata.\n"
         "--layout langchain|llamaindex reads the framework's tables back through the documented mapping (uri and\n"

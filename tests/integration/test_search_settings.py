@@ -150,6 +150,21 @@ class SearchAsTheAppRunsIt(unittest.TestCase):
         finally:
             admin_exec(self.url, 'ALTER DATABASE "%s" SET hnsw.iterative_scan = relaxed_order' % self.db)
 
+    def test_verify_fails_a_recall_gap_beyond_sampling_noise(self):
+        # ef_search 4 without iterative scans: at most 4 of the 10 neighbours, on every query; Chroma finds all 10.
+        admin_exec(self.url, 'ALTER DATABASE "%s" SET hnsw.ef_search = 4' % self.db)
+        admin_exec(self.url, 'ALTER DATABASE "%s" SET hnsw.iterative_scan = off' % self.db)
+        try:
+            p, r = self.verify(check=1)
+            v = r["collections"][0]["search"]["recall_verdict"]
+            self.assertEqual(v["verdict"], "FAIL", v)
+            self.assertLess(v["pgvector"] + 0.02 + v["gap_noise"], v["chroma"], v)
+            self.assertTrue(any("is below Chroma's own" in f and "hnsw.ef_search is 4" in f for f in r["failures"]),
+                            r["failures"])
+        finally:
+            admin_exec(self.url, 'ALTER DATABASE "%s" SET hnsw.ef_search = 100' % self.db)
+            admin_exec(self.url, 'ALTER DATABASE "%s" SET hnsw.iterative_scan = relaxed_order' % self.db)
+
     def test_app_role_and_opt_out(self):
         role = "c2p_app_" + uuid.uuid4().hex[:6]
         admin_exec(support.PG_URL, "CREATE ROLE %s LOGIN" % role)

@@ -347,7 +347,9 @@ class VerifyUnstructuredData(unittest.TestCase):
         # Judged against Chroma's own recall on the same queries, not a fixed floor: low for both, so PASS.
         v = c["search"]["recall_verdict"]
         self.assertEqual(r["verdict"], "PASS", (v, r["failures"]))
-        self.assertGreaterEqual(v["pgvector"], v["chroma"] - 0.02, v)
+        # a gap past the margin is tolerated only within the queries' own sampling noise (then a warning)
+        self.assertGreaterEqual(v["pgvector"], v["chroma"] - 0.02 - v["gap_noise"], v)
+        self.assertIn(v["verdict"], ("PASS", "WARN"), v)
         # A floor the user asks for still applies (here just above what was measured).
         floor = "%.3f" % min(1.0, v["pgvector"] + 0.005)
         if v["pgvector"] < 0.995:
