@@ -14,6 +14,7 @@
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/log_scope.hpp"
+#include "util/progress.hpp"
 #include "util/version_info.hpp"
 
 namespace {
@@ -64,6 +65,10 @@ int main(int argc, char **argv) {
         ->envname("CHROMA2PG_LOG_FORMAT");
     auto *quiet = app.add_flag("--quiet,-q", g.quiet, "Only errors on stderr")->envname("CHROMA2PG_QUIET");
     app.add_flag("--verbose,-v", g.verbose, "Debug logs on stderr")->envname("CHROMA2PG_VERBOSE")->excludes(quiet);
+    app.add_option("--progress-interval", g.progress_interval,
+                   "Seconds between progress lines (load and index builds) when stderr is not a terminal; default 5")
+        ->check(CLI::Range(0.1, 86400.0))
+        ->envname("CHROMA2PG_PROGRESS_INTERVAL");
     app.fallthrough();
     app.footer("Exit codes: 0 ok, 1 verification mismatch or data problem, 2 usage, 3 connection or environment.\n"
                "Run 'chroma2pg COMMAND --help' for a command's options and examples.");
@@ -78,6 +83,7 @@ int main(int argc, char **argv) {
     app.parse_complete_callback([&] {
         log::configure(g.log_format == "json" ? log::Format::json : log::Format::text,
                        g.quiet ? log::Level::error : g.verbose ? log::Level::debug : log::Level::info);
+        set_progress_interval(g.progress_interval);
     });
     try {
         if (auto hint = unknown_command_hint(app, args)) {

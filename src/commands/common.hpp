@@ -17,6 +17,7 @@ struct GlobalOptions {
     bool quiet = false;
     bool verbose = false;
     std::string log_format = "text";
+    double progress_interval = 5.0; // seconds between progress lines when stderr is not a terminal
 };
 
 struct SourceFlags {

@@ -407,6 +407,7 @@ void run_migrate(MigrateArgs &a) {
     }
     TaskPool pool(nworkers);
     const auto &cancel = pool.cancelled();
+    RunEta run_eta(!g.quiet);
     auto finalize = [&](Job &j, Worker &w) {
         log::Scope scope(json{{"collection", j.c.name}});
         with_retries(fmt::format("collection '{}': checking against the live source", j.c.name), a.retries, w, a.to, cancel,
@@ -435,7 +436,10 @@ void run_migrate(MigrateArgs &a) {
                      [&](PgConnection &conn) { j.fin = finalize_collection(conn, sopts, store, j.c, j.table, j.staging, bad); });
         j.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - j.t0).count();
         if (j.progress) j.progress->finish();
+        run_eta.collection_done(j.c.record_count);
     };
+    for (auto &jp : jobs)
+        if (!jp->done_before) run_eta.add_collection(jp->c.record_count);
     for (auto &jp : jobs) {
         Job &j = *jp;
         if (j.done_before) continue;

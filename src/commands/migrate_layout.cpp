@@ -47,12 +47,15 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
         policy = apply_pgvector_policy(pgvector_version, a.opts.index);
     });
     PgConnection &pg = *conn;
+    a.opts.target = a.to;
     log::info("start", fmt::format("migrating {} collection(s) from {} to {} as the {} layout (pgvector {})", cols.size(),
                                    source->describe(), pg.describe(), a.layout, pgvector_version),
               {{"source", source->describe()}, {"target", pg.describe()}, {"layout", a.layout}});
     nlohmann::ordered_json summary = nlohmann::ordered_json::array();
     uint64_t total = 0;
     double seconds = 0;
+    RunEta run_eta(!g.quiet);
+    for (const auto &c : cols) run_eta.add_collection(c.record_count);
     for (const auto &c : cols) {
         auto sink = make_layout_sink(a.layout, pg, a.opts);
         auto reader = source->read(c, a.batch_size);
@@ -71,6 +74,7 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
         summary.push_back(std::move(row));
         total += st.records;
         seconds += st.seconds;
+        run_eta.collection_done(c.record_count);
     }
     auto search_settings = carry_search_settings(pg, cols, a.opts.index, a.app_role, a.search_settings);
     nlohmann::ordered_json totals = {{"collections", summary.size()}};

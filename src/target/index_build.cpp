@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include "util/log.hpp"
+#include "util/progress.hpp"
 
 namespace c2p {
 
@@ -61,7 +62,8 @@ std::string describe_index_progress(const std::string &phase, long long done, lo
 }
 
 IndexBuildWatch::IndexBuildWatch(std::string target, int pid, std::string collection, uint64_t rows, double period_s)
-    : target_(std::move(target)), collection_(std::move(collection)), pid_(pid), rows_(rows), period_s_(period_s) {
+    : target_(std::move(target)), collection_(std::move(collection)), pid_(pid), rows_(rows),
+      period_s_(period_s > 0 ? period_s : progress_interval()) {
     thread_ = std::thread([this] { run(); });
 }
 

@@ -28,7 +28,8 @@ void set_index_build_session(PgConnection &pg, const IndexOptions &o, int jobs);
 class IndexBuildWatch {
 public:
     // rows: the table's, the total when the view has none (pgvector's HNSW build counts tuples_done only).
-    IndexBuildWatch(std::string target, int pid, std::string collection, uint64_t rows, double period_s = 2.0);
+    // period_s: progress_interval() when not given.
+    IndexBuildWatch(std::string target, int pid, std::string collection, uint64_t rows, double period_s = 0);
     ~IndexBuildWatch();
     IndexBuildWatch(const IndexBuildWatch &) = delete;
     IndexBuildWatch &operator=(const IndexBuildWatch &) = delete;

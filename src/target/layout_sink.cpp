@@ -226,7 +226,11 @@ void LayoutSink::finish() {
         set_index_build_session(pg_, o_.index, 1);
         log::info("index", fmt::format("collection '{}': building the vector index", info_.name),
                   {{"collection", info_.name}, {"sql", plan->sql}});
-        pg_.exec(plan->sql);
+        {
+            std::optional<IndexBuildWatch> watch;
+            if (!o_.target.empty()) watch.emplace(o_.target, PQbackendPID(pg_.raw()), info_.name, rows_);
+            pg_.exec(plan->sql);
+        }
         if (!plan->on_column)
             log::warn("index_expression", expression_index_advice(*plan), {{"collection", info_.name}});
     }

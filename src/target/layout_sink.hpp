@@ -26,6 +26,7 @@ struct LayoutOptions {
     bool halfvec = false;             // store halfvec(dim) columns (half the space, float16 precision)
     bool replace = false;             // reload a collection that is already there
     bool langchain_id_prefix = false; // langchain: ids become "<collection>:<id>" (ids collide across collections)
+    std::string target;               // the connection string: a second session reports index-build progress
 };
 
 // Metadata key set to true when a Chroma record had no document: both frameworks need a string

@@ -1,5 +1,6 @@
 #include "util/progress.hpp"
 
+#include <atomic>
 #include <cstdio>
 #include <unistd.h>
 
@@ -8,6 +9,13 @@
 #include "util/log.hpp"
 
 namespace c2p {
+
+namespace {
+std::atomic<double> g_interval{5.0};
+} // namespace
+
+void set_progress_interval(double seconds) { g_interval = seconds; }
+double progress_interval() { return g_interval; }
 
 std::string human_bytes(double b) {
     const char *units[] = {"B", "KB", "MB", "GB", "TB"};
@@ -45,7 +53,7 @@ void Progress::add(uint64_t records, uint64_t bytes) {
     bytes_ += bytes;
     if (!enabled_) return;
     auto now = std::chrono::steady_clock::now();
-    auto interval = tty_ ? std::chrono::milliseconds(200) : std::chrono::milliseconds(5000);
+    auto interval = tty_ ? std::chrono::duration<double>(0.2) : std::chrono::duration<double>(progress_interval());
     if (now - last_draw_ >= interval) {
         last_draw_ = now;
         draw(false);
@@ -82,6 +90,28 @@ void Progress::draw(bool) {
                   fmt::format("{}: {}/{} records, {:.0f} rec/s, ETA {}", label_, done_, total_, rate, eta),
                   {{"label", label_}, {"records", done_}, {"total", total_}, {"rate", rate}});
     }
+}
+
+void RunEta::add_collection(uint64_t records) {
+    std::lock_guard<std::mutex> lock(mu_);
+    total_records_ += records;
+    ++total_;
+}
+
+void RunEta::collection_done(uint64_t records) {
+    std::lock_guard<std::mutex> lock(mu_);
+    done_records_ += records;
+    ++done_;
+    if (!enabled_ || total_ < 2 || done_ >= total_) return;
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    double pace = secs / double(std::max<uint64_t>(done_records_, 1));
+    double eta = pace * double(total_records_ - std::min(done_records_, total_records_));
+    log::info("run_progress",
+              fmt::format("run: {} of {} collections done, {} of {} records, {} so far; ETA {} for the rest (loads and "
+                          "indexes, at this run's pace)",
+                          done_, total_, done_records_, total_records_, human_duration(secs), human_duration(eta)),
+              {{"collections_done", done_}, {"collections", total_}, {"records_done", done_records_},
+               {"records", total_records_}, {"eta_seconds", eta}});
 }
 
 } // namespace c2p

@@ -31,6 +31,26 @@ private:
     std::mutex mu_;
 };
 
+// The whole run's ETA across collections, from the run's own pace so far (loads and index builds
+// together): one line each time a collection finishes, while others remain.
+class RunEta {
+public:
+    explicit RunEta(bool enabled) : enabled_(enabled), start_(std::chrono::steady_clock::now()) {}
+    void add_collection(uint64_t records);
+    void collection_done(uint64_t records);
+
+private:
+    bool enabled_;
+    std::chrono::steady_clock::time_point start_;
+    uint64_t total_records_ = 0, done_records_ = 0;
+    size_t total_ = 0, done_ = 0;
+    std::mutex mu_;
+};
+
+// Seconds between progress lines when stderr is not a terminal (load progress, index-build progress).
+void set_progress_interval(double seconds);
+double progress_interval();
+
 std::string human_bytes(double bytes);
 std::string human_duration(double seconds);
 
