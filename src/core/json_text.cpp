@@ -28,6 +28,15 @@ void append_double(std::string &out, double v) {
     if (s.find('.') == std::string_view::npos) out.append(".0");
 }
 
+void append_double_shortest(std::string &out, double v) {
+    if (!std::isfinite(v)) throw DataError("metadata holds a non-finite float (NaN or infinity)");
+    char buf[64];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    std::string_view s(buf, r.ptr - buf);
+    out.append(s);
+    if (s.find_first_of(".e") == std::string_view::npos) out.append(".0");
+}
+
 void append_string(std::string &out, std::string_view s) {
     static const char *hex = "0123456789abcdef";
     out.push_back('"');

@@ -10,13 +10,16 @@
 namespace c2p {
 namespace {
 
-void append_scalar(std::string &out, const MetaScalar &v) {
+void append_scalar(std::string &out, const MetaScalar &v, FloatText floats) {
     std::visit(
         [&](const auto &x) {
             using T = std::decay_t<decltype(x)>;
             if constexpr (std::is_same_v<T, bool>) out.append(x ? "true" : "false");
             else if constexpr (std::is_same_v<T, int64_t>) out.append(std::to_string(x));
-            else if constexpr (std::is_same_v<T, double>) json_text::append_double(out, x);
+            else if constexpr (std::is_same_v<T, double>) {
+                if (floats == FloatText::shortest) json_text::append_double_shortest(out, x);
+                else json_text::append_double(out, x);
+            }
             else json_text::append_string(out, x);
         },
         v);
@@ -56,7 +59,7 @@ MetaValue widen(MetaScalar s) {
 
 } // namespace
 
-void append_metadata_json(std::string &out, const Metadata &m) {
+void append_metadata_json(std::string &out, const Metadata &m, FloatText floats) {
     if (m.empty()) {
         out.append("null");
         return;
@@ -72,14 +75,14 @@ void append_metadata_json(std::string &out, const Metadata &m) {
             out.push_back('[');
             for (size_t i = 0; i < arr->size(); ++i) {
                 if (i) out.push_back(',');
-                append_scalar(out, (*arr)[i]);
+                append_scalar(out, (*arr)[i], floats);
             }
             out.push_back(']');
         } else {
             std::visit(
                 [&](const auto &x) {
                     using T = std::decay_t<decltype(x)>;
-                    if constexpr (!std::is_same_v<T, std::vector<MetaScalar>>) append_scalar(out, x);
+                    if constexpr (!std::is_same_v<T, std::vector<MetaScalar>>) append_scalar(out, x, floats);
                 },
                 v);
         }

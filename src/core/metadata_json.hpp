@@ -10,8 +10,11 @@
 
 namespace c2p {
 
+// How floats are written: positional for PostgreSQL's jsonb (which would print 1e300 back as an integer),
+// shortest (exponent allowed) for Chroma's server.
+enum class FloatText { positional, shortest };
 // JSON object text; "null" for an empty Metadata (Chroma's None).
-void append_metadata_json(std::string &out, const Metadata &m);
+void append_metadata_json(std::string &out, const Metadata &m, FloatText floats = FloatText::positional);
 std::string metadata_to_json(const Metadata &m);
 
 // Parses a JSON object (or null) into Metadata. Integers become int64, numbers with a

@@ -130,38 +130,53 @@ class RestoreSafety(unittest.TestCase):
         self.assertFalse(meta and any("c2p" in k for k in meta), meta)
 
     def test_refused_value_is_rejected_and_the_rest_restored(self):
+        # A backup of a current Chroma (1.5 holds arrays in metadata) restored into a Chroma 1.0, which refuses
+        # arrays: that record is Chroma's to refuse, every other record and collection is restored.
+        current = Chroma(dict(support.chroma_servers())["current"])
         names = ["rej%d-%s" % (k, uuid.uuid4().hex[:6]) for k in range(8)]
         expected = {}
-        for k, nm in enumerate(names):
-            c = self.chroma.create_collection(nm)
-            self.made.append(nm)
-            ids, embs, docs, _, _ = support.varied_records(40, 8, seed=20 + k, prefix="r%d-" % k)
-            metas = [{"i": j, "f": 0.5 + j} for j in range(40)]
-            if k == 3:
-                # Chroma stores DBL_MAX, but chroma2pg sends it in fixed notation (309 digits), which the
-                # server's JSON parser refuses as "number out of range".
-                metas[17] = {"i": 17, "f": sys.float_info.max}
-            self.chroma.add(c["id"], ids, embs, docs, metas)
-            expected[nm] = ids
-        bad_id = expected[names[3]][17]
-        out = os.path.join(self.tmp, "rej")
-        bk = run_json("backup", "--from", support.CHROMA_URL, "--out", out, "--collections", ",".join(names))["backup"]
+        try:
+            for k, nm in enumerate(names):
+                c = current.create_collection(nm)
+                ids, embs, docs, _, _ = support.varied_records(40, 8, seed=20 + k, prefix="r%d-" % k)
+                metas = [{"i": j, "f": 0.5 + j} for j in range(40)]
+                if k == 3:
+                    metas[17] = {"i": 17, "tags": ["a", "b"]}
+                    # DBL_MAX is sent as 1.7976931348623157e308 (positional it has 309 digits, which
+                    # Chroma's parser refuses as "number out of range"): restored exactly.
+                    metas[5] = {"i": 5, "f": sys.float_info.max}
+                current.add(c["id"], ids, embs, docs, metas)
+                expected[nm] = ids
+            bad_id = expected[names[3]][17]
+            out = os.path.join(self.tmp, "rej")
+            bk = run_json("backup", "--from", current.url, "--out", out, "--collections", ",".join(names))["backup"]
+        finally:
+            for nm in names:
+                try:
+                    current.delete_collection(nm)
+                except RuntimeError:
+                    pass
         rejects = os.path.join(self.tmp, "rejects")
-        p = run("--json", "restore", "--from", bk, "--to-chroma", self.fresh.url, "--reject-dir", rejects)
+        v10 = Chroma(dict(support.chroma_servers())["1.0"])
+        self.made.extend(names)  # cleaned from the shared 1.0 server by tearDownClass
+        p = run("--json", "restore", "--from", bk, "--to-chroma", v10.url, "--reject-dir", rejects)
         self.assertEqual(p.returncode, 1, p.stderr)
         res = json.loads(p.stdout)
         self.assertEqual(len(res["collections"]), 8)
         for nm in names:
-            got = self.target.get_all(self.target.collection(nm)["id"])
+            got = v10.get_all(v10.collection(nm)["id"])
             want = [i for i in expected[nm] if i != bad_id]
             self.assertEqual(sorted(got["ids"]), sorted(want), nm)
+            if nm == names[3]:
+                meta = dict(zip(got["ids"], got["metadatas"]))[expected[nm][5]]
+                self.assertEqual(meta["f"], sys.float_info.max, meta)
         row = [r for r in res["collections"] if r["name"] == names[3]][0]
         self.assertEqual(row["rejected"], 1)
         with open(row["reject_file"]) as f:
             lines = [json.loads(x) for x in f]
         self.assertEqual(len(lines), 1, lines)
         self.assertEqual(lines[0]["record"]["id"], bad_id)
-        self.assertIn("out of range", lines[0]["reason"])
+        self.assertIn("did not match any variant", lines[0]["reason"])
         self.assertEqual(sorted(os.listdir(rejects)), [names[3] + ".rejects.jsonl"])
         self.assertIn(bad_id, p.stderr)
         self.assertIn("1 record(s) Chroma refused", p.stderr)

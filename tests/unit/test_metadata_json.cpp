@@ -62,6 +62,26 @@ TEST(JsonText, FloatShortestRoundTrip) {
     }
 }
 
+TEST(JsonText, DoubleForms) {
+    const double max = std::numeric_limits<double>::max();
+    std::string pos, shortest;
+    json_text::append_double(pos, max);
+    json_text::append_double_shortest(shortest, max);
+    EXPECT_EQ(shortest, "1.7976931348623157e+308");
+    EXPECT_EQ(pos.size(), 311u); // 309 digits and ".0": what jsonb keeps as a fraction
+    EXPECT_EQ(std::strtod(pos.c_str(), nullptr), max);
+    for (double d : {1.0, -2.0, 0.5, 1e300, 1e-300, 123456789.0}) {
+        std::string s;
+        json_text::append_double_shortest(s, d);
+        EXPECT_EQ(std::strtod(s.c_str(), nullptr), d) << s;
+        EXPECT_NE(s.find_first_of(".e"), std::string::npos) << s; // reads back as a float, never an int
+    }
+    Metadata m{{"f", max}, {"a", std::vector<MetaScalar>{1.0, int64_t(2)}}};
+    std::string out;
+    append_metadata_json(out, m, FloatText::shortest);
+    EXPECT_EQ(out, R"({"f":1.7976931348623157e+308,"a":[1.0,2]})");
+}
+
 TEST(JsonText, Utf8Validation) {
     EXPECT_TRUE(json_text::utf8_valid("plain"));
     EXPECT_TRUE(json_text::utf8_valid("日本語 🎉 ñ"));

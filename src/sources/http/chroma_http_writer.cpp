@@ -322,7 +322,7 @@ size_t ChromaHttpWriter::send(const RecordBatch &b, size_t from, size_t to) {
         uris_.append(sep);
         append_opt(uris_, b.uris[i]);
         metas_.append(sep);
-        append_metadata_json(metas_, b.metadatas[i]);
+        append_metadata_json(metas_, b.metadatas[i], FloatText::shortest);
     }
     body_.clear();
     body_.append("{\"ids\":[").append(ids_).append("],\"embeddings\":[").append(embs_).append("],\"documents\":[")
