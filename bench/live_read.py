@@ -13,7 +13,8 @@ on a fresh copy served by a real Chroma server and a fresh PostgreSQL, and measu
   - chroma2pg migrate from the server (bare load) with the check against the live ids (the default)
     and without it (C2P_BENCH_NO_LIVE_CHECK=1: the old read, offset paging only);
   - sync --follow: --changed of the records updated right before the stop file; the final round's
-    duration (the write-freeze window of a cut-over), from the summary.
+    duration (the write-freeze window of a cut-over), from the summary; reading the server, and reading
+    the persist directory the server keeps serving; each followed by verify against the server.
 Medians of --reps runs; results on stdout (Markdown) and in bench/results/live_read.json.
 """
 import argparse
@@ -144,37 +145,47 @@ def main():
                     checks.append(live["check_seconds"])
             record(name, walls, peak_rss_mb=max(rss), check_seconds=bench.median(checks) if checks else None)
 
-        # --- sync --follow: the final round after --changed of the records were updated
+        # --- sync --follow: the final round after --changed of the records were updated, reading the server,
+        # or the persist directory that server keeps serving (a cut-over on the same host, writes frozen).
         k = int(n * a.changed)
-        walls, applied = [], []
-        for rep in range(a.reps):
-            stop = os.path.join(work, "stop-%d" % rep)
-            # A long interval: the stop file ends the wait, so the final round is the one after the changes.
-            p = subprocess.Popen([bench.BIN, "--json", "sync", "--follow", "--interval", "600", "--stop-file", stop,
-                                  "--from", url, "--to", pg_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True)
-            err_head = ""
-            while "round 1:" not in err_head:  # the first round (nothing to apply) is over
-                line = p.stderr.readline()
-                if not line:
-                    raise RuntimeError("sync --follow ended before its first round: " + err_head[-3000:])
-                err_head += line
-            # Half of them by document, half by embedding, spread over the collection.
-            chosen = ids[rep::max(1, n // k)][:k]
-            half = len(chosen) // 2
-            post(url, API + "/collections/%s/update" % cid,
-                 {"ids": chosen[:half], "documents": ["rev %d %s" % (rep, i) for i in chosen[:half]]})
-            post(url, API + "/collections/%s/update" % cid,
-                 {"ids": chosen[half:], "embeddings": [[0.001 * rep] * dim for _ in chosen[half:]]})
-            open(stop, "w").close()
-            out, err = p.communicate(timeout=1800)
-            if p.returncode != 0:
-                raise RuntimeError("sync --follow failed (%d): %s" % (p.returncode, err[-3000:]))
-            f = json.loads(out)["follow"]
-            walls.append(f["last_round"]["seconds"])
-            applied.append(f["last_round"]["applied"])
-        record("sync --follow: final round after %d records (%.0f %%) changed" % (k, 100 * a.changed), walls,
-               changes_applied=applied)
+        for source_name, source in (("the server", url), ("the persist directory (server running)", chroma_dir)):
+            walls, applied = [], []
+            for rep in range(a.reps):
+                stop = os.path.join(work, "stop-%d" % rep)
+                # A long interval: the stop file ends the wait, so the final round is the one after the changes.
+                p = subprocess.Popen([bench.BIN, "--json", "sync", "--follow", "--interval", "600", "--stop-file", stop,
+                                      "--from", source, "--to", pg_url], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+                err_head = ""
+                while "round 1:" not in err_head:  # the first round is over
+                    line = p.stderr.readline()
+                    if not line:
+                        raise RuntimeError("sync --follow ended before its first round: " + err_head[-3000:])
+                    err_head += line
+                # Half of them by document, half by embedding, spread over the collection.
+                tag = "%s-%d" % (source_name[4:8], rep)
+                chosen = ids[rep::max(1, n // k)][:k]
+                half = len(chosen) // 2
+                post(url, API + "/collections/%s/update" % cid,
+                     {"ids": chosen[:half], "documents": ["rev %s %s" % (tag, i) for i in chosen[:half]]})
+                post(url, API + "/collections/%s/update" % cid,
+                     {"ids": chosen[half:], "embeddings": [[0.001 * (rep + 1) * (2 if source == url else 3)] * dim
+                                                          for _ in chosen[half:]]})
+                open(stop, "w").close()
+                out, err = p.communicate(timeout=1800)
+                if p.returncode != 0:
+                    raise RuntimeError("sync --follow failed (%d): %s" % (p.returncode, err[-3000:]))
+                f = json.loads(out)["follow"]
+                walls.append(f["last_round"]["seconds"])
+                applied.append(f["last_round"]["applied"])
+                # Exact: every record digest-equal to the server's (not timed).
+                v = subprocess.run([bench.BIN, "verify", "--from", url, "--to", pg_url, "--queries", "1", "--k", "1"],
+                                   capture_output=True, text=True)
+                if v.returncode != 0:
+                    raise RuntimeError("verify after sync --follow from %s failed: %s" % (source_name,
+                                                                                          (v.stdout + v.stderr)[-3000:]))
+            record("sync --follow from %s: final round after %d records (%.0f %%) changed" % (
+                source_name, k, 100 * a.changed), walls, changes_applied=applied, verified=True)
 
         results["machine"]["load_average_at_end"] = os.getloadavg()
         os.makedirs(os.path.dirname(os.path.abspath(a.results)), exist_ok=True)
