@@ -54,6 +54,29 @@ private:
 
 } // namespace
 
+IdDiff diff_against_listing(PgConnection &pg, std::vector<std::string> listed, const std::string &id_query) {
+    IdDiff out;
+    std::sort(listed.begin(), listed.end());
+    listed.erase(std::unique(listed.begin(), listed.end()), listed.end());
+    out.listed = listed.size();
+    std::vector<uint8_t> seen(listed.size(), 0);
+    pg.exec("DECLARE c2p_listing_diff NO SCROLL CURSOR FOR " + id_query);
+    for (;;) {
+        auto r = pg.exec(fmt::format("FETCH {} FROM c2p_listing_diff", kIdChunk));
+        for (int k = 0; k < r.rows(); ++k) {
+            std::string id = r.text(k, 0);
+            auto it = std::lower_bound(listed.begin(), listed.end(), id);
+            if (it == listed.end() || *it != id) ++out.extra;
+            else if (seen[size_t(it - listed.begin())]++) ++out.duplicates;
+        }
+        if (r.rows() < kIdChunk) break;
+    }
+    pg.exec("CLOSE c2p_listing_diff");
+    for (size_t i = 0; i < listed.size(); ++i)
+        if (!seen[i]) out.missing.push_back(std::move(listed[i]));
+    return out;
+}
+
 LiveCheck reconcile_with_live_source(Source &source, const CollectionInfo &c, size_t batch_size, PgConnection &pg,
                                      const std::string &schema, const std::string &staging,
                                      const std::string &reject_path, const std::function<uint64_t(BatchReader &)> &load) {
@@ -63,30 +86,19 @@ LiveCheck reconcile_with_live_source(Source &source, const CollectionInfo &c, si
     if (!live) return out;
     out.checked = true;
     out.consistent = live->consistent;
-    std::vector<std::string> &ids = live->ids;
-    std::sort(ids.begin(), ids.end());
-    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-    out.listed = ids.size();
-    std::vector<uint8_t> seen(ids.size(), 0);
     const std::string table = qualified(schema, staging);
     pg.exec("BEGIN");
+    IdDiff diff;
     try {
-        pg.exec("DECLARE c2p_live_ids NO SCROLL CURSOR FOR SELECT id FROM " + table);
-        for (;;) {
-            auto r = pg.exec(fmt::format("FETCH {} FROM c2p_live_ids", kIdChunk));
-            for (int k = 0; k < r.rows(); ++k) {
-                std::string id = r.text(k, 0);
-                auto it = std::lower_bound(ids.begin(), ids.end(), id);
-                if (it == ids.end() || *it != id) ++out.deleted;
-                else if (seen[size_t(it - ids.begin())]++) ++out.duplicates;
-            }
-            if (r.rows() < kIdChunk) break;
-        }
+        diff = diff_against_listing(pg, std::move(live->ids), "SELECT id FROM " + table);
         pg.exec("COMMIT");
     } catch (...) {
         pg.rollback_quietly();
         throw;
     }
+    out.listed = diff.listed;
+    out.deleted = diff.extra;
+    out.duplicates = diff.duplicates;
     if (out.duplicates > 0) {
         // Ranges read in parallel: a deletion moved records from one range's part into the part an
         // earlier range had still to read. Both copies are the same record; one goes.
@@ -98,11 +110,10 @@ LiveCheck reconcile_with_live_source(Source &source, const CollectionInfo &c, si
     }
     auto rejected = rejected_ids(reject_path);
     std::vector<std::string> missing;
-    for (size_t i = 0; i < ids.size(); ++i)
-        if (!seen[i] && !std::binary_search(rejected.begin(), rejected.end(), ids[i])) missing.push_back(std::move(ids[i]));
-    ids.clear();
-    ids.shrink_to_fit();
-    seen.clear();
+    for (auto &id : diff.missing)
+        if (!std::binary_search(rejected.begin(), rejected.end(), id)) missing.push_back(std::move(id));
+    diff.missing.clear();
+    diff.missing.shrink_to_fit();
     if (!missing.empty()) {
         auto reader = source.read_ids(c, std::move(missing), batch_size);
         RecordBatch first;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "sources/source.hpp"
 #include "target/pg_connection.hpp"
@@ -24,6 +25,15 @@ struct LiveCheck {
     uint64_t duplicates = 0; // rows read twice (ranges read in parallel while records were deleted), removed
     double seconds = 0;
 };
+
+// The source's listing (sorted and made unique here) against the ids `id_query` returns, read through a cursor in
+// chunks inside the caller's transaction: the listed ids it lacks, and how many of its ids the listing
+// lacks (deleted since) or it returns more than once.
+struct IdDiff {
+    std::vector<std::string> missing;
+    uint64_t listed = 0, extra = 0, duplicates = 0;
+};
+IdDiff diff_against_listing(PgConnection &pg, std::vector<std::string> listed, const std::string &id_query);
 
 // `load` writes the records of a reader into the staging table and returns how many it read; it is
 // only called when there is something to fetch. `reject_path`: ids listed there as rejected are in

@@ -1,5 +1,6 @@
 // `sync`: brings a migrated target up to date with the source by per-record digest: new records are
 // inserted, changed ones updated, removed ones deleted; rows that did not change are not touched.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <unordered_map>
@@ -8,6 +9,7 @@
 
 #include "commands/commands.hpp"
 #include "commands/common.hpp"
+#include "commands/live_reconcile.hpp"
 #include "commands/run_summary.hpp"
 #include "commands/sync_follow.hpp"
 #include "commands/sync_layout.hpp"
@@ -79,19 +81,9 @@ std::vector<std::string> missed_live_ids(PgConnection &pg, Source &source, const
         throw EnvError(fmt::format("collection '{}' changed too fast to list its ids consistently (its records kept "
                                    "moving under the listing); nothing was changed: sync again",
                                    c.name));
-    pg.exec("CREATE TEMP TABLE c2p_sync_live (id text NOT NULL) ON COMMIT DROP");
-    CopyBinaryBuffer buf;
-    buf.header();
-    for (const auto &id : live->ids) {
-        if (!storable_id(id)) continue;
-        buf.begin_tuple(1);
-        buf.text_field(id);
-    }
-    pg.copy_in_all("COPY c2p_sync_live (id) FROM STDIN WITH (FORMAT BINARY)", buf);
-    auto r = pg.exec("SELECT id FROM c2p_sync_live EXCEPT SELECT id FROM c2p_sync_seen");
     std::vector<std::string> out;
-    out.reserve(size_t(r.rows()));
-    for (int k = 0; k < r.rows(); ++k) out.push_back(r.text(k, 0));
+    for (auto &id : diff_against_listing(pg, std::move(live->ids), "SELECT id FROM c2p_sync_seen").missing)
+        if (storable_id(id)) out.push_back(std::move(id));
     if (!out.empty())
         log::info("live_source", fmt::format("collection '{}': {} record(s) the read skipped or that were added during "
                                              "it: fetched by id",
@@ -354,9 +346,15 @@ void run_sync(SyncArgs &a) {
     SyncRound last;
     json follow_result;
     if (a.follow) {
-        // Each round lists the collections again: their counts change, and so do their positions.
+        // Each round opens the source again (a persistent directory is read from a snapshot taken when it
+        // is opened) and lists the collections again: their counts change, and so do their positions.
+        bool first = true;
         auto f = follow_sync({a.interval, a.stop_file, a.to}, pg, [&](PgConnection &conn) {
-            return round(conn, select_collections(*source, a.src), false);
+            if (!first) source = open_source(a.src.from, so);
+            first = false;
+            auto now = select_collections(*source, a.src);
+            require_storable_names(now);
+            return round(conn, now, false);
         });
         last = std::move(f.last);
         follow_result = std::move(f.report);

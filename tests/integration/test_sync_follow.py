@@ -94,6 +94,39 @@ class SyncFollow(unittest.TestCase):
         self.assertFalse(f["last_round"]["after_stop_file"], f)
         r.assert_parity(self, self.url, self.name, s.as_records(self.chroma.get_all(self.cid)))
 
+    def test_a_persistent_directory_is_read_afresh_each_round(self):
+        # The directory a Chroma server serves: each round must see the server's latest writes (a round
+        # reads a snapshot of chroma.sqlite3; one taken at start would apply nothing later).
+        server = s.ChromaServer()
+        self.addCleanup(server.stop)
+        chroma = s.Chroma(server.url)
+        name = "followdir-" + uuid.uuid4().hex[:6]
+        col, _ = r.fill(chroma, name, 300, DIM, seed=43)
+        url, drop = s.new_database("followdir")
+        self.addCleanup(drop)
+        s.run("migrate", "--from", server.dir, "--to", url, "--index", "none", check=0)
+        # A long interval: the stop file ends the wait, so the final round is the one after the changes.
+        proc = r.popen("--json", "sync", "--follow", "--interval", "600", "--stop-file", self.stop, "--from",
+                       server.dir, "--to", url)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        head = ""
+        while "round 1:" not in head:
+            line = proc.stderr.readline()
+            if not line:
+                self.fail("sync --follow ended before its first round: " + head[-3000:])
+            head += line
+        ids = sorted(chroma.get_all(col["id"])["ids"])
+        chroma.call("POST", s.API + "/collections/%s/update" % col["id"],
+                    {"ids": ids[:7], "documents": ["after round 1: %d" % i for i in range(7)]})
+        chroma.call("POST", s.API + "/collections/%s/delete" % col["id"], {"ids": ids[7:9]})
+        open(self.stop, "w").close()
+        out, err = proc.communicate(timeout=300)
+        self.assertEqual(proc.returncode, 0, err[-3000:])
+        f = json.loads(out)["follow"]
+        self.assertTrue(f["last_round"]["after_stop_file"], f)
+        self.assertEqual((f["rounds"], f["last_round"]["applied"]), (2, 7 + 2), f)
+        r.assert_parity(self, url, name, s.as_records(chroma.get_all(col["id"])))
+
     def test_stop_file_only_with_follow(self):
         p = s.run("sync", "--stop-file", self.stop, "--from", s.CHROMA_URL, "--to", self.url)
         self.assertEqual(p.returncode, 2, p.stderr)
