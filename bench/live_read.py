@@ -11,7 +11,7 @@ on a fresh copy served by a real Chroma server and a fresh PostgreSQL, and measu
     per request (Python, the ids from the listing), bytes discarded;
   - offset paging per page near the start and near the end (the deeper, the slower?);
   - chroma2pg migrate from the server (bare load) with the check against the live ids (the default)
-    and without it (C2P_BENCH_NO_LIVE_CHECK=1: the old read, offset paging only);
+    and without it (C2P_BENCH_NO_LIVE_CHECK=1), and --baseline-bin's default migrate in the same run;
   - sync --follow: --changed of the records updated right before the stop file; the final round's
     duration (the write-freeze window of a cut-over), from the summary; reading the server, and reading
     the persist directory the server keeps serving; each followed by verify against the server.
@@ -75,6 +75,8 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--changed", type=float, default=0.01, help="share of the records updated before the stop file")
     ap.add_argument("--results", default=os.path.join(HERE, "results", "live_read.json"))
+    ap.add_argument("--baseline-bin", help="another chroma2pg binary (e.g. an older build) whose default migrate "
+                                           "from the server is measured in the same run")
     a = ap.parse_args()
     n, dim = a.records, a.dim
     if not os.path.exists(bench.BIN):
@@ -131,13 +133,17 @@ def main():
         # --- migrate from the server, with and without the check
         base = [bench.BIN, "--json", "migrate", "--from", url, "--to", pg_url, "--index", "none",
                 "--metadata-index", "none", "--replace", "--quiet"]
-        for name, env in (("chroma2pg migrate (server, bare): offset paging only (the old read)",
-                           {"C2P_BENCH_NO_LIVE_CHECK": "1"}),
-                          ("chroma2pg migrate (server, bare): + check against the live ids", None)):
+        variants = [("chroma2pg migrate (server, bare): without the check against the live ids",
+                     {"C2P_BENCH_NO_LIVE_CHECK": "1"}, base),
+                    ("chroma2pg migrate (server, bare): + check against the live ids (the default)", None, base)]
+        if a.baseline_bin:
+            variants.insert(0, ("baseline %s migrate (server, bare), default" % os.path.basename(a.baseline_bin), None,
+                                [a.baseline_bin] + base[1:]))
+        for name, env, cmd in variants:
             walls, rss, checks = [], [], []
             for _ in range(a.reps):
                 bench.sh(bench.PSQL, pg_url, "-q", "-c", "DROP TABLE IF EXISTS bench; CHECKPOINT")
-                w, r, _, out = bench.timed(base, env=env)
+                w, r, _, out = bench.timed(cmd, env=env)
                 walls.append(w)
                 rss.append(r)
                 live = json.loads(out)["collections"][0].get("live_source")

@@ -86,19 +86,18 @@ class ChromaProxy:
 
     @staticmethod
     def kind(path, body):
-        """'page': a data page of the read (by position, BATCH records, embeddings included; not, e.g.,
-        the space check's sample); 'listing': ids alone, past the first page; else None."""
+        """'page': a data page of the read (BATCH records with their embeddings, fetched by the ids the
+        read listed, or by position; not, e.g., the space check's sample); 'listing': ids alone, past the
+        first page; else None."""
         if not path.endswith("/get"):
             return None
         try:
             j = json.loads(body)
         except ValueError:
             return None
-        if "offset" not in j:
-            return None
-        if j.get("limit") == BATCH and "embeddings" in j.get("include", []):
+        if "embeddings" in j.get("include", []) and (j.get("limit") == BATCH or len(j.get("ids") or []) == BATCH):
             return "page"
-        if j.get("include") == [] and j["offset"] > 0:
+        if j.get("include") == [] and j.get("offset", 0) > 0:
             return "listing"
         return None
 

@@ -226,20 +226,23 @@ std::vector<CollectionInfo> ChromaHttpSource::list_collections() {
 
 namespace {
 
-// Pages through `get` ordered by Chroma's internal id (stable across pages since 0.5.11), or, given
-// ids, fetches those in batches. The next pages are requested on their own connections while the
-// current one is parsed, so the server is never idle waiting for us.
+// Reads a collection by position (Chroma's internal order, stable across pages since 0.5.11) as ids
+// listed by position, a window at a time, then fetched by id: Chroma serves `get` by id about 1.3-1.8x
+// faster than `get` by offset, whose pages slow down the deeper they are (bench/live_read.py). Given ids,
+// fetches those. The next pages are requested on their own connections while the current one is
+// parsed, so the server is never idle waiting for us.
 class HttpBatchReader : public BatchReader {
 public:
     static constexpr size_t kPagesInFlight = 2;
+    static constexpr size_t kIdWindow = 10000; // ids listed per request (about 0.8 MB of JSON at most)
 
     HttpBatchReader(ChromaHttpSource &src, CollectionInfo c, size_t batch, uint64_t start = 0,
                     uint64_t count = kToTheEnd)
         : src_(src), c_(std::move(c)), batch_(batch), path_(src.collection_path(c_) + "/get"), offset_(start),
-          next_offset_(start), unrequested_(count) {}
+          next_listed_(start), unlisted_(count) {}
     HttpBatchReader(ChromaHttpSource &src, CollectionInfo c, size_t batch, std::vector<std::string> ids)
-        : src_(src), c_(std::move(c)), batch_(batch), path_(src.collection_path(c_) + "/get"),
-          unrequested_(ids.size()), by_id_(true), ids_(std::move(ids)) {}
+        : src_(src), c_(std::move(c)), batch_(batch), path_(src.collection_path(c_) + "/get"), by_id_(true),
+          ids_(std::move(ids)) {}
 
     ~HttpBatchReader() override {
         for (auto &p : inflight_)
@@ -249,21 +252,18 @@ public:
     bool next(RecordBatch &out) override {
         out.clear();
         out.dim = c_.dimension.value_or(0);
-        while (!done_) {
-            while (inflight_.size() < kPagesInFlight && unrequested_ > 0) request();
+        for (;;) {
+            while (inflight_.size() < kPagesInFlight && request()) {
+            }
             if (inflight_.empty()) return false;
             Page page = std::move(inflight_.front());
             inflight_.pop_front();
             HttpResponse r = page.answer.get();
             offset_ = page.offset;
             if (r.status != 200) throw_http_error(src_.describe(), "get from collection '" + c_.name + "'", r);
-            size_t n = parse(r.body, out);
-            // By position, a short page is the end (pages requested beyond it are empty and are not
-            // waited for by anyone else); by id, it only means some were deleted since they were listed.
-            if (n < page.want && !by_id_) done_ = true;
-            if (n > 0) return true;
+            // Fewer records than ids: some were deleted since they were listed (a live source).
+            if (parse(r.body, out) > 0) return true;
         }
-        return false;
     }
 
 private:
@@ -273,26 +273,47 @@ private:
         std::future<HttpResponse> answer;
     };
 
-    void request() {
-        size_t want = static_cast<size_t>(std::min<uint64_t>(batch_, unrequested_));
+    // Requests the next page; false when there is nothing left to request.
+    bool request() {
+        if (!by_id_ && pending_ == ids_.size() && !list_window()) return false;
+        if (pending_ == ids_.size()) return false;
+        size_t want = std::min(batch_, ids_.size() - pending_);
         size_t slot = requested_++ % kPagesInFlight;
         if (clients_.size() <= slot) clients_.push_back(src_.new_client());
         HttpClient *client = clients_[slot].get();
-        std::string body;
-        if (by_id_) {
-            json ids(json::value_t::array);
-            for (size_t i = 0; i < want; ++i) ids.push_back(std::move(ids_[next_offset_ + i]));
-            body = fmt::format(R"({{"ids":{},"include":["embeddings","documents","metadatas","uris"]}})", ids.dump());
-        } else {
-            body = fmt::format(R"({{"limit":{},"offset":{},"include":["embeddings","documents","metadatas","uris"]}})",
-                               want, next_offset_);
+        json ids(json::value_t::array);
+        for (size_t i = 0; i < want; ++i) ids.push_back(std::move(ids_[pending_ + i]));
+        std::string body =
+            fmt::format(R"({{"ids":{},"include":["embeddings","documents","metadatas","uris"]}})", ids.dump());
+        inflight_.push_back(Page{pending_pos_, want, std::async(std::launch::async, [client, this, body = std::move(body)] {
+                                     return client->post(path_, body);
+                                 })});
+        pending_ += want;
+        pending_pos_ += want;
+        return true;
+    }
+
+    // By position: the next window of ids, listed by offset (ids only). False at the end.
+    bool list_window() {
+        if (unlisted_ == 0) return false;
+        size_t want = static_cast<size_t>(std::min<uint64_t>(kIdWindow, unlisted_));
+        if (!list_client_) list_client_ = src_.new_client();
+        auto r = list_client_->post(path_, fmt::format(R"({{"limit":{},"offset":{},"include":[]}})", want, next_listed_));
+        if (r.status != 200) throw_http_error(src_.describe(), "list the ids of collection '" + c_.name + "'", r);
+        std::vector<std::string> got;
+        try {
+            got = json::parse(r.body).at("ids").get<std::vector<std::string>>();
+        } catch (const std::exception &e) {
+            throw EnvError(fmt::format("collection '{}': unexpected id listing at offset {}: {}", c_.name, next_listed_,
+                                       r.body.substr(0, 200)));
         }
-        Page p{next_offset_, want, std::async(std::launch::async, [client, this, body = std::move(body)] {
-                                       return client->post(path_, body);
-                                   })};
-        inflight_.push_back(std::move(p));
-        next_offset_ += want;
-        unrequested_ -= want;
+        // A short window is the end.
+        unlisted_ = got.size() < want ? 0 : unlisted_ - got.size();
+        ids_ = std::move(got);
+        pending_ = 0;
+        pending_pos_ = next_listed_;
+        next_listed_ += ids_.size();
+        return !ids_.empty();
     }
 
 private:
@@ -367,14 +388,16 @@ private:
     CollectionInfo c_;
     size_t batch_;
     std::string path_;
-    uint64_t offset_ = 0;      // of the page being parsed, for messages
-    uint64_t next_offset_ = 0; // of the next page to request
-    uint64_t unrequested_ = kToTheEnd;
-    bool by_id_ = false;
-    std::vector<std::string> ids_; // by id: the ids to fetch, moved out as they are requested
-    bool done_ = false;
+    uint64_t offset_ = 0;      // position of the page being parsed, for messages
+    uint64_t next_listed_ = 0; // by position: of the next id to list
+    uint64_t unlisted_ = 0;    // by position: ids still to list (kToTheEnd: to the end)
+    bool by_id_ = false;       // given ids rather than a range of positions
+    std::vector<std::string> ids_; // the ids to fetch (given, or the listed window), moved out as requested
+    size_t pending_ = 0;           // the first id of ids_ not requested yet
+    uint64_t pending_pos_ = 0;     // its position (by position), for messages
     size_t requested_ = 0;
     std::vector<std::unique_ptr<HttpClient>> clients_; // one per page in flight
+    std::unique_ptr<HttpClient> list_client_;
     std::deque<Page> inflight_;
     simdjson::ondemand::parser parser_;
     std::vector<float> floats_;
