@@ -2,7 +2,6 @@
 
 #include <filesystem>
 
-#include <curl/curl.h>
 #include <fmt/format.h>
 
 #include "backup/sha256.hpp"
@@ -15,11 +14,6 @@ namespace c2p {
 namespace {
 
 using json = nlohmann::ordered_json;
-
-size_t on_body(char *p, size_t size, size_t n, void *ud) {
-    static_cast<std::string *>(ud)->append(p, size * n);
-    return size * n;
-}
 
 json parse_or_throw(const std::string &base, const std::string &what, const HttpResponse &r) {
     try {
@@ -378,48 +372,7 @@ void ChromaHttpWriter::finish() {
 
 HttpResponse ChromaHttpWriter::custom(const std::string &method, const std::string &path, const std::string &body) {
     ++requests_;
-    ParsedUrl pu = parse_url(url_);
-    CURL *c = curl_easy_init();
-    if (!c) throw EnvError("libcurl: cannot create a handle");
-    HttpResponse r;
-    std::string full = pu.base + path;
-    curl_easy_setopt(c, CURLOPT_URL, full.c_str());
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (opts_.insecure_tls) {
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    if (!pu.user.empty()) {
-        curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-        curl_easy_setopt(c, CURLOPT_USERNAME, pu.user.c_str());
-        curl_easy_setopt(c, CURLOPT_PASSWORD, pu.password.c_str());
-    }
-    struct curl_slist *headers = nullptr;
-    headers = curl_slist_append(headers, "Accept: application/json");
-    std::string auth;
-    if (!opts_.token.empty()) {
-        auth = opts_.token_header == "authorization" ? "Authorization: Bearer " + opts_.token
-                                                     : "X-Chroma-Token: " + opts_.token;
-        headers = curl_slist_append(headers, auth.c_str());
-    }
-    if (!body.empty()) {
-        headers = curl_slist_append(headers, "Content-Type: application/json");
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(c);
-    if (rc != CURLE_OK)
-        throw EnvError(fmt::format("cannot reach Chroma at {}: {} ({} {})", pu.base, curl_easy_strerror(rc), method, path));
-    return r;
+    return server_.client().send(method, path, body);
 }
 
 } // namespace c2p

@@ -73,8 +73,12 @@ HttpResponse HttpClient::get(const std::string &path, int attempts) { return per
 HttpResponse HttpClient::post(const std::string &path, const std::string &body, int attempts) {
     return perform("POST", path, &body, attempts);
 }
+HttpResponse HttpClient::send(const std::string &method, const std::string &path, const std::string &body, int attempts) {
+    return perform(method, path, body.empty() ? nullptr : &body, attempts);
+}
 
-int HttpClient::perform_once(const std::string &path, const std::string *body, HttpResponse &r, std::string &why) {
+int HttpClient::perform_once(const std::string &method, const std::string &path, const std::string *body, HttpResponse &r,
+                             std::string &why) {
     CURL *c = static_cast<CURL *>(curl_);
     std::string url = base_ + path;
     r = HttpResponse{};
@@ -110,6 +114,7 @@ int HttpClient::perform_once(const std::string &path, const std::string *body, H
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body->data());
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
     }
+    if (method != "GET" && method != "POST") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     CURLcode rc = curl_easy_perform(c);
     curl_slist_free_all(headers);
@@ -128,7 +133,7 @@ HttpResponse HttpClient::perform(const std::string &method, const std::string &p
     for (int attempt = 1;; ++attempt) {
         HttpResponse r;
         std::string why;
-        auto rc = static_cast<CURLcode>(perform_once(path, body, r, why));
+        auto rc = static_cast<CURLcode>(perform_once(method, path, body, r, why));
         if (why.empty()) return r;
         if (rc != CURLE_OK && (!transient_curl(rc) || attempt >= attempts))
             throw EnvError(fmt::format("cannot reach Chroma at {}: {} ({} {})", base_, why, method, path));
@@ -147,7 +152,7 @@ HttpResponse HttpClient::get_when_up(const std::string &path, double wait_second
     for (;;) {
         HttpResponse r;
         std::string why;
-        auto rc = static_cast<CURLcode>(perform_once(path, nullptr, r, why));
+        auto rc = static_cast<CURLcode>(perform_once("GET", path, nullptr, r, why));
         if (why.empty()) return r;
         if (rc != CURLE_OK && !transient_curl(rc))
             throw EnvError(fmt::format("cannot reach Chroma at {}: {} (GET {})", base_, why, path));

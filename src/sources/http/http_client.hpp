@@ -27,6 +27,10 @@ public:
     // times with exponential backoff; other statuses are returned to the caller.
     HttpResponse get(const std::string &path, int attempts = 6);
     HttpResponse post(const std::string &path, const std::string &json_body, int attempts = 6);
+    // Another method (PUT, DELETE) with an optional JSON body; by default one attempt, as such requests
+    // are not always safe to repeat.
+    HttpResponse send(const std::string &method, const std::string &path, const std::string &json_body,
+                      int attempts = 1);
     // The first request to a server that may still be starting (compose starts everything at once):
     // a refused or dropped connection, a 5xx or a 429 is retried with backoff until `wait_seconds`
     // have passed, logging one line per wait. Other failures (bad host name, TLS) fail at once.
@@ -36,7 +40,8 @@ public:
 private:
     HttpResponse perform(const std::string &method, const std::string &path, const std::string *body, int attempts);
     // One request; `why` is set when it did not get a final answer (a curl error, a 5xx or a 429).
-    int perform_once(const std::string &path, const std::string *body, HttpResponse &r, std::string &why);
+    int perform_once(const std::string &method, const std::string &path, const std::string *body, HttpResponse &r,
+                     std::string &why);
     std::string base_;
     HttpAuth auth_;
     bool insecure_;
