@@ -686,32 +686,33 @@ void register_migrate(CLI::App &app) {
                   "langchain: store ids as '<collection>:<id>' (when collections share ids)")
         ->envname("CHROMA2PG_LANGCHAIN_ID_PREFIX");
     cmd->add_flag("--replace", a->replace, "Reload collections that are already migrated")->envname("CHROMA2PG_REPLACE");
-    cmd->add_option("--jobs,-j", a->jobs,
+    auto *jobs_opt = cmd->add_option("--jobs,-j", a->jobs,
                     "Parallel PostgreSQL connections: collections in parallel, large ones split into ranges; the index "
                     "build uses jobs-1 parallel maintenance workers")
         ->envname("CHROMA2PG_JOBS")
         ->capture_default_str();
-    cmd->add_option("--checkpoint-records", a->checkpoint_records,
+    auto *ckpt_opt = cmd->add_option("--checkpoint-records", a->checkpoint_records,
                     "Commit and checkpoint every this many source records (what a crash can cost)")
         ->envname("CHROMA2PG_CHECKPOINT_RECORDS")
         ->capture_default_str();
-    cmd->add_flag("--resume", a->resume, "Continue the interrupted migration from its last checkpoints")
-        ->envname("CHROMA2PG_RESUME");
-    cmd->add_flag("--restart", a->restart, "Discard an interrupted migration and start over")->envname("CHROMA2PG_RESTART");
+    auto *resume_opt = cmd->add_flag("--resume", a->resume, "Continue the interrupted migration from its last checkpoints")
+                           ->envname("CHROMA2PG_RESUME");
+    auto *restart_opt = cmd->add_flag("--restart", a->restart, "Discard an interrupted migration and start over")
+                            ->envname("CHROMA2PG_RESTART");
     cmd->add_option("--retries", a->retries,
                     "Attempts per range on a lost connection (PostgreSQL or Chroma), with backoff up to 30 s")
         ->envname("CHROMA2PG_RETRIES")
         ->capture_default_str();
-    cmd->add_option("--on-bad-record", a->on_bad_record,
+    auto *bad_opt = cmd->add_option("--on-bad-record", a->on_bad_record,
                     "Records PostgreSQL cannot store (NaN/Inf, wrong dimension, NUL, invalid UTF-8, id too long): fail "
                     "(stop, resumable, after listing the batch's bad records) or skip (migrate the rest, exit 1)")
         ->check(CLI::IsMember({"fail", "skip"}))
         ->envname("CHROMA2PG_ON_BAD_RECORD")
         ->capture_default_str();
-    cmd->add_flag("--escape-nul", a->escape_nul,
+    auto *nul_opt = cmd->add_flag("--escape-nul", a->escape_nul,
                   "Store text containing U+0000 with it replaced by U+2400 (the original is kept in the reject file)")
         ->envname("CHROMA2PG_ESCAPE_NUL");
-    cmd->add_option("--reject-dir", a->reject_dir, "Where the per-collection reject files (<table>.rejects.jsonl) go")
+    auto *reject_opt = cmd->add_option("--reject-dir", a->reject_dir, "Where the per-collection reject files (<table>.rejects.jsonl) go")
         ->envname("CHROMA2PG_REJECT_DIR")
         ->capture_default_str();
     cmd->add_option("--salvage-report", a->salvage_report, "Where --salvage lists the records it could not recover")
@@ -725,9 +726,20 @@ void register_migrate(CLI::App &app) {
                   "Go ahead even when the database has less free space than twice the estimated size")
         ->envname("CHROMA2PG_SKIP_SPACE_CHECK");
     add_summary_option(*cmd, a->summary)->excludes(dry);
-    cmd->callback([a, m_opt, efc_opt] {
+    cmd->callback([a, m_opt, efc_opt, native_only = std::vector<CLI::Option *>{
+                                         jobs_opt, ckpt_opt, resume_opt, restart_opt, bad_opt, nul_opt, reject_opt}] {
         a->idx.hnsw_m_given = m_opt->count() > 0;
         a->idx.hnsw_ef_construction_given = efc_opt->count() > 0;
+        // Never silently ignored: the framework layouts load a collection in one transaction, for now.
+        std::string given;
+        for (const auto *o : native_only)
+            if (o->count() > 0) given += (given.empty() ? "" : ", ") + o->get_name();
+        if (a->layout != "native" && !given.empty())
+            throw UsageError(fmt::format("--layout {} does not support {} yet: it loads each collection in one "
+                                         "transaction (an interrupted or failed collection is rolled back whole; "
+                                         "rerun with --replace), with one connection, and stops at the first record "
+                                         "PostgreSQL cannot store; drop {} or migrate with the native layout",
+                                         a->layout, given, given.find(',') == std::string::npos ? "it" : "them"));
         run_migrate(*a);
     });
 }

@@ -8,8 +8,9 @@
 #include "commands/run_summary.hpp"
 
 #include "pipeline/pipeline.hpp"
-#include "target/table_names.hpp"
+#include "sources/http/chroma_http_source.hpp"
 #include "target/index_build.hpp"
+#include "target/table_names.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -51,6 +52,12 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
     log::info("start", fmt::format("migrating {} collection(s) from {} to {} as the {} layout (pgvector {})", cols.size(),
                                    source->describe(), pg.describe(), a.layout, pgvector_version),
               {{"source", source->describe()}, {"target", pg.describe()}, {"layout", a.layout}});
+    if (dynamic_cast<ChromaHttpSource *>(source.get()))
+        log::warn("live_source", fmt::format("--layout {} reads the server page by page without the native layout's "
+                                             "check against its live ids: if the app writes to Chroma meanwhile, run "
+                                             "`chroma2pg sync --layout {}` with the same options afterwards (and once "
+                                             "more inside the write freeze)",
+                                             a.layout, a.layout));
     nlohmann::ordered_json summary = nlohmann::ordered_json::array();
     uint64_t total = 0;
     double seconds = 0;

@@ -193,6 +193,18 @@ class UsageHints(unittest.TestCase):
             self.assertEqual(p.returncode, 2, p.stderr)
             self.assertIn("give the server's address, %s (chroma2pg adds /api/v2/... itself)" % s.CHROMA_URL, p.stderr)
 
+    def test_options_a_layout_cannot_honour_are_refused(self):
+        # Never silently ignored: refused before anything is read or written, naming each option.
+        p = s.run("migrate", "--from", s.CHROMA_URL, "--to", s.PG_URL, "--layout", "langchain", "--jobs", "2",
+                  "--escape-nul")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("--layout langchain does not support --jobs, --escape-nul yet", p.stderr)
+        p = s.run("migrate", "--from", s.CHROMA_URL, "--to", s.PG_URL, "--layout", "llamaindex", "--resume",
+                  env={"CHROMA2PG_REJECT_DIR": "/tmp/x"})
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("does not support --resume, --reject-dir yet", p.stderr)
+        self.assertIn("--replace", p.stderr)
+
     def test_no_postgres_target(self):
         for cmd in (["migrate"], ["sync"], ["verify"]):
             p = subprocess.run([s.BIN, *cmd, "--from", s.CHROMA_URL], capture_output=True, text=True,
