@@ -175,6 +175,10 @@ void register_verify(CLI::App &app) {
         ->envname("CHROMA2PG_EF_SEARCH")
         ->capture_default_str()
         ->check(CLI::Range(0, 1000));
+    cmd->add_option("--app-role", a->opts.search.app_role,
+                    "The role the application connects as: search is checked with that role's defaults "
+                    "(ALTER ROLE … IN DATABASE … SET, as migrate --app-role sets them)")
+        ->envname("CHROMA2PG_APP_ROLE");
     cmd->add_option("--min-recall", a->opts.search.min_recall,
                     "Recall@k below this fails the verification (0: no floor; pgvector's recall is judged against "
                     "Chroma's own on the same queries when the source is a Chroma server)")

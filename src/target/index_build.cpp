@@ -1,10 +1,10 @@
 #include "target/index_build.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include "util/log.hpp"
 #include "util/progress.hpp"
 
@@ -12,26 +12,9 @@ namespace c2p {
 
 PgvectorPolicy apply_pgvector_policy(const std::string &extversion, IndexOptions &idx) {
     PgvectorPolicy p = pgvector_policy(extversion);
-    if (!p.parallel_build_safe && idx.method == IndexMethod::hnsw) {
-        idx.parallel_build = false;
-        log::warn("pgvector_version",
-                  fmt::format("pgvector {} is older than 0.8.2, whose parallel HNSW build can overflow a buffer (pgvector "
-                              "issue 959): building HNSW indexes without parallel workers (slower); upgrade to 0.8.3 or "
-                              "later",
-                              extversion),
-                  {{"pgvector_version", extversion}});
-    }
-    if (!p.vacuum_safe)
-        log::warn("pgvector_version",
-                  fmt::format("pgvector {} is older than 0.8.3: vacuuming an HNSW index can corrupt it; upgrade pgvector "
-                              "before the app updates or deletes rows",
-                              extversion),
-                  {{"pgvector_version", extversion}});
-    if (!p.iterative_scan)
-        log::warn("pgvector_version",
-                  fmt::format("pgvector {} has no iterative index scans (0.8.0): filtered queries can return fewer rows "
-                              "than their LIMIT",
-                              extversion),
+    if (!p.parallel_build_safe && idx.method == IndexMethod::hnsw) idx.parallel_build = false;
+    for (const auto &problem : p.problems)
+        log::warn("pgvector_version", fmt::format("pgvector {}: {}", extversion, problem),
                   {{"pgvector_version", extversion}});
     return p;
 }

@@ -110,17 +110,40 @@ json apply_search_settings(PgConnection &pg, const std::string &role, const Sear
     return out;
 }
 
+namespace {
+// hnsw.ef_search as set for the scope migrate writes (the database, or the role in it); 0 when not set.
+int ef_search_already_set(PgConnection &pg, const std::string &role) {
+    auto r = pg.exec_params("SELECT substr(c, strpos(c, '=') + 1) FROM (SELECT unnest(setconfig) AS c FROM "
+                            "pg_db_role_setting WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = "
+                            "current_database()) AND setrole = COALESCE((SELECT oid FROM pg_roles WHERE rolname = "
+                            "NULLIF($1, '')), 0)) x WHERE c LIKE 'hnsw.ef\\_search=%'",
+                            {role});
+    if (r.rows() == 0) return 0;
+    try {
+        return std::stoi(r.text(0, 0));
+    } catch (const std::exception &) {
+        return 0;
+    }
+}
+} // namespace
+
 json carry_search_settings(PgConnection &pg, const std::vector<CollectionInfo> &cols, const IndexOptions &index,
                            const std::string &role, bool enabled) {
     uint64_t max_rows = 0;
     for (const auto &c : cols) max_rows = std::max(max_rows, c.record_count);
     bool ivf = index.method == IndexMethod::ivfflat;
     SearchSettings s = choose_search_settings(cols, ivf, ivf ? int(ivfflat_lists(index, max_rows)) : 0);
+    // One value per database: an earlier migration into it (other collections) may need a larger one.
+    if (int already = ef_search_already_set(pg, role); already > s.hnsw_ef_search) {
+        s.hnsw_ef_search = already;
+        s.ef_search_from = "the value already set there (an earlier migration's or yours; the larger is kept)";
+    }
     std::string list;
     for (const auto &[name, value] : s.parameters()) list += (list.empty() ? "" : ", ") + name + " = " + value;
     std::string why = fmt::format("hnsw.ef_search {} is {}{}", s.hnsw_ef_search,
-                                  s.ef_search_from == "Chroma's default" ? "Chroma's default ef_search"
-                                                                         : "the ef_search of " + s.ef_search_from,
+                                  s.ef_search_from == "Chroma's default"       ? "Chroma's default ef_search"
+                                  : s.ef_search_from.rfind("collection ", 0) == 0 ? "the ef_search of " + s.ef_search_from
+                                                                                  : s.ef_search_from,
                                   cols.size() > 1 ? " (the largest of the collections': one value per database)" : "");
     if (!enabled) {
         json out = {{"applied", false}, {"reason", "--no-search-settings"}, {"sql", search_settings_sql(
@@ -157,6 +180,27 @@ json session_search_settings(PgConnection &pg) {
     return out;
 }
 
+std::vector<std::pair<std::string, std::string>> role_search_defaults(PgConnection &pg, const std::string &role) {
+    if (!pg.scalar("SELECT 1 FROM pg_roles WHERE rolname = " + quote_literal(role)))
+        throw UsageError(fmt::format("--app-role: role '{}' does not exist in this cluster", role));
+    // Lower rank wins, as PostgreSQL applies them at login.
+    auto r = pg.exec_params(
+        "SELECT split_part(c, '=', 1), substr(c, strpos(c, '=') + 1) FROM ("
+        "  SELECT unnest(s.setconfig) AS c, CASE WHEN s.setdatabase <> 0 AND s.setrole <> 0 THEN 0"
+        "         WHEN s.setrole <> 0 THEN 1 ELSE 2 END AS rank"
+        "  FROM pg_db_role_setting s"
+        "  WHERE s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))"
+        "    AND s.setrole IN (0, (SELECT oid FROM pg_roles WHERE rolname = $1))"
+        "    AND NOT (s.setdatabase = 0 AND s.setrole = 0)) x "
+        "WHERE split_part(c, '=', 1) IN ('hnsw.ef_search', 'hnsw.iterative_scan', 'hnsw.max_scan_tuples', "
+        "'ivfflat.probes', 'ivfflat.iterative_scan') ORDER BY 1, rank",
+        {role});
+    std::vector<std::pair<std::string, std::string>> out;
+    for (int i = 0; i < r.rows(); ++i)
+        if (out.empty() || out.back().first != r.text(i, 0)) out.emplace_back(r.text(i, 0), r.text(i, 1));
+    return out;
+}
+
 PgvectorPolicy pgvector_policy(const std::string &extversion) {
     PgvectorPolicy p;
     p.version = extversion;
@@ -171,20 +215,24 @@ PgvectorPolicy pgvector_policy(const std::string &extversion) {
     p.iterative_scan = at_least(0, 8, 0);
     p.parallel_build_safe = at_least(0, 8, 2);
     p.vacuum_safe = at_least(0, 8, 3);
-    std::vector<std::string> issues;
-    if (!p.parallel_build_safe)
-        issues.push_back("parallel HNSW builds can overflow a buffer before 0.8.2 (pgvector issue 959): HNSW indexes "
-                         "are built without parallel workers");
-    if (!p.vacuum_safe)
-        issues.push_back("vacuuming an HNSW index can corrupt it before 0.8.3: upgrade pgvector before the app "
-                         "deletes or updates rows");
-    if (!p.iterative_scan)
-        issues.push_back("no iterative index scans before 0.8.0: filtered queries can return fewer rows than LIMIT");
-    if (issues.empty()) {
+    // What each fixed release fixed: one table, read by migrate's warnings, verify and the report.
+    const struct {
+        bool ok;
+        const char *text;
+    } known_bugs[] = {
+        {p.parallel_build_safe, "parallel HNSW builds can overflow a buffer before 0.8.2 (pgvector issue 959): HNSW "
+                                "indexes are built without parallel workers (slower); upgrade to 0.8.3 or later"},
+        {p.vacuum_safe, "vacuuming an HNSW index can corrupt it before 0.8.3: upgrade pgvector before the app "
+                        "deletes or updates rows"},
+        {p.iterative_scan, "no iterative index scans before 0.8.0: filtered queries can return fewer rows than LIMIT"},
+    };
+    for (const auto &b : known_bugs)
+        if (!b.ok) p.problems.emplace_back(b.text);
+    if (p.problems.empty()) {
         p.verdict = "ok (0.8.3 or later: past the parallel-build overflow and the HNSW-vacuum corruption)";
     } else {
         p.verdict = fmt::format("pgvector {}: ", extversion);
-        for (size_t i = 0; i < issues.size(); ++i) p.verdict += (i ? "; " : "") + issues[i];
+        for (size_t i = 0; i < p.problems.size(); ++i) p.verdict += (i ? "; " : "") + p.problems[i];
     }
     return p;
 }

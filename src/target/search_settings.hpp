@@ -49,6 +49,10 @@ nlohmann::ordered_json carry_search_settings(PgConnection &pg, const std::vector
 // name -> value, an absent name is not set anywhere (pgvector's built-in default applies).
 nlohmann::ordered_json session_search_settings(PgConnection &pg);
 
+// What a new session of `role` gets in the current database from ALTER ROLE/DATABASE … SET (the role in
+// this database first, then the role, then the database), for the search parameters: name -> value.
+std::vector<std::pair<std::string, std::string>> role_search_defaults(PgConnection &pg, const std::string &role);
+
 // pgvector's version against the releases that fixed index-build and vacuum bugs.
 struct PgvectorPolicy {
     std::string version;
@@ -56,7 +60,8 @@ struct PgvectorPolicy {
     bool parallel_build_safe = true;  // >= 0.8.2: parallel HNSW builds no longer overflow a buffer (pgvector #959)
     bool vacuum_safe = true;          // >= 0.8.3: vacuuming an HNSW index no longer risks corrupting it
     bool iterative_scan = true;       // >= 0.8.0: hnsw.iterative_scan exists
-    std::string verdict;              // "ok" or what is wrong, naming the fixed version
+    std::vector<std::string> problems; // one sentence each, naming the fixed version (what migrate warns)
+    std::string verdict;              // "ok" or the problems
     nlohmann::ordered_json to_json() const;
 };
 PgvectorPolicy pgvector_policy(const std::string &extversion);

@@ -162,8 +162,21 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
     std::unique_ptr<PgConnection> own_session;
     if (o.fresh_session) own_session = std::make_unique<PgConnection>(o.session_target);
     PgConnection &app = own_session ? *own_session : pg;
+    const std::string db = pg.scalar("SELECT current_database()").value_or("");
+    // The scope the app's defaults are set for: the database, or the app's role in it.
+    const std::string scope = o.app_role.empty() ? "ALTER DATABASE " + quote_ident(db)
+                                                 : "ALTER ROLE " + quote_ident(o.app_role) + " IN DATABASE " + quote_ident(db);
+    std::vector<std::pair<std::string, std::string>> role_defaults;
+    if (!o.app_role.empty()) {
+        // We are not logged in as the app: take on what its logins get.
+        role_defaults = role_search_defaults(app, o.app_role);
+        for (const auto &[name, value] : role_defaults) app.exec("SET " + name + " = " + quote_literal(value));
+    }
     json settings = session_search_settings(app);
+    for (const auto &[name, value] : role_defaults)
+        if (settings.contains(name)) settings[name]["source"] = "role " + o.app_role;
     out["session_settings"] = settings;
+    if (!o.app_role.empty()) out["app_role"] = o.app_role;
     if (o.ef_search > 0) {
         app.exec(fmt::format("SET hnsw.ef_search = {}", o.ef_search));
         out["ef_search_override"] = o.ef_search;
@@ -171,14 +184,13 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
     const std::string ef_now = o.ef_search > 0 ? std::to_string(o.ef_search) : setting_of(settings, "hnsw.ef_search", "40");
     const std::string iterative = setting_of(settings, "hnsw.iterative_scan", "off");
     out["ef_search"] = std::stoi(ef_now);
-    const std::string db = pg.scalar("SELECT current_database()").value_or("");
     const ChromaHnswParams chroma_params = chroma_hnsw_params(c);
     const bool hnsw = t.index_method == "hnsw";
     if (hnsw && o.ef_search == 0 && std::stoi(ef_now) < chroma_params.ef_search)
         warnings.push_back(fmt::format("collection '{}': the app's sessions search with hnsw.ef_search {}, Chroma "
-                                       "searched this collection with {}: ALTER DATABASE {} SET hnsw.ef_search = {} "
+                                       "searched this collection with {}: {} SET hnsw.ef_search = {} "
                                        "(chroma2pg migrate sets it)",
-                                       c.name, ef_now, chroma_params.ef_search, quote_ident(db), chroma_params.ef_search));
+                                       c.name, ef_now, chroma_params.ef_search, scope, chroma_params.ef_search));
 
     // The app's session on the index path: its own hnsw/ivfflat settings, only sequential scans off. A small
     // table is scanned exactly (the planner's choice below a few ten thousand rows); the app gets the index
@@ -290,17 +302,17 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
                                              f.selectivity * 100);
         if (short_queries > 0) {
             std::string fix = iterative == "off"
-                                  ? fmt::format("hnsw.iterative_scan is off in the app's sessions: ALTER DATABASE {} SET "
+                                  ? fmt::format("hnsw.iterative_scan is off in the app's sessions: {} SET "
                                                 "hnsw.iterative_scan = relaxed_order (chroma2pg migrate sets it)",
-                                                quote_ident(db))
+                                                scope)
                                   : fmt::format("hnsw.iterative_scan is {}; raise hnsw.max_scan_tuples ({}) or "
                                                 "hnsw.ef_search ({})",
                                                 iterative, setting_of(settings, "hnsw.max_scan_tuples", "20000"), ef_now);
             if (t.index_method == "ivfflat")
-                fix = fmt::format("ivfflat.iterative_scan is {} and ivfflat.probes {} in the app's sessions: ALTER "
-                                  "DATABASE {} SET ivfflat.iterative_scan = relaxed_order",
+                fix = fmt::format("ivfflat.iterative_scan is {} and ivfflat.probes {} in the app's sessions: {} SET "
+                                  "ivfflat.iterative_scan = relaxed_order",
                                   setting_of(settings, "ivfflat.iterative_scan", "off"),
-                                  setting_of(settings, "ivfflat.probes", "1"), quote_ident(db));
+                                  setting_of(settings, "ivfflat.probes", "1"), scope);
             failures.push_back(fmt::format("{} returned fewer than {} rows for {} of {} queries (as few as {}) although "
                                            "{} rows match: {}",
                                            what, expected, short_queries, nf, fewest, f.matching, fix));
@@ -388,9 +400,13 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
     }
 
     // The verdict on recall: relative to Chroma's own on the same queries; an absolute floor only when given.
+    // Filtered searches (strict = false) only warn: pgvector filters the index scan's candidates where
+    // Chroma searches the matching records alone, so at a few percent selectivity its recall can be
+    // lower on a perfect copy (0.88 against 0.96 measured); their rows-returned check fails instead.
     // A gap fails only when it exceeds the margin by more than the queries' own sampling noise (a paired test on
     // the per-query gaps): 5 queries on random vectors can miss 2 of 50 neighbours by chance.
-    auto judge = [&](const std::string &what, double recall, std::optional<double> theirs, double noise) {
+    auto judge = [&](const std::string &what, double recall, std::optional<double> theirs, double noise,
+                     bool strict = true) {
         json v = {{"pgvector", recall}, {"chroma", theirs ? json(*theirs) : json()}, {"gap_noise", noise}};
         if (theirs && recall < *theirs - o.max_recall_gap && recall >= *theirs - o.max_recall_gap - noise) {
             v["verdict"] = "WARN";
@@ -404,8 +420,8 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
                                               chroma_params.ef_search)
                                 : "raise ivfflat.probes";
         if (theirs && recall < *theirs - o.max_recall_gap) {
-            v["verdict"] = "FAIL";
-            failures.push_back(fmt::format("{}: pgvector's recall@{} {:.3f} is below Chroma's own {:.3f} on the same "
+            v["verdict"] = strict ? "FAIL" : "WARN";
+            (strict ? failures : warnings).push_back(fmt::format("{}: pgvector's recall@{} {:.3f} is below Chroma's own {:.3f} on the same "
                                            "queries (more than {}); {}",
                                            what, k, recall, *theirs, o.max_recall_gap, knob));
         } else if (o.min_recall > 0 && recall < o.min_recall) {
@@ -430,7 +446,7 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
         std::optional<double> theirs;
         if (fj.contains("chroma_recall_at_k")) theirs = fj["chroma_recall_at_k"].get<double>();
         fj["recall_verdict"] = judge(fmt::format("collection '{}': filtered search ({})", c.name, fj["sql"].get<std::string>()),
-                                     fj["recall_at_k"].get<double>(), theirs, fj.value("recall_gap_noise", 0.0));
+                                     fj["recall_at_k"].get<double>(), theirs, fj.value("recall_gap_noise", 0.0), false);
     }
     out["failures"] = failures;
     out["warnings"] = warnings;

@@ -27,6 +27,7 @@ struct SearchOptions {
     size_t filtered_queries = 20; // queries per metadata filter
     bool fresh_session = false;   // run the app's queries in a new session (the --to connection), not in pg
     std::string session_target;
+    std::string app_role; // the app connects as this role: its ALTER ROLE … SET defaults apply in the app's session
 };
 
 struct SearchTarget {

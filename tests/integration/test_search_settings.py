@@ -165,6 +165,19 @@ class SearchAsTheAppRunsIt(unittest.TestCase):
             admin_exec(self.url, 'ALTER DATABASE "%s" SET hnsw.ef_search = 100' % self.db)
             admin_exec(self.url, 'ALTER DATABASE "%s" SET hnsw.iterative_scan = relaxed_order' % self.db)
 
+    def test_a_later_migration_keeps_a_larger_ef_search(self):
+        # Another collection migrated earlier into this database set ef_search 200: a later run with
+        # Chroma's default (100) keeps the larger, one value per database.
+        url2, drop2 = support.new_database("vsearch4")
+        try:
+            admin_exec(url2, 'ALTER DATABASE "%s" SET hnsw.ef_search = 200' % url2.rpartition("/")[2])
+            r = run_json("migrate", "--from", support.CHROMA_URL, "--to", url2, "--collections", self.name)
+            self.assertEqual(r["search_settings"]["parameters"]["hnsw.ef_search"], "200", r["search_settings"])
+            self.assertIn("already set", r["search_settings"]["reason"])
+            self.assertEqual(db_settings(url2)["hnsw.ef_search"], "200")
+        finally:
+            drop2()
+
     def test_app_role_and_opt_out(self):
         role = "c2p_app_" + uuid.uuid4().hex[:6]
         admin_exec(support.PG_URL, "CREATE ROLE %s LOGIN" % role)
@@ -177,6 +190,19 @@ class SearchAsTheAppRunsIt(unittest.TestCase):
             self.assertIn("ALTER ROLE \"%s\" IN DATABASE" % role, r["search_settings"]["sql"][0])
             self.assertEqual(db_settings(url2, role), {"hnsw.ef_search": "100", "hnsw.iterative_scan": "relaxed_order"})
             self.assertEqual(db_settings(url2), {})
+            # verify --app-role checks search with what the app role's sessions get ...
+            p = run("--json", "verify", "--from", support.CHROMA_URL, "--to", url2, "--collections", self.name,
+                    "--queries", "20", "--app-role", role, check=0)
+            s = json.loads(p.stdout)["collections"][0]["search"]
+            self.assertEqual(s["session_settings"]["hnsw.ef_search"], {"value": "100", "source": "role " + role})
+            self.assertEqual(s["session_settings"]["hnsw.iterative_scan"]["value"], "relaxed_order")
+            # ... while without it the database's defaults (none here) are what is checked, and named.
+            p = run("verify", "--from", support.CHROMA_URL, "--to", url2, "--collections", self.name,
+                    "--queries", "20", check=None)
+            self.assertIn("hnsw.ef_search 40", p.stdout + p.stderr)
+            p = run("verify", "--from", support.CHROMA_URL, "--to", url2, "--collections", self.name,
+                    "--app-role", "no_such_role_x", check=2)
+            self.assertIn("no_such_role_x", p.stderr)
             r = run_json("migrate", "--from", support.CHROMA_URL, "--to", url3, "--collections", self.name,
                          "--no-search-settings")
             self.assertFalse(r["search_settings"]["applied"])
