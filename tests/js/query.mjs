@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Reads (and for probing writes) a pgvector store through a framework's own JS client, configured
 // only with the client_config object a user would paste. Run with the pinned node
-// (scripts/install-js-clients.sh --node); the clients are loaded from .tools/js (or C2P_JS_MODULES).
+// (scripts/install-js-clients.sh --node); the clients are loaded from .tools/js
+// (CHROMA2PG_TOOLS_DIR or C2P_JS_MODULES override where).
 //
 //   query.mjs query    --client C --pg URL --config JSON --query-vectors FILE --k N [--filter JSON]
 //   query.mjs add      --client C --pg URL --config JSON --records FILE
@@ -21,8 +22,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const modules = process.env.C2P_JS_MODULES
-  ?? path.resolve(here, "..", "..", ".tools", "js", "node_modules");
+const tools = process.env.CHROMA2PG_TOOLS_DIR ?? path.resolve(here, "..", "..", ".tools");
+const modules = process.env.C2P_JS_MODULES ?? path.join(tools, "js", "node_modules");
 // Every client is loaded from the pinned tree, all through one loader (one copy of each class).
 const load = createRequire(path.join(modules, "c2p-loader.cjs"));
 
