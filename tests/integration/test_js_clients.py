@@ -17,6 +17,7 @@ import random
 import subprocess
 import tempfile
 import unittest
+import uuid
 
 import psycopg2
 
@@ -72,6 +73,22 @@ def exact(records, query, dist, k, keep=lambda r: True):
     """[(id, distance)] of the k nearest records under dist (ties are avoided by the data)."""
     scored = sorted((dist([s.f32(x) for x in r["embedding"]], query), r["id"]) for r in records if keep(r))
     return [(rid, d) for d, rid in scored[:k]]
+
+
+def reader_url(testcase, url):
+    """A role that may only read the database's tables (what an app's query role needs), as a URL."""
+    role = "jsreader_" + uuid.uuid4().hex[:10]
+    db = url.rpartition("/")[2]
+    s.pg_query(s.PG_URL, "CREATE ROLE %s LOGIN PASSWORD 'reader-pw'" % role)
+    s.pg_query(url, "GRANT USAGE ON SCHEMA public TO %s; GRANT SELECT ON ALL TABLES IN SCHEMA public TO %s"
+               % (role, role))
+
+    def drop():
+        s.pg_query(url, "DROP OWNED BY %s" % role)
+        s.pg_query(s.PG_URL, "DROP ROLE %s" % role)
+    testcase.addCleanup(drop)
+    host = url.partition("@")[2].rpartition("/")[0]
+    return "postgresql://%s:reader-pw@%s/%s" % (role, host, db)
 
 
 def schema_snapshot(url):
@@ -197,11 +214,16 @@ FILTERS = [
 class ProposedLayouts(JsClientCase):
     """The hand-written fixtures of the proposed layouts, read by the real clients with only client_config."""
 
-    def read(self, layout, config, dist, distance, expect_hit):
-        url, drop = load_fixture(layout)
+    def read(self, layout, config, dist, distance, expect_hit, names_only):
+        """Reads the fixture through a role that may only SELECT, with the proposed client_config
+        `config`; then once as the owner with `names_only` (the client's DDL runs and changes nothing)."""
+        owner_url, drop = load_fixture(layout)
         self.addCleanup(drop)
-        before = schema_snapshot(url)
+        before = schema_snapshot(owner_url)
+        owner = harness("query", layout, owner_url, names_only, query_vectors=QUERIES, k=10)["results"]
+        url = reader_url(self, owner_url)
         got = harness("query", layout, url, config, query_vectors=QUERIES, k=10)["results"]
+        self.assertEqual(owner, got, "%s: the names-only config reads otherwise" % layout)
         for q, hits in zip(QUERIES, got):
             self.assertRanking(hits, exact(RECORDS, q, dist, 10), distance, "%s unfiltered" % layout)
             by_id = {h["id"]: h for h in hits}
@@ -213,7 +235,7 @@ class ProposedLayouts(JsClientCase):
             want = exact(RECORDS, QUERIES[0], dist, 10, keep=lambda r: keep(r["metadata"] or {}))
             self.assertTrue(want)
             self.assertRanking(hits, want, distance, "%s filter %s" % (layout, what))
-        self.assertEqual(schema_snapshot(url), before, "%s: the client changed the tables" % layout)
+        self.assertEqual(schema_snapshot(owner_url), before, "%s: the client changed the tables" % layout)
         return url
 
     def test_langchainjs(self):
@@ -225,8 +247,9 @@ class ProposedLayouts(JsClientCase):
                 meta["_chroma_uri"] = r["uri"]
             self.assertEqual(hit["document"], r["document"] or "", r["id"])
             self.assertEqual(hit["metadata"], meta, r["id"])   # JSON numbers: 1.0 reads as 1 in JS
-        config = {"tableName": "Support.FAQ-v2", "schemaName": "public", "distanceStrategy": "cosine", "dimensions": 4}
-        url = self.read("langchainjs", config, cosine, LANGCHAIN_DISTANCE, expect)
+        names = {"tableName": "Support.FAQ-v2", "schemaName": "public", "distanceStrategy": "cosine"}
+        config = dict(names, skipInitializationCheck=True)
+        url = self.read("langchainjs", config, cosine, LANGCHAIN_DISTANCE, expect, dict(names, dimensions=4))
         l2 = dict(config, tableName="Support.FAQ-l2", distanceStrategy="euclidean")
         got = harness("query", "langchainjs", url, l2, query_vectors=QUERIES, k=10)["results"]
         for q, hits in zip(QUERIES, got):
@@ -239,8 +262,8 @@ class ProposedLayouts(JsClientCase):
                 meta["_chroma_uri"] = r["uri"]
             self.assertEqual(hit["document"], r["document"] or "", r["id"])   # NULL comes back as ""
             self.assertEqual(hit["metadata"], meta, r["id"])
-        config = {"schemaName": "public", "tableName": "support_faq_v2", "dimensions": 4}
-        url = self.read("llamaindex-ts", config, cosine, LLAMAINDEX_DISTANCE, expect)
+        names = {"schemaName": "public", "tableName": "support_faq_v2", "dimensions": 4}
+        url = self.read("llamaindex-ts", dict(names, performSetup=False), cosine, LLAMAINDEX_DISTANCE, expect, names)
         self.assertEqual(s.pg_query(url, "SELECT document IS NULL FROM support_faq_v2 WHERE id = %s",
                                     (NULL_DOC_ID,)), [(True,)])
 
@@ -252,7 +275,8 @@ class ProposedLayouts(JsClientCase):
             if r["uri"]:
                 meta["_chroma_uri"] = r["uri"]
             self.assertEqual(hit["metadata"], meta, r["id"])
-        url = self.read("mastra", {"indexName": "support_faq_v2"}, cosine, MASTRA_COSINE_DISTANCE, expect)
+        config = {"indexName": "support_faq_v2"}
+        url = self.read("mastra", config, cosine, MASTRA_COSINE_DISTANCE, expect, config)
         desc = harness("describe", "mastra", url, {"indexName": "support_faq_v2"})
         self.assertEqual(sorted(desc["indexes"]), ["support_faq_l2", "support_faq_v2"])
         self.assertEqual({k: desc["describe"][k] for k in ("metric", "type", "dimension", "count")},
