@@ -181,11 +181,15 @@ def load_fixture(layout):
     if not os.path.isfile(path):
         raise AssertionError("fixture %s is missing" % path)
     url, drop = s.new_database("jsfx")
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    with open(path) as f:
-        conn.cursor().execute(f.read())
-    conn.close()
+    try:
+        conn = psycopg2.connect(url)
+        conn.autocommit = True
+        with open(path) as f:
+            conn.cursor().execute(f.read())
+        conn.close()
+    except Exception:
+        drop()
+        raise
     return url, drop
 
 
