@@ -4,9 +4,11 @@ against the real PostgreSQL of C2P_PG_URL:
 - each client's own round trip: records added through the client come back from its query in the
   order of an exact search computed here, with the distances the client's convention gives;
 - each proposed framework layout (tests/js/fixtures/<layout>.sql, written as chroma2pg would write it)
-  is read by the client configured only with the client_config of docs/layouts.md: ids, order,
-  distances, metadata filters (string equality, numeric comparison, bool), NULL documents, and the
-  client changes nothing in the tables.
+  is read by the client configured only with the client_config of docs/layouts.md, through a role
+  that may only SELECT: ids, order, distances, metadata filters (string equality, numeric
+  comparison, bool), NULL documents, and the client changes nothing in the tables;
+- each store's own nearest-neighbour SQL can use the layout's vector index;
+- the Python PGVectorStore layout (pgvectorstore), by replaying the SQL the store issues.
 
 The clients are installed by scripts/install-js-clients.sh (pinned; scripts/setup.sh runs it). A missing
 client, node or database fails the test, never skips it."""
@@ -14,6 +16,7 @@ import json
 import math
 import os
 import random
+import re
 import subprocess
 import tempfile
 import unittest
@@ -290,6 +293,88 @@ class ProposedLayouts(JsClientCase):
         got = harness("query", "mastra", url, {"indexName": "support_faq_l2"}, query_vectors=QUERIES, k=10)["results"]
         for q, hits in zip(QUERIES, got):
             self.assertRanking(hits, exact(RECORDS, q, euclidean, 10), MASTRA_L2_DISTANCE, "mastra l2")
+
+
+# The nearest-neighbour SQL each store issues (JS: captured with log_statement = all; Python
+# PGVectorStore: langchain_postgres/v2/async_vectorstore.py at 0.0.17, commit 2948fbe), and the index
+# of the proposed layout it must be able to use.
+INDEX_USE = {
+    "langchainjs": ('SELECT *, "embedding" <=> %(q)s as "_distance" FROM "public"."Support.FAQ-v2" '
+                    'ORDER BY "_distance" ASC LIMIT 10', "Support.FAQ-v2_embedding_idx"),
+    "llamaindex-ts": ("SELECT v.*, embeddings <=> %(q)s s FROM public.support_faq_v2 v "
+                      "WHERE collection = 'data' ORDER BY s LIMIT 10", "support_faq_v2_embeddings_idx"),
+    "mastra": ("SELECT vector_id as id, 1 - (embedding <=> %(q)s::public.vector) as score, metadata "
+               "FROM \"support_faq_v2\" WHERE namespace = 'default' "
+               "ORDER BY embedding <=> %(q)s::public.vector LIMIT 10", "support_faq_v2_vector_idx"),
+    "pgvectorstore": ('SELECT "langchain_id", "content", "embedding", "langchain_metadata", '
+                      'cosine_distance("embedding", %(q)s) as distance FROM "public"."Support.FAQ-v2" '
+                      'ORDER BY "embedding" <=> %(q)s LIMIT 10', "Support.FAQ-v2langchainvectorindex"),
+}
+
+
+class IndexUse(unittest.TestCase):
+    """Each store's own query can use the vector index of its proposed layout (the planner is told
+    not to scan: 6 rows would not otherwise show it)."""
+
+    def test_each_layout(self):
+        for layout, (sql, index) in INDEX_USE.items():
+            with self.subTest(layout=layout):
+                url, drop = load_fixture(layout)
+                self.addCleanup(drop)
+                conn = psycopg2.connect(url)
+                cur = conn.cursor()
+                cur.execute("SET enable_seqscan = off")
+                cur.execute("EXPLAIN (COSTS OFF) " + sql, {"q": str(QUERIES[0])})
+                plan = "\n".join(r[0] for r in cur.fetchall())
+                conn.close()
+                self.assertRegex(plan, 'Index Scan using "?%s"? ' % re.escape(index))
+
+
+class PgVectorStoreReplay(JsClientCase):
+    """Python langchain-postgres PGVectorStore (no Python registry here): the SQL it issues for
+    similarity_search_with_score_by_vector(q, k, filter), replayed from its source (0.0.17, commit
+    2948fbe: __query_collection and _handle_field_filter), on the proposed pgvectorstore fixture."""
+    SQL = ('SELECT "langchain_id", "content", "embedding", "langchain_metadata", '
+           'cosine_distance("embedding", %(q)s) as distance FROM "public"."Support.FAQ-v2" {where} '
+           'ORDER BY "embedding" <=> %(q)s LIMIT %(k)s;')
+    # filter → WHERE as the store writes it: a str value compares ->> as text, others cast to the
+    # value's Python type (int → INTEGER, float → FLOAT, bool → BOOLEAN).
+    FILTERS = {
+        "string equality": ("WHERE langchain_metadata->>'lang' = %(v)s", "en"),
+        "numeric comparison": ("WHERE (langchain_metadata->>'n')::INTEGER > %(v)s", 2),
+        "bool": ("WHERE (langchain_metadata->>'b')::BOOLEAN = %(v)s", True),
+    }
+
+    def search(self, url, query, where="", value=None):
+        conn = psycopg2.connect(url)
+        cur = conn.cursor()
+        # The store passes the vector as str([float(x) for x in embedding]).
+        cur.execute(self.SQL.format(where=where), {"q": str([float(x) for x in query]), "k": 10, "v": value})
+        rows = cur.fetchall()
+        conn.close()
+        # Document(page_content=content, metadata=langchain_metadata or {}, id=str(langchain_id))
+        return [{"id": str(r[0]), "document": r[1], "metadata": r[3] or {}, "distance": r[4]} for r in rows]
+
+    def test_replay(self):
+        url, drop = load_fixture("pgvectorstore")
+        self.addCleanup(drop)
+        for q in QUERIES:
+            hits = self.search(url, q)
+            self.assertRanking(hits, exact(RECORDS, q, cosine, 10), LANGCHAIN_DISTANCE, "pgvectorstore")
+            for r in RECORDS:
+                hit = [h for h in hits if h["id"] == r["id"]][0]
+                meta = dict(r["metadata"] or {})
+                if r["document"] is None:
+                    meta["_chroma_document_null"] = True
+                if r["uri"]:
+                    meta["_chroma_uri"] = r["uri"]
+                self.assertEqual(hit["document"], r["document"] or "", r["id"])
+                self.assertTrue(s.json_types_equal(hit["metadata"], meta), r["id"])   # 1.0 stays a float
+        for what, keep, _ in FILTERS:
+            where, value = self.FILTERS[what]
+            want = exact(RECORDS, QUERIES[0], cosine, 10, keep=lambda r: keep(r["metadata"] or {}))
+            self.assertRanking(self.search(url, QUERIES[0], where, value), want, LANGCHAIN_DISTANCE,
+                               "pgvectorstore filter %s" % what)
 
 
 if __name__ == "__main__":
