@@ -218,6 +218,19 @@ FILTERS = [
 ]
 
 
+def stored_metadata(r, null_marker=False, text_key=None):
+    """The metadata a proposed layout stores for the Chroma record r: its own, the uri as
+    "_chroma_uri", and the document as the null marker or under text_key, as the layout does."""
+    meta = dict(r["metadata"] or {})
+    if null_marker and r["document"] is None:
+        meta["_chroma_document_null"] = True
+    if text_key and r["document"] is not None:
+        meta[text_key] = r["document"]
+    if r["uri"]:
+        meta["_chroma_uri"] = r["uri"]
+    return meta
+
+
 class ProposedLayouts(JsClientCase):
     """The hand-written fixtures of the proposed layouts, read by the real clients with only client_config."""
 
@@ -247,13 +260,9 @@ class ProposedLayouts(JsClientCase):
 
     def test_langchainjs(self):
         def expect(r, hit):
-            meta = dict(r["metadata"] or {})
-            if r["document"] is None:
-                meta["_chroma_document_null"] = True
-            if r["uri"]:
-                meta["_chroma_uri"] = r["uri"]
             self.assertEqual(hit["document"], r["document"] or "", r["id"])
-            self.assertEqual(hit["metadata"], meta, r["id"])   # JSON numbers: 1.0 reads as 1 in JS
+            # JSON numbers: 1.0 reads as 1 in JS
+            self.assertEqual(hit["metadata"], stored_metadata(r, null_marker=True), r["id"])
         names = {"tableName": "Support.FAQ-v2", "schemaName": "public", "distanceStrategy": "cosine"}
         config = dict(names, skipInitializationCheck=True)
         url = self.read("langchainjs", config, cosine, LANGCHAIN_DISTANCE, expect, dict(names, dimensions=4))
@@ -264,11 +273,8 @@ class ProposedLayouts(JsClientCase):
 
     def test_llamaindex_ts(self):
         def expect(r, hit):
-            meta = dict(r["metadata"] or {})
-            if r["uri"]:
-                meta["_chroma_uri"] = r["uri"]
             self.assertEqual(hit["document"], r["document"] or "", r["id"])   # NULL comes back as ""
-            self.assertEqual(hit["metadata"], meta, r["id"])
+            self.assertEqual(hit["metadata"], stored_metadata(r), r["id"])
         names = {"schemaName": "public", "tableName": "support_faq_v2", "dimensions": 4}
         url = self.read("llamaindex-ts", dict(names, performSetup=False), cosine, LLAMAINDEX_DISTANCE, expect, names)
         self.assertEqual(s.pg_query(url, "SELECT document IS NULL FROM support_faq_v2 WHERE id = %s",
@@ -276,12 +282,7 @@ class ProposedLayouts(JsClientCase):
 
     def test_mastra(self):
         def expect(r, hit):
-            meta = dict(r["metadata"] or {})
-            if r["document"] is not None:
-                meta["text"] = r["document"]
-            if r["uri"]:
-                meta["_chroma_uri"] = r["uri"]
-            self.assertEqual(hit["metadata"], meta, r["id"])
+            self.assertEqual(hit["metadata"], stored_metadata(r, text_key="text"), r["id"])
         config = {"indexName": "support_faq_v2"}
         url = self.read("mastra", config, cosine, MASTRA_COSINE_DISTANCE, expect, config)
         desc = harness("describe", "mastra", url, {"indexName": "support_faq_v2"})
@@ -363,13 +364,9 @@ class PgVectorStoreReplay(JsClientCase):
             self.assertRanking(hits, exact(RECORDS, q, cosine, 10), LANGCHAIN_DISTANCE, "pgvectorstore")
             for r in RECORDS:
                 hit = [h for h in hits if h["id"] == r["id"]][0]
-                meta = dict(r["metadata"] or {})
-                if r["document"] is None:
-                    meta["_chroma_document_null"] = True
-                if r["uri"]:
-                    meta["_chroma_uri"] = r["uri"]
                 self.assertEqual(hit["document"], r["document"] or "", r["id"])
-                self.assertTrue(s.json_types_equal(hit["metadata"], meta), r["id"])   # 1.0 stays a float
+                # 1.0 stays a float
+                self.assertTrue(s.json_types_equal(hit["metadata"], stored_metadata(r, null_marker=True)), r["id"])
         for what, keep, _ in FILTERS:
             where, value = self.FILTERS[what]
             want = exact(RECORDS, QUERIES[0], cosine, 10, keep=lambda r: keep(r["metadata"] or {}))
