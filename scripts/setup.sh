@@ -3,6 +3,7 @@
 #   1. Debian packages (skipped entirely when all are already installed)
 #   2. pgvector 0.8.7 for PostgreSQL 15        (scripts/install-pgvector.sh)
 #   3. real Chroma servers in .tools/: 1.0 and a current one   (scripts/install-chroma.sh)
+#      and the frameworks' JS clients + a pinned Node in .tools/ (scripts/install-js-clients.sh)
 #   4. configure + build the project           (skipped with --no-build or without CMakeLists.txt)
 # Idempotent and quiet on success. VERBOSE=1 for progress messages.
 #
@@ -16,7 +17,7 @@ DO_BUILD=1
 BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}"
 BUILD_DIR="${BUILD_DIR:-$REPO_ROOT/build}"
 
-usage() { sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -98,6 +99,7 @@ if [[ $DO_DEPS == 1 ]]; then
   install_apt_packages
   "$REPO_ROOT/scripts/install-pgvector.sh"
   "$REPO_ROOT/scripts/install-chroma.sh"
+  "$REPO_ROOT/scripts/install-js-clients.sh"
   install_npm_linters
 fi
 if [[ $DO_BUILD == 1 ]]; then
