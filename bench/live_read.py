@@ -157,7 +157,7 @@ def main():
         for source_name, source in (("the server", url), ("the persist directory (server running)", chroma_dir)):
             walls, applied = [], []
             for rep in range(a.reps):
-                stop = os.path.join(work, "stop-%d" % rep)
+                stop = os.path.join(work, "stop-%s-%d" % ("server" if source == url else "dir", rep))
                 # A long interval: the stop file ends the wait, so the final round is the one after the changes.
                 p = subprocess.Popen([bench.BIN, "--json", "sync", "--follow", "--interval", "600", "--stop-file", stop,
                                       "--from", source, "--to", pg_url], stdout=subprocess.PIPE,
