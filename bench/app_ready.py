@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""Time until the app can query (issue 21): load + primary key + vector index + metadata index + ANALYZE.
+
+  bench/app_ready.py [--records 100000] [--dim 384] [--reps 3]
+
+Uses bench/run.py's data (generated through a real Chroma server once, cached in bench/.cache/) and
+a fresh PostgreSQL (scripts/pg-cluster.sh: maintenance_work_mem 512MB, max_parallel_maintenance_workers
+2), and measures back to back, each run after DROP TABLE + CHECKPOINT:
+  - chroma2pg `migrate` from the persistent directory with default options (HNSW with the collection's
+    Chroma parameters, GIN on metadata, ANALYZE): what a user runs;
+  - the same with the build settings given (--maintenance-work-mem 2GB, --jobs 2);
+  - PostgreSQL's own minimal work by hand in one psql session: `\\copy` of the exact rows chroma2pg
+    writes (binary), ADD PRIMARY KEY, then SET maintenance_work_mem = '2GB' and
+    max_parallel_maintenance_workers = cores, the very CREATE INDEX statements the tool ran, ANALYZE.
+Medians of --reps; Markdown on stdout, JSON in bench/results/app_ready.json.
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run as bench  # noqa: E402
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=100000)
+    ap.add_argument("--dim", type=int, default=384)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--results", default=os.path.join(bench.HERE, "results", "app_ready.json"))
+    a = ap.parse_args()
+    cache = os.path.join(bench.HERE, ".cache", "chroma-%d-%d" % (a.records, a.dim))
+    if not os.path.exists(os.path.join(cache, "chroma.sqlite3")):
+        sys.exit("no cached data in %s: run bench/run.py --records %d --dim %d once" % (cache, a.records, a.dim))
+    work = tempfile.mkdtemp(prefix="c2p-appready-")
+    pg_sh = os.path.join(bench.REPO, "scripts/pg-cluster.sh")
+    pg_dir = os.path.join(work, "pg")
+    cores = os.cpu_count() or 1
+    results = {"records": a.records, "dim": a.dim, "reps": a.reps, "binary": bench.BIN,
+               "machine": {"cores": cores, "load_average_at_start": os.getloadavg()}, "rows": {}}
+    pg = None
+    try:
+        pg = bench.sh(pg_sh, "start", pg_dir)
+        psql = [bench.PSQL, pg, "-q", "-v", "ON_ERROR_STOP=1"]
+        out = json.loads(bench.sh(bench.BIN, "--json", "migrate", "--from", cache, "--to", pg, "--index", "none",
+                                  "--quiet"))["collections"][0]
+        table = out["table"]
+        copy_file = os.path.join(work, "rows.copy")
+        bench.sh(bench.PSQL, pg, "-c", "\\copy (SELECT id, embedding, document, uri, metadata, digest FROM %s) TO '%s' "
+                                       "WITH (FORMAT binary)" % (table, copy_file))
+        settings = dict(l.split("|") for l in bench.sh(
+            bench.PSQL, pg, "-At", "-c", "SELECT name, current_setting(name) FROM (VALUES ('maintenance_work_mem'), "
+                                         "('max_parallel_maintenance_workers'), ('shared_buffers')) v(name)").splitlines())
+        results["server_settings"] = settings
+
+        def settle(drop):
+            bench.sh(bench.PSQL, pg, "-q", "-c", "DROP TABLE IF EXISTS %s; CHECKPOINT" % drop)
+
+        def record(name, walls, rss):
+            results["rows"][name] = {"seconds": bench.median(walls), "runs": walls, "peak_rss_mb": max(rss)}
+            print("  %-70s %7.2fs" % (name, bench.median(walls)), file=sys.stderr)
+
+        for name, extra in (("chroma2pg migrate, default options", []),
+                            ("chroma2pg migrate --maintenance-work-mem 2GB --jobs 2", ["--maintenance-work-mem", "2GB",
+                                                                                       "--jobs", "2"])):
+            walls, rss = [], []
+            for _ in range(a.reps):
+                settle(table)
+                w, r, _, _ = bench.timed([bench.BIN, "migrate", "--from", cache, "--to", pg, "--replace", "--quiet"]
+                                         + extra)
+                walls.append(w)
+                rss.append(r)
+            record(name, walls, rss)
+
+        # The very CREATE INDEX statements the tool ran (its vector and metadata indexes), on the hand table.
+        defs = bench.sh(bench.PSQL, pg, "-At", "-c", "SELECT indexdef FROM pg_indexes WHERE tablename = '%s' AND "
+                                                     "indexname NOT LIKE '%%pkey'" % table).splitlines()
+        assert any("hnsw" in d for d in defs) and any("gin" in d for d in defs), defs
+        defs = [d.replace(" ON public.%s " % table, " ON public.hand ") for d in defs]
+        results["index_statements"] = defs
+        settle(table)
+        ddl = ("CREATE TABLE hand (id text COLLATE \"C\" NOT NULL, embedding vector(%d) NOT NULL, document text, "
+               "uri text, metadata jsonb, digest bytea NOT NULL)" % a.dim)
+        walls, rss = [], []
+        for _ in range(a.reps):
+            settle("hand")
+            bench.sh(*psql, "-c", ddl)
+            w, r, _, _ = bench.timed(psql + [
+                "-c", "\\copy hand FROM '%s' WITH (FORMAT binary)" % copy_file,
+                "-c", "ALTER TABLE hand ADD PRIMARY KEY (id)",
+                "-c", "SET maintenance_work_mem = '2GB'",
+                "-c", "SET max_parallel_maintenance_workers = %d" % cores]
+                + [x for d in defs for x in ("-c", d)] + ["-c", "ANALYZE hand"])
+            walls.append(w)
+            rss.append(r)
+        record("by hand in psql: \\copy, primary key, HNSW + GIN with the best settings, ANALYZE", walls, rss)
+
+        results["machine"]["load_average_at_end"] = os.getloadavg()
+        os.makedirs(os.path.dirname(os.path.abspath(a.results)), exist_ok=True)
+        with open(a.results, "w") as f:
+            json.dump(results, f, indent=2)
+        hand = results["rows"]["by hand in psql: \\copy, primary key, HNSW + GIN with the best settings, ANALYZE"]
+        print("\n| run | seconds (median of %d) | × by-hand time | runs |" % a.reps)
+        print("|---|---:|---:|---|")
+        for name, r in results["rows"].items():
+            print("| %s | %.2f | %.2f | %s |" % (name, r["seconds"], r["seconds"] / hand["seconds"],
+                                                 ", ".join("%.2f" % x for x in r["runs"])))
+        print("\nServer: %s. Load average %s at the start, %s at the end." % (
+            settings, results["machine"]["load_average_at_start"], results["machine"]["load_average_at_end"]))
+    finally:
+        if pg:
+            bench.sh(pg_sh, "stop", pg_dir)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
