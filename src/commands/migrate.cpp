@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <future>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -93,8 +94,13 @@ struct Job {
     std::atomic<uint64_t> records_read{0}, bytes{0};
     FinalizeResult fin;
     LiveCheck live;
-    std::chrono::steady_clock::time_point t0;
+    std::chrono::steady_clock::time_point t0; // when a worker first started on it: its figures are its own
+    std::once_flag started;
+    uint64_t rows_before = 0; // committed by the interrupted run this one resumes: not this run's writes
     double seconds = 0;
+    void start_clock() {
+        std::call_once(started, [this] { t0 = std::chrono::steady_clock::now(); });
+    }
 };
 
 // What each worker thread owns: its PostgreSQL session and its source handle.
@@ -438,25 +444,30 @@ void run_migrate(MigrateArgs &a) {
         if (j.progress) j.progress->finish();
         run_eta.collection_done(j.c.record_count);
     };
+    const auto load_start = std::chrono::steady_clock::now();
     for (auto &jp : jobs)
         if (!jp->done_before) run_eta.add_collection(jp->c.record_count);
     for (auto &jp : jobs) {
         Job &j = *jp;
         if (j.done_before) continue;
-        j.t0 = std::chrono::steady_clock::now();
+        if (!j.fresh) j.rows_before = j.load.committed_records();
         j.progress = std::make_unique<Progress>(j.c.name, j.c.record_count, !g.quiet);
         if (!j.fresh) j.progress->add(j.load.committed_records() + j.load.committed_rejected(), 0);
         int left = 0;
         for (const auto &p : j.load.progress) left += p.done ? 0 : 1;
         j.ranges_left = left;
         if (left == 0) {
-            pool.add([&, jptr = &j](int w) { finalize(*jptr, workers[size_t(w)]); });
+            pool.add([&, jptr = &j](int w) {
+                jptr->start_clock();
+                finalize(*jptr, workers[size_t(w)]);
+            });
             continue;
         }
         for (size_t r = 0; r < j.load.ranges.size(); ++r) {
             if (j.load.progress[r].done) continue;
             pool.add([&, jptr = &j, r](int wi) {
                 Job &job = *jptr;
+                job.start_clock();
                 Worker &w = workers[size_t(wi)];
                 const SourceRange range = job.load.ranges[r];
                 bool retried = false;
@@ -505,13 +516,13 @@ void run_migrate(MigrateArgs &a) {
     // --- report
     json summary = json::array();
     uint64_t total_records = 0, total_rejected = 0, total_escaped = 0;
-    double total_seconds = 0;
     for (auto &jp : jobs) {
         Job &j = *jp;
         const CollectionInfo &c = j.c;
         if (j.done_before) {
             json s = {{"name", c.name}, {"id", c.id}, {"table", j.table}, {"status", "done in the resumed run"}};
-            put_figures(s, RunFigures{0, j.load.source_count, 0, 0, 0.0});
+            put_figures(s, RunFigures{0, 0, 0, 0, 0.0}); // this run read and wrote none of it
+            s["rows"] = j.load.source_count;
             s["escaped"] = 0;
             s["index_seconds"] = 0.0;
             s["dimension"] = c.dimension ? json(*c.dimension) : json();
@@ -539,8 +550,11 @@ void run_migrate(MigrateArgs &a) {
                                   c.name, c.record_count, j.fin.rows, rejected),
                       {{"collection", c.name}});
         json s = {{"name", c.name}, {"id", c.id}, {"table", j.table}, {"status", j.fresh ? "migrated" : "resumed"}};
-        // Rates: records written (and payload bytes read) over the collection's load-and-index time.
-        put_figures(s, RunFigures{j.records_read.load(), j.fin.rows, rejected, j.bytes.load(), j.seconds});
+        // This run's own figures (a resumed load wrote only what the interrupted one had not committed),
+        // over the collection's own load-and-index time; `rows` is what the table holds now.
+        put_figures(s, RunFigures{j.records_read.load(), j.fin.rows - std::min(j.rows_before, j.fin.rows), rejected,
+                                  j.bytes.load(), j.seconds});
+        s["rows"] = j.fin.rows;
         s["escaped"] = escaped;
         s["index_seconds"] = j.fin.index_seconds;
         s["load_seconds"] = load_s;
@@ -555,7 +569,6 @@ void run_migrate(MigrateArgs &a) {
         if (rejected + escaped) s["reject_file"] = j.rejects->path();
         summary.push_back(std::move(s));
         total_records += j.fin.rows;
-        total_seconds = std::max(total_seconds, std::chrono::duration<double>(std::chrono::steady_clock::now() - j.t0).count());
         total_rejected += rejected;
         total_escaped += escaped;
     }
@@ -579,7 +592,7 @@ void run_migrate(MigrateArgs &a) {
     put_figures(totals, sum_figures(summary, run_start));
     totals["records"] = total_records;
     totals["escaped"] = total_escaped;
-    totals["load_seconds"] = total_seconds;
+    totals["load_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
     json result = {{"command", "migrate"}, {"source", source->describe()}, {"target", target_description}, {"schema", a.schema},
                    {"pgvector_version", pgvector_version}, {"run_id", run_id}, {"resumed", resuming}, {"jobs", a.jobs},
                    {"collections", summary}, {"totals", totals}};

@@ -134,7 +134,7 @@ def kill_resume_cycle(tc, url, args, kills, seed, total):
     before = {}
     committed = None
     for k in range(kills + 1):
-        p = popen("migrate", *args, *([] if k == 0 else ["--resume"]))
+        p = popen("--json", "migrate", *args, *([] if k == 0 else ["--resume"]))
         if k == kills:
             out, err = p.communicate(timeout=900)
         else:
@@ -147,6 +147,14 @@ def kill_resume_cycle(tc, url, args, kills, seed, total):
             tc.assertIn("continuing after %d committed records" % committed, err,
                         "run %d did not continue from the checkpoints" % k)
         if k == kills:
+            # The finishing run's summary counts its own work: it read and wrote what the interrupted runs
+            # had not committed, not the whole collection (the table holds it all: `rows`).
+            if p.returncode == 0 and committed:
+                row = json.loads(out)["collections"][0]
+                tc.assertEqual(row["status"], "resumed", row)
+                tc.assertLess(row["records_read"], total, row)
+                tc.assertEqual(row["records_written"], row["rows"] - committed, row)
+                tc.assertEqual(row["rows"], total, row)
             return p.returncode, err
         committed = assert_partial(tc, url, total)
         before = after

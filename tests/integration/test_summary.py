@@ -89,6 +89,9 @@ class Summary(unittest.TestCase):
             self.assertEqual((c["records_read"], c["records_written"], c["rejected"]), (n, n, 0))
             self.assertIn(c["name"], p.stdout)  # the table on stdout
         self.assertIn("total (2 collections)", p.stdout)
+        # Each collection's seconds are its own: loaded one after the other, they add up to at most the run's
+        # wall time (they were cumulative: the second one's included the first's).
+        self.assertLessEqual(sum(c["seconds"] for c in doc["collections"]), doc["totals"]["seconds"] + 0.05, doc)
         # --json and --summary: one document.
         p = self.c2p("--json", "migrate", "--from", s.CHROMA_URL, "--to", self.url, "--collections", self.names[1],
                      "--replace", "--summary", "again.json")
