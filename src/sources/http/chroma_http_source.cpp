@@ -35,6 +35,22 @@ json parse_json(const std::string &base, const std::string &what, const HttpResp
     }
 }
 
+// One page of a collection's ids by position (`get` with nothing included): the reader's windows and
+// the live check's listing.
+std::vector<std::string> ids_page(HttpClient &client, const std::string &base, const std::string &path,
+                                  const std::string &collection, uint64_t offset, size_t limit) {
+    const std::string what = "listing the ids of collection '" + collection + "'";
+    auto r = client.post(path, fmt::format(R"({{"limit":{},"offset":{},"include":[]}})", limit, offset));
+    if (r.status != 200) throw_http_error(base, what, r);
+    auto j = parse_json(base, what, r);
+    try {
+        return j.at("ids").get<std::vector<std::string>>();
+    } catch (const json::exception &) {
+        throw EnvError(fmt::format("Chroma at {}: {}: the answer has no list of ids: {}", base, what,
+                                   r.body.substr(0, 200)));
+    }
+}
+
 Space space_of(const json &configuration, const json &metadata) {
     auto from = [](const json &j, std::initializer_list<const char *> path) -> std::string {
         const json *cur = &j;
@@ -234,7 +250,6 @@ namespace {
 class HttpBatchReader : public BatchReader {
 public:
     static constexpr size_t kPagesInFlight = 2;
-    static constexpr size_t kIdWindow = 10000; // ids listed per request (about 0.8 MB of JSON at most)
 
     HttpBatchReader(ChromaHttpSource &src, CollectionInfo c, size_t batch, uint64_t start = 0,
                     uint64_t count = kToTheEnd)
@@ -269,14 +284,12 @@ public:
 private:
     struct Page {
         uint64_t offset = 0;
-        size_t want = 0;
         std::future<HttpResponse> answer;
     };
 
     // Requests the next page; false when there is nothing left to request.
     bool request() {
-        if (!by_id_ && pending_ == ids_.size() && !list_window()) return false;
-        if (pending_ == ids_.size()) return false;
+        if (pending_ == ids_.size() && (by_id_ || !list_window())) return false;
         size_t want = std::min(batch_, ids_.size() - pending_);
         size_t slot = requested_++ % kPagesInFlight;
         if (clients_.size() <= slot) clients_.push_back(src_.new_client());
@@ -285,7 +298,7 @@ private:
         for (size_t i = 0; i < want; ++i) ids.push_back(std::move(ids_[pending_ + i]));
         std::string body =
             fmt::format(R"({{"ids":{},"include":["embeddings","documents","metadatas","uris"]}})", ids.dump());
-        inflight_.push_back(Page{pending_pos_, want, std::async(std::launch::async, [client, this, body = std::move(body)] {
+        inflight_.push_back(Page{pending_pos_, std::async(std::launch::async, [client, this, body = std::move(body)] {
                                      return client->post(path_, body);
                                  })});
         pending_ += want;
@@ -296,17 +309,9 @@ private:
     // By position: the next window of ids, listed by offset (ids only). False at the end.
     bool list_window() {
         if (unlisted_ == 0) return false;
-        size_t want = static_cast<size_t>(std::min<uint64_t>(kIdWindow, unlisted_));
+        size_t want = static_cast<size_t>(std::min<uint64_t>(kIdPage, unlisted_));
         if (!list_client_) list_client_ = src_.new_client();
-        auto r = list_client_->post(path_, fmt::format(R"({{"limit":{},"offset":{},"include":[]}})", want, next_listed_));
-        if (r.status != 200) throw_http_error(src_.describe(), "list the ids of collection '" + c_.name + "'", r);
-        std::vector<std::string> got;
-        try {
-            got = json::parse(r.body).at("ids").get<std::vector<std::string>>();
-        } catch (const std::exception &e) {
-            throw EnvError(fmt::format("collection '{}': unexpected id listing at offset {}: {}", c_.name, next_listed_,
-                                       r.body.substr(0, 200)));
-        }
+        std::vector<std::string> got = ids_page(*list_client_, src_.describe(), path_, c_.name, next_listed_, want);
         // A short window is the end.
         unlisted_ = got.size() < want ? 0 : unlisted_ - got.size();
         ids_ = std::move(got);
@@ -417,15 +422,7 @@ std::unique_ptr<BatchReader> ChromaHttpSource::read_ids(const CollectionInfo &c,
 std::optional<LiveIds> ChromaHttpSource::live_ids(const CollectionInfo &c) {
     LiveIds out;
     const std::string path = collection_path(c) + "/get";
-    const std::string what = "listing the ids of collection '" + c.name + "'";
-    auto page = [&](uint64_t offset, size_t limit) {
-        auto r = client_.post(path, fmt::format(R"({{"limit":{},"offset":{},"include":[]}})", limit, offset));
-        if (r.status != 200) throw_http_error(base_, what, r);
-        auto j = parse_json(base_, what, r);
-        if (!j.is_object() || !j.contains("ids") || !j["ids"].is_array())
-            throw EnvError(fmt::format("Chroma at {}: {}: the answer has no ids: {}", base_, what, r.body.substr(0, 200)));
-        return j["ids"].get<std::vector<std::string>>();
-    };
+    auto page = [&](uint64_t offset, size_t limit) { return ids_page(client_, base_, path, c.name, offset, limit); };
     // Each page starts one id early: that id must be the last one listed, else records before the
     // boundary were deleted (or inserted) since, and the page would skip (or repeat) some. Then the
     // last listed ids are looked for in the window before the boundary, to continue from where the
