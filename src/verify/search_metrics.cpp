@@ -80,4 +80,21 @@ bool distances_agree(double a, double b, double rel, double abs) {
     return std::fabs(a - b) <= abs + rel * std::max(std::fabs(a), std::fabs(b));
 }
 
+double mean_of(const std::vector<double> &v) {
+    double s = 0;
+    for (double x : v) s += x;
+    return v.empty() ? 0.0 : s / double(v.size());
+}
+
+double gap_noise(const std::vector<double> &ours, const std::vector<double> &theirs) {
+    const size_t n = std::min(ours.size(), theirs.size());
+    if (n < 2) return 1.0;
+    std::vector<double> d(n);
+    for (size_t i = 0; i < n; ++i) d[i] = theirs[i] - ours[i];
+    const double m = mean_of(d);
+    double ss = 0;
+    for (double x : d) ss += (x - m) * (x - m);
+    return 2.0 * std::sqrt(ss / double(n - 1) / double(n));
+}
+
 } // namespace c2p

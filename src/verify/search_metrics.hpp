@@ -32,6 +32,11 @@ double id_overlap(const std::vector<Neighbour> &a, const std::vector<Neighbour> 
 double percentile(std::vector<double> values, double p);
 double percentile_sorted(const std::vector<double> &sorted, double p);
 double median(std::vector<double> values);
+// The arithmetic mean; 0 for no values.
+double mean_of(const std::vector<double> &values);
+// Twice the standard error of the mean per-query gap (theirs minus ours, paired by query): a recall gap
+// within it is the sampling noise of the few queries asked, not a worse index. 1 with fewer than 2 pairs.
+double gap_noise(const std::vector<double> &ours, const std::vector<double> &theirs);
 
 // Whether two distances agree within a relative-and-absolute tolerance (float32 arithmetic on each side).
 bool distances_agree(double a, double b, double rel = 1e-3, double abs = 1e-4);

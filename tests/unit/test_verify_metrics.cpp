@@ -89,3 +89,15 @@ TEST(VerifyMetrics, VectorTextIsExact) {
     float v[] = {0.1f, -2.0f, 1e-7f};
     EXPECT_EQ(vector_text(v, 3), "[0.1,-2,1e-07]");
 }
+
+TEST(VerifyMetrics, RecallGapNoiseIsPaired) {
+    // test_resume's CI case: 5 queries, one of them 2 neighbours short: a 0.04 gap, noise 0.08.
+    std::vector<double> ours{0.8, 1, 1, 1, 1}, theirs{1, 1, 1, 1, 1};
+    EXPECT_NEAR(mean_of(theirs) - mean_of(ours), 0.04, 1e-12);
+    EXPECT_NEAR(gap_noise(ours, theirs), 0.08, 1e-12);
+    // The same gap on every query is no noise at all.
+    EXPECT_DOUBLE_EQ(gap_noise({0.9, 0.9, 0.9}, {1, 1, 1}), 0.0);
+    // Too few pairs to tell: all noise.
+    EXPECT_DOUBLE_EQ(gap_noise({0.5}, {1}), 1.0);
+    EXPECT_DOUBLE_EQ(mean_of({}), 0.0);
+}
