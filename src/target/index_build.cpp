@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -42,6 +43,15 @@ std::string describe_index_progress(const std::string &phase, long long done, lo
         if (frac > 0.02 && frac < 1.0) s += fmt::format(", ETA {:.0f} s", elapsed_s * (1 - frac) / frac);
     }
     return s;
+}
+
+void build_vector_index(PgConnection &pg, const std::string &target, const std::string &collection, uint64_t rows,
+                        const std::string &sql) {
+    log::info("index", fmt::format("collection '{}': building the vector index", collection),
+              {{"collection", collection}, {"sql", sql}});
+    std::optional<IndexBuildWatch> watch;
+    if (!target.empty()) watch.emplace(target, PQbackendPID(pg.raw()), collection, rows);
+    pg.exec(sql);
 }
 
 IndexBuildWatch::IndexBuildWatch(std::string target, int pid, std::string collection, uint64_t rows, double period_s)

@@ -48,6 +48,11 @@ private:
     std::thread thread_;
 };
 
+// Runs a vector index's CREATE INDEX on pg for `collection`, logging it and, when `target` (the connection
+// string) is given, its progress from a second session.
+void build_vector_index(PgConnection &pg, const std::string &target, const std::string &collection, uint64_t rows,
+                        const std::string &sql);
+
 // "phase, 12,000 of 50,000 tuples (24%), ETA 40 s" from one row of the progress view.
 std::string describe_index_progress(const std::string &phase, long long done, long long total, double elapsed_s);
 

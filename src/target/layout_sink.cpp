@@ -224,13 +224,7 @@ void LayoutSink::finish() {
     auto t0 = std::chrono::steady_clock::now();
     if (auto plan = index_plan(); plan && !plan->sql.empty()) {
         set_index_build_session(pg_, o_.index, 1);
-        log::info("index", fmt::format("collection '{}': building the vector index", info_.name),
-                  {{"collection", info_.name}, {"sql", plan->sql}});
-        {
-            std::optional<IndexBuildWatch> watch;
-            if (!o_.target.empty()) watch.emplace(o_.target, PQbackendPID(pg_.raw()), info_.name, rows_);
-            pg_.exec(plan->sql);
-        }
+        build_vector_index(pg_, o_.target, info_.name, rows_, plan->sql);
         if (!plan->on_column)
             log::warn("index_expression", expression_index_advice(*plan), {{"collection", info_.name}});
     }

@@ -10,6 +10,7 @@
 #include "core/record_digest.hpp"
 #include "target/halfvec.hpp"
 #include "target/index_build.hpp"
+#include "target/sql_params.hpp"
 #include "target/table_names.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
@@ -214,13 +215,7 @@ FinalizeResult finalize_collection(PgConnection &pg, const PgvectorSinkOptions &
                 quote_ident(fit_identifier(staging, "_pkey")) + " PRIMARY KEY (id)");
         std::string vec_idx = create_vector_index_sql(s, staging, fit_identifier(staging, "_embedding_idx"), c, opts.index,
                                                       res.rows, opts.halfvec);
-        if (!vec_idx.empty()) {
-            log::info("index", fmt::format("collection '{}': building the vector index", c.name),
-                      {{"collection", c.name}, {"sql", vec_idx}});
-            std::optional<IndexBuildWatch> watch;
-            if (!opts.target.empty()) watch.emplace(opts.target, PQbackendPID(pg.raw()), c.name, res.rows);
-            pg.exec(vec_idx);
-        }
+        if (!vec_idx.empty()) build_vector_index(pg, opts.target, c.name, res.rows, vec_idx);
         if (opts.index.metadata_gin)
             pg.exec("CREATE INDEX " + quote_ident(fit_identifier(staging, "_metadata_idx")) + " ON " + qualified(s, staging) +
                     " USING gin (metadata)");
@@ -263,8 +258,8 @@ FinalizeResult finalize_collection(PgConnection &pg, const PgvectorSinkOptions &
                        {c.id, c.name, table,
                         c.dimension ? std::optional<std::string>(std::to_string(*c.dimension)) : std::nullopt,
                         space_name(c.space),
-                        c.metadata.is_null() ? std::nullopt : std::optional<std::string>(c.metadata.dump()),
-                        c.configuration.is_null() ? std::nullopt : std::optional<std::string>(c.configuration.dump()),
+                        json_or_null(c.metadata),
+                        json_or_null(c.configuration),
                         opts.source_description, std::to_string(res.rows), std::string(method), bad_json,
                         std::string(opts.halfvec ? "halfvec" : "vector")});
         store.mark_done(pg, c.id);
