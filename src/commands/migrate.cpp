@@ -96,7 +96,6 @@ struct Job {
     LiveCheck live;
     std::chrono::steady_clock::time_point t0; // when a worker first started on it: its figures are its own
     std::once_flag started;
-    uint64_t rows_before = 0; // committed by the interrupted run this one resumes: not this run's writes
     double seconds = 0;
     void start_clock() {
         std::call_once(started, [this] { t0 = std::chrono::steady_clock::now(); });
@@ -450,7 +449,6 @@ void run_migrate(MigrateArgs &a) {
     for (auto &jp : jobs) {
         Job &j = *jp;
         if (j.done_before) continue;
-        if (!j.fresh) j.rows_before = j.load.committed_records();
         j.progress = std::make_unique<Progress>(j.c.name, j.c.record_count, !g.quiet);
         if (!j.fresh) j.progress->add(j.load.committed_records() + j.load.committed_rejected(), 0);
         int left = 0;
@@ -550,9 +548,11 @@ void run_migrate(MigrateArgs &a) {
                                   c.name, c.record_count, j.fin.rows, rejected),
                       {{"collection", c.name}});
         json s = {{"name", c.name}, {"id", c.id}, {"table", j.table}, {"status", j.fresh ? "migrated" : "resumed"}};
-        // This run's own figures (a resumed load wrote only what the interrupted one had not committed),
-        // over the collection's own load-and-index time; `rows` is what the table holds now.
-        put_figures(s, RunFigures{j.records_read.load(), j.fin.rows - std::min(j.rows_before, j.fin.rows), rejected,
+        // This run's own figures (a resumed load wrote only what the interrupted one had not committed:
+        // the checkpoints it started from), over the collection's own load-and-index time; `rows` is what
+        // the table holds now.
+        const uint64_t rows_before = j.load.committed_records(); // 0 for a fresh load
+        put_figures(s, RunFigures{j.records_read.load(), j.fin.rows - std::min(rows_before, j.fin.rows), rejected,
                                   j.bytes.load(), j.seconds});
         s["rows"] = j.fin.rows;
         s["escaped"] = escaped;

@@ -1,6 +1,5 @@
 // `sync`: brings a migrated target up to date with the source by per-record digest: new records are
 // inserted, changed ones updated, removed ones deleted; rows that did not change are not touched.
-#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <unordered_map>
@@ -25,6 +24,7 @@
 #include "target/pg_connection.hpp"
 #include "target/pgvector_sink.hpp"
 #include "target/reject_file.hpp"
+#include "target/sql_params.hpp"
 #include "target/table_names.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
@@ -198,8 +198,7 @@ SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInf
         // The collection's metadata and configuration follow the source's, as its records do (verify compares them).
         pg.exec_params("UPDATE " + qualified(a.schema, "chroma_collections") + " SET record_count = (SELECT count(*) FROM " +
                            target + "), metadata = $2::jsonb, configuration = $3::jsonb WHERE id::text = $1",
-                       {reg.id, c.metadata.is_null() ? std::nullopt : std::optional<std::string>(c.metadata.dump()),
-                        c.configuration.is_null() ? std::nullopt : std::optional<std::string>(c.configuration.dump())});
+                       {reg.id, json_or_null(c.metadata), json_or_null(c.configuration)});
         pg.exec("COMMIT");
     } catch (...) {
         pg.rollback_quietly();

@@ -11,7 +11,7 @@
 #include "target/langchain_layout.hpp"
 #include "target/llamaindex_layout.hpp"
 #include "target/pg_table_reader.hpp"
-#include "util/interrupt.hpp"
+#include "target/sql_params.hpp"
 #include "util/error.hpp"
 #include "util/interrupt.hpp"
 #include "verify/digest_compare.hpp"
@@ -171,7 +171,7 @@ SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const Collec
             pg.exec_params("UPDATE " + qualified(t.schema, kLangchainCollections) +
                                " SET cmetadata = $2::json WHERE uuid = $1::uuid AND cmetadata::text IS DISTINCT FROM $2",
                            {t.collection_uuid,
-                            c.metadata.is_null() ? std::nullopt : std::optional<std::string>(c.metadata.dump())});
+                            json_or_null(c.metadata)});
         pg.exec("COMMIT");
     } catch (...) {
         pg.rollback_quietly();

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "target/sql_params.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -102,7 +103,7 @@ std::string LangchainSink::prepare() {
     pg_.exec_params("DELETE FROM " + qualified(s, kCollections) + " WHERE uuid::text = $1 OR name = $2", {c.id, c.name});
     pg_.exec_params("INSERT INTO " + qualified(s, kCollections) + " (uuid, name, cmetadata) VALUES ($1::uuid, $2, $3::json)",
                     {c.id, c.name,
-                     c.metadata.is_null() ? std::nullopt : std::optional<std::string>(c.metadata.dump())});
+                     json_or_null(c.metadata)});
     if (!have_table_) return ""; // empty collection of unknown dimension: registered, nothing to load
     pg_.exec("DROP INDEX IF EXISTS " + qualified(s, langchain_vector_index_name(c.id)));
     pg_.exec(std::string("CREATE TEMP TABLE ") + kStage + " (id VARCHAR NOT NULL, embedding " + col_.sql() +

@@ -16,6 +16,10 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
+// The settings that decide what the app's vector searches return, as an SQL list.
+constexpr const char *kSearchParameterList =
+    "('hnsw.ef_search', 'hnsw.iterative_scan', 'hnsw.max_scan_tuples', 'ivfflat.probes', 'ivfflat.iterative_scan')";
+
 std::optional<int> int_at(const json &j, std::initializer_list<const char *> path) {
     const json *cur = &j;
     for (const char *k : path) {
@@ -172,9 +176,8 @@ json carry_search_settings(PgConnection &pg, const std::vector<CollectionInfo> &
 
 json session_search_settings(PgConnection &pg) {
     pg.exec("SELECT '[1]'::vector");
-    auto r = pg.exec("SELECT name, setting, source FROM pg_settings WHERE name IN ('hnsw.ef_search', "
-                     "'hnsw.iterative_scan', 'hnsw.max_scan_tuples', 'ivfflat.probes', 'ivfflat.iterative_scan') "
-                     "ORDER BY name");
+    auto r = pg.exec(std::string("SELECT name, setting, source FROM pg_settings WHERE name IN ") + kSearchParameterList +
+                     " ORDER BY name");
     json out = json::object();
     for (int i = 0; i < r.rows(); ++i) out[r.text(i, 0)] = {{"value", r.text(i, 1)}, {"source", r.text(i, 2)}};
     return out;
@@ -192,8 +195,7 @@ std::vector<std::pair<std::string, std::string>> role_search_defaults(PgConnecti
         "  WHERE s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))"
         "    AND s.setrole IN (0, (SELECT oid FROM pg_roles WHERE rolname = $1))"
         "    AND NOT (s.setdatabase = 0 AND s.setrole = 0)) x "
-        "WHERE split_part(c, '=', 1) IN ('hnsw.ef_search', 'hnsw.iterative_scan', 'hnsw.max_scan_tuples', "
-        "'ivfflat.probes', 'ivfflat.iterative_scan') ORDER BY 1, rank",
+        "WHERE split_part(c, '=', 1) IN " + std::string(kSearchParameterList) + " ORDER BY 1, rank",
         {role});
     std::vector<std::pair<std::string, std::string>> out;
     for (int i = 0; i < r.rows(); ++i)
