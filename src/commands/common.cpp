@@ -11,6 +11,7 @@
 
 #include "cli/command_line.hpp"
 #include "sources/http/http_client.hpp"
+#include "target/layout_sink.hpp"
 #include "target/pg_connection.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
@@ -76,6 +77,16 @@ void add_target_flags(CLI::App &cmd, std::string &to, std::string &schema) {
         ->envname("CHROMA2PG_SCHEMA")
         ->capture_default_str();
     add_pg_wait_flags(cmd);
+}
+
+void add_layout_option(CLI::App &cmd, std::string &layout, const std::string &what) {
+    cmd.add_option("--layout", layout,
+                   what + ": native (chroma2pg's tables), langchain (LangChain PGVector), llamaindex (LlamaIndex "
+                          "PGVectorStore), pgvectorstore (LangChain PGVectorStore), langchainjs (LangChain.js), "
+                          "llamaindex-ts (LlamaIndex TS) or mastra (Mastra PgVector); docs/layouts.md")
+        ->check(CLI::IsMember(layout_names()))
+        ->envname("CHROMA2PG_LAYOUT")
+        ->capture_default_str();
 }
 
 void add_pg_wait_flags(CLI::App &cmd) {

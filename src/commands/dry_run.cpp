@@ -18,6 +18,7 @@
 #include "target/layout_sink.hpp"
 #include "target/llamaindex_layout.hpp"
 #include "target/size_estimate.hpp"
+#include "target/table_layout.hpp"
 #include "target/table_names.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
@@ -186,6 +187,13 @@ CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const Colle
                 indexes.push_back(index_json(table + "_pkey", "primary key", "btree", "PRIMARY KEY (id)"));
                 indexes.push_back(index_json("ix_cmetadata_gin", "gin", "gin", langchain_gin_index_sql(o.schema)));
                 j["shared_tables"] = {o.schema + ".langchain_pg_collection", o.schema + ".langchain_pg_embedding"};
+            } else if (const TableLayout *tl = find_table_layout(parse_layout(o.layout))) {
+                table = table_layout_table(*tl, c.name);
+                space = tl->search_space(c.space);
+                if (relation_exists(pg, o.schema, table))
+                    existing_rows = std::stoull(pg.scalar("SELECT count(*) FROM " + qualified(o.schema, table)).value_or("0"));
+                indexes.push_back(index_json(table + "_pkey", "primary key", "btree", "PRIMARY KEY (" + tl->id_column + ")"));
+                j["client_config"] = tl->client_config(o.schema, table, c);
             } else {
                 table = llamaindex_table_name(c.name);
                 space = Space::cosine; // PGVectorStore always searches by cosine distance
@@ -198,9 +206,12 @@ CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const Colle
             j["table"] = o.schema + "." + table;
             if (existing_rows > 0) action = "replace";
             if (dim) {
-                std::string vname = o.layout == "langchain" ? langchain_vector_index_name(c.id) : llamaindex_vector_index_name(c.name);
+                const TableLayout *tl = find_table_layout(parse_layout(o.layout));
+                std::string vname = o.layout == "langchain" ? langchain_vector_index_name(c.id)
+                                    : tl                    ? tl->vector_index_name(table)
+                                                            : llamaindex_vector_index_name(c.name);
                 auto p = plan_vector_index(qualified(o.schema, table), vname, col, *dim, space, o.index.for_collection(c), rows,
-                                           where, c.name);
+                                           where, c.name, tl ? tl->embedding_column : "embedding");
                 vector_index(vname, p.sql, p.opclass, p.order_expr);
             }
         }
@@ -491,6 +502,7 @@ TargetEstimate estimate_target(PgConnection &pg, const CollectionInfo &c, const 
         } else {
             sample.push_back({fixed_value(8, 8), text(doc ? *doc : ""), meta(i), text(s.ids[i]),
                               external_value(vector_payload)});
+            keys.push_back(text_key_bytes(s.ids[i].size())); // the table layouts' key is the id
         }
         if (native || langchain) add_gin_entries(gin, indexed[i], langchain);
     }

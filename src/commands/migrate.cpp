@@ -689,10 +689,7 @@ void register_migrate(CLI::App &app) {
                   "Leave the database's search settings alone (default: new sessions get Chroma's ef_search and "
                   "hnsw.iterative_scan = relaxed_order)")
         ->envname("CHROMA2PG_NO_SEARCH_SETTINGS");
-    cmd->add_option("--layout", a->layout, "Target tables: native, langchain (PGVector) or llamaindex (PGVectorStore)")
-        ->check(CLI::IsMember({"native", "langchain", "llamaindex"}))
-        ->envname("CHROMA2PG_LAYOUT")
-        ->capture_default_str();
+    add_layout_option(*cmd, a->layout, "Target tables");
     cmd->add_flag("--halfvec", a->halfvec, "Store embeddings as halfvec (half the space, float16 precision)")
         ->envname("CHROMA2PG_HALFVEC");
     cmd->add_flag("--langchain-id-prefix", a->langchain_id_prefix,

@@ -10,6 +10,7 @@
 #include "pipeline/pipeline.hpp"
 #include "sources/http/chroma_http_source.hpp"
 #include "target/index_build.hpp"
+#include "target/table_layout.hpp"
 #include "target/table_names.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
@@ -26,6 +27,9 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
     auto source = open_source(a.src.from, so);
     auto cols = select_collections(*source, a.src);
     require_storable_names(cols);
+    const TableLayout *tl = find_table_layout(parse_layout(a.layout));
+    if (tl && tl->fold_name) // every name of the source: two that fold alike each get a hash
+        for (const auto &c : source->list_collections()) a.opts.source_names.push_back(c.name);
     std::unique_ptr<PgConnection> conn;
     std::string pgvector_version;
     PgvectorPolicy policy;
@@ -78,6 +82,13 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
         row["index_seconds"] = sink->index_seconds();
         row["dimension"] = c.dimension ? nlohmann::ordered_json(*c.dimension) : nlohmann::ordered_json();
         row["space"] = space_name(c.space);
+        if (tl) {
+            // What the app pastes into its store's configuration (docs/layouts.md).
+            auto cfg = tl->client_config(a.opts.schema, sink->table_name(), c);
+            log::info("client_config", fmt::format("{}: {} reads it with {}", c.name, tl->client, tl->snippet(cfg)),
+                      {{"collection", c.name}, {"client_config", cfg}});
+            row["client_config"] = std::move(cfg);
+        }
         summary.push_back(std::move(row));
         total += st.records;
         seconds += st.seconds;

@@ -439,11 +439,7 @@ void register_sync(CLI::App &app) {
                 "See docs/runbook.md.");
     add_source_flags(*cmd, a->src);
     add_target_flags(*cmd, a->to, a->schema);
-    cmd->add_option("--layout", a->layout,
-                    "Target tables to sync: native, langchain (PGVector) or llamaindex (PGVectorStore), as migrated")
-        ->check(CLI::IsMember({"native", "langchain", "llamaindex"}))
-        ->envname("CHROMA2PG_LAYOUT")
-        ->capture_default_str();
+    add_layout_option(*cmd, a->layout, "Target tables to sync, as migrated");
     cmd->add_flag("--langchain-id-prefix", a->langchain_id_prefix,
                   "langchain: ids are stored as '<collection>:<id>' (migrated with --langchain-id-prefix)")
         ->envname("CHROMA2PG_LANGCHAIN_ID_PREFIX");

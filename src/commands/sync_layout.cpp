@@ -11,6 +11,7 @@
 #include "target/langchain_layout.hpp"
 #include "target/llamaindex_layout.hpp"
 #include "target/pg_table_reader.hpp"
+#include "target/table_layout.hpp"
 #include "target/sql_params.hpp"
 #include "util/error.hpp"
 #include "util/interrupt.hpp"
@@ -48,6 +49,7 @@ SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const Collec
                                   const LayoutSyncOptions &o, Progress &progress) {
     SyncCounts n;
     const bool lc = t.layout == Layout::langchain;
+    const TableLayout *tl = find_table_layout(t.layout);
     const bool half = t.column.halfvec;
     const std::string qt = t.qualified_table();
     const bool json_meta = t.metadata_type == "json";
@@ -65,15 +67,19 @@ SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const Collec
         std::sort(have.begin(), have.end(), [](const DigestEntry &a, const DigestEntry &b) { return a.key < b.key; });
 
         pg.exec(std::string("CREATE TEMP TABLE ") + kSeen + " (id text NOT NULL) ON COMMIT DROP");
-        if (lc)
+        if (tl) // the staged rows have the layout's own columns and types
+            pg.exec(std::string("CREATE TEMP TABLE ") + kRows + " ON COMMIT DROP AS SELECT " + tl->copy_columns() +
+                    " FROM " + qt + " WITH NO DATA");
+        else if (lc)
             pg.exec(std::string("CREATE TEMP TABLE ") + kRows + " (id VARCHAR NOT NULL, embedding " + t.column.sql() +
                     ", document VARCHAR, cmetadata JSONB) ON COMMIT DROP");
         else
             pg.exec(std::string("CREATE TEMP TABLE ") + kRows + " (text VARCHAR NOT NULL, metadata_ " + t.metadata_type +
                     ", node_id VARCHAR, embedding " + t.column.sql() + ") ON COMMIT DROP");
-        const std::string rows_copy = std::string("COPY ") + kRows +
-                                      (lc ? " (id, embedding, document, cmetadata)" : " (text, metadata_, node_id, embedding)") +
-                                      " FROM STDIN WITH (FORMAT BINARY)";
+        const std::string rows_cols = tl ? tl->copy_columns()
+                                      : lc ? "id, embedding, document, cmetadata"
+                                           : "text, metadata_, node_id, embedding";
+        const std::string rows_copy = std::string("COPY ") + kRows + " (" + rows_cols + ") FROM STDIN WITH (FORMAT BINARY)";
 
         // 2. The source, batch by batch: every id is seen; new and changed records are staged.
         auto reader = source.read(c, o.batch_size);
@@ -112,7 +118,8 @@ SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const Collec
                     sample = &n.sample_changed;
                 }
                 if (sample->size() < kSampleIds) sample->push_back(b.ids[i]);
-                if (lc) encode_langchain_row(rows, t.column, b, i, c.name, !t.id_prefix.empty());
+                if (tl) tl->encode_row(rows, t.column, json_meta, b, i, c.name);
+                else if (lc) encode_langchain_row(rows, t.column, b, i, c.name, !t.id_prefix.empty());
                 else encode_llamaindex_row(rows, t.column, json_meta, b, i, c.name);
                 any = true;
             }
@@ -129,7 +136,7 @@ SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const Collec
 
         // 3. Removed from the source: the collection's rows whose id was not seen.
         const std::string idc = quote_ident(t.id_column);
-        const std::string gone = " FROM " + qt + " t WHERE " + (lc ? "t." + t.where + " AND " : "") +
+        const std::string gone = " FROM " + qt + " t WHERE " + (t.where.empty() ? "" : "t." + t.where + " AND ") +
                                  "NOT EXISTS (SELECT 1 FROM " + kSeen + " s WHERE s.id = t." + idc + ")";
         n.deleted = std::stoull(pg.scalar("SELECT count(*)" + gone).value_or("0"));
         auto del = pg.exec(fmt::format("SELECT t.{}{} ORDER BY 1 LIMIT {}", idc, gone, kSampleIds));
@@ -159,6 +166,11 @@ SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const Collec
                                    " ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding, document = "
                                    "EXCLUDED.document, cmetadata = EXCLUDED.cmetadata",
                                {t.collection_uuid});
+            } else if (tl) {
+                // Replaced rather than updated: Mastra's key is (namespace, vector_id), LlamaIndex TS's id has defaults.
+                pg.exec("DELETE FROM " + qt + " t USING " + kRows + " s WHERE t." + idc + " = s." + idc +
+                        (t.where.empty() ? "" : " AND t." + t.where));
+                pg.exec("INSERT INTO " + qt + " (" + rows_cols + ") SELECT " + rows_cols + " FROM " + kRows);
             } else {
                 // node_id has no key in PGVectorStore's table: a changed record's row(s) are replaced.
                 pg.exec("DELETE FROM " + qt + " t USING " + kRows + " s WHERE t.node_id = s.node_id");

@@ -153,11 +153,7 @@ void register_verify(CLI::App &app) {
         "Memory: 24 bytes per record per side (ids are hashed), plus the query sample.");
     add_source_flags(*cmd, a->src);
     add_target_flags(*cmd, a->opts.to, a->opts.schema);
-    cmd->add_option("--layout", a->layout,
-                    "Where the records are: native (chroma2pg's tables), langchain (PGVector) or llamaindex (PGVectorStore)")
-        ->check(CLI::IsMember({"native", "langchain", "llamaindex"}))
-        ->envname("CHROMA2PG_LAYOUT")
-        ->capture_default_str();
+    add_layout_option(*cmd, a->layout, "Where the records are");
     cmd->add_flag("--langchain-id-prefix", a->opts.langchain_id_prefix,
                   "langchain: the ids were stored as '<collection>:<id>' (migrate --langchain-id-prefix)")
         ->envname("CHROMA2PG_LANGCHAIN_ID_PREFIX");

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/json_text.hpp"
 #include "core/metadata_json.hpp"
@@ -12,33 +13,46 @@
 #include "target/langchain_layout.hpp"
 #include "target/index_build.hpp"
 #include "target/llamaindex_layout.hpp"
+#include "target/table_layout.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
 namespace c2p {
 
+namespace {
+constexpr std::pair<Layout, const char *> kLayouts[] = {
+    {Layout::native, "native"},           {Layout::langchain, "langchain"}, {Layout::llamaindex, "llamaindex"},
+    {Layout::langchainjs, "langchainjs"}, {Layout::llamaindex_ts, "llamaindex-ts"}, {Layout::mastra, "mastra"},
+    {Layout::pgvectorstore, "pgvectorstore"},
+};
+} // namespace
+
+const std::vector<std::string> &layout_names() {
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> v;
+        for (const auto &[l, n] : kLayouts) v.emplace_back(n);
+        return v;
+    }();
+    return names;
+}
+
 Layout parse_layout(const std::string &s) {
-    if (s == "native") return Layout::native;
-    if (s == "langchain") return Layout::langchain;
-    if (s == "llamaindex") return Layout::llamaindex;
-    throw UsageError("--layout: expected native, langchain or llamaindex, not '" + s + "'");
+    for (const auto &[l, n] : kLayouts)
+        if (s == n) return l;
+    throw UsageError(fmt::format("--layout: expected one of {}, not '{}'", fmt::join(layout_names(), ", "), s));
 }
 
 const char *layout_name(Layout l) {
-    switch (l) {
-    case Layout::native: return "native";
-    case Layout::langchain: return "langchain";
-    case Layout::llamaindex: return "llamaindex";
-    }
+    for (const auto &[x, n] : kLayouts)
+        if (x == l) return n;
     return "native";
 }
 
 std::unique_ptr<LayoutSink> make_layout_sink(const std::string &layout, PgConnection &pg, const LayoutOptions &o) {
-    switch (parse_layout(layout)) {
-    case Layout::native: return nullptr;
-    case Layout::langchain: return std::make_unique<LangchainSink>(pg, o);
-    case Layout::llamaindex: return std::make_unique<LlamaindexSink>(pg, o);
-    }
+    Layout l = parse_layout(layout);
+    if (l == Layout::langchain) return std::make_unique<LangchainSink>(pg, o);
+    if (l == Layout::llamaindex) return std::make_unique<LlamaindexSink>(pg, o);
+    if (const TableLayout *tl = find_table_layout(l)) return std::make_unique<TableLayoutSink>(pg, o, *tl);
     return nullptr;
 }
 
@@ -83,13 +97,13 @@ std::optional<VectorColumn> existing_vector_column(PgConnection &pg, const std::
 
 VectorIndexPlan plan_vector_index(const std::string &qtable, const std::string &index_name, const VectorColumn &col,
                                   uint32_t dim, Space space, const IndexOptions &o, uint64_t rows,
-                                  const std::string &where, const std::string &collection) {
+                                  const std::string &where, const std::string &collection, const std::string &column) {
     VectorIndexPlan p;
     // Which type the index is built on: the column itself when it can be, else a cast expression.
     bool half = col.halfvec || dim > kMaxVectorIndexDims;
     p.on_column = col.dim.has_value() && col.halfvec == half;
     p.param_type = fmt::format("{}({})", half ? "halfvec" : "vector", dim);
-    p.order_expr = p.on_column ? "embedding" : fmt::format("(embedding::{})", p.param_type);
+    p.order_expr = p.on_column ? column : fmt::format("({}::{})", column, p.param_type); // a plain lower-case name
     p.opclass = space_opclass(space, half);
     if (o.method == IndexMethod::none) return p;
     if (o.method == IndexMethod::ivfflat && rows == 0) return p;
@@ -129,17 +143,21 @@ void append_vector(CopyBinaryBuffer &buf, const VectorColumn &col, const RecordB
     buf.halfvec_field(b.embedding(i), b.dim);
 }
 
-std::string framework_metadata_json(const RecordBatch &b, size_t i) {
+std::string framework_metadata_json(const RecordBatch &b, size_t i, DocumentInMetadata doc) {
     const Metadata &m = b.metadatas[i];
-    bool doc_null = !b.documents[i].has_value();
+    const bool doc_null = !b.documents[i].has_value() && doc == DocumentInMetadata::null_marker;
+    const bool doc_text = b.documents[i].has_value() && doc == DocumentInMetadata::text;
     const auto &uri = b.uris[i];
     for (const auto &kv : m)
-        if (kv.first == kDocumentNullKey || kv.first == kUriKey)
+        if (kv.first == kDocumentNullKey || kv.first == kUriKey ||
+            (doc == DocumentInMetadata::text && kv.first == kDocumentTextKey))
             throw DataError(fmt::format("record '{}': its metadata already has the key '{}' that this layout uses to "
                                         "carry {}; it could not be told apart when read back",
                                         b.ids[i], kv.first,
-                                        kv.first == kUriKey ? "the record's uri" : "a record without a document"));
-    if (!doc_null && !uri && m.empty()) return {};
+                                        kv.first == kUriKey           ? "the record's uri"
+                                        : kv.first == kDocumentNullKey ? "a record without a document"
+                                                                       : "the document"));
+    if (!doc_null && !doc_text && !uri && m.empty()) return {};
     std::string out;
     if (m.empty()) out = "{}";
     else append_metadata_json(out, m);
@@ -152,6 +170,11 @@ std::string framework_metadata_json(const RecordBatch &b, size_t i) {
         out += json_value;
     };
     if (doc_null) add(kDocumentNullKey, "true");
+    if (doc_text) {
+        std::string v;
+        json_text::append_string(v, *b.documents[i]);
+        add(kDocumentTextKey, v);
+    }
     if (uri) {
         std::string v;
         json_text::append_string(v, *uri);
@@ -161,11 +184,14 @@ std::string framework_metadata_json(const RecordBatch &b, size_t i) {
     return out;
 }
 
-void framework_row_to_record(std::optional<std::string> &document, std::optional<std::string> &uri, Metadata &meta) {
+void framework_row_to_record(std::optional<std::string> &document, std::optional<std::string> &uri, Metadata &meta,
+                             bool doc_in_text) {
     for (size_t k = 0; k < meta.size();) {
         const auto &[key, value] = meta[k];
         if (key == kUriKey && std::holds_alternative<std::string>(value)) {
             uri = std::get<std::string>(value);
+        } else if (doc_in_text && key == kDocumentTextKey && std::holds_alternative<std::string>(value)) {
+            document = std::get<std::string>(value);
         } else if (key == kDocumentNullKey && std::holds_alternative<bool>(value) && std::get<bool>(value) &&
                    document && document->empty()) {
             document.reset();

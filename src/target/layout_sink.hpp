@@ -16,9 +16,11 @@
 
 namespace c2p {
 
-enum class Layout { native, langchain, llamaindex };
+enum class Layout { native, langchain, llamaindex, langchainjs, llamaindex_ts, mastra, pgvectorstore };
 Layout parse_layout(const std::string &s); // UsageError on anything else
 const char *layout_name(Layout l);
+// Every --layout value, for the options' checks and help.
+const std::vector<std::string> &layout_names();
 
 struct LayoutOptions {
     std::string schema = "public";
@@ -27,6 +29,7 @@ struct LayoutOptions {
     bool replace = false;             // reload a collection that is already there
     bool langchain_id_prefix = false; // langchain: ids become "<collection>:<id>" (ids collide across collections)
     std::string target;               // the connection string: a second session reports index-build progress
+    std::vector<std::string> source_names; // every collection of the source: folded table names must not collide
 };
 
 // Metadata key set to true when a Chroma record had no document: both frameworks need a string
@@ -34,6 +37,11 @@ struct LayoutOptions {
 constexpr const char *kDocumentNullKey = "_chroma_document_null";
 // Metadata key holding the Chroma uri (neither framework has a column for it), only when there is one.
 constexpr const char *kUriKey = "_chroma_uri";
+// Mastra has no document column: its convention is the chunk's text in metadata "text".
+constexpr const char *kDocumentTextKey = "text";
+// What the metadata carries of the document: the null marker (the document column is NOT NULL),
+// nothing (the column is nullable), or the document itself under kDocumentTextKey.
+enum class DocumentInMetadata { null_marker, none, text };
 
 // An embedding column's pgvector type: vector or halfvec, with or without a dimension.
 struct VectorColumn {
@@ -61,7 +69,8 @@ struct VectorIndexPlan {
 // `where`: partial-index predicate (LangChain's shared table), empty for none. DataError above 4,000 dims.
 VectorIndexPlan plan_vector_index(const std::string &qualified_table, const std::string &index_name,
                                   const VectorColumn &col, uint32_t dim, Space space, const IndexOptions &o,
-                                  uint64_t rows, const std::string &where, const std::string &collection);
+                                  uint64_t rows, const std::string &where, const std::string &collection,
+                                  const std::string &column = "embedding");
 // A framework layout sink: one transaction per collection (DDL, binary COPY, index, ANALYZE, COMMIT).
 // The base owns the transaction, the COPY stream and the finish/abort tail; a layout says its DDL
 // (prepare), how a record becomes a COPY tuple (encode_row), and which index to build.
@@ -118,9 +127,12 @@ void append_vector(CopyBinaryBuffer &buf, const VectorColumn &col, const RecordB
 // Metadata JSON for a framework row: Chroma's metadata with types kept, plus kDocumentNullKey for a
 // null document and kUriKey for a uri. Empty string: SQL NULL (no metadata, a document, no uri).
 // DataError when the metadata already has one of those keys (the row could not be read back exactly).
-std::string framework_metadata_json(const RecordBatch &b, size_t i);
+std::string framework_metadata_json(const RecordBatch &b, size_t i,
+                                    DocumentInMetadata doc = DocumentInMetadata::null_marker);
 // The reverse, for a row read back from a framework table: kUriKey (a string) becomes the uri,
 // kDocumentNullKey = true with the text '' becomes a null document; both keys leave the metadata.
-void framework_row_to_record(std::optional<std::string> &document, std::optional<std::string> &uri, Metadata &meta);
+// With doc_in_text, a string kDocumentTextKey becomes the document (Mastra).
+void framework_row_to_record(std::optional<std::string> &document, std::optional<std::string> &uri, Metadata &meta,
+                             bool doc_in_text = false);
 
 } // namespace c2p

@@ -5,6 +5,7 @@
 #include "target/langchain_layout.hpp"
 #include "target/llamaindex_layout.hpp"
 #include "target/native_layout.hpp"
+#include "target/table_layout.hpp"
 
 namespace c2p {
 
@@ -49,6 +50,22 @@ std::optional<TargetCollection> locate_layout_target(PgConnection &pg, Layout la
         else t.column = *col;
         return t;
     }
+    if (const TableLayout *tl = find_table_layout(layout)) {
+        // A folded name may hold another collection (chroma2pg's comment says which): then the hashed one.
+        for (bool taken : {false, true}) {
+            if (taken && !tl->fold_name) break;
+            std::string table = table_layout_table(*tl, c.name, taken);
+            auto col = existing_vector_column(pg, schema, table, tl->embedding_column);
+            if (!col || (tl->fold_name && table_layout_owned_by_other(pg, schema, table, c))) continue;
+            t.table = table;
+            t.column = *col;
+            t.id_column = tl->id_column;
+            t.where = tl->rows_predicate;
+            t.metadata_type = existing_column_type(pg, schema, table, tl->metadata_column).value_or("jsonb");
+            return t;
+        }
+        return std::nullopt;
+    }
     if (layout == Layout::llamaindex) {
         t.table = llamaindex_table_name(c.name);
         auto col = existing_vector_column(pg, schema, t.table, "embedding");
@@ -74,7 +91,10 @@ PgTableReadOptions read_options(const TargetCollection &t, uint32_t dim) {
     o.digest_column.clear();
     o.framework_markers = true;
     o.id_prefix = t.id_prefix;
-    if (t.layout == Layout::langchain) {
+    if (const TableLayout *tl = find_table_layout(t.layout)) {
+        tl->read_mapping(o);
+        o.metadata_json = t.metadata_type == "json";
+    } else if (t.layout == Layout::langchain) {
         o.metadata_column = "cmetadata";
     } else {
         o.document_column = "text";

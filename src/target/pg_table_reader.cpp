@@ -60,7 +60,7 @@ PgTableReader::PgTableReader(PgConnection &pg, PgTableReadOptions opts, size_t b
     auto col = [](const std::string &c, const char *type) {
         return c.empty() ? std::string("NULL::") + type : quote_ident(c);
     };
-    std::string sql = "COPY (SELECT " + quote_ident(opts_.id_column) + ", embedding, " + col(opts_.document_column, "text") +
+    std::string sql = "COPY (SELECT " + quote_ident(opts_.id_column) + ", " + quote_ident(opts_.embedding_column) + ", " + col(opts_.document_column, "text") +
                       ", " + col(opts_.uri_column, "text") + ", " + col(opts_.metadata_column, "jsonb") + ", " +
                       col(opts_.digest_column, "bytea") + " FROM " + quote_ident(opts_.schema) + "." +
                       quote_ident(opts_.table);
@@ -173,7 +173,8 @@ bool PgTableReader::parse_tuple(RecordBatch &out) {
             throw DataError("table " + opts_.table + ": record '" + out.ids.back() + "': " + e.what());
         }
     }
-    if (opts_.framework_markers) framework_row_to_record(out.documents.back(), out.uris.back(), out.metadatas.back());
+    if (opts_.framework_markers) framework_row_to_record(out.documents.back(), out.uris.back(), out.metadatas.back(),
+                                                            opts_.document_in_metadata);
     if (fl[5] == 16) {
         Digest d;
         std::memcpy(d.data(), fp[5], 16);

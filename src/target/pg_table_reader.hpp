@@ -19,11 +19,12 @@ struct PgTableReadOptions {
     std::string where;         // optional SQL predicate (no parameters), e.g. "id IN ('a','b')"
     // Column names: the native table's by default; a framework layout maps its own (uri/digest empty: none).
     std::string id_column = "id", document_column = "document", uri_column = "uri", metadata_column = "metadata",
-                digest_column = "digest";
+                digest_column = "digest", embedding_column = "embedding";
     bool metadata_json = false;    // the metadata column is json (its text), not jsonb
     bool halfvec = false;          // the embedding column is halfvec: float16 values, widened exactly
     std::string id_prefix;         // stripped from the ids that start with it (langchain --langchain-id-prefix)
-    bool framework_markers = false; // langchain/llamaindex: kUriKey / kDocumentNullKey back to uri / document
+    bool framework_markers = false; // framework layouts: kUriKey / kDocumentNullKey back to uri / document
+    bool document_in_metadata = false; // mastra: the document is the metadata key 'text'
 };
 
 // Streams `SELECT id, embedding, document, uri, metadata, digest` through COPY (FORMAT BINARY):

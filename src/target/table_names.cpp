@@ -8,9 +8,10 @@
 #include "util/log.hpp"
 
 namespace c2p {
-namespace {
 
 std::string short_hash(const std::string &s) { return fmt::format("{:08x}", static_cast<uint32_t>(XXH64(s.data(), s.size(), 0))); }
+
+namespace {
 
 bool plain(const std::string &s) {
     if (s.empty()) return false;

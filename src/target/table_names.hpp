@@ -13,6 +13,8 @@ constexpr size_t kMaxIdentBytes = 63; // NAMEDATALEN - 1
 // "c2p_<name>" when the name is already a plain lowercase identifier; otherwise a sanitised,
 // truncated form plus a hash of the original name, so two names that sanitise alike stay distinct.
 std::string derive_table_name(const std::string &collection_name, const std::string &prefix = "c2p_");
+// 8 hex digits of a hash of s: keeps apart two names that sanitise alike.
+std::string short_hash(const std::string &s);
 // `base` + `suffix`, truncating `base` (on a UTF-8 boundary, with a hash) to stay within 63 bytes.
 std::string fit_identifier(const std::string &base, const std::string &suffix);
 // PostgreSQL text holds neither NUL nor invalid UTF-8, so a collection name with either (possible in a

@@ -5,6 +5,7 @@
 #include "target/langchain_layout.hpp"
 #include "target/llamaindex_layout.hpp"
 #include "target/native_layout.hpp"
+#include "target/table_layout.hpp"
 #include "verify/registry_check.hpp"
 
 namespace c2p {
@@ -57,7 +58,7 @@ struct Want {
 
 // Compares a table's columns with what the framework creates; `embedding` is checked by the caller.
 void check_columns(const std::vector<Column> &have, const std::vector<Want> &want, const std::string &n,
-                   const std::string &table, const char *framework, SchemaCheck &sc) {
+                   const std::string &table, const std::string &framework, SchemaCheck &sc) {
     for (const auto &w : want) {
         const Column *c = nullptr;
         for (const auto &h : have)
@@ -92,7 +93,8 @@ void check_columns(const std::vector<Column> &have, const std::vector<Want> &wan
 
 std::string layout_index_opclass(const TargetCollection &t, Space space, uint32_t dim) {
     // LlamaIndex's PGVectorStore always orders by cosine distance; LangChain by the configured strategy.
-    Space s = t.layout == Layout::llamaindex ? Space::cosine : space;
+    const TableLayout *tl = find_table_layout(t.layout);
+    Space s = t.layout == Layout::llamaindex ? Space::cosine : tl ? tl->search_space(space) : space;
     return space_opclass(s, t.column.halfvec || dim > kMaxVectorIndexDims);
 }
 
@@ -102,14 +104,17 @@ SchemaCheck check_layout_schema(PgConnection &pg, const TargetCollection &t, con
     const std::string qt = t.qualified_table();
     const std::string table = t.schema + "." + t.table;
     const bool lc = t.layout == Layout::langchain;
-    const char *framework = lc ? "LangChain's PGVector" : "LlamaIndex's PGVectorStore";
+    const TableLayout *tl = find_table_layout(t.layout);
+    const std::string framework = tl ? tl->client : lc ? "LangChain's PGVector" : "LlamaIndex's PGVectorStore";
     sc.table_bytes = std::stoull(pg.scalar("SELECT pg_table_size(" + quote_literal(qt) + "::regclass)").value_or("0"));
     sc.column_type = t.column.sql();
 
     // Columns, keys and the framework's own indexes.
     const std::string vc = "character varying";
     std::vector<Want> want;
-    if (lc) {
+    if (tl) {
+        for (const auto &c : tl->columns) want.push_back({c.name.c_str(), c.types, c.not_null});
+    } else if (lc) {
         const std::string qc = qualified(t.schema, kLangchainCollections);
         check_columns(table_columns(pg, qc),
                       {{"uuid", {"uuid"}, true}, {"name", {vc}, true}, {"cmetadata", {"json", "jsonb"}, false}}, n,
@@ -131,8 +136,21 @@ SchemaCheck check_layout_schema(PgConnection &pg, const TargetCollection &t, con
     check_columns(cols, want, n, table, framework, sc);
     auto cons = constraint_defs(pg, qt);
     auto idefs = index_defs(pg, qt);
-    if (!any_contains(cons, "PRIMARY KEY (id)"))
+    if (tl) {
+        // The Chroma id is unique: a key on it (Mastra: unique per namespace).
+        bool unique = false;
+        for (const auto &d : idefs)
+            unique = unique || (d.find("UNIQUE INDEX") != std::string::npos &&
+                                (d.find("(" + tl->id_column + ")") != std::string::npos ||
+                                 d.find(", " + tl->id_column + ")") != std::string::npos));
+        if (!unique)
+            sc.warnings.push_back(fmt::format("collection '{}': table {} has no unique index on {}: the same Chroma id "
+                                              "could be stored twice",
+                                              n, table, tl->id_column));
+        for (const auto &w : tl->caveats(src)) sc.warnings.push_back(w);
+    } else if (!any_contains(cons, "PRIMARY KEY (id)")) {
         sc.failures.push_back(fmt::format("collection '{}': table {} has no primary key on id", n, table));
+    }
     if (lc) {
         bool fk = false;
         for (const auto &d : cons)
@@ -147,7 +165,7 @@ SchemaCheck check_layout_schema(PgConnection &pg, const TargetCollection &t, con
             sc.warnings.push_back(fmt::format("collection '{}': the GIN index ix_cmetadata_gin on {}.cmetadata is "
                                               "missing: metadata filters scan every row",
                                               n, table));
-    } else {
+    } else if (!tl) {
         for (const auto &c : cols)
             if (c.name == "id" && c.default_expr.find("nextval(") == std::string::npos)
                 sc.failures.push_back(fmt::format("collection '{}': {}.id has no sequence default (BIGSERIAL): "
@@ -169,7 +187,7 @@ SchemaCheck check_layout_schema(PgConnection &pg, const TargetCollection &t, con
         sc.failures.push_back(fmt::format("collection '{}': column {}.embedding is {}, the source has {} dimensions", n,
                                           table, t.column.sql(), *src.dimension));
     }
-    if (!lc && src.space != Space::cosine)
+    if (t.layout == Layout::llamaindex && src.space != Space::cosine)
         sc.warnings.push_back(fmt::format("collection '{}' uses the {} space but LlamaIndex's PGVectorStore always "
                                           "searches by cosine distance: its nearest neighbours equal Chroma's only for "
                                           "normalised vectors",
@@ -205,7 +223,9 @@ SchemaCheck check_layout_schema(PgConnection &pg, const TargetCollection &t, con
     // The vector index: this collection's, with the operator class the framework's query uses.
     if (!dim) return sc;
     std::vector<VectorIndexInfo> found = vector_indexes(pg, qt);
-    std::string name = lc ? langchain_vector_index_name(t.collection_uuid) : llamaindex_vector_index_name(src.name);
+    std::string name = tl ? tl->vector_index_name(t.table)
+                       : lc ? langchain_vector_index_name(t.collection_uuid)
+                            : llamaindex_vector_index_name(src.name);
     std::vector<VectorIndexInfo> mine;
     for (const auto &ix : found) {
         bool partial = ix.definition.find(" WHERE ") != std::string::npos;
@@ -235,7 +255,8 @@ SchemaCheck check_layout_schema(PgConnection &pg, const TargetCollection &t, con
         sc.failures.push_back(fmt::format("collection '{}': vector index {} uses {}, but {} searches this collection "
                                           "with {}, which needs {}: the index cannot serve its queries",
                                           n, ix.name, ix.opclass, framework,
-                                          space_operator(lc ? src.space : Space::cosine), want_opclass));
+                                          space_operator(tl ? tl->search_space(src.space) : lc ? src.space : Space::cosine),
+                                          want_opclass));
     else if (want_expr && ix.definition.find(expr) == std::string::npos)
         sc.failures.push_back(fmt::format("collection '{}': vector index {} is not on the expression (embedding{}) "
                                           "that {} dimensions need",

@@ -98,11 +98,12 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
     const std::string op = space_operator(t.space), iop = space_operator(ispace);
     // The query vector's type: the column's (a halfvec column has no operator with vector).
     const std::string param = t.halfvec_column ? fmt::format("halfvec({})", dim) : "vector";
-    auto dist = [&](const std::string &oper) { return fmt::format("embedding {} $1::{}", oper, param); };
+    const std::string &ec = t.embedding_column;
+    auto dist = [&](const std::string &oper) { return fmt::format("{} {} $1::{}", ec, oper, param); };
     // A vector column above 2,000 dimensions is indexed through a halfvec expression, which the query must repeat.
     const bool expr_index = !t.halfvec_column && dim > kMaxVectorIndexDims;
     const std::string ord =
-        expr_index ? fmt::format("embedding::halfvec({0}) {1} $1::vector::halfvec({0})", dim, iop) : dist(iop);
+        expr_index ? fmt::format("{2}::halfvec({0}) {1} $1::vector::halfvec({0})", dim, iop, ec) : dist(iop);
     // WHERE for the collection's rows (a shared table) and an optional metadata filter.
     auto where_of = [&](const std::string &filter) {
         std::string w = t.filter;

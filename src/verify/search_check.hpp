@@ -40,6 +40,7 @@ struct SearchTarget {
     bool halfvec_column = false; // the column is halfvec: the query is cast to halfvec(dim)
     std::optional<Space> index_space; // the operator the index serves when not the space's (llamaindex: cosine)
     std::string metadata_expr = "metadata"; // the jsonb/json metadata column (langchain cmetadata, llamaindex metadata_)
+    std::string embedding_column = "embedding"; // llamaindex-ts: embeddings
 };
 
 struct QuerySample {

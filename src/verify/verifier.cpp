@@ -11,6 +11,7 @@
 #include "target/llamaindex_layout.hpp"
 #include "target/native_layout.hpp"
 #include "target/pg_connection.hpp"
+#include "target/table_layout.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/version_info.hpp"
@@ -134,7 +135,15 @@ json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_c
         SearchTarget st{t.schema, t.table, cr.dim, c.space, "", "", ""};
         st.filter = t.where;
         st.halfvec_column = t.column.halfvec;
-        if (t.layout == Layout::llamaindex) {
+        const TableLayout *tl = find_table_layout(t.layout);
+        if (tl) {
+            // Every row chroma2pg wrote holds the client's constant (collection 'data', namespace 'default'); with
+            // it in the query a forced index plan would take the btree index on that column instead.
+            st.filter.clear();
+            st.id_expr = quote_ident(t.id_column);
+            st.embedding_column = tl->embedding_column;
+            if (tl->cosine_only) st.index_space = Space::cosine;
+        } else if (t.layout == Layout::llamaindex) {
             st.id_expr = quote_ident(t.id_column);
             st.index_space = Space::cosine;
         } else if (!t.id_prefix.empty()) {
@@ -150,7 +159,10 @@ json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_c
             st.index_method = sc.index->method;
             st.index_options = sc.index->options;
         }
-        st.metadata_expr = t.layout == Layout::langchain ? "cmetadata" : t.layout == Layout::llamaindex ? "metadata_" : "metadata";
+        st.metadata_expr = tl                                ? quote_ident(tl->metadata_column)
+                           : t.layout == Layout::langchain  ? "cmetadata"
+                           : t.layout == Layout::llamaindex ? "metadata_"
+                                                            : "metadata";
         SearchOptions so = o.search;
         so.fresh_session = true;
         so.session_target = o.to;
@@ -198,7 +210,10 @@ json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_c
                 not_migrated(c, cj, cf,
                              o.layout == Layout::langchain
                                  ? fmt::format("no row in {}.{} with its id or name", o.schema, kLangchainCollections)
-                                 : fmt::format("no table {}.{}", o.schema, llamaindex_table_name(c.name)));
+                                 : fmt::format("no table {}.{}", o.schema,
+                                               find_table_layout(o.layout)
+                                                   ? table_layout_table(*find_table_layout(o.layout), c.name)
+                                                   : llamaindex_table_name(c.name)));
             } else if (t->table.empty()) {
                 // Registered by LangChain's layout as an empty collection of unknown dimension: no embedding table.
                 cj["table"] = nullptr;

@@ -1,0 +1,180 @@
+#include "target/table_layout.hpp"
+
+#include <fmt/format.h>
+
+#include "target/pg_table_reader.hpp"
+#include "target/table_names.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+namespace c2p {
+
+const std::vector<const TableLayout *> &table_layout_registry() {
+    static const std::vector<const TableLayout *> all = {
+        &langchainjs_layout(),
+        &llamaindex_ts_layout(),
+        &mastra_layout(),
+        &pgvectorstore_layout(),
+    };
+    return all;
+}
+
+const TableLayout *find_table_layout(Layout l) {
+    for (const TableLayout *tl : table_layout_registry())
+        if (tl->layout == l) return tl;
+    return nullptr;
+}
+
+std::string table_layout_table(const TableLayout &tl, const std::string &name, bool taken) {
+    if (!tl.fold_name) {
+        // PostgreSQL cuts a longer identifier to 63 bytes, the client's as well: both end up the same.
+        std::string t = name;
+        if (t.size() > kMaxIdentBytes) t.resize(kMaxIdentBytes);
+        return t;
+    }
+    std::string f;
+    for (char ch : name) {
+        if (ch >= 'A' && ch <= 'Z') f += static_cast<char>(ch - 'A' + 'a');
+        else if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_') f += ch;
+        else f += '_';
+    }
+    if (f.empty() || (f[0] >= '0' && f[0] <= '9')) f.insert(0, "c_");
+    if (!taken && f.size() <= tl.max_table_bytes) return f;
+    std::string h = "_" + short_hash(name);
+    f.resize(std::min(f.size(), tl.max_table_bytes - h.size()));
+    return f + h;
+}
+
+std::string table_layout_comment(const CollectionInfo &c) {
+    return fmt::format("chroma2pg: Chroma collection \"{}\"", c.name);
+}
+
+std::vector<std::string> TableLayout::caveats(const CollectionInfo &c) const {
+    std::vector<std::string> out;
+    if (cosine_only && c.space != Space::cosine)
+        out.push_back(fmt::format("collection '{}' uses the {} space but {} always searches by cosine distance: the "
+                                  "index is built for cosine; nearest neighbours differ from Chroma's unless the "
+                                  "vectors are normalised",
+                                  c.name, space_name(c.space), client));
+    return out;
+}
+
+std::string TableLayout::copy_columns() const {
+    std::string s = quote_ident(id_column);
+    if (document != DocumentStore::metadata_text) s += ", " + quote_ident(document_column);
+    return s + ", " + quote_ident(metadata_column) + ", " + quote_ident(embedding_column);
+}
+
+void TableLayout::encode_row(CopyBinaryBuffer &buf, const VectorColumn &col, bool json_column, const RecordBatch &b,
+                             size_t i, const std::string &collection) const {
+    const bool doc_column = document != DocumentStore::metadata_text;
+    buf.begin_tuple(doc_column ? 4 : 3);
+    buf.text_field(b.ids[i]);
+    const auto &doc = b.documents[i];
+    if (document == DocumentStore::empty_with_marker) buf.text_field(doc ? std::string_view(*doc) : std::string_view());
+    else if (document == DocumentStore::nullable) {
+        if (doc) buf.text_field(*doc);
+        else buf.null_field();
+    }
+    std::string meta;
+    try {
+        meta = framework_metadata_json(b, i,
+                                       document == DocumentStore::empty_with_marker ? DocumentInMetadata::null_marker
+                                       : document == DocumentStore::metadata_text   ? DocumentInMetadata::text
+                                                                                    : DocumentInMetadata::none);
+    } catch (const DataError &e) {
+        throw DataError(fmt::format("collection '{}': {} (--layout {})", collection, e.what(), name));
+    }
+    if (meta.empty() && empty_metadata_object) meta = "{}";
+    if (meta.empty()) buf.null_field();
+    else if (json_column) buf.text_field(meta); // json's binary form is its text
+    else buf.jsonb_field(meta);
+    append_vector(buf, col, b, i, collection);
+}
+
+void TableLayout::read_mapping(PgTableReadOptions &o) const {
+    o.id_column = id_column;
+    o.document_column = document == DocumentStore::metadata_text ? "" : document_column;
+    o.metadata_column = metadata_column;
+    o.embedding_column = embedding_column;
+    o.uri_column.clear();
+    o.digest_column.clear();
+    o.framework_markers = true;
+    o.document_in_metadata = document == DocumentStore::metadata_text;
+}
+
+// ---- the load
+
+namespace {
+// The Chroma collection a table's comment names, nullopt when the table has none of ours.
+std::optional<std::string> table_comment(PgConnection &pg, const std::string &schema, const std::string &table) {
+    return pg.scalar("SELECT obj_description(to_regclass($1), 'pg_class')", {qualified(schema, table)});
+}
+} // namespace
+
+bool table_layout_owned_by_other(PgConnection &pg, const std::string &schema, const std::string &table,
+                                 const CollectionInfo &c) {
+    auto comment = table_comment(pg, schema, table);
+    return comment && comment->rfind("chroma2pg: ", 0) == 0 && *comment != table_layout_comment(c);
+}
+
+std::string TableLayoutSink::prepare() {
+    const CollectionInfo &c = info_;
+    const std::string &s = o_.schema;
+    ensure_schema(pg_, s);
+    table_ = table_layout_table(tl_, c.name);
+    if (tl_.fold_name) {
+        bool taken = table_layout_owned_by_other(pg_, s, table_, c);
+        for (const auto &other : o_.source_names)
+            taken = taken || (other != c.name && table_layout_table(tl_, other) == table_);
+        if (taken) table_ = table_layout_table(tl_, c.name, true);
+    }
+    for (const auto &w : tl_.caveats(c)) log::warn("layout_caveat", w, {{"collection", c.name}});
+    const std::string qt = qualified(s, table_);
+    if (auto existing = existing_vector_column(pg_, s, table_, tl_.embedding_column)) {
+        col_ = *existing;
+        if (col_.dim && c.dimension && *col_.dim != *c.dimension)
+            throw DataError(fmt::format("collection '{}' has {} dimensions but {}.{}.{} is {}; drop the table or pass "
+                                        "--schema to migrate elsewhere",
+                                        c.name, *c.dimension, s, table_, tl_.embedding_column, col_.sql()));
+        json_column_ = existing_column_type(pg_, s, table_, tl_.metadata_column).value_or("jsonb") == "json";
+        auto n = pg_.scalar("SELECT count(*) FROM " + qt);
+        if (n && *n != "0" && !o_.replace)
+            throw UsageError(fmt::format("already migrated: '{}' ({}.{}, {} rows); pass --replace to reload it from the "
+                                         "source, or run `chroma2pg sync --layout {}` to apply only the changes",
+                                         c.name, s, table_, *n, tl_.name));
+        pg_.exec("TRUNCATE " + qt + " RESTART IDENTITY");
+    } else {
+        // vector(n) needs n: an empty collection of unknown dimension gets an untyped column.
+        col_ = VectorColumn{o_.halfvec, c.dimension};
+        pg_.exec(tl_.create_table_sql(s, table_, col_.sql()));
+        json_column_ = tl_.metadata_json;
+    }
+    for (const auto &sql : tl_.secondary_index_sql(s, table_)) pg_.exec(sql);
+    pg_.exec("COMMENT ON TABLE " + qt + " IS " + quote_literal(table_layout_comment(c)));
+    // The vector index is rebuilt after the load: one build instead of an insert per row.
+    pg_.exec("DROP INDEX IF EXISTS " + qualified(s, tl_.vector_index_name(table_)));
+    return "COPY " + qt + " (" + tl_.copy_columns() + ") FROM STDIN WITH (FORMAT BINARY)";
+}
+
+void TableLayoutSink::encode_row(const RecordBatch &b, size_t i) {
+    tl_.encode_row(buf_, col_, json_column_, b, i, info_.name);
+}
+
+std::optional<VectorIndexPlan> TableLayoutSink::index_plan() {
+    uint32_t dim = col_.dim ? *col_.dim : info_.dimension.value_or(0);
+    if (dim == 0) return std::nullopt;
+    return plan_vector_index(qualified(o_.schema, table_), tl_.vector_index_name(table_), col_, dim,
+                             tl_.search_space(info_.space), o_.index.for_collection(info_), rows_, "", info_.name,
+                             tl_.embedding_column);
+}
+
+std::string TableLayoutSink::expression_index_advice(const VectorIndexPlan &p) const {
+    return fmt::format("collection '{}': the index is on {}; {}'s own query orders by `{}` and will not use it (exact "
+                       "search). Rerun with --halfvec (a halfvec column the client's query uses as is)",
+                       info_.name, p.order_expr, tl_.client, tl_.embedding_column);
+}
+
+std::vector<std::string> TableLayoutSink::analyze_tables() const { return {qualified(o_.schema, table_)}; }
+
+} // namespace c2p
