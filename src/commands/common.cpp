@@ -79,6 +79,18 @@ void add_target_flags(CLI::App &cmd, std::string &to, std::string &schema) {
     add_pg_wait_flags(cmd);
 }
 
+CLI::Validator memory_setting_check() {
+    return CLI::Validator(
+        [](std::string &v) -> std::string {
+            size_t i = 0;
+            while (i < v.size() && v[i] >= '0' && v[i] <= '9') ++i;
+            std::string unit = v.substr(i);
+            if (i > 0 && (unit.empty() || unit == "kB" || unit == "MB" || unit == "GB" || unit == "TB")) return {};
+            return "expected a size such as 512MB or 2GB (units kB, MB, GB, TB, as PostgreSQL writes them), not '" + v + "'";
+        },
+        "SIZE");
+}
+
 void add_layout_option(CLI::App &cmd, std::string &layout, const std::string &what) {
     cmd.add_option("--layout", layout,
                    what + ": native (chroma2pg's tables), langchain (LangChain PGVector), llamaindex (LlamaIndex "

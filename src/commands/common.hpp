@@ -34,6 +34,8 @@ void add_source_flags(CLI::App &cmd, SourceFlags &f, bool with_collections = tru
 void add_collection_flags(CLI::App &cmd, std::vector<std::string> &only, std::vector<std::string> &exclude);
 // Registers --to (libpq conninfo or URL; DATABASE_URL / PG* when absent) and --schema.
 void add_target_flags(CLI::App &cmd, std::string &to, std::string &schema);
+// Accepts what PostgreSQL accepts for a memory setting: a number with an optional kB, MB, GB or TB.
+CLI::Validator memory_setting_check();
 // Registers --layout (env CHROMA2PG_LAYOUT): `what` says what the layout is for this command.
 void add_layout_option(CLI::App &cmd, std::string &layout, const std::string &what);
 // Registers --pg-timeout and --pg-connect-wait (pg_settings()); add_target_flags includes them.

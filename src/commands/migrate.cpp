@@ -674,8 +674,15 @@ void register_migrate(CLI::App &app) {
     cmd->add_option("--ivfflat-lists", a->idx.ivfflat_lists, "IVFFlat lists (default: rows/1000, sqrt(rows) above 1M)")
         ->envname("CHROMA2PG_IVFFLAT_LISTS");
     cmd->add_option("--maintenance-work-mem", a->idx.maintenance_work_mem,
-                    "maintenance_work_mem for the index build (e.g. 1GB; default: the server's)")
-        ->envname("CHROMA2PG_MAINTENANCE_WORK_MEM");
+                    "maintenance_work_mem for the index builds (e.g. 1GB; default: the HNSW graph's estimated size "
+                    "when the server's setting is smaller, up to --max-maintenance-work-mem)")
+        ->envname("CHROMA2PG_MAINTENANCE_WORK_MEM")
+        ->check(memory_setting_check());
+    cmd->add_option("--max-maintenance-work-mem", a->idx.max_maintenance_work_mem,
+                    "The most maintenance_work_mem chroma2pg sets by itself for one HNSW build")
+        ->envname("CHROMA2PG_MAX_MAINTENANCE_WORK_MEM")
+        ->check(memory_setting_check())
+        ->capture_default_str();
     cmd->add_option_function<std::string>(
            "--metadata-index", [a](const std::string &v) { a->idx.metadata_gin = v == "gin"; },
            "GIN index on metadata for filtered search: gin (default) or none (build it later with CREATE INDEX)")

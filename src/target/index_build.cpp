@@ -21,7 +21,7 @@ PgvectorPolicy apply_pgvector_policy(const std::string &extversion, IndexOptions
 }
 
 void set_index_build_session(PgConnection &pg, const IndexOptions &o, int jobs) {
-    if (!o.maintenance_work_mem.empty())
+    if (!o.maintenance_work_mem.empty()) // the vector index build sizes its own (build_vector_index)
         pg.exec("SET LOCAL maintenance_work_mem = " + quote_literal(o.maintenance_work_mem));
     if (!o.parallel_build) {
         // pgvector issue 959: a parallel HNSW build can overflow a buffer before 0.8.2.
@@ -45,13 +45,85 @@ std::string describe_index_progress(const std::string &phase, long long done, lo
     return s;
 }
 
-void build_vector_index(PgConnection &pg, const std::string &target, const std::string &collection, uint64_t rows,
-                        const std::string &sql) {
+uint64_t hnsw_build_memory(uint64_t rows, uint32_t dim, bool halfvec, int m) {
+    const uint64_t value = 8 + (halfvec ? 2ull : 4ull) * dim; // the varlena copy of the vector
+    const uint64_t candidate = 16;                             // a neighbour: element pointer + distance
+    const uint64_t mm = uint64_t(std::max(m, 2));
+    // Layer 0 holds 2m neighbours; a fraction 1/(m-1) of the elements have upper layers of m each.
+    const uint64_t neighbours = candidate * (2 * mm + mm / (mm - 1) + 1);
+    const uint64_t element = 160; // the element, its neighbour arrays' headers, allocator overhead
+    return rows * (value + neighbours + element);
+}
+
+namespace {
+
+// maintenance_work_mem for this build, set with SET LOCAL when it should change; says why.
+void size_build_memory(PgConnection &pg, const std::string &collection, const IndexBuildShape &shape,
+                       const IndexOptions &o) {
+    if (!o.maintenance_work_mem.empty()) {
+        pg.exec("SET LOCAL maintenance_work_mem = " + quote_literal(o.maintenance_work_mem));
+        return;
+    }
+    const uint64_t graph = hnsw_build_memory(shape.rows, shape.dim, shape.halfvec, o.hnsw_m);
+    auto r = pg.exec_params("SELECT (SELECT setting::bigint * 1024 FROM pg_settings WHERE name = "
+                            "'maintenance_work_mem'), pg_size_bytes($1)",
+                            {o.max_maintenance_work_mem});
+    const uint64_t have = std::stoull(r.text(0, 0)), cap = std::stoull(r.text(0, 1));
+    const std::string what = fmt::format("the graph of {} × {} needs about {}", shape.rows, shape.dim,
+                                         human_bytes(double(graph)));
+    if (have >= graph) return; // the server's setting holds it already
+    const uint64_t set = std::min(graph, cap);
+    if (set > have) pg.exec(fmt::format("SET LOCAL maintenance_work_mem = '{}kB'", (set + 1023) / 1024));
+    if (graph <= cap)
+        log::info("index_memory",
+                  fmt::format("collection '{}': maintenance_work_mem {} for its HNSW build ({}; the server's is {})",
+                              collection, human_bytes(double(set)), what, human_bytes(double(have))),
+                  {{"collection", collection}, {"maintenance_work_mem", set}, {"graph_bytes", graph}});
+    else
+        log::warn("index_memory",
+                  fmt::format("collection '{}': {}, more than --max-maintenance-work-mem {}: the build runs with {} "
+                              "and slows down once the graph outgrows it; raise --max-maintenance-work-mem (the "
+                              "server must have the memory) to build faster",
+                              collection, what, o.max_maintenance_work_mem, human_bytes(double(std::max(set, have)))),
+                  {{"collection", collection}, {"maintenance_work_mem", std::max(set, have)}, {"graph_bytes", graph}});
+}
+
+bool is_shared_memory_shortage(const std::string &msg) {
+    return msg.find("shared memory segment") != std::string::npos;
+}
+
+} // namespace
+
+void build_vector_index(PgConnection &pg, const std::string &target, const std::string &collection,
+                        const IndexBuildShape &shape, const IndexOptions &o, const std::string &sql) {
+    const bool hnsw = sql.find("USING hnsw") != std::string::npos;
+    if (hnsw) size_build_memory(pg, collection, shape, o);
+    else if (!o.maintenance_work_mem.empty())
+        pg.exec("SET LOCAL maintenance_work_mem = " + quote_literal(o.maintenance_work_mem));
     log::info("index", fmt::format("collection '{}': building the vector index", collection),
               {{"collection", collection}, {"sql", sql}});
-    std::optional<IndexBuildWatch> watch;
-    if (!target.empty()) watch.emplace(target, PQbackendPID(pg.raw()), collection, rows);
-    pg.exec(sql);
+    pg.exec("SAVEPOINT c2p_index_build");
+    try {
+        std::optional<IndexBuildWatch> watch;
+        if (!target.empty()) watch.emplace(target, PQbackendPID(pg.raw()), collection, shape.rows);
+        pg.exec(sql);
+    } catch (const PgRefused &e) {
+        // A parallel build keeps the graph in dynamic shared memory (/dev/shm), which may be smaller than
+        // maintenance_work_mem; a build without workers keeps it in the backend's own memory.
+        if (!is_shared_memory_shortage(e.what())) throw;
+        log::warn("index_shared_memory",
+                  fmt::format("collection '{}': the server could not give the parallel index build its shared memory "
+                              "({}); building again without parallel workers (slower). To build in parallel, give the "
+                              "server more /dev/shm (Docker: shm_size) or lower --maintenance-work-mem",
+                              collection, e.what()),
+                  {{"collection", collection}});
+        pg.exec("ROLLBACK TO SAVEPOINT c2p_index_build");
+        pg.exec("SET LOCAL max_parallel_maintenance_workers = 0");
+        std::optional<IndexBuildWatch> watch;
+        if (!target.empty()) watch.emplace(target, PQbackendPID(pg.raw()), collection, shape.rows);
+        pg.exec(sql);
+    }
+    pg.exec("RELEASE SAVEPOINT c2p_index_build");
 }
 
 IndexBuildWatch::IndexBuildWatch(std::string target, int pid, std::string collection, uint64_t rows, double period_s)

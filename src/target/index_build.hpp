@@ -48,10 +48,26 @@ private:
     std::thread thread_;
 };
 
-// Runs a vector index's CREATE INDEX on pg for `collection`, logging it and, when `target` (the connection
-// string) is given, its progress from a second session.
-void build_vector_index(PgConnection &pg, const std::string &target, const std::string &collection, uint64_t rows,
-                        const std::string &sql);
+// The memory pgvector's HNSW build takes to hold the whole graph: per element its vector (the index's
+// type: halfvec above 2,000 dimensions), its neighbour lists (2m on layer 0, m on the few upper layers)
+// and its bookkeeping. A build whose graph fits in maintenance_work_mem is several times faster.
+uint64_t hnsw_build_memory(uint64_t rows, uint32_t dim, bool halfvec, int m);
+
+// What an index build needs to size its session: the table's rows, the indexed type's dimension.
+struct IndexBuildShape {
+    uint64_t rows = 0;
+    uint32_t dim = 0;
+    bool halfvec = false; // the index is on halfvec (the column, or the cast above 2,000 dimensions)
+};
+
+// Runs a vector index's CREATE INDEX on pg for `collection`, inside the caller's transaction, logging it
+// and, when `target` (the connection string) is given, its progress from a second session. An HNSW
+// build gets maintenance_work_mem for its graph (SET LOCAL; o.maintenance_work_mem when given, else
+// up to o.max_maintenance_work_mem, never below the server's), and says what it chose. A parallel
+// build the server cannot give shared memory to (/dev/shm too small, e.g. Docker's 64 MB) is run
+// again without parallel workers, with a warning naming the fix.
+void build_vector_index(PgConnection &pg, const std::string &target, const std::string &collection,
+                        const IndexBuildShape &shape, const IndexOptions &o, const std::string &sql);
 
 // "phase, 12,000 of 50,000 tuples (24%), ETA 40 s" from one row of the progress view.
 std::string describe_index_progress(const std::string &phase, long long done, long long total, double elapsed_s);

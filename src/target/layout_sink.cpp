@@ -250,7 +250,9 @@ void LayoutSink::finish() {
     auto t0 = std::chrono::steady_clock::now();
     if (auto plan = index_plan(); plan && !plan->sql.empty()) {
         set_index_build_session(pg_, o_.index, 1);
-        build_vector_index(pg_, o_.target, info_.name, rows_, plan->sql);
+        const uint32_t dim = col_.dim.value_or(info_.dimension.value_or(0));
+        build_vector_index(pg_, o_.target, info_.name, {rows_, dim, col_.halfvec || dim > kMaxVectorIndexDims},
+                           o_.index.for_collection(info_), plan->sql);
         if (!plan->on_column)
             log::warn("index_expression", expression_index_advice(*plan), {{"collection", info_.name}});
     }

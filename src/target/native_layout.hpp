@@ -18,7 +18,8 @@ struct IndexOptions {
     int hnsw_ef_construction = 100;
     bool hnsw_m_given = false, hnsw_ef_construction_given = false; // --hnsw-m / --hnsw-ef-construction
     int ivfflat_lists = 0;            // 0: rows/1000 (≤1M rows), sqrt(rows) above
-    std::string maintenance_work_mem; // empty: the server's setting
+    std::string maintenance_work_mem; // empty: sized to the HNSW graph (see max_maintenance_work_mem)
+    std::string max_maintenance_work_mem = "2GB"; // the most chroma2pg sets by itself for one build
     bool metadata_gin = true;         // GIN index on metadata (for filtered search)
     bool parallel_build = true;       // false: pgvector < 0.8.2, whose parallel HNSW build can overflow a buffer
     // These options with m and ef_construction from the collection's Chroma configuration where not given.

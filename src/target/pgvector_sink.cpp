@@ -215,7 +215,11 @@ FinalizeResult finalize_collection(PgConnection &pg, const PgvectorSinkOptions &
                 quote_ident(fit_identifier(staging, "_pkey")) + " PRIMARY KEY (id)");
         std::string vec_idx = create_vector_index_sql(s, staging, fit_identifier(staging, "_embedding_idx"), c, opts.index,
                                                       res.rows, opts.halfvec);
-        if (!vec_idx.empty()) build_vector_index(pg, opts.target, c.name, res.rows, vec_idx);
+        if (!vec_idx.empty()) {
+            const uint32_t dim = c.dimension.value_or(0);
+            build_vector_index(pg, opts.target, c.name, {res.rows, dim, opts.halfvec || dim > kMaxVectorIndexDims},
+                               opts.index.for_collection(c), vec_idx);
+        }
         if (opts.index.metadata_gin)
             pg.exec("CREATE INDEX " + quote_ident(fit_identifier(staging, "_metadata_idx")) + " ON " + qualified(s, staging) +
                     " USING gin (metadata)");
