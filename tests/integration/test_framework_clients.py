@@ -1,5 +1,5 @@
 """Issue 18 end to end: `chroma2pg migrate --layout langchainjs|llamaindex-ts|mastra|pgvectorstore` from a
-real Chroma server (a private one per class) and from a real user's persistent directory, then the
+real Chroma server (a private one per class, Chroma 1.0 and the current one) and from a real user's persistent directory, then the
 framework's own client reads the tables configured ONLY with the `client_config` migrate reports (plus
 the connection), through a role that may only SELECT:
 
@@ -487,6 +487,13 @@ class MastraClient(FrameworkClients, unittest.TestCase):
 
 class PgVectorStoreClient(FrameworkClients, unittest.TestCase):
     layout = "pgvectorstore"
+
+
+# The same against the current Chroma (the server of Chroma 1.3-1.5 users).
+LangchainjsClientOnCurrent = s.on_chroma("current", LangchainjsClient)
+LlamaindexTsClientOnCurrent = s.on_chroma("current", LlamaindexTsClient)
+MastraClientOnCurrent = s.on_chroma("current", MastraClient)
+PgVectorStoreClientOnCurrent = s.on_chroma("current", PgVectorStoreClient)
 
 
 # ---------------------------------------------------------------- migrated from a real user's directory
