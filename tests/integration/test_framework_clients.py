@@ -44,6 +44,12 @@ REAL_NAME = "company_docs"
 ROW_SQL = {"langchainjs": ("id", "metadata", "jsonb"), "llamaindex-ts": ("id", "metadata", "jsonb"),
            "mastra": ("vector_id", "metadata", "jsonb"), "pgvectorstore": ("langchain_id", "langchain_metadata", "json")}
 
+# The vector index of each layout (docs/layouts.md): column, operator class (None: the space's), and the
+# name where a client finds it by name (Mastra's describeIndex) or the store names its own (PGVectorStore).
+VECTOR_INDEX = {"langchainjs": ("embedding", None), "llamaindex-ts": ("embeddings", "cosine"),
+                "mastra": ("embedding", None), "pgvectorstore": ("embedding", None)}
+INDEX_NAME = {"llamaindex-ts": "%s_embeddings_idx", "mastra": "%s_vector_idx", "pgvectorstore": "%slangchainvectorindex"}
+
 
 def setUpModule():
     jc.setUpModule()   # installs (or checks) the pinned node and clients
@@ -347,6 +353,16 @@ class FrameworkClients:
             self.assertEqual(c.get("table"), table, "%s %r" % (self.layout, name))
             self.assertEqual(c.get("client_config"), expected_config(self.layout, name, space), "%s %r" % (self.layout, name))
             self.assertEqual(s.pg_query(self.url, "SELECT count(*) FROM public.%s" % quote(table)), [(N,)])
+            # The vector index each client's query can use: on its column, with the space's operator
+            # class (llamaindex-ts: cosine always), named as the spec names it where a client looks it up.
+            hnsw = s.pg_query(self.url, "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c "
+                                        "ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam WHERE am.amname = 'hnsw' "
+                                        "AND i.indrelid = %s::regclass", ("public." + quote(table),))
+            self.assertEqual(len(hnsw), 1, hnsw)
+            column, ops = VECTOR_INDEX[self.layout]
+            self.assertIn("hnsw (%s vector_%s_ops)" % (column, ops or space), hnsw[0][1])
+            if self.layout in INDEX_NAME:
+                self.assertEqual(hnsw[0][0], INDEX_NAME[self.layout] % table)
 
     def test_top10_equals_chromas(self):
         before = jc.schema_snapshot(self.url)
