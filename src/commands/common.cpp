@@ -12,6 +12,7 @@
 #include "cli/command_line.hpp"
 #include "sources/http/http_client.hpp"
 #include "target/layout_sink.hpp"
+#include "target/table_layout.hpp"
 #include "target/pg_connection.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
@@ -92,10 +93,10 @@ CLI::Validator memory_setting_check() {
 }
 
 void add_layout_option(CLI::App &cmd, std::string &layout, const std::string &what) {
-    cmd.add_option("--layout", layout,
-                   what + ": native (chroma2pg's tables), langchain (LangChain PGVector), llamaindex (LlamaIndex "
-                          "PGVectorStore), pgvectorstore (LangChain PGVectorStore), langchainjs (LangChain.js), "
-                          "llamaindex-ts (LlamaIndex TS) or mastra (Mastra PgVector); docs/layouts.md")
+    std::string help = what + ": native (chroma2pg's tables), langchain (LangChain PGVector), llamaindex (LlamaIndex "
+                              "PGVectorStore)";
+    for (const TableLayout *tl : table_layout_registry()) help += ", " + tl->name + " (" + tl->client + ")";
+    cmd.add_option("--layout", layout, help + "; docs/layouts.md")
         ->check(CLI::IsMember(layout_names()))
         ->envname("CHROMA2PG_LAYOUT")
         ->capture_default_str();

@@ -18,7 +18,7 @@ namespace c2p {
 
 struct MigratePlanOptions {
     std::string schema = "public";
-    std::string layout = "native"; // native | langchain | llamaindex
+    std::string layout = "native"; // a --layout value (layout_names())
     IndexOptions index;
     bool halfvec = false, langchain_id_prefix = false;
     bool replace = false, resume = false, restart = false;

@@ -1,4 +1,4 @@
-// `migrate --layout langchain|llamaindex`: one transaction per collection into the framework's tables.
+// `migrate --layout <a framework layout>`: one transaction per collection into the framework's tables.
 #pragma once
 
 #include <string>

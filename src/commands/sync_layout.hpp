@@ -1,4 +1,4 @@
-// `sync --layout langchain|llamaindex`: brings a framework layout's rows of one collection up to date
+// `sync --layout <a framework layout>`: brings a framework layout's rows of one collection up to date
 // with the source. The framework tables have no digest column (and get none: their shape stays the
 // framework's), so the target's digests are computed from its rows, read back exactly as verify does.
 #pragma once

@@ -1,4 +1,4 @@
-// The consuming side of the pipeline: PostgreSQL, a backup writer, a verifier, a Chroma restore.
+// The consuming side of the pipeline: PostgreSQL (each layout), a backup writer, a Chroma restore.
 #pragma once
 
 #include "core/record.hpp"

@@ -11,7 +11,6 @@ namespace {
 class LangchainjsLayout final : public TableLayout {
 public:
     LangchainjsLayout() {
-        layout = Layout::langchainjs;
         name = "langchainjs";
         client = "LangChain.js PGVectorStore";
         document_column = "text";

@@ -20,31 +20,33 @@
 namespace c2p {
 
 namespace {
-constexpr std::pair<Layout, const char *> kLayouts[] = {
-    {Layout::native, "native"},           {Layout::langchain, "langchain"}, {Layout::llamaindex, "llamaindex"},
-    {Layout::langchainjs, "langchainjs"}, {Layout::llamaindex_ts, "llamaindex-ts"}, {Layout::mastra, "mastra"},
-    {Layout::pgvectorstore, "pgvectorstore"},
-};
+constexpr std::pair<Layout, const char *> kOwnLayouts[] = {
+    {Layout::native, "native"}, {Layout::langchain, "langchain"}, {Layout::llamaindex, "llamaindex"}};
 } // namespace
 
 const std::vector<std::string> &layout_names() {
     static const std::vector<std::string> names = [] {
         std::vector<std::string> v;
-        for (const auto &[l, n] : kLayouts) v.emplace_back(n);
+        for (const auto &[l, n] : kOwnLayouts) v.emplace_back(n);
+        for (const TableLayout *tl : table_layout_registry()) v.push_back(tl->name);
         return v;
     }();
     return names;
 }
 
 Layout parse_layout(const std::string &s) {
-    for (const auto &[l, n] : kLayouts)
+    for (const auto &[l, n] : kOwnLayouts)
         if (s == n) return l;
+    const auto &all = table_layout_registry();
+    for (size_t i = 0; i < all.size(); ++i)
+        if (all[i]->name == s) return static_cast<Layout>(static_cast<int>(Layout::first_table_layout) + int(i));
     throw UsageError(fmt::format("--layout: expected one of {}, not '{}'", fmt::join(layout_names(), ", "), s));
 }
 
 const char *layout_name(Layout l) {
-    for (const auto &[x, n] : kLayouts)
+    for (const auto &[x, n] : kOwnLayouts)
         if (x == l) return n;
+    if (const TableLayout *tl = find_table_layout(l)) return tl->name.c_str();
     return "native";
 }
 

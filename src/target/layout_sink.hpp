@@ -1,5 +1,5 @@
-// Framework target layouts (`--layout langchain|llamaindex`): the tables LangChain's PGVector and
-// LlamaIndex's PGVectorStore read, so an app switches stores with a configuration change.
+// Framework target layouts (every --layout but native): the tables the frameworks' own stores read,
+// so an app switches stores with a configuration change (table_layout.hpp: the one-table ones).
 // The `native` layout stays in pgvector_sink; docs/layouts.md describes every choice made here.
 #pragma once
 
@@ -16,7 +16,9 @@
 
 namespace c2p {
 
-enum class Layout { native, langchain, llamaindex, langchainjs, llamaindex_ts, mastra, pgvectorstore };
+// native, langchain and llamaindex have code of their own; each value from first_table_layout on is a
+// TableLayout, by its position in table_layout_registry() (table_layout.hpp).
+enum class Layout : int { native, langchain, llamaindex, first_table_layout };
 Layout parse_layout(const std::string &s); // UsageError on anything else
 const char *layout_name(Layout l);
 // Every --layout value, for the options' checks and help.
@@ -114,7 +116,7 @@ private:
     bool in_tx_ = false, in_copy_ = false;
 };
 
-// langchain or llamaindex; nullptr for native (PgvectorSink handles it).
+// A framework layout's sink; nullptr for native (pgvector_sink's RangeLoader loads it).
 std::unique_ptr<LayoutSink> make_layout_sink(const std::string &layout, PgConnection &pg, const LayoutOptions &o);
 
 // A k-NN query that uses the plan's index: $1 the query vector as text, $2 k; `filter` an extra SQL predicate.

@@ -17,7 +17,6 @@ std::string pg_cut(std::string s) {
 class LlamaindexTsLayout final : public TableLayout {
 public:
     LlamaindexTsLayout() {
-        layout = Layout::llamaindex_ts;
         name = "llamaindex-ts";
         client = "LlamaIndex TS PGVectorStore";
         document_column = "document";

@@ -11,7 +11,6 @@ namespace {
 class MastraLayout final : public TableLayout {
 public:
     MastraLayout() {
-        layout = Layout::mastra;
         name = "mastra";
         client = "Mastra PgVector";
         id_column = "vector_id";

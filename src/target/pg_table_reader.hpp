@@ -1,4 +1,4 @@
-// Reads a migrated native table back as RecordBatches, bit-exact, with binary COPY.
+// Reads a migrated table (native or a framework layout's) back as RecordBatches, bit-exact, with binary COPY.
 #pragma once
 
 #include <optional>

@@ -12,7 +12,6 @@ namespace {
 class PgvectorstoreLayout final : public TableLayout {
 public:
     PgvectorstoreLayout() {
-        layout = Layout::pgvectorstore;
         name = "pgvectorstore";
         client = "langchain-postgres PGVectorStore";
         id_column = "langchain_id";

@@ -9,20 +9,26 @@
 
 namespace c2p {
 
+// Each layout's definition, in its own <name>_layout.cpp: adding a layout is that file and a line here.
+const TableLayout &langchainjs_layout(), &llamaindex_ts_layout(), &mastra_layout(), &pgvectorstore_layout();
+
 const std::vector<const TableLayout *> &table_layout_registry() {
     static const std::vector<const TableLayout *> all = {
-        &langchainjs_layout(),
-        &llamaindex_ts_layout(),
-        &mastra_layout(),
-        &pgvectorstore_layout(),
+        &langchainjs_layout(), &llamaindex_ts_layout(), &mastra_layout(), &pgvectorstore_layout(),
     };
     return all;
 }
 
+const TableLayout &table_layout_named(const std::string &name) {
+    const TableLayout *tl = find_table_layout(parse_layout(name));
+    if (!tl) throw UsageError("--layout " + name + " is not a one-table layout");
+    return *tl;
+}
+
 const TableLayout *find_table_layout(Layout l) {
-    for (const TableLayout *tl : table_layout_registry())
-        if (tl->layout == l) return tl;
-    return nullptr;
+    const auto &all = table_layout_registry();
+    const int i = static_cast<int>(l) - static_cast<int>(Layout::first_table_layout);
+    return i >= 0 && size_t(i) < all.size() ? all[size_t(i)] : nullptr;
 }
 
 std::string table_layout_table(const TableLayout &tl, const std::string &name, bool taken) {

@@ -2,8 +2,8 @@
 // (`--layout langchainjs|llamaindex-ts|mastra|pgvectorstore`). What differs between them is data —
 // the table's name and columns, how a document travels, the DDL, the vector index's name, the
 // configuration the app pastes — so each is one file that fills a TableLayout, plus one line in
-// table_layout_registry(). Loading, reading back (verify), applying changes (sync) and planning
-// (--dry-run) are shared. docs/layouts.md says what each stores and why.
+// table_layout_registry(); its name is then a --layout value. Loading, reading back (verify), applying
+// changes (sync) and planning// (--dry-run) are shared. docs/layouts.md says what each stores and why.
 #pragma once
 
 #include <string>
@@ -35,7 +35,6 @@ struct LayoutColumn {
 class TableLayout {
 public:
     virtual ~TableLayout() = default;
-    Layout layout = Layout::native;
     std::string name;   // the --layout value
     std::string client; // the store that reads it, with the version it was proven against
     std::string id_column = "id", document_column, metadata_column = "metadata", embedding_column = "embedding";
@@ -91,11 +90,8 @@ std::string table_layout_comment(const CollectionInfo &c);
 bool table_layout_owned_by_other(PgConnection &pg, const std::string &schema, const std::string &table,
                                  const CollectionInfo &c);
 
-// Each layout's definition (one file each).
-const TableLayout &langchainjs_layout();
-const TableLayout &llamaindex_ts_layout();
-const TableLayout &mastra_layout();
-const TableLayout &pgvectorstore_layout();
+// Each layout's definition (one file each), e.g. mastra_layout().
+const TableLayout &table_layout_named(const std::string &name); // UsageError when there is none
 
 // The generic load of a table layout: one transaction per collection, as the other framework layouts.
 class TableLayoutSink : public LayoutSink {

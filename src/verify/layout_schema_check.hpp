@@ -1,4 +1,4 @@
-// Schema of a framework layout (langchain, llamaindex) as the framework itself creates it: tables,
+// Schema of a framework layout (every --layout but native) as the framework itself creates it: tables,
 // columns and their types, keys, the framework's own indexes, and the collection's vector index with
 // the operator class the framework queries with (through halfvec above 2,000 dimensions).
 #pragma once

@@ -22,8 +22,8 @@ CollectionInfo collection(const std::string &name, Space space, uint32_t dim) {
 } // namespace
 
 TEST(TableLayouts, EveryNameParsesAndIsRegistered) {
-    EXPECT_EQ(parse_layout("llamaindex-ts"), Layout::llamaindex_ts);
-    EXPECT_EQ(parse_layout("pgvectorstore"), Layout::pgvectorstore);
+    EXPECT_EQ(find_table_layout(parse_layout("llamaindex-ts")), &table_layout_named("llamaindex-ts"));
+    EXPECT_EQ(find_table_layout(Layout::llamaindex), nullptr);
     EXPECT_EQ(layout_names().size(), 7u);
     for (const auto &n : layout_names()) {
         Layout l = parse_layout(n);
@@ -40,67 +40,67 @@ TEST(TableLayouts, EveryNameParsesAndIsRegistered) {
 
 TEST(TableLayouts, NamesTheClientsCanAddress) {
     // Quoted by the client: the Chroma name as it is.
-    EXPECT_EQ(table_layout_table(langchainjs_layout(), "Support.FAQ-v2"), "Support.FAQ-v2");
-    EXPECT_EQ(table_layout_table(pgvectorstore_layout(), "Support.FAQ-v2"), "Support.FAQ-v2");
+    EXPECT_EQ(table_layout_table(table_layout_named("langchainjs"), "Support.FAQ-v2"), "Support.FAQ-v2");
+    EXPECT_EQ(table_layout_table(table_layout_named("pgvectorstore"), "Support.FAQ-v2"), "Support.FAQ-v2");
     // Unquoted by the client: folded to [a-z0-9_], a leading digit prefixed.
-    EXPECT_EQ(table_layout_table(llamaindex_ts_layout(), "Support.FAQ-v2"), "support_faq_v2");
-    EXPECT_EQ(table_layout_table(mastra_layout(), "Support.FAQ-v2"), "support_faq_v2");
-    EXPECT_EQ(table_layout_table(mastra_layout(), "2024-docs"), "c_2024_docs");
+    EXPECT_EQ(table_layout_table(table_layout_named("llamaindex-ts"), "Support.FAQ-v2"), "support_faq_v2");
+    EXPECT_EQ(table_layout_table(table_layout_named("mastra"), "Support.FAQ-v2"), "support_faq_v2");
+    EXPECT_EQ(table_layout_table(table_layout_named("mastra"), "2024-docs"), "c_2024_docs");
     // Two names that fold alike: the second gets a hash of its Chroma name, stable from run to run.
-    std::string a = table_layout_table(mastra_layout(), "a.b", true), b = table_layout_table(mastra_layout(), "a-b", true);
+    std::string a = table_layout_table(table_layout_named("mastra"), "a.b", true), b = table_layout_table(table_layout_named("mastra"), "a-b", true);
     EXPECT_NE(a, b);
     EXPECT_EQ(a.rfind("a_b_", 0), 0u);
-    EXPECT_EQ(a, table_layout_table(mastra_layout(), "a.b", true));
+    EXPECT_EQ(a, table_layout_table(table_layout_named("mastra"), "a.b", true));
     // Mastra finds its index as "<indexName>_vector_idx": both must fit 63 bytes.
     std::string longname(200, 'X');
-    std::string m = table_layout_table(mastra_layout(), longname);
+    std::string m = table_layout_table(table_layout_named("mastra"), longname);
     EXPECT_LE(m.size(), 52u);
-    EXPECT_EQ(mastra_layout().vector_index_name(m), m + "_vector_idx");
-    EXPECT_LE(mastra_layout().vector_index_name(m).size(), 63u);
-    EXPECT_LE(table_layout_table(llamaindex_ts_layout(), longname).size(), 63u);
-    EXPECT_EQ(table_layout_table(langchainjs_layout(), longname).size(), 63u); // as PostgreSQL cuts the client's
-    EXPECT_EQ(pgvectorstore_layout().vector_index_name("Support.FAQ-v2"), "Support.FAQ-v2langchainvectorindex");
+    EXPECT_EQ(table_layout_named("mastra").vector_index_name(m), m + "_vector_idx");
+    EXPECT_LE(table_layout_named("mastra").vector_index_name(m).size(), 63u);
+    EXPECT_LE(table_layout_table(table_layout_named("llamaindex-ts"), longname).size(), 63u);
+    EXPECT_EQ(table_layout_table(table_layout_named("langchainjs"), longname).size(), 63u); // as PostgreSQL cuts the client's
+    EXPECT_EQ(table_layout_named("pgvectorstore").vector_index_name("Support.FAQ-v2"), "Support.FAQ-v2langchainvectorindex");
 }
 
 TEST(TableLayouts, ClientConfigIsWhatTheClientTakes) {
     auto cos = collection("Support.FAQ-v2", Space::cosine, 4), l2 = collection("x", Space::l2, 4),
          ip = collection("x", Space::ip, 4);
-    EXPECT_EQ(langchainjs_layout().client_config("public", "Support.FAQ-v2", cos).dump(),
+    EXPECT_EQ(table_layout_named("langchainjs").client_config("public", "Support.FAQ-v2", cos).dump(),
               R"({"tableName":"Support.FAQ-v2","schemaName":"public","distanceStrategy":"cosine","dimensions":4,)"
               R"("skipInitializationCheck":true})");
-    EXPECT_EQ(langchainjs_layout().client_config("public", "x", l2)["distanceStrategy"], "euclidean");
-    EXPECT_EQ(langchainjs_layout().client_config("public", "x", ip)["distanceStrategy"], "innerProduct");
-    EXPECT_EQ(llamaindex_ts_layout().client_config("public", "support_faq_v2", cos).dump(),
+    EXPECT_EQ(table_layout_named("langchainjs").client_config("public", "x", l2)["distanceStrategy"], "euclidean");
+    EXPECT_EQ(table_layout_named("langchainjs").client_config("public", "x", ip)["distanceStrategy"], "innerProduct");
+    EXPECT_EQ(table_layout_named("llamaindex-ts").client_config("public", "support_faq_v2", cos).dump(),
               R"({"schemaName":"public","tableName":"support_faq_v2","dimensions":4,"performSetup":false})");
-    EXPECT_EQ(mastra_layout().client_config("public", "support_faq_v2", cos).dump(), R"({"indexName":"support_faq_v2"})");
-    EXPECT_EQ(mastra_layout().client_config("rag", "t", cos).dump(), R"({"indexName":"t","schemaName":"rag"})");
-    EXPECT_EQ(pgvectorstore_layout().client_config("public", "x", ip).dump(),
+    EXPECT_EQ(table_layout_named("mastra").client_config("public", "support_faq_v2", cos).dump(), R"({"indexName":"support_faq_v2"})");
+    EXPECT_EQ(table_layout_named("mastra").client_config("rag", "t", cos).dump(), R"({"indexName":"t","schemaName":"rag"})");
+    EXPECT_EQ(table_layout_named("pgvectorstore").client_config("public", "x", ip).dump(),
               R"({"table_name":"x","schema_name":"public","distance_strategy":"INNER_PRODUCT"})");
-    EXPECT_NE(pgvectorstore_layout().snippet(pgvectorstore_layout().client_config("public", "x", l2))
+    EXPECT_NE(table_layout_named("pgvectorstore").snippet(table_layout_named("pgvectorstore").client_config("public", "x", l2))
                   .find("distance_strategy=DistanceStrategy.EUCLIDEAN"),
               std::string::npos);
 }
 
 TEST(TableLayouts, SpacesTheClientCannotSearchAreSaid) {
-    EXPECT_EQ(llamaindex_ts_layout().search_space(Space::l2), Space::cosine);
-    EXPECT_EQ(llamaindex_ts_layout().caveats(collection("x", Space::l2, 4)).size(), 1u);
-    EXPECT_TRUE(llamaindex_ts_layout().caveats(collection("x", Space::cosine, 4)).empty());
-    EXPECT_EQ(mastra_layout().search_space(Space::ip), Space::ip);
-    ASSERT_EQ(mastra_layout().caveats(collection("x", Space::ip, 4)).size(), 1u);
-    EXPECT_NE(mastra_layout().caveats(collection("x", Space::ip, 4))[0].find("minScore"), std::string::npos);
+    EXPECT_EQ(table_layout_named("llamaindex-ts").search_space(Space::l2), Space::cosine);
+    EXPECT_EQ(table_layout_named("llamaindex-ts").caveats(collection("x", Space::l2, 4)).size(), 1u);
+    EXPECT_TRUE(table_layout_named("llamaindex-ts").caveats(collection("x", Space::cosine, 4)).empty());
+    EXPECT_EQ(table_layout_named("mastra").search_space(Space::ip), Space::ip);
+    ASSERT_EQ(table_layout_named("mastra").caveats(collection("x", Space::ip, 4)).size(), 1u);
+    EXPECT_NE(table_layout_named("mastra").caveats(collection("x", Space::ip, 4))[0].find("minScore"), std::string::npos);
 }
 
 TEST(TableLayouts, DdlAsTheClientsCreateIt) {
-    EXPECT_EQ(mastra_layout().create_table_sql("public", "support_faq_v2", "vector(4)"),
+    EXPECT_EQ(table_layout_named("mastra").create_table_sql("public", "support_faq_v2", "vector(4)"),
               "CREATE TABLE IF NOT EXISTS \"public\".\"support_faq_v2\" (id SERIAL PRIMARY KEY, vector_id TEXT NOT NULL, "
               "embedding vector(4), metadata JSONB DEFAULT '{}'::jsonb, namespace VARCHAR(255) NOT NULL DEFAULT "
               "'default')");
-    EXPECT_EQ(mastra_layout().secondary_index_sql("public", "t")[0],
+    EXPECT_EQ(table_layout_named("mastra").secondary_index_sql("public", "t")[0],
               "CREATE UNIQUE INDEX IF NOT EXISTS \"t_namespace_vector_id_idx\" ON \"public\".\"t\" (namespace, vector_id)");
-    EXPECT_EQ(mastra_layout().copy_columns(), "\"vector_id\", \"metadata\", \"embedding\"");
-    EXPECT_EQ(llamaindex_ts_layout().copy_columns(), "\"id\", \"document\", \"metadata\", \"embeddings\"");
-    EXPECT_EQ(pgvectorstore_layout().copy_columns(), "\"langchain_id\", \"content\", \"langchain_metadata\", \"embedding\"");
-    EXPECT_NE(llamaindex_ts_layout().create_table_sql("s", "t", "vector(8)").find("collection varchar NOT NULL DEFAULT 'data'"),
+    EXPECT_EQ(table_layout_named("mastra").copy_columns(), "\"vector_id\", \"metadata\", \"embedding\"");
+    EXPECT_EQ(table_layout_named("llamaindex-ts").copy_columns(), "\"id\", \"document\", \"metadata\", \"embeddings\"");
+    EXPECT_EQ(table_layout_named("pgvectorstore").copy_columns(), "\"langchain_id\", \"content\", \"langchain_metadata\", \"embedding\"");
+    EXPECT_NE(table_layout_named("llamaindex-ts").create_table_sql("s", "t", "vector(8)").find("collection varchar NOT NULL DEFAULT 'data'"),
               std::string::npos);
 }
 
