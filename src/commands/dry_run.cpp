@@ -14,6 +14,7 @@
 #include "commands/space_check.hpp"
 #include "core/metadata_json.hpp"
 #include "target/checkpoint_store.hpp"
+#include "target/client_config.hpp"
 #include "target/langchain_layout.hpp"
 #include "target/layout_sink.hpp"
 #include "target/llamaindex_layout.hpp"
@@ -193,7 +194,6 @@ CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const Colle
                 if (relation_exists(pg, o.schema, table))
                     existing_rows = std::stoull(pg.scalar("SELECT count(*) FROM " + qualified(o.schema, table)).value_or("0"));
                 indexes.push_back(index_json(table + "_pkey", "primary key", "btree", "PRIMARY KEY (" + tl->id_column + ")"));
-                j["client_config"] = tl->client_config(o.schema, table, c);
             } else {
                 table = llamaindex_table_name(c.name);
                 space = Space::cosine; // PGVectorStore always searches by cosine distance
@@ -204,6 +204,7 @@ CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const Colle
                                              llamaindex_ref_doc_index_sql(o.schema, c.name)));
             }
             j["table"] = o.schema + "." + table;
+            if (auto cc = client_config(parse_layout(o.layout), o.schema, table, c)) j["client_config"] = cc->config;
             if (existing_rows > 0) action = "replace";
             if (dim) {
                 const TableLayout *tl = find_table_layout(parse_layout(o.layout));

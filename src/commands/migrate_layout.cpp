@@ -9,6 +9,7 @@
 
 #include "pipeline/pipeline.hpp"
 #include "sources/http/chroma_http_source.hpp"
+#include "target/client_config.hpp"
 #include "target/index_build.hpp"
 #include "target/table_layout.hpp"
 #include "target/table_names.hpp"
@@ -82,12 +83,11 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
         row["index_seconds"] = sink->index_seconds();
         row["dimension"] = c.dimension ? nlohmann::ordered_json(*c.dimension) : nlohmann::ordered_json();
         row["space"] = space_name(c.space);
-        if (tl) {
-            // What the app pastes into its store's configuration (docs/layouts.md).
-            auto cfg = tl->client_config(a.opts.schema, sink->table_name(), c);
-            log::info("client_config", fmt::format("{}: {} reads it with {}", c.name, tl->client, tl->snippet(cfg)),
-                      {{"collection", c.name}, {"client_config", cfg}});
-            row["client_config"] = std::move(cfg);
+        // What the app pastes into its store's configuration (docs/layouts.md).
+        if (auto cc = client_config(parse_layout(a.layout), a.opts.schema, sink->table_name(), c)) {
+            log::info("client_config", fmt::format("{}: {} reads it with {}", c.name, cc->client, cc->snippet),
+                      {{"collection", c.name}, {"client_config", cc->config}});
+            row["client_config"] = std::move(cc->config);
         }
         summary.push_back(std::move(row));
         total += st.records;

@@ -783,13 +783,16 @@ class NativeHalfvec(unittest.TestCase):
         self.assert_as_pgvector_converts(chroma, cid, url, table, 8)
 
 
+LAYOUTS = ["native", "langchain", "llamaindex", "langchainjs", "llamaindex-ts", "mastra", "pgvectorstore"]
+
+
 class LayoutOptionsEverywhere(unittest.TestCase):
     """verify and sync take --layout / --langchain-id-prefix like migrate: same env vars, completed in bash."""
 
     def test_help_env_and_completion(self):
         for cmd in ("migrate", "verify", "sync"):
             h = s.run(cmd, "--help", check=0).stdout
-            self.assertIn("--layout TEXT:{native,langchain,llamaindex}=native (Env:CHROMA2PG_LAYOUT)", h, cmd)
+            self.assertIn("--layout TEXT:{%s}=native (Env:CHROMA2PG_LAYOUT)" % ",".join(LAYOUTS), h, cmd)
             self.assertIn("--langchain-id-prefix (Env:CHROMA2PG_LANGCHAIN_ID_PREFIX)", h, cmd)
         p = s.run("verify", "--from", "http://127.0.0.1:9", "--to", "postgresql://x@127.0.0.1:9/x",
                   check=2, env={"CHROMA2PG_LAYOUT": "nope"})
@@ -802,7 +805,7 @@ class LayoutOptionsEverywhere(unittest.TestCase):
         try:
             c = tc.CompletionTest("test_commands")
             for cmd in ("verify", "sync"):
-                self.assertEqual(c.complete(cmd, "--layout", ""), ["native", "langchain", "llamaindex"])
+                self.assertEqual(c.complete(cmd, "--layout", ""), LAYOUTS)
                 self.assertEqual(c.complete(cmd, "--langchain-i"), ["--langchain-id-prefix"])
         finally:
             tc.CompletionTest.tearDownClass()

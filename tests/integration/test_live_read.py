@@ -24,9 +24,9 @@ BATCH = 100
 
 
 class ChromaProxy:
-    """Forwards every request to the real Chroma server. `before_page(n)` runs before the nth request
-    for a data page (a `get` that includes embeddings) is forwarded; `hold_after` pages on, requests
-    for data pages wait until release()."""
+    """Forwards every request to the real Chroma server. `before_page(n)` runs before the first request
+    for records of the nth page of BATCH records (a `get` that includes embeddings) is forwarded;
+    `hold_after` pages on, requests for data pages wait until release()."""
 
     def __init__(self, upstream, before_page=None, hold_after=None, before_listing=None):
         self.up = urllib.parse.urlparse(upstream)
@@ -35,6 +35,7 @@ class ChromaProxy:
         self.listings = 0
         self.hold_after = hold_after
         self.pages = 0
+        self.records = 0
         self.lock = threading.Lock()
         self.released = threading.Event()
         proxy = self
@@ -49,11 +50,16 @@ class ChromaProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
                 kind = proxy.kind(self.path, body)
                 if kind == "page":
+                    # Pages are counted in BATCH records: the reader may split them into smaller requests
+                    # (it sizes them to the link's round trip, and this proxy is slower than loopback).
                     with proxy.lock:
-                        proxy.pages += 1
-                        n = proxy.pages
-                        if proxy.before_page:
-                            proxy.before_page(n)
+                        j = json.loads(body)
+                        n = proxy.records // BATCH + 1  # the BATCH-page this request starts in
+                        proxy.records += len(j.get("ids") or []) or j.get("limit") or 0
+                        while proxy.pages < n:
+                            proxy.pages += 1
+                            if proxy.before_page:
+                                proxy.before_page(proxy.pages)
                     if proxy.hold_after is not None and n > proxy.hold_after:
                         proxy.released.wait()
                 elif kind == "listing":
@@ -86,7 +92,7 @@ class ChromaProxy:
 
     @staticmethod
     def kind(path, body):
-        """'page': a data page of the read (BATCH records with their embeddings, fetched by the ids the
+        """'page': a data page of the read (records with their embeddings, fetched by the ids the
         read listed, or by position; not, e.g., the space check's sample); 'listing': ids alone, past the
         first page; else None."""
         if not path.endswith("/get"):
@@ -95,7 +101,8 @@ class ChromaProxy:
             j = json.loads(body)
         except ValueError:
             return None
-        if "embeddings" in j.get("include", []) and (j.get("limit") == BATCH or len(j.get("ids") or []) == BATCH):
+        # By id: a page of any size (the reader sizes its requests to the link's round trip).
+        if "embeddings" in j.get("include", []) and (j.get("limit") == BATCH or j.get("ids")):
             return "page"
         if j.get("include") == [] and j.get("offset", 0) > 0:
             return "listing"

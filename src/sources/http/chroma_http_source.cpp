@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <deque>
 #include <future>
 #include <unordered_map>
@@ -152,6 +153,14 @@ ChromaHttpSource::ChromaHttpSource(const std::string &url, const SourceOptions &
     } else {
         throw_http_error(base_, "heartbeat", hb);
     }
+    // The link's round trip decides how many reads are kept in flight (HttpBatchReader).
+    round_trip_ms_ = 1e9;
+    for (int i = 0; i < 3; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        client_.get(api_ == 2 ? "/api/v2/heartbeat" : "/api/v1/heartbeat", 2);
+        round_trip_ms_ = std::min(
+            round_trip_ms_, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
     auto ver = client_.get(api_ == 2 ? "/api/v2/version" : "/api/v1/version");
     if (ver.status == 200) {
         auto j = parse_json(base_, "version", ver);
@@ -249,15 +258,16 @@ namespace {
 // parsed, so the server is never idle waiting for us.
 class HttpBatchReader : public BatchReader {
 public:
-    static constexpr size_t kPagesInFlight = 2;
-
     HttpBatchReader(ChromaHttpSource &src, CollectionInfo c, size_t batch, uint64_t start = 0,
                     uint64_t count = kToTheEnd)
-        : src_(src), c_(std::move(c)), batch_(batch), path_(src.collection_path(c_) + "/get"), offset_(start),
-          next_listed_(start), unlisted_(count) {}
+        : src_(src), c_(std::move(c)), path_(src.collection_path(c_) + "/get"), offset_(start), next_listed_(start),
+          unlisted_(count) {
+        size_window(batch);
+    }
     HttpBatchReader(ChromaHttpSource &src, CollectionInfo c, size_t batch, std::vector<std::string> ids)
-        : src_(src), c_(std::move(c)), batch_(batch), path_(src.collection_path(c_) + "/get"), by_id_(true),
-          ids_(std::move(ids)) {}
+        : src_(src), c_(std::move(c)), path_(src.collection_path(c_) + "/get"), by_id_(true), ids_(std::move(ids)) {
+        size_window(batch);
+    }
 
     ~HttpBatchReader() override {
         for (auto &p : inflight_)
@@ -268,7 +278,7 @@ public:
         out.clear();
         out.dim = c_.dimension.value_or(0);
         for (;;) {
-            while (inflight_.size() < kPagesInFlight && request()) {
+            while (inflight_.size() < in_flight_ && request()) {
             }
             if (inflight_.empty()) return false;
             Page page = std::move(inflight_.front());
@@ -287,11 +297,24 @@ private:
         std::future<HttpResponse> answer;
     };
 
+    // Over loopback two requests of `batch` records keep the server busy. Over a slower link (a server
+    // on another host, Chroma Cloud) more requests are kept in flight, each smaller, so the records in
+    // flight — and the memory they take — stay those of two batches (bench/far_chroma.py).
+    void size_window(size_t batch) {
+        const double rtt = src_.round_trip_ms();
+        in_flight_ = rtt < kLoopbackMs ? 2 : rtt < 4 * kLoopbackMs ? 4 : kMaxInFlight;
+        batch_ = std::max<size_t>(1, 2 * batch / in_flight_);
+        log::debug("read_window", fmt::format("collection '{}': {} requests of {} records in flight (round trip {:.1f} ms)",
+                                              c_.name, in_flight_, batch_, rtt));
+    }
+    static constexpr double kLoopbackMs = 2;
+    static constexpr size_t kMaxInFlight = 8;
+
     // Requests the next page; false when there is nothing left to request.
     bool request() {
         if (pending_ == ids_.size() && (by_id_ || !list_window())) return false;
         size_t want = std::min(batch_, ids_.size() - pending_);
-        size_t slot = requested_++ % kPagesInFlight;
+        size_t slot = requested_++ % in_flight_;
         if (clients_.size() <= slot) clients_.push_back(src_.new_client());
         HttpClient *client = clients_[slot].get();
         json ids(json::value_t::array);
@@ -391,7 +414,8 @@ private:
 
     ChromaHttpSource &src_;
     CollectionInfo c_;
-    size_t batch_;
+    size_t batch_ = 0;
+    size_t in_flight_ = 2;
     std::string path_;
     uint64_t offset_ = 0;      // position of the page being parsed, for messages
     uint64_t next_listed_ = 0; // by position: of the next id to list

@@ -32,6 +32,8 @@ public:
     // Another connection to the same server, for requests made in parallel with client().
     std::unique_ptr<HttpClient> new_client() const;
     size_t max_batch_size() const { return max_batch_size_; }
+    // The shortest of a few heartbeats at connect time: the link's round trip plus the server's least work.
+    double round_trip_ms() const { return round_trip_ms_; }
 
 private:
     std::string base_;
@@ -41,6 +43,7 @@ private:
     int api_ = 2;
     std::string server_version_;
     size_t max_batch_size_ = 1000;
+    double round_trip_ms_ = 0;
 };
 
 // Throws a specific error for a failed Chroma HTTP response (401/403 auth, 404 missing…).
