@@ -203,6 +203,9 @@ void run_migrate(MigrateArgs &a) {
     interrupt::install(); // from here on Ctrl-C stops at a batch boundary and says how to continue
     if (a.layout != "native") {
         LayoutMigrateArgs la{a.src, a.to, a.layout, a.batch_size, {a.schema, a.idx, a.halfvec, a.replace, a.langchain_id_prefix}};
+        la.opts.skip_bad_records = parse_bad_record_policy(a.on_bad_record) == BadRecordPolicy::skip;
+        la.opts.escape_nul = a.escape_nul;
+        la.opts.reject_dir = a.reject_dir;
         la.summary = a.summary;
         la.skip_space_check = a.skip_space_check;
         la.retries = a.retries;
@@ -720,16 +723,16 @@ void register_migrate(CLI::App &app) {
                     "Attempts per range on a lost connection (PostgreSQL or Chroma), with backoff up to 30 s")
         ->envname("CHROMA2PG_RETRIES")
         ->capture_default_str();
-    auto *bad_opt = cmd->add_option("--on-bad-record", a->on_bad_record,
+    cmd->add_option("--on-bad-record", a->on_bad_record,
                     "Records PostgreSQL cannot store (NaN/Inf, wrong dimension, NUL, invalid UTF-8, id too long): fail "
                     "(stop, resumable, after listing the batch's bad records) or skip (migrate the rest, exit 1)")
         ->check(CLI::IsMember({"fail", "skip"}))
         ->envname("CHROMA2PG_ON_BAD_RECORD")
         ->capture_default_str();
-    auto *nul_opt = cmd->add_flag("--escape-nul", a->escape_nul,
+    cmd->add_flag("--escape-nul", a->escape_nul,
                   "Store text containing U+0000 with it replaced by U+2400 (the original is kept in the reject file)")
         ->envname("CHROMA2PG_ESCAPE_NUL");
-    auto *reject_opt = cmd->add_option("--reject-dir", a->reject_dir, "Where the per-collection reject files (<table>.rejects.jsonl) go")
+    cmd->add_option("--reject-dir", a->reject_dir, "Where the per-collection reject files (<table>.rejects.jsonl) go")
         ->envname("CHROMA2PG_REJECT_DIR")
         ->capture_default_str();
     cmd->add_option("--salvage-report", a->salvage_report, "Where --salvage lists the records it could not recover")
@@ -744,7 +747,7 @@ void register_migrate(CLI::App &app) {
         ->envname("CHROMA2PG_SKIP_SPACE_CHECK");
     add_summary_option(*cmd, a->summary)->excludes(dry);
     cmd->callback([a, m_opt, efc_opt, native_only = std::vector<CLI::Option *>{
-                                         jobs_opt, ckpt_opt, resume_opt, restart_opt, bad_opt, nul_opt, reject_opt}] {
+                                         jobs_opt, ckpt_opt, resume_opt, restart_opt}] {
         a->idx.hnsw_m_given = m_opt->count() > 0;
         a->idx.hnsw_ef_construction_given = efc_opt->count() > 0;
         // Never silently ignored: the framework layouts load a collection in one transaction, for now.
@@ -754,8 +757,8 @@ void register_migrate(CLI::App &app) {
         if (a->layout != "native" && !given.empty())
             throw UsageError(fmt::format("--layout {} does not support {} yet: it loads each collection in one "
                                          "transaction (an interrupted or failed collection is rolled back whole; "
-                                         "rerun with --replace), with one connection, and stops at the first record "
-                                         "PostgreSQL cannot store; drop {} or migrate with the native layout",
+                                         "rerun with --replace), with one connection; drop {} or migrate with the "
+                                         "native layout",
                                          a->layout, given, given.find(',') == std::string::npos ? "it" : "them"));
         run_migrate(*a);
     });

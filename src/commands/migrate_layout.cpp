@@ -64,7 +64,7 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
                                              "more inside the write freeze)",
                                              a.layout, a.layout));
     nlohmann::ordered_json summary = nlohmann::ordered_json::array();
-    uint64_t total = 0;
+    uint64_t total = 0, total_rejected = 0;
     double seconds = 0;
     RunEta run_eta(!g.quiet);
     for (const auto &c : cols) run_eta.add_collection(c.record_count);
@@ -79,7 +79,10 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
                               sink->table_name(), st.seconds, sink->index_seconds()),
                   {{"collection", c.name}, {"records", st.records}, {"seconds", st.seconds}});
         nlohmann::ordered_json row = {{"name", c.name}, {"id", c.id}, {"table", sink->table_name()}};
-        put_figures(row, RunFigures{st.records, sink->rows_written(), 0, st.bytes, st.seconds});
+        put_figures(row, RunFigures{st.records, sink->rows_written(), sink->rejected(), st.bytes, st.seconds});
+        if (sink->escaped() > 0) row["escaped"] = sink->escaped();
+        if (!sink->reject_file().empty()) row["reject_file"] = sink->reject_file();
+        total_rejected += sink->rejected();
         row["index_seconds"] = sink->index_seconds();
         row["dimension"] = c.dimension ? nlohmann::ordered_json(*c.dimension) : nlohmann::ordered_json();
         row["space"] = space_name(c.space);
@@ -106,6 +109,10 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
     result["pgvector"] = policy.to_json();
     result["search_settings"] = search_settings;
     report_run(result, a.summary, {{"table", "table"}});
+    if (total_rejected > 0)
+        throw DataError(fmt::format("migrated everything else; {} record(s) PostgreSQL cannot store were skipped and "
+                                    "are listed in the reject file(s) under {}",
+                                    total_rejected, a.opts.reject_dir));
 }
 
 } // namespace c2p

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -13,7 +14,10 @@
 #include "target/langchain_layout.hpp"
 #include "target/index_build.hpp"
 #include "target/llamaindex_layout.hpp"
+#include "target/pgvector_sink.hpp"
+#include "target/reject_file.hpp"
 #include "target/table_layout.hpp"
+#include "target/table_names.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -207,10 +211,23 @@ void framework_row_to_record(std::optional<std::string> &document, std::optional
 
 // ---- the shared transaction of a framework layout load
 
+LayoutSink::LayoutSink(PgConnection &pg, LayoutOptions o)
+    : pg_(pg), o_(std::move(o)), checked_(std::make_unique<CheckedBatch>()) {}
+LayoutSink::~LayoutSink() = default;
+
+uint64_t LayoutSink::rejected() const { return rejects_ ? rejects_->rejected() : 0; }
+uint64_t LayoutSink::escaped() const { return rejects_ ? rejects_->escaped() : 0; }
+std::string LayoutSink::reject_file() const { return rejects_ && rejected() + escaped() ? rejects_->path() : ""; }
+
 void LayoutSink::begin(const CollectionInfo &c) {
     info_ = c;
     rows_ = 0;
+    pos_ = 0;
     index_seconds_ = 0;
+    // The native layout's file name for the collection: one reject file per collection whatever the layout.
+    rejects_ = std::make_unique<RejectFile>(
+        (std::filesystem::path(o_.reject_dir) / (derive_table_name(c.name) + ".rejects.jsonl")).string(), c.name);
+    rejects_->reset();
     pg_.exec("BEGIN");
     in_tx_ = true;
     pg_.exec("SET LOCAL synchronous_commit = off");
@@ -231,18 +248,35 @@ void LayoutSink::write(const RecordBatch &b) {
     if (col_.dim && b.dim != *col_.dim)
         throw DataError(fmt::format("collection '{}': record '{}' has {} dimensions, {}.{}.embedding is {}", info_.name,
                                     b.ids[0], b.dim, o_.schema, table_, col_.sql()));
-    for (size_t i = 0; i < b.size(); ++i) {
-        if (auto p = record_problem(b, i); !p.empty())
-            throw DataError("collection '" + info_.name + "': record '" + b.ids[i] + "': " + p);
-        encode_row(b, i);
-        if (buf_.size() >= kCopyChunkBytes) {
-            pg_.copy_in_send(buf_);
-        }
+    PgvectorSinkOptions checks;
+    checks.escape_nul = o_.escape_nul;
+    checks.halfvec = col_.halfvec;
+    check_batch(b, info_, pos_, checks, *rejects_, *checked_);
+    if (checked_->rejected > 0 && !o_.skip_bad_records) {
+        rejects_->sync();
+        size_t first = 0;
+        while (first < b.size() && record_problem(b, first).empty()) ++first;
+        throw DataError(fmt::format(
+            "collection '{}': {} record(s) that PostgreSQL cannot store among source records {}..{}{}, all listed in "
+            "{}; nothing of the collection was written (its transaction is rolled back). Fix the source, or rerun "
+            "with --on-bad-record=skip to migrate the rest (NUL characters: --escape-nul stores them losslessly)",
+            info_.name, checked_->rejected, pos_, pos_ + b.size() - 1,
+            first < b.size() ? fmt::format(" (first: record '{}': {})", b.ids[first], record_problem(b, first)) : "",
+            rejects_->path()));
     }
-    rows_ += b.size();
+    for (size_t i : checked_->good) encode_checked(b, i);
+    for (size_t k = 0; k < checked_->escaped.size(); ++k) encode_checked(checked_->escaped, k);
+    rows_ += checked_->good.size() + checked_->escaped.size();
+    pos_ += b.size();
+}
+
+void LayoutSink::encode_checked(const RecordBatch &b, size_t i) {
+    encode_row(b, i);
+    if (buf_.size() >= kCopyChunkBytes) pg_.copy_in_send(buf_);
 }
 
 void LayoutSink::finish() {
+    rejects_->sync(); // the reject file is on disk before the collection commits
     if (in_copy_) {
         pg_.copy_in_finish(buf_);
         in_copy_ = false;

@@ -32,6 +32,11 @@ struct LayoutOptions {
     bool langchain_id_prefix = false; // langchain: ids become "<collection>:<id>" (ids collide across collections)
     std::string target;               // the connection string: a second session reports index-build progress
     std::vector<std::string> source_names; // every collection of the source: folded table names must not collide
+    // Records PostgreSQL cannot store (pgvector_sink's check_batch): listed in <reject_dir>/<table>.rejects.jsonl;
+    // the collection fails (rolled back) unless skip_bad_records; escape_nul stores U+0000 as U+2400.
+    bool skip_bad_records = false;
+    bool escape_nul = false;
+    std::string reject_dir = "chroma2pg-rejects";
 };
 
 // Metadata key set to true when a Chroma record had no document: both frameworks need a string
@@ -76,9 +81,13 @@ VectorIndexPlan plan_vector_index(const std::string &qualified_table, const std:
 // A framework layout sink: one transaction per collection (DDL, binary COPY, index, ANALYZE, COMMIT).
 // The base owns the transaction, the COPY stream and the finish/abort tail; a layout says its DDL
 // (prepare), how a record becomes a COPY tuple (encode_row), and which index to build.
+class RejectFile;
+struct CheckedBatch;
+
 class LayoutSink : public Sink {
 public:
-    LayoutSink(PgConnection &pg, LayoutOptions o) : pg_(pg), o_(std::move(o)) {}
+    LayoutSink(PgConnection &pg, LayoutOptions o);
+    ~LayoutSink() override;
     void begin(const CollectionInfo &c) final;
     void write(const RecordBatch &batch) final;
     void finish() final;
@@ -86,6 +95,10 @@ public:
     const std::string &table_name() const { return table_; }
     uint64_t rows_written() const { return rows_; }
     double index_seconds() const { return index_seconds_; }
+    // Of the last collection: records rejected / stored escaped, and their reject file ("" when none).
+    uint64_t rejected() const;
+    uint64_t escaped() const;
+    std::string reject_file() const;
 
 protected:
     // In the open transaction: create or check the tables, clear the collection's old rows, set col_
@@ -112,8 +125,12 @@ protected:
     uint64_t rows_ = 0;
 
 private:
+    void encode_checked(const RecordBatch &b, size_t i);
     double index_seconds_ = 0;
     bool in_tx_ = false, in_copy_ = false;
+    uint64_t pos_ = 0; // source offset of the next record, for the reject file
+    std::unique_ptr<RejectFile> rejects_;
+    std::unique_ptr<CheckedBatch> checked_;
 };
 
 // A framework layout's sink; nullptr for native (pgvector_sink's RangeLoader loads it).

@@ -131,6 +131,54 @@ class BadRecords(unittest.TestCase):
         self.assertEqual(s.pg_query(url, 'SELECT count(*) FROM "%s"' % table)[0][0], GOOD - 4 + 2)
 
 
+class BadRecordsInLayouts(unittest.TestCase):
+    """The framework layouts check records as the native layout does: `fail` lists every bad record and
+    writes nothing of the collection (its one transaction is rolled back); `skip` loads the rest, exit 1,
+    the reject file holding exactly the bad ones; `--escape-nul` stores NUL text as U+2400, which verify
+    matches against the source."""
+    setUpClass = BadRecords.__dict__["setUpClass"]
+    tearDownClass = BadRecords.__dict__["tearDownClass"]
+    reject_lines = BadRecords.reject_lines
+    LAYOUTS = ["langchain", "llamaindex", "langchainjs", "llamaindex-ts", "mastra", "pgvectorstore"]
+
+    def run_layout(self, layout, *extra, check):
+        url, drop = s.new_database("badl")
+        self.addCleanup(drop)
+        rejects = tempfile.mkdtemp(prefix="c2p-rejects-")
+        self.addCleanup(shutil.rmtree, rejects, True)
+        p = s.run("--json", "migrate", "--from", self.dir, "--to", url, "--layout", layout, "--reject-dir", rejects,
+                  "--index", "none", *extra)
+        self.assertEqual(p.returncode, check, p.stderr[-3000:])
+        return url, rejects, p
+
+    def completeness(self, url, layout):
+        v = s.run("--json", "verify", "--from", self.dir, "--to", url, "--layout", layout, "--collections", self.name)
+        self.assertEqual(v.returncode, 1, v.stderr[-2000:])
+        return json.loads(v.stdout)["collections"][0]["completeness"]
+
+    def test_fail_skip_and_escape_in_every_layout(self):
+        n_bad = len(self.bad_ids)
+        for layout in self.LAYOUTS:
+            with self.subTest(layout=layout):
+                url, rejects, p = self.run_layout(layout, check=1)
+                self.assertIn("--on-bad-record=skip", p.stderr)
+                self.assertEqual({l["id"] for l in self.reject_lines(rejects)}, self.bad_ids)
+                self.assertEqual(self.completeness(url, layout)["target_records"], 0, "half-written")
+
+                url, rejects, p = self.run_layout(layout, "--on-bad-record", "skip", "--escape-nul", check=1)
+                c = json.loads(p.stdout)["collections"][0]
+                self.assertEqual((c["rejected"], c["escaped"]), (n_bad - 2, 2), c)
+                self.assertEqual(c["records_written"], GOOD - len(self.crafted) + 2, c)
+                lines = {l["id"]: l for l in self.reject_lines(rejects)}
+                self.assertEqual(set(lines), self.bad_ids)
+                self.assertEqual(lines["nul-doc"]["action"], "escaped")
+                self.assertEqual(lines["nul-doc"]["record"]["document"], "before\u0000after")
+                self.assertIn("NaN", lines[sorted(self.crafted)[0]]["reason"])
+                # Exactly the rejected are missing; the escaped rows equal the source escaped as stored.
+                comp = self.completeness(url, layout)
+                self.assertEqual((comp["missing"], comp["extra"], comp["different"]), (n_bad - 2, 0, 0), comp)
+
+
 class BadRecordsFromServer(unittest.TestCase):
     def test_server_source_skip(self):
         s.require_env(self)

@@ -198,11 +198,11 @@ class UsageHints(unittest.TestCase):
         p = s.run("migrate", "--from", s.CHROMA_URL, "--to", s.PG_URL, "--layout", "langchain", "--jobs", "2",
                   "--escape-nul")
         self.assertEqual(p.returncode, 2, p.stderr)
-        self.assertIn("--layout langchain does not support --jobs, --escape-nul yet", p.stderr)
+        self.assertIn("--layout langchain does not support --jobs yet", p.stderr)
         p = s.run("migrate", "--from", s.CHROMA_URL, "--to", s.PG_URL, "--layout", "llamaindex", "--resume",
-                  env={"CHROMA2PG_REJECT_DIR": "/tmp/x"})
+                  env={"CHROMA2PG_CHECKPOINT_RECORDS": "100"})
         self.assertEqual(p.returncode, 2, p.stderr)
-        self.assertIn("does not support --resume, --reject-dir yet", p.stderr)
+        self.assertIn("does not support --checkpoint-records, --resume yet", p.stderr)
         self.assertIn("--replace", p.stderr)
 
     def test_no_postgres_target(self):
