@@ -12,7 +12,8 @@ the connection), through a role that may only SELECT:
 - `verify --layout X` passes; one row's metadata changed in PostgreSQL fails it naming the record;
   `sync --layout X` after adds/updates/deletes in Chroma makes it pass and the client sees the change;
 - a real user's directory (tests/fixtures/chroma-real) migrated with --from DIR verifies, and the
-  client's top-10 (unfiltered and filtered) equals the exact top-10 computed from dump_source's output.
+  client's top-10 (unfiltered and filtered) equals the exact top-10 computed from dump_source's output;
+  for every layout, the Python langchain (PGVector) and llamaindex (PGVectorStore) ones by their SQL.
 
 The JS clients run through tests/js/query.mjs (test_js_clients' harness); the Python PGVectorStore is
 replayed (its column check and its search SQL) as in test_js_clients.PgVectorStoreReplay."""
@@ -200,10 +201,49 @@ class PgVectorStoreReader:
         return out
 
 
+class PythonLegacyReader:
+    """langchain-postgres PGVector and LlamaIndex PGVectorStore (Python), configured only with client_config,
+    replayed with psycopg2: the SQL each issues for a query with one string-equality filter, as
+    docs/layouts.md records it from their sources (PGVector: the collection by name, then its rows, a
+    jsonb_path_match filter; PGVectorStore: data_<lowercased table_name>, metadata_->>'k' = 'v')."""
+    OPS = {"cosine": "<=>", "l2": "<->", "inner": "<#>"}
+
+    def __init__(self, layout, url, config):
+        self.layout, self.url, self.config = layout, url, config
+
+    def query(self, vectors, k, filt=None):
+        (key, value), = filt.items() if filt else ((None, None),)
+        out = []
+        for v in vectors:
+            q = str([float(x) for x in v])
+            if self.layout == "langchain":
+                op = self.OPS[self.config.get("distance_strategy", "cosine")]
+                uuid_ = s.pg_query(self.url, "SELECT uuid FROM langchain_pg_collection WHERE name = %s",
+                                   (self.config["collection_name"],))[0][0]
+                where = ("AND jsonb_path_match(e.cmetadata, CAST('$.%s == $value' AS JSONPATH), "
+                         "CAST(%%(val)s AS JSONB))" % key) if key else ""
+                rows = s.pg_query(self.url, "SELECT e.id, e.document, e.cmetadata, e.embedding %s %%(q)s AS distance "
+                                            "FROM langchain_pg_embedding e JOIN langchain_pg_collection c ON "
+                                            "e.collection_id = c.uuid WHERE e.collection_id = %%(u)s::UUID %s "
+                                            "ORDER BY distance ASC LIMIT %%(k)s" % (op, where),
+                                  {"q": q, "u": uuid_, "k": k, "val": json.dumps({"value": value})})
+                out.append([{"id": r[0], "document": r[1], "metadata": r[2] or {}, "distance": r[3]} for r in rows])
+            else:
+                table = '"%s"."data_%s"' % (self.config["schema_name"], self.config["table_name"].lower())
+                where = "WHERE metadata_->>'%s' = %%(val)s" % key if key else ""
+                rows = s.pg_query(self.url, "SELECT id, node_id, text, metadata_, embedding <=> %%(q)s AS distance "
+                                            "FROM %s %s ORDER BY distance asc LIMIT %%(k)s" % (table, where),
+                                  {"q": q, "k": k, "val": value})
+                out.append([{"id": r[1], "document": r[2], "metadata": r[3] or {}, "distance": r[4]} for r in rows])
+        return out
+
+
 def client_query(layout, url, config, vectors, k=10, filt=None):
     """Each query vector's hits as the layout's client returns them, configured only with config."""
     if layout == "pgvectorstore":
         return PgVectorStoreReader(url, config).query(vectors, k, filt)
+    if layout in ("langchain", "llamaindex"):
+        return PythonLegacyReader(layout, url, config).query(vectors, k, filt)
     opts = {"query_vectors": vectors, "k": k}
     if filt is not None:
         opts["filter"] = filt
@@ -213,6 +253,9 @@ def client_query(layout, url, config, vectors, k=10, filt=None):
 def to_chroma_distance(layout, space, hit):
     """A hit's score or distance in Chroma's convention for the collection's space (docs/layouts.md)."""
     if layout == "langchainjs":      # raw pgvector operator value: <=>, <-> (√l2), <#> (−ip)
+        d = hit["distance"]
+        return {"cosine": d, "l2": d * d, "ip": 1 + d}[space]
+    if layout in ("langchain", "llamaindex"):  # the operator's value (llamaindex: always <=>)
         d = hit["distance"]
         return {"cosine": d, "l2": d * d, "ip": 1 + d}[space]
     if layout == "pgvectorstore":    # cosine_distance, l2_distance (√l2), inner_product (ip)
@@ -242,13 +285,14 @@ def js_equal(a, b):
 
 def payload_problem(layout, r, hit):
     """None when the hit carries the record r as the layout documents it, else what differs."""
-    if layout in ("langchainjs", "pgvectorstore"):      # '' + "_chroma_document_null": true for NULL
+    if layout in ("langchainjs", "pgvectorstore", "langchain", "llamaindex"):  # '' + the NULL marker
         want_doc, want_meta = r["document"] or "", jc.stored_metadata(r, null_marker=True)
     elif layout == "llamaindex-ts":                       # NULL stays NULL, read as ""
         want_doc, want_meta = r["document"] or "", jc.stored_metadata(r)
     else:                                                 # mastra: the document is metadata "text", absent for NULL
         want_doc, want_meta = None, jc.stored_metadata(r, text_key="text")
-    same_meta = (s.json_types_equal if layout == "pgvectorstore" else js_equal)(hit["metadata"], want_meta)
+    same_meta = (js_equal if layout in ("langchainjs", "llamaindex-ts", "mastra") else s.json_types_equal)(
+        hit["metadata"], want_meta)
     if hit.get("document") != want_doc or not same_meta:
         return "%s %r: got document %r metadata %r, want %r %r" % (layout, r["id"], hit.get("document"),
                                                                     hit["metadata"], want_doc, want_meta)
@@ -559,9 +603,11 @@ class RealUserDirectory(unittest.TestCase):
         c = reported[REAL_NAME]
         print("%s: Chroma %r -> table %r, client_config %s" % (layout, REAL_NAME, c.get("table"),
                                                              json.dumps(c.get("client_config"))), file=sys.stderr)
-        self.assertEqual(c.get("table"), REAL_NAME)
+        self.assertEqual(c.get("table"), {"langchain": "langchain_pg_embedding",
+                                          "llamaindex": "data_" + REAL_NAME.lower()}.get(layout, REAL_NAME))
         reader = jc.reader_url(self, url)
-        filt = {"langchainjs": {"department": "finance"},
+        filt = {"langchainjs": {"department": "finance"}, "langchain": {"department": "finance"},
+                "llamaindex": {"department": "finance"},
                 "llamaindex-ts": {"filters": [{"key": "department", "value": "finance", "operator": "=="}]},
                 "mastra": {"department": {"$eq": "finance"}}, "pgvectorstore": {"department": {"$eq": "finance"}}}[layout]
         self.assertGreaterEqual(len(self.queries), 4)
@@ -587,6 +633,12 @@ class RealUserDirectory(unittest.TestCase):
 
     def test_pgvectorstore(self):
         self.check_layout("pgvectorstore")
+
+    def test_langchain_python_sql(self):
+        self.check_layout("langchain")
+
+    def test_llamaindex_python_sql(self):
+        self.check_layout("llamaindex")
 
 
 if __name__ == "__main__":
