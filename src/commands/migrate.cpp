@@ -201,6 +201,7 @@ void run_migrate(MigrateArgs &a) {
         return;
     }
     interrupt::install(); // from here on Ctrl-C stops at a batch boundary and says how to continue
+    if (a.jobs < 1 || a.jobs > kMaxJobs) throw UsageError(fmt::format("--jobs must be 1..{}, not {}", kMaxJobs, a.jobs));
     if (a.layout != "native") {
         LayoutMigrateArgs la{a.src, a.to, a.layout, a.batch_size, {a.schema, a.idx, a.halfvec, a.replace, a.langchain_id_prefix}};
         la.opts.skip_bad_records = parse_bad_record_policy(a.on_bad_record) == BadRecordPolicy::skip;
@@ -209,6 +210,7 @@ void run_migrate(MigrateArgs &a) {
         la.summary = a.summary;
         la.skip_space_check = a.skip_space_check;
         la.retries = a.retries;
+        la.jobs = a.jobs;
         la.app_role = a.app_role;
         la.search_settings = !a.no_search_settings;
         run_layout_migrate(la);
@@ -218,7 +220,6 @@ void run_migrate(MigrateArgs &a) {
     resolve_target(a.to); // no target at all: say so now, not after reading the source
     if (a.resume && a.restart) throw UsageError("--resume and --restart are mutually exclusive: --resume continues the "
                                                 "interrupted migration, --restart discards it and starts over");
-    if (a.jobs < 1 || a.jobs > kMaxJobs) throw UsageError(fmt::format("--jobs must be 1..{}, not {}", kMaxJobs, a.jobs));
     if (a.checkpoint_records < kMinChunkRecords) throw UsageError("--checkpoint-records must be at least 1");
     if (a.retries < 1) throw UsageError("--retries must be at least 1");
 
@@ -706,7 +707,7 @@ void register_migrate(CLI::App &app) {
                   "langchain: store ids as '<collection>:<id>' (when collections share ids)")
         ->envname("CHROMA2PG_LANGCHAIN_ID_PREFIX");
     cmd->add_flag("--replace", a->replace, "Reload collections that are already migrated")->envname("CHROMA2PG_REPLACE");
-    auto *jobs_opt = cmd->add_option("--jobs,-j", a->jobs,
+    cmd->add_option("--jobs,-j", a->jobs,
                     "Parallel PostgreSQL connections: collections in parallel, large ones split into ranges; the index "
                     "build uses jobs-1 parallel maintenance workers")
         ->envname("CHROMA2PG_JOBS")
@@ -747,7 +748,7 @@ void register_migrate(CLI::App &app) {
         ->envname("CHROMA2PG_SKIP_SPACE_CHECK");
     add_summary_option(*cmd, a->summary)->excludes(dry);
     cmd->callback([a, m_opt, efc_opt, native_only = std::vector<CLI::Option *>{
-                                         jobs_opt, ckpt_opt, resume_opt, restart_opt}] {
+                                         ckpt_opt, resume_opt, restart_opt}] {
         a->idx.hnsw_m_given = m_opt->count() > 0;
         a->idx.hnsw_ef_construction_given = efc_opt->count() > 0;
         // Never silently ignored: the framework layouts load a collection in one transaction, for now.
@@ -757,8 +758,7 @@ void register_migrate(CLI::App &app) {
         if (a->layout != "native" && !given.empty())
             throw UsageError(fmt::format("--layout {} does not support {} yet: it loads each collection in one "
                                          "transaction (an interrupted or failed collection is rolled back whole; "
-                                         "rerun with --replace), with one connection; drop {} or migrate with the "
-                                         "native layout",
+                                         "rerun with --replace); drop {} or migrate with the native layout",
                                          a->layout, given, given.find(',') == std::string::npos ? "it" : "them"));
         run_migrate(*a);
     });

@@ -1,6 +1,8 @@
 #include "commands/migrate_layout.hpp"
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -8,6 +10,7 @@
 #include "commands/run_summary.hpp"
 
 #include "pipeline/pipeline.hpp"
+#include "pipeline/task_pool.hpp"
 #include "sources/http/chroma_http_source.hpp"
 #include "target/client_config.hpp"
 #include "target/index_build.hpp"
@@ -63,44 +66,67 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
                                              "`chroma2pg sync --layout {}` with the same options afterwards (and once "
                                              "more inside the write freeze)",
                                              a.layout, a.layout));
-    nlohmann::ordered_json summary = nlohmann::ordered_json::array();
-    uint64_t total = 0, total_rejected = 0;
+    // --jobs: collections in parallel, each worker with its own session and its own source handle (a
+    // collection is still one transaction). The schema exists before they start: CREATE SCHEMA races.
+    ensure_schema(pg, a.opts.schema);
+    const int nworkers = std::max(1, std::min<int>(a.jobs, static_cast<int>(cols.size())));
+    std::vector<std::unique_ptr<PgConnection>> sessions;
+    std::vector<std::unique_ptr<Source>> sources;
+    for (int w = 1; w < nworkers; ++w) {
+        sessions.push_back(std::make_unique<PgConnection>(a.to));
+        sources.push_back(open_source(a.src.from, so));
+    }
+    auto session_of = [&](int w) -> PgConnection & { return w == 0 ? pg : *sessions[size_t(w - 1)]; };
+    auto source_of = [&](int w) -> Source & { return w == 0 ? *source : *sources[size_t(w - 1)]; };
+
+    std::vector<nlohmann::ordered_json> rows(cols.size());
+    std::atomic<uint64_t> total{0}, total_rejected{0};
+    std::mutex mu;
     double seconds = 0;
     RunEta run_eta(!g.quiet);
     for (const auto &c : cols) run_eta.add_collection(c.record_count);
-    for (const auto &c : cols) {
-        auto sink = make_layout_sink(a.layout, pg, a.opts);
-        auto reader = source->read(c, a.batch_size);
-        Progress progress(c.name, c.record_count, !g.quiet);
-        auto st = run_pipeline(c, *reader, *sink, &progress);
-        progress.finish();
-        log::info("collection_done",
-                  fmt::format("{}: {} records into {}.{} in {:.2f}s (index {:.2f}s)", c.name, st.records, a.opts.schema,
-                              sink->table_name(), st.seconds, sink->index_seconds()),
-                  {{"collection", c.name}, {"records", st.records}, {"seconds", st.seconds}});
-        nlohmann::ordered_json row = {{"name", c.name}, {"id", c.id}, {"table", sink->table_name()}};
-        put_figures(row, RunFigures{st.records, sink->rows_written(), sink->rejected(), st.bytes, st.seconds});
-        if (sink->escaped() > 0) row["escaped"] = sink->escaped();
-        if (!sink->reject_file().empty()) row["reject_file"] = sink->reject_file();
-        total_rejected += sink->rejected();
-        row["index_seconds"] = sink->index_seconds();
-        row["dimension"] = c.dimension ? nlohmann::ordered_json(*c.dimension) : nlohmann::ordered_json();
-        row["space"] = space_name(c.space);
-        // What the app pastes into its store's configuration (docs/layouts.md).
-        if (auto cc = client_config(parse_layout(a.layout), a.opts.schema, sink->table_name(), c)) {
-            log::info("client_config", fmt::format("{}: {} reads it with {}", c.name, cc->client, cc->snippet),
-                      {{"collection", c.name}, {"client_config", cc->config}});
-            row["client_config"] = std::move(cc->config);
-        }
-        summary.push_back(std::move(row));
-        total += st.records;
-        seconds += st.seconds;
-        run_eta.collection_done(c.record_count);
-    }
+    TaskPool pool(nworkers);
+    for (size_t k = 0; k < cols.size(); ++k)
+        pool.add([&, k](int w) {
+            const CollectionInfo &c = cols[k];
+            auto sink = make_layout_sink(a.layout, session_of(w), a.opts);
+            auto reader = source_of(w).read(c, a.batch_size);
+            Progress progress(c.name, c.record_count, !g.quiet);
+            auto st = run_pipeline(c, *reader, *sink, &progress);
+            progress.finish();
+            log::info("collection_done",
+                      fmt::format("{}: {} records into {}.{} in {:.2f}s (index {:.2f}s)", c.name, st.records,
+                                  a.opts.schema, sink->table_name(), st.seconds, sink->index_seconds()),
+                      {{"collection", c.name}, {"records", st.records}, {"seconds", st.seconds}});
+            nlohmann::ordered_json row = {{"name", c.name}, {"id", c.id}, {"table", sink->table_name()}};
+            put_figures(row, RunFigures{st.records, sink->rows_written(), sink->rejected(), st.bytes, st.seconds});
+            if (sink->escaped() > 0) row["escaped"] = sink->escaped();
+            if (!sink->reject_file().empty()) row["reject_file"] = sink->reject_file();
+            row["index_seconds"] = sink->index_seconds();
+            row["dimension"] = c.dimension ? nlohmann::ordered_json(*c.dimension) : nlohmann::ordered_json();
+            row["space"] = space_name(c.space);
+            // What the app pastes into its store's configuration (docs/layouts.md).
+            if (auto cc = client_config(parse_layout(a.layout), a.opts.schema, sink->table_name(), c)) {
+                log::info("client_config", fmt::format("{}: {} reads it with {}", c.name, cc->client, cc->snippet),
+                          {{"collection", c.name}, {"client_config", cc->config}});
+                row["client_config"] = std::move(cc->config);
+            }
+            rows[k] = std::move(row);
+            total += st.records;
+            total_rejected += sink->rejected();
+            {
+                std::lock_guard lk(mu);
+                seconds += st.seconds;
+            }
+            run_eta.collection_done(c.record_count);
+        });
+    pool.run();
+    nlohmann::ordered_json summary = nlohmann::ordered_json::array();
+    for (auto &row : rows) summary.push_back(std::move(row));
     auto search_settings = carry_search_settings(pg, cols, a.opts.index, a.app_role, a.search_settings);
     nlohmann::ordered_json totals = {{"collections", summary.size()}};
     put_figures(totals, sum_figures(summary, run_start));
-    totals["records"] = total;
+    totals["records"] = total.load();
     totals["load_seconds"] = seconds;
     nlohmann::ordered_json result = {{"command", "migrate"}, {"layout", a.layout}, {"source", source->describe()},
                                      {"target", pg.describe()}, {"schema", a.opts.schema},
@@ -112,7 +138,7 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
     if (total_rejected > 0)
         throw DataError(fmt::format("migrated everything else; {} record(s) PostgreSQL cannot store were skipped and "
                                     "are listed in the reject file(s) under {}",
-                                    total_rejected, a.opts.reject_dir));
+                                    total_rejected.load(), a.opts.reject_dir));
 }
 
 } // namespace c2p

@@ -16,6 +16,7 @@ struct LayoutMigrateArgs {
     std::string summary;           // --summary FILE
     bool skip_space_check = false; // --skip-space-check
     int retries = 8;               // --retries: start-up attempts when a PostgreSQL restart takes the session
+    int jobs = 1;                  // --jobs: collections loaded in parallel
     std::string app_role;          // --app-role
     bool search_settings = true;   // false: --no-search-settings
 };

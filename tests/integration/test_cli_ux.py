@@ -196,9 +196,9 @@ class UsageHints(unittest.TestCase):
     def test_options_a_layout_cannot_honour_are_refused(self):
         # Never silently ignored: refused before anything is read or written, naming each option.
         p = s.run("migrate", "--from", s.CHROMA_URL, "--to", s.PG_URL, "--layout", "langchain", "--jobs", "2",
-                  "--escape-nul")
+                  "--restart")
         self.assertEqual(p.returncode, 2, p.stderr)
-        self.assertIn("--layout langchain does not support --jobs yet", p.stderr)
+        self.assertIn("--layout langchain does not support --restart yet", p.stderr)
         p = s.run("migrate", "--from", s.CHROMA_URL, "--to", s.PG_URL, "--layout", "llamaindex", "--resume",
                   env={"CHROMA2PG_CHECKPOINT_RECORDS": "100"})
         self.assertEqual(p.returncode, 2, p.stderr)

@@ -786,6 +786,42 @@ class NativeHalfvec(unittest.TestCase):
 LAYOUTS = ["native", "langchain", "llamaindex", "langchainjs", "llamaindex-ts", "mastra", "pgvectorstore"]
 
 
+class JobsInLayouts(unittest.TestCase):
+    """--jobs 2 with every framework layout: three collections loaded by two workers (each its own session
+    and source handle, a collection still one transaction) end exactly as the source, in source order."""
+
+    @classmethod
+    def setUpClass(cls):
+        s.require_env(cls)
+        cls.chroma = s.Chroma(s.CHROMA_URL)
+        cls.names = ["jobs-%s-%d" % (uuid.uuid4().hex[:6], i) for i in range(3)]
+        for i, name in enumerate(cls.names):
+            col = cls.chroma.create_collection(name, space=("cosine", "l2", "ip")[i])
+            ids, embs, docs, metas, uris = s.varied_records(300, 8, seed=30 + i, prefix="j%d" % i)
+            cls.chroma.add(col["id"], ids, embs, docs, metas, uris)
+
+    @classmethod
+    def tearDownClass(cls):
+        for name in cls.names:
+            cls.chroma.delete_collection(name)
+
+    def test_two_jobs_every_layout(self):
+        for layout in LAYOUTS[1:]:
+            with self.subTest(layout=layout):
+                url, drop = s.new_database("jobs")
+                self.addCleanup(drop)
+                args = ["--from", s.CHROMA_URL, "--to", url, "--layout", layout, "--collections", ",".join(self.names)]
+                p = s.run("--json", "migrate", *args, "--jobs", "2", check=0)
+                self.assertEqual(p.returncode, 0, p.stderr[-3000:])
+                got = json.loads(p.stdout)["collections"]
+                self.assertEqual([c["name"] for c in got], self.names)
+                self.assertEqual([c["records_written"] for c in got], [300, 300, 300])
+                v = s.run("--json", "verify", *args, check=0)
+                self.assertEqual(v.returncode, 0, v.stdout[-2000:] + v.stderr[-2000:])
+                self.assertEqual([c["completeness"]["matching"] for c in json.loads(v.stdout)["collections"]],
+                                 [300, 300, 300])
+
+
 class LayoutOptionsEverywhere(unittest.TestCase):
     """verify and sync take --layout / --langchain-id-prefix like migrate: same env vars, completed in bash."""
 
