@@ -193,7 +193,12 @@ CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const Colle
                 space = tl->search_space(c.space);
                 if (relation_exists(pg, o.schema, table))
                     existing_rows = std::stoull(pg.scalar("SELECT count(*) FROM " + qualified(o.schema, table)).value_or("0"));
-                indexes.push_back(index_json(table + "_pkey", "primary key", "btree", "PRIMARY KEY (" + tl->id_column + ")"));
+                indexes.push_back(index_json(table + "_pkey", "primary key", "btree", "PRIMARY KEY (" + tl->primary_key + ")"));
+                for (const auto &sql : tl->secondary_index_sql(o.schema, table)) {
+                    // CREATE [UNIQUE] INDEX IF NOT EXISTS "<name>" ON …: the first quoted identifier.
+                    size_t a = sql.find('"') + 1, b = sql.find('"', a);
+                    indexes.push_back(index_json(sql.substr(a, b - a), "client's own", "btree", sql));
+                }
             } else {
                 table = llamaindex_table_name(c.name);
                 space = Space::cosine; // PGVectorStore always searches by cosine distance

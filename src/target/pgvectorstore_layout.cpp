@@ -14,7 +14,7 @@ public:
     PgvectorstoreLayout() {
         name = "pgvectorstore";
         client = "langchain-postgres PGVectorStore";
-        id_column = "langchain_id";
+        id_column = primary_key = "langchain_id";
         document_column = "content";
         metadata_column = "langchain_metadata";
         metadata_json = true;

@@ -38,6 +38,7 @@ public:
     std::string name;   // the --layout value
     std::string client; // the store that reads it, with the version it was proven against
     std::string id_column = "id", document_column, metadata_column = "metadata", embedding_column = "embedding";
+    std::string primary_key = "id"; // the table's key column (Mastra: its serial id; the Chroma id is vector_id)
     bool metadata_json = false;       // the metadata column is json, not jsonb
     bool empty_metadata_object = false; // no metadata is '{}' (the client's default), not NULL
     DocumentStore document = DocumentStore::empty_with_marker;

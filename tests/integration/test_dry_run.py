@@ -203,6 +203,32 @@ class DryRun(unittest.TestCase):
                 shutil.rmtree(os.path.join(self.work, "not"))
 
 
+class PlanIsWhatRuns(unittest.TestCase):
+    """For every framework layout, the vector index --dry-run plans is the statement the real run then
+    issues (its `index` log event), the table is the one it creates, and the plan's client_config is
+    the one the run reports."""
+    LAYOUTS = ["langchain", "llamaindex", "langchainjs", "llamaindex-ts", "mastra", "pgvectorstore"]
+
+    def test_each_layout(self):
+        src = s.fixture_dir("v1.3__AbhiSree06__RBAC-Chatbot__vector_db")
+        for layout in self.LAYOUTS:
+            with self.subTest(layout=layout):
+                url, drop = s.new_database("plan")
+                self.addCleanup(drop)
+                args = ["migrate", "--from", src, "--to", url, "--layout", layout]
+                plan = json.loads(s.run("--json", *args, "--dry-run", check=0).stdout)["collections"][0]
+                p = s.run("--json", "--log-format", "json", *args, check=0)
+                self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+                issued = [json.loads(l)["sql"] for l in p.stderr.splitlines()
+                          if l.startswith("{") and json.loads(l).get("event") == "index"]
+                planned = [i["sql"] for i in plan["indexes"] if i["kind"] == "vector"]
+                self.assertEqual(len(planned), 1, plan["indexes"])
+                self.assertEqual(issued, planned)
+                ran = json.loads(p.stdout)["collections"][0]
+                self.assertEqual(plan["table"].split(".", 1)[1], ran["table"])
+                self.assertEqual(plan["client_config"], ran["client_config"])
+
+
 class SpaceRefusal(unittest.TestCase):
     """A backup directory on a 1 MB tmpfs: the data needs ~4 MB, twice that is refused."""
 
