@@ -634,6 +634,21 @@ class RealUserDirectory(unittest.TestCase):
     def test_pgvectorstore(self):
         self.check_layout("pgvectorstore")
 
+    def test_mastra_in_its_own_schema(self):
+        # --schema rag: client_config carries schemaName, which Mastra's PgVector constructor takes.
+        url, drop = s.new_database("fwschema")
+        self.addCleanup(drop)
+        p = s.run("--json", "migrate", "--from", self.dir, "--to", url, "--layout", "mastra", "--schema", "rag",
+                  check=0)
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        c = json.loads(p.stdout)["collections"][0]
+        self.assertEqual(c["client_config"], {"indexName": REAL_NAME, "schemaName": "rag"})
+        q = next(v for v, keep in self.queries if keep is None)
+        hits = client_query("mastra", url, c["client_config"], [q])[0]
+        self.assertEqual([h["id"] for h in hits], [rid for rid, _ in jc.exact(list(self.records.values()), q,
+                                                                               jc.cosine, 10)])
+        s.run("verify", "--from", self.dir, "--to", url, "--layout", "mastra", "--schema", "rag", check=0)
+
     def test_langchain_python_sql(self):
         self.check_layout("langchain")
 
