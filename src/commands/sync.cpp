@@ -280,7 +280,12 @@ SyncRound layout_sync_round(const SyncArgs &a, Layout layout, Source &source, co
                                             c.name, t->describe(), t->column.sql(), *c.dimension, a.layout));
             Progress progress(c.name, c.record_count, show_progress);
             auto t0 = std::chrono::steady_clock::now();
-            n = sync_layout_collection(pg, source, c, *t, {a.batch_size, a.dry_run}, progress);
+            LayoutSyncOptions lo{a.batch_size, a.dry_run};
+            lo.skip_bad_records = parse_bad_record_policy(a.on_bad_record) == BadRecordPolicy::skip;
+            lo.escape_nul = a.escape_nul;
+            lo.reject_file =
+                (std::filesystem::path(a.reject_dir) / (derive_table_name(c.name) + ".sync-rejects.jsonl")).string();
+            n = sync_layout_collection(pg, source, c, *t, lo, progress);
             progress.finish();
             secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         }
@@ -317,9 +322,6 @@ void run_sync(SyncArgs &a) {
     const Layout layout = parse_layout(a.layout);
     if (a.langchain_id_prefix && layout != Layout::langchain)
         throw UsageError("--langchain-id-prefix applies to --layout langchain only");
-    if (layout != Layout::native && (sopts.on_bad_record == BadRecordPolicy::skip || a.escape_nul))
-        throw UsageError("--on-bad-record skip and --escape-nul apply to --layout native only: the framework layouts "
-                         "refuse records PostgreSQL cannot store, as their migration does");
 
     auto source = open_source(a.src.from, so);
     auto cols = select_collections(*source, a.src);

@@ -11,6 +11,8 @@
 #include "target/langchain_layout.hpp"
 #include "target/llamaindex_layout.hpp"
 #include "target/pg_table_reader.hpp"
+#include "target/pgvector_sink.hpp"
+#include "target/reject_file.hpp"
 #include "target/table_layout.hpp"
 #include "target/sql_params.hpp"
 #include "util/error.hpp"
@@ -81,27 +83,52 @@ SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const Collec
                                            : "text, metadata_, node_id, embedding";
         const std::string rows_copy = std::string("COPY ") + kRows + " (" + rows_cols + ") FROM STDIN WITH (FORMAT BINARY)";
 
-        // 2. The source, batch by batch: every id is seen; new and changed records are staged.
+        // 2. The source, batch by batch: every id is seen; new and changed records are staged; records
+        // PostgreSQL cannot store go to the reject file (pgvector_sink's check_batch, as migrate).
         auto reader = source.read(c, o.batch_size);
         RecordBatch b;
         CopyBinaryBuffer seen, rows;
+        RejectFile rejects(o.reject_file, c.name);
+        rejects.reset();
+        PgvectorSinkOptions checks;
+        checks.escape_nul = o.escape_nul;
+        checks.halfvec = half;
+        CheckedBatch checked;
+        uint64_t offset = 0;
         while (reader->next(b)) {
             interrupt::throw_if_requested("stopped while syncing '" + c.name + "'");
             if (!b.empty() && t.column.dim && b.dim != *t.column.dim)
                 throw DataError(fmt::format("collection '{}': the source has {} dimensions, {}.embedding is {}; "
                                             "re-migrate it with `chroma2pg migrate --layout {} --replace`",
                                             c.name, b.dim, t.describe(), t.column.sql(), layout_name(t.layout)));
+            check_batch(b, c, offset, checks, rejects, checked);
+            if (checked.rejected > 0 && !o.skip_bad_records) {
+                rejects.sync();
+                size_t first = 0;
+                while (first < b.size() && record_problem(b, first).empty()) ++first;
+                throw DataError(fmt::format(
+                    "collection '{}': {} record(s) that PostgreSQL cannot store{}, listed in {}; nothing was changed. "
+                    "Fix the source, or rerun with --on-bad-record=skip (NUL characters: --escape-nul)",
+                    c.name, checked.rejected,
+                    first < b.size() ? fmt::format(" (first: record '{}': {})", b.ids[first], record_problem(b, first))
+                                     : "",
+                    rejects.path()));
+            }
+            n.rejected += checked.rejected;
+            n.escaped += checked.escaped.size();
+            offset += b.size();
             seen.header();
             rows.header();
             bool any = false;
+            // Every id the source has counts as seen: a rejected record keeps its old row rather than losing it.
             for (size_t i = 0; i < b.size(); ++i) {
-                if (auto p = record_problem(b, i); !p.empty())
-                    throw DataError(fmt::format("collection '{}': record '{}': {}; nothing was changed", c.name, b.ids[i], p));
-                std::string stored_id = target_row_id(t, b.ids[i]);
                 seen.begin_tuple(1);
-                seen.text_field(stored_id);
-                Digest d = half ? record_digest_halfvec(b, i) : record_digest(b, i);
-                uint64_t key = id_key(b.ids[i]);
+                seen.text_field(target_row_id(t, b.ids[i]));
+            }
+            // A record as the target stores it (an escaped copy: its U+2400 text, which is what is read back).
+            auto consider = [&](const RecordBatch &rb, size_t i) {
+                Digest d = half ? record_digest_halfvec(rb, i) : record_digest(rb, i);
+                uint64_t key = id_key(rb.ids[i]);
                 auto lo = std::lower_bound(have.begin(), have.end(), key,
                                            [](const DigestEntry &e, uint64_t k) { return e.key < k; });
                 auto hi = lo;
@@ -112,17 +139,19 @@ SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const Collec
                     sample = &n.sample_new;
                 } else if (hi - lo == 1 && lo->digest == d) {
                     ++n.unchanged;
-                    continue;
+                    return;
                 } else {
                     ++n.updated; // changed, or held twice in the target (LlamaIndex has no key on node_id)
                     sample = &n.sample_changed;
                 }
-                if (sample->size() < kSampleIds) sample->push_back(b.ids[i]);
-                if (tl) tl->encode_row(rows, t.column, json_meta, b, i, c.name);
-                else if (lc) encode_langchain_row(rows, t.column, b, i, c.name, !t.id_prefix.empty());
-                else encode_llamaindex_row(rows, t.column, json_meta, b, i, c.name);
+                if (sample->size() < kSampleIds) sample->push_back(rb.ids[i]);
+                if (tl) tl->encode_row(rows, t.column, json_meta, rb, i, c.name);
+                else if (lc) encode_langchain_row(rows, t.column, rb, i, c.name, !t.id_prefix.empty());
+                else encode_llamaindex_row(rows, t.column, json_meta, rb, i, c.name);
                 any = true;
-            }
+            };
+            for (size_t i : checked.good) consider(b, i);
+            for (size_t k = 0; k < checked.escaped.size(); ++k) consider(checked.escaped, k);
             if (b.size()) pg.copy_in_all(std::string("COPY ") + kSeen + " (id) FROM STDIN WITH (FORMAT BINARY)", seen);
             else seen.clear();
             if (any) pg.copy_in_all(rows_copy, rows);

@@ -25,11 +25,14 @@ struct SyncCounts {
 struct LayoutSyncOptions {
     size_t batch_size = 1000;
     bool dry_run = false;
+    bool skip_bad_records = false; // --on-bad-record skip
+    bool escape_nul = false;       // --escape-nul
+    std::string reject_file;       // where records PostgreSQL cannot store are listed
 };
 
 // One transaction: new records inserted, changed ones rewritten, removed ones deleted, the rest not
-// touched. A record PostgreSQL cannot store, or a LangChain id that another collection holds, stops
-// it with nothing changed (DataError).
+// touched. A record PostgreSQL cannot store is listed in the reject file and, unless skip_bad_records,
+// stops it with nothing changed (DataError), as does a LangChain id that another collection holds.
 SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const CollectionInfo &c, const TargetCollection &t,
                                   const LayoutSyncOptions &o, Progress &progress);
 

@@ -135,7 +135,7 @@ class BadRecordsInLayouts(unittest.TestCase):
     """The framework layouts check records as the native layout does: `fail` lists every bad record and
     writes nothing of the collection (its one transaction is rolled back); `skip` loads the rest, exit 1,
     the reject file holding exactly the bad ones; `--escape-nul` stores NUL text as U+2400, which verify
-    matches against the source."""
+    matches against the source, and which sync then finds unchanged."""
     setUpClass = BadRecords.__dict__["setUpClass"]
     tearDownClass = BadRecords.__dict__["tearDownClass"]
     reject_lines = BadRecords.reject_lines
@@ -177,6 +177,16 @@ class BadRecordsInLayouts(unittest.TestCase):
                 # Exactly the rejected are missing; the escaped rows equal the source escaped as stored.
                 comp = self.completeness(url, layout)
                 self.assertEqual((comp["missing"], comp["extra"], comp["different"]), (n_bad - 2, 0, 0), comp)
+                # sync sees the same: the escaped rows unchanged, the bad ones rejected, nothing deleted.
+                sargs = ["--from", self.dir, "--to", url, "--layout", layout, "--reject-dir", rejects]
+                p = s.run("--json", "sync", *sargs)
+                self.assertEqual(p.returncode, 1, p.stderr[-2000:])
+                self.assertIn("nothing was changed", p.stderr)
+                p = s.run("--json", "sync", *sargs, "--on-bad-record", "skip", "--escape-nul")
+                self.assertEqual(p.returncode, 1, p.stderr[-2000:])
+                c = json.loads(p.stdout)["collections"][0]
+                self.assertEqual((c["inserted"], c["updated"], c["deleted"], c["rejected"], c["escaped"]),
+                                 (0, 0, 0, n_bad - 2, 2), c)
 
 
 class BadRecordsFromServer(unittest.TestCase):
