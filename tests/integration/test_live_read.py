@@ -38,6 +38,11 @@ class ChromaProxy:
         self.records = 0
         self.lock = threading.Lock()
         self.released = threading.Event()
+        # Data pages forwarded and not yet answered, and the ids answered: with several requests in
+        # flight, their arrival order is not their position order (wait_idle()).
+        self.idle = threading.Condition()
+        self.inflight = 0
+        self.answered = set()
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -60,6 +65,8 @@ class ChromaProxy:
                             proxy.pages += 1
                             if proxy.before_page:
                                 proxy.before_page(proxy.pages)
+                        with proxy.idle:
+                            proxy.inflight += 1
                     if proxy.hold_after is not None and n > proxy.hold_after:
                         proxy.released.wait()
                 elif kind == "listing":
@@ -81,6 +88,11 @@ class ChromaProxy:
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):  # the client was killed
                     pass
+                if kind == "page":
+                    with proxy.idle:
+                        proxy.inflight -= 1
+                        proxy.answered.update(json.loads(body).get("ids") or [])
+                        proxy.idle.notify_all()
 
             do_GET = do_POST = do_PUT = do_DELETE = forward
 
@@ -89,6 +101,12 @@ class ChromaProxy:
         self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def wait_idle(self):
+        """Until every data page forwarded so far is answered (called from before_page: the pages not yet
+        counted wait for the lock it holds, so nothing new is forwarded meanwhile)."""
+        with self.idle:
+            self.idle.wait_for(lambda: self.inflight == 0, timeout=120)
 
     @staticmethod
     def kind(path, body):
@@ -130,6 +148,7 @@ class LiveRead(unittest.TestCase):
         # Chroma's read order: the ids by position.
         self.order = self.chroma.get_all(self.cid)["ids"]
         self.assertEqual(len(self.order), N)
+        self.deleted = []
 
     def churn(self):
         """Deletes 3 records already read (positions 100, 200, 300) and adds 3: the count is unchanged,
@@ -168,14 +187,22 @@ class LiveRead(unittest.TestCase):
         want = s.as_records(self.chroma.get_all(self.cid))
         r.assert_parity(self, self.url, self.name, want)
 
+    def churn_once_read(self, proxy, n):
+        """From page 6 on (positions 0-499 requested), once what was forwarded is answered and the records
+        churn() deletes were read: the change lands between page reads, after they were read."""
+        if n < 6 or self.deleted:
+            return
+        proxy.wait_idle()
+        if {self.order[100], self.order[200], self.order[300]} <= proxy.answered:
+            self.churn()
+            self.churned_at = n
+
     def test_changes_between_page_reads_skip_nothing(self):
-        def before_page(n):
-            if n == 6:  # pages 1-5 (positions 0-499) are read: positions 500-502 would be skipped
-                self.churn()
-        proxy = ChromaProxy(s.CHROMA_URL, before_page=before_page)
+        proxy = ChromaProxy(s.CHROMA_URL, before_page=lambda n: self.churn_once_read(proxy, n))
         self.addCleanup(proxy.close)
         p = s.run(*self.migrate_args(proxy.url))
-        self.assertGreater(proxy.pages, 6, "the change did not land between page reads")
+        self.assertTrue(self.deleted, "the change never happened")
+        self.assertGreater(proxy.pages, self.churned_at, "the change did not land between page reads")
         self.check_result(p)
 
     def test_changes_between_kill_and_resume_skip_nothing(self):
@@ -214,14 +241,12 @@ class LiveRead(unittest.TestCase):
         s.run("migrate", "--from", s.CHROMA_URL, "--to", self.url, "--collections", self.name, "--index", "none",
               check=0)
 
-        def before_page(n):
-            if n == 6:
-                self.churn()
-        proxy = ChromaProxy(s.CHROMA_URL, before_page=before_page)
+        proxy = ChromaProxy(s.CHROMA_URL, before_page=lambda n: self.churn_once_read(proxy, n))
         self.addCleanup(proxy.close)
         res = s.run_json("sync", "--from", proxy.url, "--to", self.url, "--collections", self.name,
                          "--batch-size", BATCH)
-        self.assertGreater(proxy.pages, 6, "the change did not land between page reads")
+        self.assertTrue(self.deleted, "the change never happened")
+        self.assertGreater(proxy.pages, self.churned_at, "the change did not land between page reads")
         c = res["collections"][0]
         # Nothing untouched counts as removed; the added are inserted; the deleted were read before
         # their deletion, so the next sync removes them.
