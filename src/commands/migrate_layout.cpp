@@ -1,8 +1,6 @@
 #include "commands/migrate_layout.hpp"
 
-#include <atomic>
 #include <chrono>
-#include <mutex>
 
 #include <fmt/format.h>
 
@@ -79,10 +77,7 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
     auto session_of = [&](int w) -> PgConnection & { return w == 0 ? pg : *sessions[size_t(w - 1)]; };
     auto source_of = [&](int w) -> Source & { return w == 0 ? *source : *sources[size_t(w - 1)]; };
 
-    std::vector<nlohmann::ordered_json> rows(cols.size());
-    std::atomic<uint64_t> total{0}, total_rejected{0};
-    std::mutex mu;
-    double seconds = 0;
+    std::vector<nlohmann::ordered_json> rows(cols.size()); // each worker writes its collection's own
     RunEta run_eta(!g.quiet);
     for (const auto &c : cols) run_eta.add_collection(c.record_count);
     TaskPool pool(nworkers);
@@ -112,22 +107,21 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
                 row["client_config"] = std::move(cc->config);
             }
             rows[k] = std::move(row);
-            total += st.records;
-            total_rejected += sink->rejected();
-            {
-                std::lock_guard lk(mu);
-                seconds += st.seconds;
-            }
             run_eta.collection_done(c.record_count);
         });
     pool.run();
     nlohmann::ordered_json summary = nlohmann::ordered_json::array();
-    for (auto &row : rows) summary.push_back(std::move(row));
+    double load_seconds = 0; // the collections' own, added up (the run's wall time is in the figures)
+    for (auto &row : rows) {
+        load_seconds += row.value("seconds", 0.0);
+        summary.push_back(std::move(row));
+    }
     auto search_settings = carry_search_settings(pg, cols, a.opts.index, a.app_role, a.search_settings);
     nlohmann::ordered_json totals = {{"collections", summary.size()}};
-    put_figures(totals, sum_figures(summary, run_start));
-    totals["records"] = total.load();
-    totals["load_seconds"] = seconds;
+    const RunFigures sum = sum_figures(summary, run_start);
+    put_figures(totals, sum);
+    totals["records"] = sum.read;
+    totals["load_seconds"] = load_seconds;
     nlohmann::ordered_json result = {{"command", "migrate"}, {"layout", a.layout}, {"source", source->describe()},
                                      {"target", pg.describe()}, {"schema", a.opts.schema},
                                      {"pgvector_version", pgvector_version}, {"collections", summary},
@@ -135,10 +129,10 @@ void run_layout_migrate(LayoutMigrateArgs &a) {
     result["pgvector"] = policy.to_json();
     result["search_settings"] = search_settings;
     report_run(result, a.summary, {{"table", "table"}});
-    if (total_rejected > 0)
+    if (sum.rejected > 0)
         throw DataError(fmt::format("migrated everything else; {} record(s) PostgreSQL cannot store were skipped and "
                                     "are listed in the reject file(s) under {}",
-                                    total_rejected.load(), a.opts.reject_dir));
+                                    sum.rejected, a.opts.reject_dir));
 }
 
 } // namespace c2p

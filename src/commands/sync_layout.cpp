@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include "core/record_check.hpp"
 #include "core/record_digest.hpp"
 #include "target/copy_binary.hpp"
 #include "target/halfvec.hpp"
@@ -104,15 +103,10 @@ SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const Collec
             check_batch(b, c, offset, checks, rejects, checked);
             if (checked.rejected > 0 && !o.skip_bad_records) {
                 rejects.sync();
-                size_t first = 0;
-                while (first < b.size() && record_problem(b, first).empty()) ++first;
                 throw DataError(fmt::format(
                     "collection '{}': {} record(s) that PostgreSQL cannot store{}, listed in {}; nothing was changed. "
                     "Fix the source, or rerun with --on-bad-record=skip (NUL characters: --escape-nul)",
-                    c.name, checked.rejected,
-                    first < b.size() ? fmt::format(" (first: record '{}': {})", b.ids[first], record_problem(b, first))
-                                     : "",
-                    rejects.path()));
+                    c.name, checked.rejected, first_bad_record(b), rejects.path()));
             }
             n.rejected += checked.rejected;
             n.escaped += checked.escaped.size();

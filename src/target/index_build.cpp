@@ -21,7 +21,7 @@ PgvectorPolicy apply_pgvector_policy(const std::string &extversion, IndexOptions
 }
 
 void set_index_build_session(PgConnection &pg, const IndexOptions &o, int jobs) {
-    if (!o.maintenance_work_mem.empty()) // the vector index build sizes its own (build_vector_index)
+    if (!o.maintenance_work_mem.empty()) // else the vector index build sizes its own (build_vector_index)
         pg.exec("SET LOCAL maintenance_work_mem = " + quote_literal(o.maintenance_work_mem));
     if (!o.parallel_build) {
         // pgvector issue 959: a parallel HNSW build can overflow a buffer before 0.8.2.
@@ -60,10 +60,7 @@ namespace {
 // maintenance_work_mem for this build, set with SET LOCAL when it should change; says why.
 void size_build_memory(PgConnection &pg, const std::string &collection, const IndexBuildShape &shape,
                        const IndexOptions &o) {
-    if (!o.maintenance_work_mem.empty()) {
-        pg.exec("SET LOCAL maintenance_work_mem = " + quote_literal(o.maintenance_work_mem));
-        return;
-    }
+    if (!o.maintenance_work_mem.empty()) return; // the user's, set by set_index_build_session
     const uint64_t graph = hnsw_build_memory(shape.rows, shape.dim, shape.halfvec, o.hnsw_m);
     auto r = pg.exec_params("SELECT (SELECT setting::bigint * 1024 FROM pg_settings WHERE name = "
                             "'maintenance_work_mem'), pg_size_bytes($1)",
@@ -96,17 +93,17 @@ bool is_shared_memory_shortage(const std::string &msg) {
 
 void build_vector_index(PgConnection &pg, const std::string &target, const std::string &collection,
                         const IndexBuildShape &shape, const IndexOptions &o, const std::string &sql) {
-    const bool hnsw = sql.find("USING hnsw") != std::string::npos;
-    if (hnsw) size_build_memory(pg, collection, shape, o);
-    else if (!o.maintenance_work_mem.empty())
-        pg.exec("SET LOCAL maintenance_work_mem = " + quote_literal(o.maintenance_work_mem));
+    if (sql.find("USING hnsw") != std::string::npos) size_build_memory(pg, collection, shape, o);
     log::info("index", fmt::format("collection '{}': building the vector index", collection),
               {{"collection", collection}, {"sql", sql}});
-    pg.exec("SAVEPOINT c2p_index_build");
-    try {
+    auto build = [&] {
         std::optional<IndexBuildWatch> watch;
         if (!target.empty()) watch.emplace(target, PQbackendPID(pg.raw()), collection, shape.rows);
         pg.exec(sql);
+    };
+    pg.exec("SAVEPOINT c2p_index_build");
+    try {
+        build();
     } catch (const PgRefused &e) {
         // A parallel build keeps the graph in dynamic shared memory (/dev/shm), which may be smaller than
         // maintenance_work_mem; a build without workers keeps it in the backend's own memory.
@@ -119,9 +116,7 @@ void build_vector_index(PgConnection &pg, const std::string &target, const std::
                   {{"collection", collection}});
         pg.exec("ROLLBACK TO SAVEPOINT c2p_index_build");
         pg.exec("SET LOCAL max_parallel_maintenance_workers = 0");
-        std::optional<IndexBuildWatch> watch;
-        if (!target.empty()) watch.emplace(target, PQbackendPID(pg.raw()), collection, shape.rows);
-        pg.exec(sql);
+        build();
     }
     pg.exec("RELEASE SAVEPOINT c2p_index_build");
 }

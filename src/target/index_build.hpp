@@ -61,9 +61,10 @@ struct IndexBuildShape {
 };
 
 // Runs a vector index's CREATE INDEX on pg for `collection`, inside the caller's transaction, logging it
-// and, when `target` (the connection string) is given, its progress from a second session. An HNSW
-// build gets maintenance_work_mem for its graph (SET LOCAL; o.maintenance_work_mem when given, else
-// up to o.max_maintenance_work_mem, never below the server's), and says what it chose. A parallel
+// and, when `target` (the connection string) is given, its progress from a second session. Unless
+// o.maintenance_work_mem was given (set_index_build_session sets it), an HNSW build gets
+// maintenance_work_mem for its graph (SET LOCAL, up to o.max_maintenance_work_mem, never below the
+// server's), and says what it chose. A parallel
 // build the server cannot give shared memory to (/dev/shm too small, e.g. Docker's 64 MB) is run
 // again without parallel workers, with a warning naming the fix.
 void build_vector_index(PgConnection &pg, const std::string &target, const std::string &collection,

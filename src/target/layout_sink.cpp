@@ -9,7 +9,6 @@
 
 #include "core/json_text.hpp"
 #include "core/metadata_json.hpp"
-#include "core/record_check.hpp"
 #include "target/halfvec.hpp"
 #include "target/langchain_layout.hpp"
 #include "target/index_build.hpp"
@@ -254,15 +253,11 @@ void LayoutSink::write(const RecordBatch &b) {
     check_batch(b, info_, pos_, checks, *rejects_, *checked_);
     if (checked_->rejected > 0 && !o_.skip_bad_records) {
         rejects_->sync();
-        size_t first = 0;
-        while (first < b.size() && record_problem(b, first).empty()) ++first;
         throw DataError(fmt::format(
             "collection '{}': {} record(s) that PostgreSQL cannot store among source records {}..{}{}, all listed in "
             "{}; nothing of the collection was written (its transaction is rolled back). Fix the source, or rerun "
             "with --on-bad-record=skip to migrate the rest (NUL characters: --escape-nul stores them losslessly)",
-            info_.name, checked_->rejected, pos_, pos_ + b.size() - 1,
-            first < b.size() ? fmt::format(" (first: record '{}': {})", b.ids[first], record_problem(b, first)) : "",
-            rejects_->path()));
+            info_.name, checked_->rejected, pos_, pos_ + b.size() - 1, first_bad_record(b), rejects_->path()));
     }
     for (size_t i : checked_->good) encode_checked(b, i);
     for (size_t k = 0; k < checked_->escaped.size(); ++k) encode_checked(checked_->escaped, k);

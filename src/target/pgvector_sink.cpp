@@ -120,6 +120,12 @@ void check_batch(const RecordBatch &b, const CollectionInfo &c, uint64_t first_o
     }
 }
 
+std::string first_bad_record(const RecordBatch &b) {
+    for (size_t i = 0; i < b.size(); ++i)
+        if (auto p = record_problem(b, i); !p.empty()) return fmt::format(" (first: record '{}': {})", b.ids[i], p);
+    return {};
+}
+
 RangeLoader::RangeLoader(PgConnection &pg, const PgvectorSinkOptions &opts, const CheckpointStore &store,
                          std::string run_id, std::string staging, int range_no, uint64_t start_offset,
                          RejectFile &rejects, const std::atomic<bool> *cancel)

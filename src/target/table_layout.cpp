@@ -84,10 +84,7 @@ void TableLayout::encode_row(CopyBinaryBuffer &buf, const VectorColumn &col, boo
     }
     std::string meta;
     try {
-        meta = framework_metadata_json(b, i,
-                                       document == DocumentStore::empty_with_marker ? DocumentInMetadata::null_marker
-                                       : document == DocumentStore::metadata_text   ? DocumentInMetadata::text
-                                                                                    : DocumentInMetadata::none);
+        meta = framework_metadata_json(b, i, metadata_document());
     } catch (const DataError &e) {
         throw DataError(fmt::format("collection '{}': {} (--layout {})", collection, e.what(), name));
     }

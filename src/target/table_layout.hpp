@@ -64,6 +64,12 @@ public:
     // Said at migrate time and by verify about a collection (e.g. a space the client cannot search with).
     virtual std::vector<std::string> caveats(const CollectionInfo &c) const;
 
+    // What framework_metadata_json carries of the document for this layout.
+    DocumentInMetadata metadata_document() const {
+        return document == DocumentStore::empty_with_marker ? DocumentInMetadata::null_marker
+               : document == DocumentStore::metadata_text   ? DocumentInMetadata::text
+                                                            : DocumentInMetadata::none;
+    }
     // The space the vector index and the client's query use.
     Space search_space(Space collection_space) const { return cosine_only ? Space::cosine : collection_space; }
     // The COPY column list of a load, in encode_row's order.

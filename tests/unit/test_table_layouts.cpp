@@ -117,10 +117,7 @@ TEST(TableLayouts, DocumentsAndUrisRoundTripPerLayout) {
         PgTableReadOptions ro;
         tl->read_mapping(ro);
         for (size_t i = 0; i < b.size(); ++i) {
-            DocumentInMetadata how = tl->document == DocumentStore::metadata_text ? DocumentInMetadata::text
-                                     : tl->document == DocumentStore::nullable   ? DocumentInMetadata::none
-                                                                                 : DocumentInMetadata::null_marker;
-            std::string j = framework_metadata_json(b, i, how);
+            std::string j = framework_metadata_json(b, i, tl->metadata_document());
             if (j.empty() && tl->empty_metadata_object) j = "{}";
             // What the document column holds (none for Mastra: the reader selects NULL).
             std::optional<std::string> doc;
@@ -134,6 +131,9 @@ TEST(TableLayouts, DocumentsAndUrisRoundTripPerLayout) {
             EXPECT_EQ(meta, b.metadatas[i]) << tl->name << " " << i;
         }
     }
+    EXPECT_EQ(table_layout_named("mastra").metadata_document(), DocumentInMetadata::text);
+    EXPECT_EQ(table_layout_named("llamaindex-ts").metadata_document(), DocumentInMetadata::none);
+    EXPECT_EQ(table_layout_named("langchainjs").metadata_document(), DocumentInMetadata::null_marker);
     EXPECT_EQ(framework_metadata_json(b, 3, DocumentInMetadata::text), "{\"text\":\"text ü\"}");
     EXPECT_EQ(framework_metadata_json(b, 2, DocumentInMetadata::text), "{\"k\":1.0}");
     EXPECT_EQ(framework_metadata_json(b, 2, DocumentInMetadata::none), "{\"k\":1.0}");
