@@ -98,7 +98,14 @@ class RestoreSafety(unittest.TestCase):
         self.assertTrue(still_running, "the restore of A ended before it could be killed")
         st = stagings(self.target, name)
         self.assertEqual(len(st), 1, st)
-        partial = count(self.target, st[0]["id"])
+        # A batch the server received before the kill may still land: wait until the count settles.
+        partial, settled = count(self.target, st[0]["id"]), time.time() + 10
+        while time.time() < settled:
+            time.sleep(0.5)
+            now = count(self.target, st[0]["id"])
+            if now == partial:
+                break
+            partial = now
         self.assertTrue(0 < partial < n, partial)
         tag_a = origin_tag(bk_a, c["id"])
         self.assertTrue(st[0]["name"].endswith(tag_a), (st[0]["name"], tag_a))
