@@ -14,12 +14,15 @@
 #include "commands/common.hpp"
 #include "commands/dry_run.hpp"
 #include "commands/live_reconcile.hpp"
-#include "commands/migrate_layout.hpp"
+#include "commands/publish_layout.hpp"
 #include "commands/run_summary.hpp"
 #include "pipeline/pipeline.hpp"
 #include "pipeline/task_pool.hpp"
 #include "target/checkpoint_store.hpp"
+#include "target/client_config.hpp"
 #include "target/index_build.hpp"
+#include "target/layout_sink.hpp"
+#include "target/table_layout.hpp"
 #include "target/native_layout.hpp"
 #include "target/pg_connection.hpp"
 #include "target/pgvector_sink.hpp"
@@ -56,7 +59,7 @@ struct MigrateArgs {
     bool escape_nul = false;
     std::string reject_dir = "chroma2pg-rejects";
     int retries = 8;
-    std::string layout = "native"; // langchain/llamaindex: src/commands/migrate_layout.cpp
+    std::string layout = "native"; // a framework layout: loaded as native, then published (publish_layout.hpp)
     bool halfvec = false, langchain_id_prefix = false;
     bool dry_run = false, skip_space_check = false;
     std::string summary; // --summary FILE
@@ -193,30 +196,17 @@ void run_migrate(MigrateArgs &a) {
     SourceOptions so = a.src.opts;
     resolve_token(so);
     a.idx.method = parse_index_method(a.index);
+    if (a.batch_size == 0) throw UsageError("--batch-size must be at least 1");
+    const Layout layout = parse_layout(a.layout);
+    const bool native = layout == Layout::native;
+    if (a.langchain_id_prefix && layout != Layout::langchain)
+        throw UsageError("--langchain-id-prefix applies to --layout langchain only");
     if (a.dry_run) {
-        if (a.batch_size == 0) throw UsageError("--batch-size must be at least 1");
-        if (a.langchain_id_prefix && a.layout != "langchain")
-            throw UsageError("--langchain-id-prefix applies to --layout langchain only");
         run_migrate_dry_run(a.src, a.to, plan_options(a), a.skip_space_check);
         return;
     }
     interrupt::install(); // from here on Ctrl-C stops at a batch boundary and says how to continue
     if (a.jobs < 1 || a.jobs > kMaxJobs) throw UsageError(fmt::format("--jobs must be 1..{}, not {}", kMaxJobs, a.jobs));
-    if (a.layout != "native") {
-        LayoutMigrateArgs la{a.src, a.to, a.layout, a.batch_size, {a.schema, a.idx, a.halfvec, a.replace, a.langchain_id_prefix}};
-        la.opts.skip_bad_records = parse_bad_record_policy(a.on_bad_record) == BadRecordPolicy::skip;
-        la.opts.escape_nul = a.escape_nul;
-        la.opts.reject_dir = a.reject_dir;
-        la.summary = a.summary;
-        la.skip_space_check = a.skip_space_check;
-        la.retries = a.retries;
-        la.jobs = a.jobs;
-        la.app_role = a.app_role;
-        la.search_settings = !a.no_search_settings;
-        run_layout_migrate(la);
-        return;
-    }
-    if (a.batch_size == 0) throw UsageError("--batch-size must be at least 1");
     resolve_target(a.to); // no target at all: say so now, not after reading the source
     if (a.resume && a.restart) throw UsageError("--resume and --restart are mutually exclusive: --resume continues the "
                                                 "interrupted migration, --restart discards it and starts over");
@@ -242,6 +232,12 @@ void run_migrate(MigrateArgs &a) {
     sopts.source_description = source->describe();
     auto cols = select_collections(*source, a.src);
     require_storable_names(cols);
+    // A framework layout: the same checkpointed load into the native staging table, then each collection
+    // is published into the layout's tables (publish_layout.hpp).
+    LayoutOptions lopts{a.schema, a.idx, a.halfvec, a.replace, a.langchain_id_prefix, a.to, {}, a.jobs};
+    const TableLayout *tl = find_table_layout(layout);
+    if (tl && tl->fold_name) // every name of the source: two that fold alike each get a hash
+        for (const auto &c : source->list_collections()) lopts.source_names.push_back(c.name);
     std::unique_ptr<PgConnection> main_pg;
     std::string pgvector_version;
     PgvectorPolicy policy;
@@ -264,16 +260,22 @@ void run_migrate(MigrateArgs &a) {
         pgvector_version = ensure_pgvector(pg);
         policy = apply_pgvector_policy(pgvector_version, a.idx);
         sopts.index = a.idx; // after the policy, which may turn parallel HNSW builds off
-        ensure_schema_and_registry(pg, a.schema);
+        lopts.index = a.idx;
+        if (native) ensure_schema_and_registry(pg, a.schema);
+        else ensure_schema(pg, a.schema); // a framework's tables only: no registry
+
         store.ensure_tables(pg);
         store.lock(pg, kLockWaitSeconds);
-        log::info("start", fmt::format("migrating {} collection(s) from {} to {} (pgvector {}, {} job(s))", cols.size(),
-                                       source->describe(), pg.describe(), pgvector_version, a.jobs),
-                  {{"source", source->describe()}, {"target", pg.describe()}, {"collections", cols.size()}, {"jobs", a.jobs}});
+        log::info("start", fmt::format("migrating {} collection(s) from {} to {}{} (pgvector {}, {} job(s))", cols.size(),
+                                       source->describe(), pg.describe(),
+                                       native ? "" : fmt::format(" as the {} layout", a.layout), pgvector_version, a.jobs),
+                  {{"source", source->describe()}, {"target", pg.describe()}, {"collections", cols.size()}, {"jobs", a.jobs},
+                   {"layout", a.layout}});
 
         // --- the run: new, resumed, or refused because an interrupted one exists
         options = {{"source", source->describe()}, {"schema", a.schema}, {"collections", json::array()}};
         if (a.halfvec) options["halfvec"] = true; // the staging tables' column type: a resume must keep it
+        if (!native) options["layout"] = a.layout;  // where the staged rows go
         for (const auto &c : cols) options["collections"].push_back(c.id);
         run_id.clear();
         resuming = false;
@@ -321,12 +323,14 @@ void run_migrate(MigrateArgs &a) {
             j->c = c;
             j->table = derive_table_name(c.name);
             j->staging = fit_identifier(j->table, "__load");
-            auto clash = pg.exec_params("SELECT name FROM " + qualified(a.schema, "chroma_collections") +
-                                            " WHERE table_name = $1 AND id::text <> $2 AND name <> $3",
-                                        {j->table, c.id, c.name});
-            if (clash.rows() > 0)
-                throw DataError("collection '" + c.name + "': its table name " + j->table + " is already used by collection '" +
-                                clash.text(0, 0) + "'");
+            if (native) {
+                auto clash = pg.exec_params("SELECT name FROM " + qualified(a.schema, "chroma_collections") +
+                                                " WHERE table_name = $1 AND id::text <> $2 AND name <> $3",
+                                            {j->table, c.id, c.name});
+                if (clash.rows() > 0)
+                    throw DataError("collection '" + c.name + "': its table name " + j->table +
+                                    " is already used by collection '" + clash.text(0, 0) + "'");
+            }
             std::string reject_path = (std::filesystem::path(a.reject_dir) / (j->table + ".rejects.jsonl")).string();
             j->rejects = std::make_unique<RejectFile>(reject_path, c.name);
             auto l = store.load(pg, c.id);
@@ -357,10 +361,17 @@ void run_migrate(MigrateArgs &a) {
                     j->load = *l;
                 }
             }
-            // Only a refusal needs it, and it counts the old table's rows (a scan of the whole table).
-            if (j->fresh && !j->done_before && !a.replace)
+            if (!native && (j->done_before || !j->fresh)) {
+                j->table = j->load.table_name; // the layout's table, recorded when the load began
+            } else if (!native) {
+                // The layout's DDL and its checks, rolled back: a collection already there without --replace
+                // (or in a table of another dimension) is refused before anything is loaded.
+                j->table = make_layout_sink(a.layout, pg, lopts)->check_target(c);
+            } else if (j->fresh && !j->done_before && !a.replace) {
+                // Only a refusal needs it, and it counts the old table's rows (a scan of the whole table).
                 if (auto r = find_registered(pg, a.schema, c.id, c.name); r && r->rows >= 0)
                     present.push_back(fmt::format("'{}' (table {}, {} rows)", c.name, r->table_name, r->rows));
+            }
             jobs.push_back(std::move(j));
         }
     });
@@ -441,8 +452,19 @@ void run_migrate(MigrateArgs &a) {
                      });
         if (j.live.checked) report_live_check(j.c.name, j.live);
         BadRecordCounts bad{j.rejects->rejected(), j.rejects->escaped(), j.rejects->path()};
-        with_retries(fmt::format("collection '{}': index and swap", j.c.name), a.retries, w, a.to, cancel,
-                     [&](PgConnection &conn) { j.fin = finalize_collection(conn, sopts, store, j.c, j.table, j.staging, bad); });
+        if (native) {
+            with_retries(fmt::format("collection '{}': index and swap", j.c.name), a.retries, w, a.to, cancel,
+                         [&](PgConnection &conn) { j.fin = finalize_collection(conn, sopts, store, j.c, j.table, j.staging, bad); });
+        } else {
+            with_retries(fmt::format("collection '{}': publish as the {} layout", j.c.name, a.layout), a.retries, w, a.to,
+                         cancel, [&](PgConnection &conn) {
+                             auto sink = make_layout_sink(a.layout, conn, lopts);
+                             auto r = publish_layout_collection(conn, a.to, *sink, store, j.c, j.staging, a.halfvec,
+                                                                a.batch_size, j.c.record_count - std::min(j.c.record_count, bad.rejected));
+                             j.fin = FinalizeResult{r.rows, r.index_seconds, r.already_done};
+                             if (!r.already_done) j.table = sink->table_name();
+                         });
+        }
         j.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - j.t0).count();
         if (j.progress) j.progress->finish();
         run_eta.collection_done(j.c.record_count);
@@ -571,6 +593,12 @@ void run_migrate(MigrateArgs &a) {
         s["dimension"] = c.dimension ? json(*c.dimension) : json();
         s["space"] = space_name(c.space);
         if (rejected + escaped) s["reject_file"] = j.rejects->path();
+        // What the app pastes into its store's configuration (docs/layouts.md).
+        if (auto cc = client_config(layout, a.schema, j.table, c)) {
+            log::info("client_config", fmt::format("{}: {} reads it with {}", c.name, cc->client, cc->snippet),
+                      {{"collection", c.name}, {"client_config", cc->config}});
+            s["client_config"] = std::move(cc->config);
+        }
         summary.push_back(std::move(s));
         total_records += j.fin.rows;
         total_rejected += rejected;
@@ -597,7 +625,7 @@ void run_migrate(MigrateArgs &a) {
     totals["records"] = total_records;
     totals["escaped"] = total_escaped;
     totals["load_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
-    json result = {{"command", "migrate"}, {"source", source->describe()}, {"target", target_description}, {"schema", a.schema},
+    json result = {{"command", "migrate"}, {"layout", a.layout}, {"source", source->describe()}, {"target", target_description}, {"schema", a.schema},
                    {"pgvector_version", pgvector_version}, {"run_id", run_id}, {"resumed", resuming}, {"jobs", a.jobs},
                    {"collections", summary}, {"totals", totals}};
     result["pgvector"] = policy.to_json();
@@ -712,14 +740,14 @@ void register_migrate(CLI::App &app) {
                     "build uses jobs-1 parallel maintenance workers")
         ->envname("CHROMA2PG_JOBS")
         ->capture_default_str();
-    auto *ckpt_opt = cmd->add_option("--checkpoint-records", a->checkpoint_records,
+    cmd->add_option("--checkpoint-records", a->checkpoint_records,
                     "Commit and checkpoint every this many source records (what a crash can cost)")
         ->envname("CHROMA2PG_CHECKPOINT_RECORDS")
         ->capture_default_str();
-    auto *resume_opt = cmd->add_flag("--resume", a->resume, "Continue the interrupted migration from its last checkpoints")
-                           ->envname("CHROMA2PG_RESUME");
-    auto *restart_opt = cmd->add_flag("--restart", a->restart, "Discard an interrupted migration and start over")
-                            ->envname("CHROMA2PG_RESTART");
+    cmd->add_flag("--resume", a->resume, "Continue the interrupted migration from its last checkpoints")
+        ->envname("CHROMA2PG_RESUME");
+    cmd->add_flag("--restart", a->restart, "Discard an interrupted migration and start over")
+        ->envname("CHROMA2PG_RESTART");
     cmd->add_option("--retries", a->retries,
                     "Attempts per range on a lost connection (PostgreSQL or Chroma), with backoff up to 30 s")
         ->envname("CHROMA2PG_RETRIES")
@@ -747,19 +775,9 @@ void register_migrate(CLI::App &app) {
                   "Go ahead even when the database has less free space than twice the estimated size")
         ->envname("CHROMA2PG_SKIP_SPACE_CHECK");
     add_summary_option(*cmd, a->summary)->excludes(dry);
-    cmd->callback([a, m_opt, efc_opt, native_only = std::vector<CLI::Option *>{
-                                         ckpt_opt, resume_opt, restart_opt}] {
+    cmd->callback([a, m_opt, efc_opt] {
         a->idx.hnsw_m_given = m_opt->count() > 0;
         a->idx.hnsw_ef_construction_given = efc_opt->count() > 0;
-        // Never silently ignored: the framework layouts load a collection in one transaction, for now.
-        std::string given;
-        for (const auto *o : native_only)
-            if (o->count() > 0) given += (given.empty() ? "" : ", ") + o->get_name();
-        if (a->layout != "native" && !given.empty())
-            throw UsageError(fmt::format("--layout {} does not support {} yet: it loads each collection in one "
-                                         "transaction (an interrupted or failed collection is rolled back whole; "
-                                         "rerun with --replace); drop {} or migrate with the native layout",
-                                         a->layout, given, given.find(',') == std::string::npos ? "it" : "them"));
         run_migrate(*a);
     });
 }

@@ -74,7 +74,7 @@ std::string LangchainSink::prepare() {
                 "collection '{}' has {} dimensions but {}.{}.embedding is {}: one LangChain table holds one "
                 "dimension; migrate this collection into another --schema (its own langchain tables)",
                 c.name, *c.dimension, s, kEmbeddings, col_.sql()));
-        if (col_.halfvec != o_.halfvec)
+        if (!checking_ && col_.halfvec != o_.halfvec)
             log::warn("layout_column", fmt::format("{}.{}.embedding already exists as {}; loading into it as is{}", s,
                                                    kEmbeddings, col_.sql(), o_.halfvec ? " (--halfvec ignored)" : ""),
                       {{"collection", c.name}});
@@ -129,8 +129,9 @@ void LangchainSink::after_copy() {
         for (int r = 0; r < few.rows(); ++r) ids += (r ? ", '" : "'") + few.text(r, 0) + "'";
         throw DataError(fmt::format(
             "collection '{}': {} id(s) already belong to collection(s) {} in {}.{}, whose id column is one key for "
-            "all collections (e.g. {}); nothing of '{}' was written. Rerun with --langchain-id-prefix to store "
-            "ids as '<collection>:<id>' (lossless), or migrate the collections into different --schema",
+            "all collections (e.g. {}); nothing of '{}' was written. Rerun with --langchain-id-prefix --restart "
+            "--replace to store every collection's ids as '<collection>:<id>' (lossless), or migrate the "
+            "collections into different --schema",
             info_.name, clash.text(0, 0), clash.text(0, 1), s, kEmbeddings, ids, info_.name));
     }
     pg_.exec_params("INSERT INTO " + qualified(s, kEmbeddings) +

@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <filesystem>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -14,7 +13,6 @@
 #include "target/index_build.hpp"
 #include "target/llamaindex_layout.hpp"
 #include "target/pgvector_sink.hpp"
-#include "target/reject_file.hpp"
 #include "target/table_layout.hpp"
 #include "target/table_names.hpp"
 #include "util/error.hpp"
@@ -210,23 +208,13 @@ void framework_row_to_record(std::optional<std::string> &document, std::optional
 
 // ---- the shared transaction of a framework layout load
 
-LayoutSink::LayoutSink(PgConnection &pg, LayoutOptions o)
-    : pg_(pg), o_(std::move(o)), checked_(std::make_unique<CheckedBatch>()) {}
+LayoutSink::LayoutSink(PgConnection &pg, LayoutOptions o) : pg_(pg), o_(std::move(o)) {}
 LayoutSink::~LayoutSink() = default;
-
-uint64_t LayoutSink::rejected() const { return rejects_ ? rejects_->rejected() : 0; }
-uint64_t LayoutSink::escaped() const { return rejects_ ? rejects_->escaped() : 0; }
-std::string LayoutSink::reject_file() const { return rejects_ && rejected() + escaped() ? rejects_->path() : ""; }
 
 void LayoutSink::begin(const CollectionInfo &c) {
     info_ = c;
     rows_ = 0;
-    pos_ = 0;
     index_seconds_ = 0;
-    // The native layout's file name for the collection: one reject file per collection whatever the layout.
-    rejects_ = std::make_unique<RejectFile>(
-        (std::filesystem::path(o_.reject_dir) / (derive_table_name(c.name) + ".rejects.jsonl")).string(), c.name);
-    rejects_->reset();
     pg_.exec("BEGIN");
     in_tx_ = true;
     pg_.exec("SET LOCAL synchronous_commit = off");
@@ -247,31 +235,14 @@ void LayoutSink::write(const RecordBatch &b) {
     if (col_.dim && b.dim != *col_.dim)
         throw DataError(fmt::format("collection '{}': record '{}' has {} dimensions, {}.{}.embedding is {}", info_.name,
                                     b.ids[0], b.dim, o_.schema, table_, col_.sql()));
-    PgvectorSinkOptions checks;
-    checks.escape_nul = o_.escape_nul;
-    checks.halfvec = col_.halfvec;
-    check_batch(b, info_, pos_, checks, *rejects_, *checked_);
-    if (checked_->rejected > 0 && !o_.skip_bad_records) {
-        rejects_->sync();
-        throw DataError(fmt::format(
-            "collection '{}': {} record(s) that PostgreSQL cannot store among source records {}..{}{}, all listed in "
-            "{}; nothing of the collection was written (its transaction is rolled back). Fix the source, or rerun "
-            "with --on-bad-record=skip to migrate the rest (NUL characters: --escape-nul stores them losslessly)",
-            info_.name, checked_->rejected, pos_, pos_ + b.size() - 1, first_bad_record(b), rejects_->path()));
+    for (size_t i = 0; i < b.size(); ++i) {
+        encode_row(b, i);
+        if (buf_.size() >= kCopyChunkBytes) pg_.copy_in_send(buf_);
     }
-    for (size_t i : checked_->good) encode_checked(b, i);
-    for (size_t k = 0; k < checked_->escaped.size(); ++k) encode_checked(checked_->escaped, k);
-    rows_ += checked_->good.size() + checked_->escaped.size();
-    pos_ += b.size();
-}
-
-void LayoutSink::encode_checked(const RecordBatch &b, size_t i) {
-    encode_row(b, i);
-    if (buf_.size() >= kCopyChunkBytes) pg_.copy_in_send(buf_);
+    rows_ += b.size();
 }
 
 void LayoutSink::finish() {
-    rejects_->sync(); // the reject file is on disk before the collection commits
     if (in_copy_) {
         pg_.copy_in_finish(buf_);
         in_copy_ = false;
@@ -280,7 +251,7 @@ void LayoutSink::finish() {
     after_copy();
     auto t0 = std::chrono::steady_clock::now();
     if (auto plan = index_plan(); plan && !plan->sql.empty()) {
-        set_index_build_session(pg_, o_.index, 1);
+        set_index_build_session(pg_, o_.index, o_.jobs);
         const uint32_t dim = col_.dim.value_or(info_.dimension.value_or(0));
         build_vector_index(pg_, o_.target, info_.name, {rows_, dim, col_.halfvec || dim > kMaxVectorIndexDims},
                            o_.index.for_collection(info_), plan->sql);
@@ -289,8 +260,25 @@ void LayoutSink::finish() {
     }
     for (const auto &t : analyze_tables()) pg_.exec("ANALYZE " + t);
     index_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (before_commit_) before_commit_(pg_);
     pg_.exec("COMMIT");
     in_tx_ = false;
+}
+
+std::string LayoutSink::check_target(const CollectionInfo &c) {
+    info_ = c;
+    pg_.exec("BEGIN");
+    checking_ = true;
+    try {
+        prepare();
+    } catch (...) {
+        checking_ = false;
+        pg_.rollback_quietly();
+        throw;
+    }
+    checking_ = false;
+    pg_.exec("ROLLBACK");
+    return table_;
 }
 
 void LayoutSink::abort() noexcept {

@@ -3,6 +3,7 @@
 // The `native` layout stays in pgvector_sink; docs/layouts.md describes every choice made here.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,11 +33,7 @@ struct LayoutOptions {
     bool langchain_id_prefix = false; // langchain: ids become "<collection>:<id>" (ids collide across collections)
     std::string target;               // the connection string: a second session reports index-build progress
     std::vector<std::string> source_names; // every collection of the source: folded table names must not collide
-    // Records PostgreSQL cannot store (pgvector_sink's check_batch): listed in <reject_dir>/<table>.rejects.jsonl;
-    // the collection fails (rolled back) unless skip_bad_records; escape_nul stores U+0000 as U+2400.
-    bool skip_bad_records = false;
-    bool escape_nul = false;
-    std::string reject_dir = "chroma2pg-rejects";
+    int jobs = 1; // parallel maintenance workers for the index build: jobs - 1
 };
 
 // Metadata key set to true when a Chroma record had no document: both frameworks need a string
@@ -80,10 +77,9 @@ VectorIndexPlan plan_vector_index(const std::string &qualified_table, const std:
                                   const std::string &column = "embedding");
 // A framework layout sink: one transaction per collection (DDL, binary COPY, index, ANALYZE, COMMIT).
 // The base owns the transaction, the COPY stream and the finish/abort tail; a layout says its DDL
-// (prepare), how a record becomes a COPY tuple (encode_row), and which index to build.
-class RejectFile;
-struct CheckedBatch;
-
+// (prepare), how a record becomes a COPY tuple (encode_row), and which index to build. migrate feeds
+// it the collection's checkpointed staging table (commands/publish_layout.hpp), whose records were checked
+// (and their rejects listed) on the way in.
 class LayoutSink : public Sink {
 public:
     LayoutSink(PgConnection &pg, LayoutOptions o);
@@ -92,13 +88,15 @@ public:
     void write(const RecordBatch &batch) final;
     void finish() final;
     void abort() noexcept final;
+    // Runs the collection's DDL and checks in a transaction it rolls back: refuses (UsageError) a
+    // collection already migrated without --replace, or a table of another dimension, before any load.
+    // Returns the table the collection would go to.
+    std::string check_target(const CollectionInfo &c);
+    // Called in the load's transaction just before its COMMIT, so that what it writes commits with the rows.
+    void before_commit(std::function<void(PgConnection &)> fn) { before_commit_ = std::move(fn); }
     const std::string &table_name() const { return table_; }
     uint64_t rows_written() const { return rows_; }
     double index_seconds() const { return index_seconds_; }
-    // Of the last collection: records rejected / stored escaped, and their reject file ("" when none).
-    uint64_t rejected() const;
-    uint64_t escaped() const;
-    std::string reject_file() const;
 
 protected:
     // In the open transaction: create or check the tables, clear the collection's old rows, set col_
@@ -123,14 +121,12 @@ protected:
     std::string table_;
     CopyBinaryBuffer buf_;
     uint64_t rows_ = 0;
+    bool checking_ = false; // in check_target(): prepare() says nothing (the load itself warns)
 
 private:
-    void encode_checked(const RecordBatch &b, size_t i);
+    std::function<void(PgConnection &)> before_commit_;
     double index_seconds_ = 0;
     bool in_tx_ = false, in_copy_ = false;
-    uint64_t pos_ = 0; // source offset of the next record, for the reject file
-    std::unique_ptr<RejectFile> rejects_;
-    std::unique_ptr<CheckedBatch> checked_;
 };
 
 // A framework layout's sink; nullptr for native (pgvector_sink's RangeLoader loads it).

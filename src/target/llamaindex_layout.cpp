@@ -54,7 +54,7 @@ std::string LlamaindexSink::prepare() {
     const std::string &s = o_.schema;
     table_ = llamaindex_table_name(c.name);
     ensure_schema(pg_, s);
-    if (c.space != Space::cosine)
+    if (!checking_ && c.space != Space::cosine)
         log::warn("layout_space",
                   fmt::format("collection '{}' uses the {} space but LlamaIndex's PGVectorStore always searches by "
                               "cosine distance: the index is built for cosine; nearest neighbours differ from Chroma's "

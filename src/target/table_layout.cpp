@@ -132,7 +132,8 @@ std::string TableLayoutSink::prepare() {
             taken = taken || (other != c.name && table_layout_table(tl_, other) == table_);
         if (taken) table_ = table_layout_table(tl_, c.name, true);
     }
-    for (const auto &w : tl_.caveats(c)) log::warn("layout_caveat", w, {{"collection", c.name}});
+    if (!checking_)
+        for (const auto &w : tl_.caveats(c)) log::warn("layout_caveat", w, {{"collection", c.name}});
     const std::string qt = qualified(s, table_);
     if (auto existing = existing_vector_column(pg_, s, table_, tl_.embedding_column)) {
         col_ = *existing;

@@ -129,7 +129,7 @@ def kill_resume_cycle(tc, url, args, kills, seed, total):
     """Starts `migrate args` against `url` and kill -9s it `kills` times, each after 1-3 more checkpoints have
     committed (rerunning with --resume each time), then lets the last --resume finish. Asserts that each kill
     landed mid-run and left a partial state, and that each resume continued from the committed checkpoints
-    (kept them, and said so) rather than starting over. Returns the last run's (exit code, stderr)."""
+    (kept them, and said so) rather than starting over. Returns the last run's (exit code, stderr, stdout)."""
     rng = random.Random(seed)
     before = {}
     committed = None
@@ -155,6 +155,6 @@ def kill_resume_cycle(tc, url, args, kills, seed, total):
                 tc.assertLess(row["records_read"], total, row)
                 tc.assertEqual(row["records_written"], row["rows"] - committed, row)
                 tc.assertEqual(row["rows"], total, row)
-            return p.returncode, err
+            return p.returncode, err, out
         committed = assert_partial(tc, url, total)
         before = after

@@ -198,8 +198,10 @@ class LangchainCollisions(unittest.TestCase):
                                         "langchain_pg_embedding e ON e.collection_id = c.uuid GROUP BY c.name"))
         self.assertEqual(len(per), 1)
         self.assertEqual(list(per.values()), [27])
+        self.assertIn("--langchain-id-prefix --restart --replace", p.stderr)
+        # The run stopped there, resumable: --restart discards it, --replace reloads the one that was done.
         s.run("migrate", "--from", s.CHROMA_URL, "--to", self.url, "--layout", "langchain", "--langchain-id-prefix",
-              "--replace", "--collections", ",".join(self.names), check=0)
+              "--restart", "--replace", "--collections", ",".join(self.names), check=0)
         rows = s.pg_query(self.url, "SELECT c.name, e.id FROM langchain_pg_embedding e JOIN langchain_pg_collection c "
                                     "ON c.uuid = e.collection_id")
         self.assertEqual(len(rows), 54)

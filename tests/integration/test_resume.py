@@ -36,7 +36,7 @@ class KillAndResume(unittest.TestCase):
         # 2,500-record checkpoints: 20 or more per run, and each kill waits for at most 3 new ones
         args = ["--from", source, "--to", url, "--jobs", jobs, "--checkpoint-records", 2500,
                 "--reject-dir", self.rejects, "--index", "hnsw"]
-        code, err = r.kill_resume_cycle(self, url, args, kills, seed, N)
+        code, err, _ = r.kill_resume_cycle(self, url, args, kills, seed, N)
         self.assertEqual(code, 0, err[-3000:])
         r.assert_parity(self, url, self.name, self.want)
         # nothing is left behind: no staging table, no open run, no checkpoints

@@ -1,0 +1,86 @@
+"""kill -9 `migrate --layout X` three times during the load of a 40,000-record persistent directory, each
+time after more checkpoints committed, then finish it with --resume: for every framework layout, the last
+run read fewer records than the collection holds (it continued from the checkpoints), every id is in the
+layout's table exactly once, nothing of the load is left behind, and `verify --layout X` passes."""
+import json
+import os
+import shutil
+import unittest
+import uuid
+
+import resume_support as r
+import support as s
+
+N = 40000
+DIM = 32
+
+# Where each layout keeps a collection's ids: (table from the run's summary, or a fixed one; id column).
+ID_SQL = {
+    "langchain": 'SELECT id FROM langchain_pg_embedding',
+    "llamaindex": 'SELECT node_id FROM "{table}"',
+    "langchainjs": 'SELECT id FROM "{table}"',
+    "llamaindex-ts": 'SELECT id FROM "{table}"',
+    "mastra": 'SELECT vector_id FROM "{table}"',
+    "pgvectorstore": 'SELECT langchain_id FROM "{table}"',
+}
+
+
+class KillAndResumeInLayouts(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        s.require_env(cls)
+        cls.server = s.ChromaServer()
+        cls.chroma = s.Chroma(cls.server.url)
+        cls.name = "lres-" + uuid.uuid4().hex[:6]
+        cls.col, cls.want = r.fill(cls.chroma, cls.name, N, DIM, seed=11, space="cosine")
+        cls.persist = r.snapshot_dir(cls.server)
+        cls.server.stop()
+        cls.rejects = os.path.join(os.path.dirname(cls.persist), "rejects")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.server.tmp, ignore_errors=True)
+        shutil.rmtree(os.path.dirname(cls.persist), ignore_errors=True)
+
+    def cycle(self, layout, seed):
+        url, drop = s.new_database("lres")
+        self.addCleanup(drop)
+        # 2,500-record checkpoints: 16 per load, and each kill waits for 1-3 new ones
+        args = ["--from", self.persist, "--to", url, "--layout", layout, "--checkpoint-records", 2500,
+                "--reject-dir", self.rejects]
+        code, err, out = r.kill_resume_cycle(self, url, args, 3, seed, N)
+        self.assertEqual(code, 0, err[-3000:])
+        row = json.loads(out)["collections"][0]
+        ids = [x[0] for x in s.pg_query(url, ID_SQL[layout].format(table=row["table"]))]
+        self.assertEqual(len(ids), N, "rows in the %s table" % layout)
+        self.assertEqual(set(ids), set(self.want), "ids in the %s table" % layout)
+        # the load's own state is gone: no staging table, no open run, no checkpoints
+        self.assertEqual(s.pg_query(url, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%\\_\\_load'")[0][0], 0)
+        self.assertEqual(s.pg_query(url, "SELECT count(*) FROM chroma2pg_runs WHERE status = 'running'")[0][0], 0)
+        self.assertEqual(s.pg_query(url, "SELECT count(*) FROM chroma2pg_checkpoints")[0][0], 0)
+        v = s.run("--json", "verify", "--from", self.persist, "--to", url, "--layout", layout, "--queries", "5")
+        self.assertEqual(v.returncode, 0, v.stdout[-3000:] + v.stderr[-3000:])
+        comp = json.loads(v.stdout)["collections"][0]["completeness"]
+        self.assertEqual((comp["target_records"], comp["missing"], comp["extra"], comp["different"]), (N, 0, 0, 0), comp)
+
+    def test_langchain(self):
+        self.cycle("langchain", seed=21)
+
+    def test_llamaindex(self):
+        self.cycle("llamaindex", seed=22)
+
+    def test_langchainjs(self):
+        self.cycle("langchainjs", seed=23)
+
+    def test_llamaindex_ts(self):
+        self.cycle("llamaindex-ts", seed=24)
+
+    def test_mastra(self):
+        self.cycle("mastra", seed=25)
+
+    def test_pgvectorstore(self):
+        self.cycle("pgvectorstore", seed=26)
+
+
+if __name__ == "__main__":
+    unittest.main()
