@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Time until the app can query (issue 21): load + primary key + vector index + metadata index + ANALYZE.
 
-  bench/app_ready.py [--records 100000] [--dim 384] [--reps 3]
+  bench/app_ready.py [--records 100000] [--dim 384] [--reps 3] [--dir DIR] [--layouts a,b] [--compare-bin BIN]
+                     [--skip-settings-row]
 
 Uses bench/run.py's data (generated through a real Chroma server once, cached in bench/.cache/) and
 a fresh PostgreSQL (scripts/pg-cluster.sh: maintenance_work_mem 512MB, max_parallel_maintenance_workers
@@ -12,6 +13,10 @@ a fresh PostgreSQL (scripts/pg-cluster.sh: maintenance_work_mem 512MB, max_paral
   - PostgreSQL's own minimal work by hand in one psql session: `\\copy` of the exact rows chroma2pg
     writes (binary), ADD PRIMARY KEY, then SET maintenance_work_mem = '2GB' and
     max_parallel_maintenance_workers = cores, the very CREATE INDEX statements the tool ran, ANALYZE.
+  - with --layouts: `migrate --layout X` with default options for each, into a schema of its own
+    dropped before each run (a framework layout is staged, then published: the rows are written twice);
+  - with --compare-bin: the default-options rows again with another binary (e.g. the previous commit's).
+--dir measures another persistent directory (e.g. bench/make_flushed_dir.py's 1,000,000 records).
 Medians of --reps; Markdown on stdout, JSON in bench/results/app_ready.json.
 """
 import argparse
@@ -30,8 +35,12 @@ def main():
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--results", default=os.path.join(bench.HERE, "results", "app_ready.json"))
+    ap.add_argument("--dir", help="a persistent directory to migrate instead of the cached one")
+    ap.add_argument("--layouts", default="", help="comma-separated framework layouts to measure too")
+    ap.add_argument("--compare-bin", help="a second chroma2pg binary, measured on the same default-options rows")
+    ap.add_argument("--skip-settings-row", action="store_true", help="skip --maintenance-work-mem 2GB --jobs 2")
     a = ap.parse_args()
-    cache = os.path.join(bench.HERE, ".cache", "chroma-%d-%d" % (a.records, a.dim))
+    cache = a.dir or os.path.join(bench.HERE, ".cache", "chroma-%d-%d" % (a.records, a.dim))
     if not os.path.exists(os.path.join(cache, "chroma.sqlite3")):
         sys.exit("no cached data in %s: run bench/run.py --records %d --dim %d once" % (cache, a.records, a.dim))
     work = tempfile.mkdtemp(prefix="c2p-appready-")
@@ -62,14 +71,29 @@ def main():
             results["rows"][name] = {"seconds": bench.median(walls), "runs": walls, "peak_rss_mb": max(rss)}
             print("  %-70s %7.2fs" % (name, bench.median(walls)), file=sys.stderr)
 
-        for name, extra in (("chroma2pg migrate, default options", []),
-                            ("chroma2pg migrate --maintenance-work-mem 2GB --jobs 2", ["--maintenance-work-mem", "2GB",
-                                                                                       "--jobs", "2"])):
+        runs = [("chroma2pg migrate, default options", bench.BIN, [], None)]
+        if not a.skip_settings_row:
+            runs.append(("chroma2pg migrate --maintenance-work-mem 2GB --jobs 2", bench.BIN,
+                         ["--maintenance-work-mem", "2GB", "--jobs", "2"], None))
+        for layout in filter(None, a.layouts.split(",")):
+            runs.append(("chroma2pg migrate --layout %s, default options" % layout, bench.BIN, ["--layout", layout],
+                         "bench_" + layout.replace("-", "_")))
+        if a.compare_bin:
+            results["compare_bin"] = a.compare_bin
+            for name, _, extra, schema in list(runs):
+                if "--jobs" not in extra:
+                    runs.append((name + " (compare-bin)", a.compare_bin, extra, schema))
+        for name, binary, extra, schema in runs:
             walls, rss = [], []
             for _ in range(a.reps):
-                settle(table)
-                w, r, _, _ = bench.timed([bench.BIN, "migrate", "--from", cache, "--to", pg, "--replace", "--quiet"]
-                                         + extra)
+                if schema:
+                    bench.sh(bench.PSQL, pg, "-q", "-c", "DROP SCHEMA IF EXISTS %s CASCADE; CHECKPOINT" % schema)
+                    extra_schema = ["--schema", schema]
+                else:
+                    settle(table)
+                    extra_schema = ["--replace"]
+                w, r, _, _ = bench.timed([binary, "migrate", "--from", cache, "--to", pg, "--quiet"]
+                                         + extra_schema + extra)
                 walls.append(w)
                 rss.append(r)
             record(name, walls, rss)

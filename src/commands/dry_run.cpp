@@ -268,6 +268,17 @@ void print_space(std::string &out, const json &space) {
     }
 }
 
+// The totals, the free space and the problems, then the whole plan to stdout.
+void print_plan_end(std::string &out, const json &plan, const char *where) {
+    const json &t = plan["totals"];
+    out += fmt::format("\ntotal: {} records in {} collection(s), estimated {} {}\n", t["records"].get<uint64_t>(),
+                       t["collections"].get<uint64_t>(), bytes_text(t["estimated_bytes"].get<uint64_t>()), where);
+    print_space(out, plan["space"]);
+    for (const auto &p : plan["problems"]) out += "problem: " + p.get<std::string>() + "\n";
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    std::fflush(stdout);
+}
+
 void print_migrate_plan(const json &plan) {
     std::string out = fmt::format("dry run: nothing was changed. Plan: migrate {} collection(s) from {} to {} (schema {}, "
                                   "{} layout)\n",
@@ -299,13 +310,7 @@ void print_migrate_plan(const json &plan) {
                            bytes_text(e["toast"].get<uint64_t>()), bytes_text(e["indexes"].get<uint64_t>()),
                            c["sample_records"].get<uint64_t>());
     }
-    const json &t = plan["totals"];
-    out += fmt::format("\ntotal: {} records in {} collection(s), estimated {} in PostgreSQL\n", t["records"].get<uint64_t>(),
-                       t["collections"].get<uint64_t>(), bytes_text(t["estimated_bytes"].get<uint64_t>()));
-    print_space(out, plan["space"]);
-    for (const auto &p : plan["problems"]) out += "problem: " + p.get<std::string>() + "\n";
-    std::fwrite(out.data(), 1, out.size(), stdout);
-    std::fflush(stdout);
+    print_plan_end(out, plan, "in PostgreSQL");
 }
 
 // ---------------------------------------------------------------- backup
@@ -408,13 +413,7 @@ void print_backup_plan(const json &plan) {
                                bytes_text(v["zstd"].get<uint64_t>()));
         out += fmt::format("  formats {} (from {} sampled records)\n", all, c["sample_records"].get<uint64_t>());
     }
-    const json &t = plan["totals"];
-    out += fmt::format("\ntotal: {} records in {} collection(s), estimated {} on disk\n", t["records"].get<uint64_t>(),
-                       t["collections"].get<uint64_t>(), bytes_text(t["estimated_bytes"].get<uint64_t>()));
-    print_space(out, plan["space"]);
-    for (const auto &p : plan["problems"]) out += "problem: " + p.get<std::string>() + "\n";
-    std::fwrite(out.data(), 1, out.size(), stdout);
-    std::fflush(stdout);
+    print_plan_end(out, plan, "on disk");
 }
 
 json problems_json(const std::vector<Problem> &problems) {

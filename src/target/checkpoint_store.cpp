@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "target/native_layout.hpp"
+#include "target/pg_transaction.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -137,8 +138,7 @@ std::optional<LoadRow> CheckpointStore::load(PgConnection &pg, const std::string
 }
 
 void CheckpointStore::begin_load(PgConnection &pg, const LoadRow &l, const std::string &create_staging_sql) const {
-    pg.exec("BEGIN");
-    try {
+    in_transaction(pg, [&] {
         pg.exec("DROP TABLE IF EXISTS " + qualified(schema_, l.staging_table));
         pg.exec(create_staging_sql);
         pg.exec_params("DELETE FROM " + t("chroma2pg_checkpoints") + " WHERE collection_id = $1", {l.collection_id});
@@ -150,11 +150,7 @@ void CheckpointStore::begin_load(PgConnection &pg, const LoadRow &l, const std::
                            " ranges = EXCLUDED.ranges, status = 'loading', started_at = now(), finished_at = NULL",
                        {l.collection_id, l.run_id, l.name, l.table_name, l.staging_table, std::to_string(l.source_count),
                         ranges_to_json(l.ranges)});
-        pg.exec("COMMIT");
-    } catch (...) {
-        pg.rollback_quietly();
-        throw;
-    }
+    });
 }
 
 void CheckpointStore::discard_load(PgConnection &pg, const LoadRow &l) const {

@@ -25,15 +25,21 @@ uint32_t be32(const char *p) {
     return __builtin_bswap32(v);
 }
 
+// pgvector's binary header (int16 dim, int16 unused), checked against the field's length; returns dim.
+uint32_t vector_field_dim(const char *p, size_t len, uint32_t expected_dim, size_t value_bytes, const char *type) {
+    if (len < 4) throw DataError(fmt::format("{} field of {} bytes is shorter than its header", type, len));
+    uint32_t dim = be16(p);
+    if (len != 4 + size_t(dim) * value_bytes)
+        throw DataError(fmt::format("{} field: {} dimensions but {} bytes", type, dim, len));
+    if (expected_dim && dim != expected_dim)
+        throw DataError(fmt::format("vector has {} dimensions, expected {}", dim, expected_dim));
+    return dim;
+}
+
 } // namespace
 
 void decode_vector_binary(const char *p, size_t len, uint32_t expected_dim, std::vector<float> &out) {
-    if (len < 4) throw DataError(fmt::format("vector field of {} bytes is shorter than its header", len));
-    uint32_t dim = be16(p);
-    if (len != 4 + size_t(dim) * 4)
-        throw DataError(fmt::format("vector field: {} dimensions but {} bytes", dim, len));
-    if (expected_dim && dim != expected_dim)
-        throw DataError(fmt::format("vector has {} dimensions, expected {}", dim, expected_dim));
+    const uint32_t dim = vector_field_dim(p, len, expected_dim, 4, "vector");
     size_t base = out.size();
     out.resize(base + dim);
     const char *q = p + 4;
@@ -44,12 +50,7 @@ void decode_vector_binary(const char *p, size_t len, uint32_t expected_dim, std:
 }
 
 void decode_halfvec_binary(const char *p, size_t len, uint32_t expected_dim, std::vector<float> &out) {
-    if (len < 4) throw DataError(fmt::format("halfvec field of {} bytes is shorter than its header", len));
-    uint32_t dim = be16(p);
-    if (len != 4 + size_t(dim) * 2)
-        throw DataError(fmt::format("halfvec field: {} dimensions but {} bytes", dim, len));
-    if (expected_dim && dim != expected_dim)
-        throw DataError(fmt::format("vector has {} dimensions, expected {}", dim, expected_dim));
+    const uint32_t dim = vector_field_dim(p, len, expected_dim, 2, "halfvec");
     size_t base = out.size();
     out.resize(base + dim);
     for (uint32_t i = 0; i < dim; ++i) out[base + i] = half_to_float(be16(p + 4 + 2 * i));

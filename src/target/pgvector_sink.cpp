@@ -10,6 +10,7 @@
 #include "core/record_digest.hpp"
 #include "target/halfvec.hpp"
 #include "target/index_build.hpp"
+#include "target/pg_transaction.hpp"
 #include "target/sql_params.hpp"
 #include "target/table_names.hpp"
 #include "util/error.hpp"
@@ -209,8 +210,7 @@ FinalizeResult finalize_collection(PgConnection &pg, const PgvectorSinkOptions &
         return res;
     }
     const std::string s = opts.schema;
-    pg.exec("BEGIN");
-    try {
+    in_transaction(pg, [&] {
         set_index_build_session(pg, opts.index, opts.jobs);
         // Each chunk's checkpoint commits with its rows, so their sum is the staging table's row count.
         res.rows = load ? load->committed_records()
@@ -273,11 +273,7 @@ FinalizeResult finalize_collection(PgConnection &pg, const PgvectorSinkOptions &
                         opts.source_description, std::to_string(res.rows), std::string(method), bad_json,
                         std::string(opts.halfvec ? "halfvec" : "vector")});
         store.mark_done(pg, c.id);
-        pg.exec("COMMIT");
-    } catch (...) {
-        pg.rollback_quietly();
-        throw;
-    }
+    });
     return res;
 }
 
