@@ -38,6 +38,10 @@ def main():
     ap.add_argument("--dir", help="a persistent directory to migrate instead of the cached one")
     ap.add_argument("--layouts", default="", help="comma-separated framework layouts to measure too")
     ap.add_argument("--compare-bin", help="a second chroma2pg binary, measured on the same default-options rows")
+    ap.add_argument("--memory", default="2GB",
+                    help="maintenance_work_mem by hand, and the tool's --max-maintenance-work-mem when not 2GB")
+    ap.add_argument("--also-default", action="store_true",
+                    help="with --memory: measure the tool's default options (its own 2GB cap) too")
     ap.add_argument("--skip-settings-row", action="store_true", help="skip --maintenance-work-mem 2GB --jobs 2")
     a = ap.parse_args()
     cache = a.dir or os.path.join(bench.HERE, ".cache", "chroma-%d-%d" % (a.records, a.dim))
@@ -71,7 +75,10 @@ def main():
             results["rows"][name] = {"seconds": bench.median(walls), "runs": walls, "peak_rss_mb": max(rss)}
             print("  %-70s %7.2fs" % (name, bench.median(walls)), file=sys.stderr)
 
-        runs = [("chroma2pg migrate, default options", bench.BIN, [], None)]
+        cap = [] if a.memory == "2GB" else ["--max-maintenance-work-mem", a.memory]
+        runs = [("chroma2pg migrate, default options" + (" + " + " ".join(cap) if cap else ""), bench.BIN, cap, None)]
+        if cap and a.also_default:
+            runs.insert(0, ("chroma2pg migrate, default options", bench.BIN, [], None))
         if not a.skip_settings_row:
             runs.append(("chroma2pg migrate --maintenance-work-mem 2GB --jobs 2", bench.BIN,
                          ["--maintenance-work-mem", "2GB", "--jobs", "2"], None))
@@ -84,7 +91,7 @@ def main():
                 if "--jobs" not in extra:
                     runs.append((name + " (compare-bin)", a.compare_bin, extra, schema))
         for name, binary, extra, schema in runs:
-            walls, rss = [], []
+            walls, rss, parts = [], [], []
             for _ in range(a.reps):
                 if schema:
                     bench.sh(bench.PSQL, pg, "-q", "-c", "DROP SCHEMA IF EXISTS %s CASCADE; CHECKPOINT" % schema)
@@ -92,11 +99,14 @@ def main():
                 else:
                     settle(table)
                     extra_schema = ["--replace"]
-                w, r, _, _ = bench.timed([binary, "migrate", "--from", cache, "--to", pg, "--quiet"]
-                                         + extra_schema + extra)
+                w, r, _, out = bench.timed([binary, "--json", "migrate", "--from", cache, "--to", pg, "--quiet"]
+                                           + extra_schema + extra)
                 walls.append(w)
                 rss.append(r)
+                c = json.loads(out)["collections"][0]
+                parts.append({k: c.get(k) for k in ("load_seconds", "index_seconds", "seconds")})
             record(name, walls, rss)
+            results["rows"][name]["collection_figures"] = parts
 
         # The very CREATE INDEX statements the tool ran (its vector and metadata indexes), on the hand table.
         defs = bench.sh(bench.PSQL, pg, "-At", "-c", "SELECT indexdef FROM pg_indexes WHERE tablename = '%s' AND "
@@ -114,7 +124,7 @@ def main():
             w, r, _, _ = bench.timed(psql + [
                 "-c", "\\copy hand FROM '%s' WITH (FORMAT binary)" % copy_file,
                 "-c", "ALTER TABLE hand ADD PRIMARY KEY (id)",
-                "-c", "SET maintenance_work_mem = '2GB'",
+                "-c", "SET maintenance_work_mem = '%s'" % a.memory,
                 "-c", "SET max_parallel_maintenance_workers = %d" % cores]
                 + [x for d in defs for x in ("-c", d)] + ["-c", "ANALYZE hand"])
             walls.append(w)

@@ -1,10 +1,13 @@
 """kill -9 `migrate --layout X` three times during the load of a 40,000-record persistent directory, each
 time after more checkpoints committed, then finish it with --resume: for every framework layout, the last
 run read fewer records than the collection holds (it continued from the checkpoints), every id is in the
-layout's table exactly once, nothing of the load is left behind, and `verify --layout X` passes."""
+layout's table exactly once, nothing of the load is left behind, and `verify --layout X` passes. Also a kill
+while the loaded collection is being published (its index build under way): nothing of it is visible, and
+--resume publishes it without reading the source again."""
 import json
 import os
 import shutil
+import time
 import unittest
 import uuid
 
@@ -62,6 +65,37 @@ class KillAndResumeInLayouts(unittest.TestCase):
         self.assertEqual(v.returncode, 0, v.stdout[-3000:] + v.stderr[-3000:])
         comp = json.loads(v.stdout)["collections"][0]["completeness"]
         self.assertEqual((comp["target_records"], comp["missing"], comp["extra"], comp["different"]), (N, 0, 0, 0), comp)
+
+    def test_kill_while_publishing(self):
+        for layout in ("langchain", "mastra"):
+            with self.subTest(layout=layout):
+                url, drop = s.new_database("lpub")
+                self.addCleanup(drop)
+                args = ["--from", self.persist, "--to", url, "--layout", layout, "--checkpoint-records", 10000,
+                        "--reject-dir", self.rejects]
+                p = r.popen("--json", "migrate", *args)
+                # The publish transaction is open once the layout's vector index is being built.
+                deadline = time.monotonic() + 600
+                while not s.pg_query(url, "SELECT count(*) FROM pg_stat_progress_create_index")[0][0]:
+                    self.assertIsNone(p.poll(), "migrate ended before its index build was seen")
+                    self.assertLess(time.monotonic(), deadline)
+                    time.sleep(0.01)
+                r.kill_mid_run(self, p, url)
+                # All of it staged and checkpointed, none of it published.
+                self.assertEqual(sum(r.checkpoints(url).values()), N)
+                self.assertEqual(s.pg_query(url, "SELECT status FROM chroma2pg_loads")[0][0], "loading")
+                published = s.pg_query(url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND "
+                                            "tablename NOT LIKE 'chroma2pg%' AND tablename NOT LIKE '%\\_\\_load'")[0][0]
+                self.assertEqual(published, 0, "a table of the layout exists after the publish was killed")
+                p = s.run("--json", "migrate", *args, "--resume")
+                self.assertEqual(p.returncode, 0, p.stderr[-3000:])
+                self.assertIn("continuing after %d committed records" % N, p.stderr)
+                row = json.loads(p.stdout)["collections"][0]
+                self.assertEqual((row["status"], row["records_read"], row["rows"]), ("resumed", 0, N), row)
+                ids = [x[0] for x in s.pg_query(url, ID_SQL[layout].format(table=row["table"]))]
+                self.assertEqual(sorted(ids), sorted(self.want))
+                v = s.run("verify", "--from", self.persist, "--to", url, "--layout", layout, "--queries", "5")
+                self.assertEqual(v.returncode, 0, v.stdout[-3000:] + v.stderr[-3000:])
 
     def test_langchain(self):
         self.cycle("langchain", seed=21)
