@@ -19,6 +19,8 @@ PublishResult publish_layout_collection(PgConnection &pg, const std::string &tar
         res.rows = published_rows_if_done;
         return res;
     }
+    log::info("publish", fmt::format("collection '{}': moving its staged records into the layout's tables", c.name),
+              {{"collection", c.name}});
     PgConnection reader_pg(target);
     // A plain sequential scan in the staging table's physical order (the source's), from its first page.
     reader_pg.exec("SET synchronize_seqscans = off");

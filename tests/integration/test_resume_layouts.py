@@ -87,6 +87,10 @@ class KillAndResumeInLayouts(unittest.TestCase):
                 published = s.pg_query(url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND "
                                             "tablename NOT LIKE 'chroma2pg%' AND tablename NOT LIKE '%\\_\\_load'")[0][0]
                 self.assertEqual(published, 0, "a table of the layout exists after the publish was killed")
+                # A resume must publish where the run began: another --layout is refused, changing nothing.
+                other = s.run("migrate", *[x if x != layout else "llamaindex-ts" for x in args], "--resume")
+                self.assertEqual(other.returncode, 2, other.stderr[-2000:])
+                self.assertIn("layout", other.stderr)
                 p = s.run("--json", "migrate", *args, "--resume")
                 self.assertEqual(p.returncode, 0, p.stderr[-3000:])
                 self.assertIn("continuing after %d committed records" % N, p.stderr)
