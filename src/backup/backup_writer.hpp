@@ -9,7 +9,7 @@
 
 #include "backup/backup_format.hpp"
 #include "backup/manifest.hpp"
-#include "pipeline/sink.hpp"
+#include "core/sink.hpp"
 
 namespace c2p {
 

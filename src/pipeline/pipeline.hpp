@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include "pipeline/sink.hpp"
+#include "core/sink.hpp"
 #include "sources/source.hpp"
 #include "util/progress.hpp"
 

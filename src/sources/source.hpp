@@ -7,18 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "core/batch_reader.hpp"
 #include "core/record.hpp"
 
 namespace c2p {
-
-// Yields one collection's records. Not thread-safe; one reader per thread.
-class BatchReader {
-public:
-    virtual ~BatchReader() = default;
-    // Fills `out` (cleared first, out.dim set) with up to the batch size records.
-    // Returns false once the collection is exhausted (and `out` is then empty).
-    virtual bool next(RecordBatch &out) = 0;
-};
 
 // No limit for read_range().
 constexpr uint64_t kToTheEnd = UINT64_MAX;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/record.hpp"
-#include "pipeline/sink.hpp"
+#include "core/sink.hpp"
 #include "target/copy_binary.hpp"
 #include "target/native_layout.hpp"
 #include "target/pg_connection.hpp"

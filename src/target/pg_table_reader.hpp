@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "core/batch_reader.hpp"
 #include "core/record_digest.hpp"
-#include "sources/source.hpp"
 #include "target/pg_connection.hpp"
 
 namespace c2p {

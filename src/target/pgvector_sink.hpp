@@ -7,7 +7,7 @@
 #include <atomic>
 #include <string>
 
-#include "pipeline/sink.hpp"
+#include "core/sink.hpp"
 #include "target/checkpoint_store.hpp"
 #include "target/copy_binary.hpp"
 #include "target/native_layout.hpp"

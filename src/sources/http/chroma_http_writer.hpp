@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/sink.hpp"
+#include "core/sink.hpp"
 #include "sources/http/chroma_http_source.hpp"
 #include "target/reject_file.hpp"
 
