@@ -232,6 +232,11 @@ CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const Colle
     }
     j["action"] = action;
     if (existing_rows > 0) j["existing_rows"] = existing_rows;
+    // Every layout loads through the same checkpointed staging table (commands/migrate_run.cpp).
+    j["staging"] = o.schema + "." + fit_identifier(derive_table_name(c.name), "__load");
+    j["checkpoint_records"] = o.checkpoint_records;
+    j["load"] = o.layout == "native" ? "indexed, then swapped in for the table in one transaction"
+                                     : "published into the layout's tables in one transaction (indexes, ANALYZE)";
 
     TargetEstimate e = estimate_target(pg, ci, s, o);
     for (auto &ix : indexes) {
@@ -301,6 +306,10 @@ void print_migrate_plan(const json &plan) {
         if (action == "refused") action = fmt::format("REFUSED: already there with {} rows (pass --replace)",
                                                       c.value("existing_rows", uint64_t(0)));
         out += fmt::format("  table   {} ({})\n", c.value("table", std::string("?")), action);
+        if (c.contains("staging"))
+            out += fmt::format("  load    binary COPY into {}, a checkpoint every {} records; then {}\n",
+                               c["staging"].get<std::string>(), c["checkpoint_records"].get<uint64_t>(),
+                               c["load"].get<std::string>());
         for (const auto &ix : c["indexes"]) out += index_line(ix);
         if (c["indexes"].size() < 3 && plan["layout"] == "native")
             out += "  index   no vector index (--index none, or no records/dimension yet): exact search only\n";

@@ -23,6 +23,7 @@ struct MigratePlanOptions {
     bool halfvec = false, langchain_id_prefix = false;
     bool replace = false, resume = false, restart = false;
     size_t batch_size = 1000;
+    uint64_t checkpoint_records = 50000; // --checkpoint-records: what the plan says a crash can cost
 };
 
 struct BackupPlanOptions {

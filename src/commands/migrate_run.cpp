@@ -164,6 +164,7 @@ MigratePlanOptions plan_options(const MigrateArgs &a) {
     o.resume = a.resume;
     o.restart = a.restart;
     o.batch_size = a.batch_size;
+    o.checkpoint_records = a.checkpoint_records;
     return o;
 }
 

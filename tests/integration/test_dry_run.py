@@ -206,7 +206,8 @@ class DryRun(unittest.TestCase):
 class PlanIsWhatRuns(unittest.TestCase):
     """For every framework layout, the vector index --dry-run plans is the statement the real run then
     issues (its `index` log event), the table is the one it creates, and the plan's client_config is
-    the one the run reports."""
+    the one the run reports. For every layout, native too, the staging table and checkpoint interval
+    the plan names are the run's (its chroma2pg_loads row)."""
     LAYOUTS = ["langchain", "llamaindex", "langchainjs", "llamaindex-ts", "mastra", "pgvectorstore"]
 
     def test_each_layout(self):
@@ -227,6 +228,24 @@ class PlanIsWhatRuns(unittest.TestCase):
                 ran = json.loads(p.stdout)["collections"][0]
                 self.assertEqual(plan["table"].split(".", 1)[1], ran["table"])
                 self.assertEqual(plan["client_config"], ran["client_config"])
+                self.assert_staging_is_the_runs(plan, url)
+
+    def assert_staging_is_the_runs(self, plan, url):
+        staged = s.pg_query(url, "SELECT staging_table FROM chroma2pg_loads")
+        self.assertEqual(["public." + staged[0][0]], [plan["staging"]])
+        self.assertEqual(plan["checkpoint_records"], 50000)
+
+    def test_native_staging(self):
+        src = s.fixture_dir("v1.3__AbhiSree06__RBAC-Chatbot__vector_db")
+        url, drop = s.new_database("plan")
+        self.addCleanup(drop)
+        args = ["migrate", "--from", src, "--to", url]
+        plan = json.loads(s.run("--json", *args, "--dry-run", check=0).stdout)["collections"][0]
+        self.assertIn("swapped in", plan["load"])
+        text = s.run(*args, "--dry-run", check=0).stdout
+        self.assertIn("  load    binary COPY into %s, a checkpoint every 50000 records" % plan["staging"], text)
+        s.run(*args, check=0)
+        self.assert_staging_is_the_runs(plan, url)
 
 
 class SpaceRefusal(unittest.TestCase):
