@@ -233,7 +233,7 @@ CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const Colle
     j["action"] = action;
     if (existing_rows > 0) j["existing_rows"] = existing_rows;
     // Every layout loads through the same checkpointed staging table (commands/migrate_run.cpp).
-    j["staging"] = o.schema + "." + fit_identifier(derive_table_name(c.name), "__load");
+    j["staging"] = o.schema + "." + staging_table_name(c.name);
     j["checkpoint_records"] = o.checkpoint_records;
     j["load"] = o.layout == "native" ? "indexed, then swapped in for the table in one transaction"
                                      : "published into the layout's tables in one transaction (indexes, ANALYZE)";

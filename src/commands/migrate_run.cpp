@@ -301,7 +301,7 @@ void MigrateRun::State::start() {
             auto j = std::make_unique<Job>();
             j->c = c;
             j->table = derive_table_name(c.name);
-            j->staging = fit_identifier(j->table, "__load");
+            j->staging = staging_table_name(c.name);
             if (native) {
                 auto clash = pg.exec_params("SELECT name FROM " + qualified(a.schema, "chroma_collections") +
                                                 " WHERE table_name = $1 AND id::text <> $2 AND name <> $3",

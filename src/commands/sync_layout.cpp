@@ -106,7 +106,7 @@ SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const Collec
                 throw DataError(fmt::format(
                     "collection '{}': {} record(s) that PostgreSQL cannot store{}, listed in {}; nothing was changed. "
                     "Fix the source, or rerun with --on-bad-record=skip (NUL characters: --escape-nul)",
-                    c.name, checked.rejected, first_bad_record(b), rejects.path()));
+                    c.name, checked.rejected, checked.first_rejected, rejects.path()));
             }
             n.rejected += checked.rejected;
             n.escaped += checked.escaped.size();

@@ -12,7 +12,6 @@
 #include "target/langchain_layout.hpp"
 #include "target/index_build.hpp"
 #include "target/llamaindex_layout.hpp"
-#include "target/pgvector_sink.hpp"
 #include "target/table_layout.hpp"
 #include "target/table_names.hpp"
 #include "util/error.hpp"

@@ -90,10 +90,14 @@ void check_batch(const RecordBatch &b, const CollectionInfo &c, uint64_t first_o
     out.escaped.dim = b.dim;
     out.escaped_from.clear();
     out.rejected = 0;
+    out.first_rejected.clear();
+    auto reject = [&](size_t i, const std::string &why) {
+        rejects.add(b, i, first_offset + i, why, "rejected");
+        if (out.rejected++ == 0) out.first_rejected = fmt::format(" (first: record '{}': {})", b.ids[i], why);
+    };
     if (c.dimension && b.dim != *c.dimension && !b.empty()) {
         std::string why = fmt::format("embedding has {} dimensions, the collection {}", b.dim, *c.dimension);
-        for (size_t i = 0; i < b.size(); ++i) rejects.add(b, i, first_offset + i, why, "rejected");
-        out.rejected = b.size();
+        for (size_t i = 0; i < b.size(); ++i) reject(i, why);
         return;
     }
     RecordBatch one;
@@ -116,15 +120,8 @@ void check_batch(const RecordBatch &b, const CollectionInfo &c, uint64_t first_o
                 continue;
             }
         }
-        rejects.add(b, i, first_offset + i, p, "rejected");
-        ++out.rejected;
+        reject(i, p);
     }
-}
-
-std::string first_bad_record(const RecordBatch &b) {
-    for (size_t i = 0; i < b.size(); ++i)
-        if (auto p = record_problem(b, i); !p.empty()) return fmt::format(" (first: record '{}': {})", b.ids[i], p);
-    return {};
 }
 
 RangeLoader::RangeLoader(PgConnection &pg, const PgvectorSinkOptions &opts, const CheckpointStore &store,

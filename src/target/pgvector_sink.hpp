@@ -53,12 +53,12 @@ struct CheckedBatch {
     RecordBatch escaped;              // escaped copies, written instead of escaped_from
     std::vector<size_t> escaped_from; // their indexes in the batch
     uint64_t rejected = 0;
+    // " (first: record 'id': why)" for the batch's first rejected record, "" when none: names it in the
+    // error that stops a load or a sync.
+    std::string first_rejected;
 };
 void check_batch(const RecordBatch &b, const CollectionInfo &c, uint64_t first_offset, const PgvectorSinkOptions &o,
                  RejectFile &rejects, CheckedBatch &out);
-// " (first: record 'id': why)" for the batch's first record PostgreSQL cannot store, "" when none: names it
-// in the error that stops a load or a sync.
-std::string first_bad_record(const RecordBatch &b);
 
 // Writes one source range into the staging table. write() opens a transaction + COPY when needed and
 // commits it with a checkpoint row every chunk_records records; finish() commits the rest and marks

@@ -42,6 +42,10 @@ std::string derive_table_name(const std::string &name, const std::string &prefix
     return prefix + clean + suffix;
 }
 
+std::string staging_table_name(const std::string &collection_name) {
+    return fit_identifier(derive_table_name(collection_name), "__load");
+}
+
 std::string fit_identifier(const std::string &base, const std::string &suffix) {
     if (base.size() + suffix.size() <= kMaxIdentBytes) return base + suffix;
     std::string h = "_";

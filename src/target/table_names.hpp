@@ -17,6 +17,8 @@ std::string derive_table_name(const std::string &collection_name, const std::str
 std::string short_hash(const std::string &s);
 // `base` + `suffix`, truncating `base` (on a UTF-8 boundary, with a hash) to stay within 63 bytes.
 std::string fit_identifier(const std::string &base, const std::string &suffix);
+// The table migrate loads a collection into, in checkpointed chunks, whatever the layout: "<table>__load".
+std::string staging_table_name(const std::string &collection_name);
 // PostgreSQL text holds neither NUL nor invalid UTF-8, so a collection name with either (possible in a
 // persistent directory's SQLite) could not be kept exactly in the registry: refuses it (DataError, naming
 // it escaped) before anything is written.

@@ -88,10 +88,28 @@ TEST(RejectFile, CheckBatchSortsGoodEscapedRejected) {
     check_batch(b, c, 100, o, rf, cb);
     EXPECT_EQ(cb.good, std::vector<size_t>{0});
     EXPECT_EQ(cb.rejected, 3u);
+    EXPECT_EQ(cb.first_rejected.rfind(" (first: record 'nan': ", 0), 0u) << cb.first_rejected;
     o.escape_nul = true;
     check_batch(b, c, 100, o, rf, cb);
     EXPECT_EQ(cb.rejected, 2u);
     ASSERT_EQ(cb.escaped_from, std::vector<size_t>{2});
+    {
+        // The first record *rejected* is named, not an escaped one before it.
+        RecordBatch nul_first;
+        nul_first.dim = 2;
+        nul_first.push("nul", ok, std::string("x\0y", 3), std::nullopt, {});
+        nul_first.push("nan", nan, std::nullopt, std::nullopt, {});
+        RejectFile scratch((dir / "scratch.jsonl").string(), "col");
+        scratch.reset();
+        CheckedBatch cb2;
+        check_batch(nul_first, c, 0, o, scratch, cb2);
+        EXPECT_EQ(cb2.first_rejected.rfind(" (first: record 'nan': ", 0), 0u) << cb2.first_rejected;
+        RecordBatch clean;
+        clean.dim = 2;
+        clean.push("good", ok, "fine", std::nullopt, {});
+        check_batch(clean, c, 0, o, scratch, cb2);
+        EXPECT_TRUE(cb2.first_rejected.empty()) << "left over from the previous batch";
+    }
     rf.sync();
     EXPECT_EQ(rf.rejected(), 5u);
     EXPECT_EQ(rf.escaped(), 1u);
