@@ -94,13 +94,16 @@ def wait_for_checkpoints(tc, p, url, count, timeout=600):
         time.sleep(0.02)
 
 
-def kill_mid_run(tc, p, url):
+def kill_mid_run(tc, p, url, after_kill=None):
     """kill -9 `p`, which must still be running, and waits until the server has ended its sessions on `url`
-    (a COMMIT sent just before the kill settles first); returns its stderr."""
+    (a COMMIT sent just before the kill settles first); returns its stderr. `after_kill` runs between the
+    kill and that wait (e.g. to end a session the test itself holds)."""
     tc.assertIsNone(p.poll(), "migrate had exited before the kill")
     p.send_signal(signal.SIGKILL)
     out, err = p.communicate(timeout=600)
     tc.assertEqual(p.returncode, -signal.SIGKILL, "the kill did not land mid-run (exit %s):\n%s" % (p.returncode, err[-3000:]))
+    if after_kill:
+        after_kill()
     deadline = time.monotonic() + 120
     while s.pg_query(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                           " AND pid <> pg_backend_pid()")[0][0] > 0:

@@ -2,14 +2,16 @@
 time after more checkpoints committed, then finish it with --resume: for every framework layout, the last
 run read fewer records than the collection holds (it continued from the checkpoints), every id is in the
 layout's table exactly once, nothing of the load is left behind, and `verify --layout X` passes. Also a kill
-while the loaded collection is being published (its index build under way): nothing of it is visible, and
---resume publishes it without reading the source again."""
+while the loaded collection is being published (its index built, its transaction not committed): nothing of
+it is visible, and --resume publishes it without reading the source again."""
 import json
 import os
 import shutil
 import time
 import unittest
 import uuid
+
+import psycopg2
 
 import resume_support as r
 import support as s
@@ -74,13 +76,28 @@ class KillAndResumeInLayouts(unittest.TestCase):
                 args = ["--from", self.persist, "--to", url, "--layout", layout, "--checkpoint-records", 10000,
                         "--reject-dir", self.rejects]
                 p = r.popen("--json", "migrate", *args)
-                # The publish transaction is open once the layout's vector index is being built.
+                # Hold the staging table with ACCESS SHARE once it exists: the load goes on, but the publish
+                # transaction, which drops it before its COMMIT, waits on this lock after the index build.
                 deadline = time.monotonic() + 600
-                while not s.pg_query(url, "SELECT count(*) FROM pg_stat_progress_create_index")[0][0]:
-                    self.assertIsNone(p.poll(), "migrate ended before its index build was seen")
+                staging = []
+                while not staging:
+                    self.assertIsNone(p.poll(), "migrate ended before its staging table was seen")
+                    self.assertLess(time.monotonic(), deadline)
+                    try:
+                        staging = s.pg_query(url, "SELECT staging_table FROM chroma2pg_loads WHERE "
+                                                  "to_regclass(quote_ident(staging_table)) IS NOT NULL")
+                    except psycopg2.errors.UndefinedTable:
+                        pass
+                    time.sleep(0.01)
+                holder = psycopg2.connect(url)
+                holder.cursor().execute('LOCK TABLE "%s" IN ACCESS SHARE MODE' % staging[0][0])
+                # The kill lands inside the publish: its session waits on the lock to drop the staging table.
+                while not s.pg_query(url, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                          "AND query LIKE 'DROP TABLE%'")[0][0]:
+                    self.assertIsNone(p.poll(), "migrate ended before its publish reached the staging table's drop")
                     self.assertLess(time.monotonic(), deadline)
                     time.sleep(0.01)
-                r.kill_mid_run(self, p, url)
+                r.kill_mid_run(self, p, url, after_kill=holder.close)
                 # All of it staged and checkpointed, none of it published.
                 self.assertEqual(sum(r.checkpoints(url).values()), N)
                 self.assertEqual(s.pg_query(url, "SELECT status FROM chroma2pg_loads")[0][0], "loading")
