@@ -29,6 +29,13 @@ void run_migrate(MigrateArgs &a) {
     resolve_target(a.to); // no target at all: say so now, not after reading the source
     if (a.resume && a.restart) throw UsageError("--resume and --restart are mutually exclusive: --resume continues the "
                                                 "interrupted migration, --restart discards it and starts over");
+    if (a.index_builds < 0 || a.index_builds > kMaxJobs)
+        throw UsageError(fmt::format("--index-builds must be 0..{} (0: chosen for the server), not {}", kMaxJobs,
+                                     a.index_builds));
+    if (a.index_builds > 1 && parse_layout(a.layout) != Layout::native)
+        throw UsageError(fmt::format("--index-builds {}: the {} layout publishes its collections one at a time (each "
+                                     "in one transaction with its index build); drop --index-builds",
+                                     a.index_builds, a.layout));
     if (a.checkpoint_records < kMinChunkRecords) throw UsageError("--checkpoint-records must be at least 1");
     if (a.retries < 1) throw UsageError("--retries must be at least 1");
     MigrateRun run(a);
@@ -116,6 +123,11 @@ void register_migrate(CLI::App &app) {
                     "Parallel PostgreSQL connections: collections in parallel, large ones split into ranges; the index "
                     "build uses jobs-1 parallel maintenance workers")
         ->envname("CHROMA2PG_JOBS")
+        ->capture_default_str();
+    cmd->add_option("--index-builds", a->index_builds,
+                    "Collections whose indexes build at once, each on its own session while the next one loads (0: "
+                    "one at a time with parallel workers, or side by side where pgvector < 0.8.2 builds without them)")
+        ->envname("CHROMA2PG_INDEX_BUILDS")
         ->capture_default_str();
     cmd->add_option("--checkpoint-records", a->checkpoint_records,
                     "Commit and checkpoint every this many source records (what a crash can cost)")

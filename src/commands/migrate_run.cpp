@@ -186,6 +186,7 @@ struct MigrateRun::State {
     json options;
     std::string run_id;
     bool resuming = false;
+    int index_builds = 1; // collections whose indexes build at once (choose_index_builds)
     std::vector<std::unique_ptr<Job>> jobs;
     std::vector<std::string> present;
     std::string target_description;
@@ -364,6 +365,19 @@ void MigrateRun::State::start() {
                          "; pass --replace to reload from the source, or run `chroma2pg sync` to apply only the changes");
     }
     if (run_id.empty()) run_id = store.start_run(pg, options);
+    size_t to_build = 0;
+    for (const auto &j : jobs) to_build += j->done_before ? 0 : 1;
+    int server_workers = std::stoi(pg.scalar("SHOW max_parallel_maintenance_workers").value_or("0"));
+    IndexBuilds b = native ? choose_index_builds(a.index_builds, a.idx, pgvector_version, server_workers, to_build)
+                           : IndexBuilds{};
+    index_builds = b.builds;
+    sopts.index.concurrent_builds = b.builds;
+    if (b.builds > 1)
+        log::info("index_builds",
+                  fmt::format("{}: up to {} collections' indexes build at once, each on its own session without parallel "
+                              "workers, while the next collection loads; together within --max-maintenance-work-mem {}",
+                              b.why, b.builds, a.idx.max_maintenance_work_mem),
+                  {{"index_builds", b.builds}});
 }
 
 void MigrateRun::State::begin_loads() {
@@ -400,17 +414,20 @@ void MigrateRun::State::load() {
     auto &g = global_options();
     // --- load: one task per unfinished range; whoever completes a collection's last range indexes and swaps it
     int nworkers = a.jobs;
-    std::vector<Worker> workers(static_cast<size_t>(nworkers));
+    // Index builds side by side (each on a finisher's session of its own) while the loaders go on.
+    const int builds = index_builds;
+    const int finishers = builds > 1 ? builds : 0;
+    std::vector<Worker> workers(static_cast<size_t>(nworkers + finishers));
     workers[0].source = source.get();
     try {
         workers[0].pg = connecting_worker.get();
     } catch (const EnvError &) { // with_retries connects (and retries) itself
     }
-    for (int w = 1; w < nworkers; ++w) {
-        workers[size_t(w)].own_source = open_source(a.src.from, so);
-        workers[size_t(w)].source = workers[size_t(w)].own_source.get();
+    for (size_t w = 1; w < workers.size(); ++w) {
+        workers[w].own_source = open_source(a.src.from, so);
+        workers[w].source = workers[w].own_source.get();
     }
-    TaskPool pool(nworkers);
+    TaskPool pool(nworkers, finishers);
     const auto &cancel = pool.cancelled();
     RunEta run_eta(!g.quiet);
     auto finalize = [&](Job &j, Worker &w) {
@@ -454,6 +471,11 @@ void MigrateRun::State::load() {
         if (j.progress) j.progress->finish();
         run_eta.collection_done(j.c.record_count);
     };
+    // The collection's last range is loaded: it ends on this worker, or on a finisher's session.
+    auto finish = [&](Job &j, int w) {
+        if (finishers == 0) return finalize(j, workers[size_t(w)]);
+        pool.add_finish([&, jptr = &j](int fw) { finalize(*jptr, workers[size_t(fw)]); });
+    };
     load_start = std::chrono::steady_clock::now();
     for (auto &jp : jobs)
         if (!jp->done_before) run_eta.add_collection(jp->c.record_count);
@@ -468,7 +490,7 @@ void MigrateRun::State::load() {
         if (left == 0) {
             pool.add([&, jptr = &j](int w) {
                 jptr->start_clock();
-                finalize(*jptr, workers[size_t(w)]);
+                finish(*jptr, w);
             });
             continue;
         }
@@ -495,7 +517,7 @@ void MigrateRun::State::load() {
                                  job.records_read += st.records;
                                  job.bytes += st.bytes;
                              });
-                if (--job.ranges_left == 0) finalize(job, w);
+                if (--job.ranges_left == 0) finish(job, wi);
             });
         }
     }
@@ -616,6 +638,7 @@ void MigrateRun::State::report() {
     totals["load_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
     json result = {{"command", "migrate"}, {"layout", a.layout}, {"source", source->describe()}, {"target", target_description}, {"schema", a.schema},
                    {"pgvector_version", pgvector_version}, {"run_id", run_id}, {"resumed", resuming}, {"jobs", a.jobs},
+                   {"index_builds", index_builds},
                    {"collections", summary}, {"totals", totals}};
     result["pgvector"] = policy.to_json();
     result["search_settings"] = search_settings;

@@ -22,6 +22,7 @@ struct MigrateArgs {
     bool replace = false;
     std::string salvage_report = "chroma2pg-salvage-report.json";
     int jobs = 1;
+    int index_builds = 0; // --index-builds: collections whose indexes build at once; 0: choose_index_builds decides
     uint64_t checkpoint_records = kDefaultChunkRecords;
     bool resume = false, restart = false;
     std::string on_bad_record = "fail";

@@ -20,11 +20,26 @@ PgvectorPolicy apply_pgvector_policy(const std::string &extversion, IndexOptions
     return p;
 }
 
+IndexBuilds choose_index_builds(int requested, const IndexOptions &idx, const std::string &pgvector_version,
+                                int server_parallel_workers, size_t collections) {
+    const int most = int(std::max<size_t>(1, collections));
+    if (requested > 0) {
+        int n = std::min(requested, most);
+        return {n, n > 1 ? fmt::format("--index-builds {}", requested) : ""};
+    }
+    if (idx.method != IndexMethod::hnsw || idx.parallel_build || server_parallel_workers < 1 || most < 2) return {};
+    int n = std::min(server_parallel_workers + 1, most);
+    return {n, fmt::format("pgvector {} builds HNSW without parallel workers, so {} collections build side by side "
+                           "(the server's max_parallel_maintenance_workers {} + 1)",
+                           pgvector_version, n, server_parallel_workers)};
+}
+
 void set_index_build_session(PgConnection &pg, const IndexOptions &o, int jobs) {
     if (!o.maintenance_work_mem.empty()) // else the vector index build sizes its own (build_vector_index)
         pg.exec("SET LOCAL maintenance_work_mem = " + quote_literal(o.maintenance_work_mem));
-    if (!o.parallel_build) {
-        // pgvector issue 959: a parallel HNSW build can overflow a buffer before 0.8.2.
+    if (!o.parallel_build || o.concurrent_builds > 1) {
+        // pgvector issue 959: a parallel HNSW build can overflow a buffer before 0.8.2. Builds running
+        // side by side share the cores already: workers of their own would only oversubscribe them.
         pg.exec("SET LOCAL max_parallel_maintenance_workers = 0");
         return;
     }
@@ -62,9 +77,10 @@ void size_build_memory(PgConnection &pg, const std::string &collection, const In
                        const IndexOptions &o) {
     if (!o.maintenance_work_mem.empty()) return; // the user's, set by set_index_build_session
     const uint64_t graph = hnsw_build_memory(shape.rows, shape.dim, shape.halfvec, o.hnsw_m);
+    // Builds side by side share the cap: together they never take more than one build would.
     auto r = pg.exec_params("SELECT (SELECT setting::bigint * 1024 FROM pg_settings WHERE name = "
-                            "'maintenance_work_mem'), pg_size_bytes($1)",
-                            {o.max_maintenance_work_mem});
+                            "'maintenance_work_mem'), pg_size_bytes($1) / $2::int",
+                            {o.max_maintenance_work_mem, std::to_string(std::max(1, o.concurrent_builds))});
     const uint64_t have = std::stoull(r.text(0, 0)), cap = std::stoull(r.text(0, 1));
     const std::string what = fmt::format("the graph of {} × {} needs about {}", shape.rows, shape.dim,
                                          human_bytes(double(graph)));
@@ -78,10 +94,12 @@ void size_build_memory(PgConnection &pg, const std::string &collection, const In
                   {{"collection", collection}, {"maintenance_work_mem", set}, {"graph_bytes", graph}});
     else
         log::warn("index_memory",
-                  fmt::format("collection '{}': {}, more than --max-maintenance-work-mem {}: the build runs with {} "
+                  fmt::format("collection '{}': {}, more than --max-maintenance-work-mem {}{}: the build runs with {} "
                               "and slows down once the graph outgrows it; raise --max-maintenance-work-mem (the "
                               "server must have the memory) to build faster",
-                              collection, what, o.max_maintenance_work_mem, human_bytes(double(std::max(set, have)))),
+                              collection, what, o.max_maintenance_work_mem,
+                              o.concurrent_builds > 1 ? fmt::format(" shared by {} builds at once", o.concurrent_builds) : "",
+                              human_bytes(double(std::max(set, have)))),
                   {{"collection", collection}, {"maintenance_work_mem", std::max(set, have)}, {"graph_bytes", graph}});
 }
 

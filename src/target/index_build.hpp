@@ -18,6 +18,19 @@ namespace c2p {
 // (idx.parallel_build = false); below 0.8.3 a warning about the vacuum fix. Logs what it decided and why.
 PgvectorPolicy apply_pgvector_policy(const std::string &extversion, IndexOptions &idx);
 
+// How many collections' indexes migrate builds at once, each on its own session, while the next
+// collection loads. `requested`: --index-builds, 0 for the choice below. Where pgvector builds HNSW in
+// parallel, one build at a time with the server's parallel workers is fastest (they scale with the
+// cores; BENCHMARKS.md "Many collections"). Where the version policy turns parallel HNSW builds off,
+// builds side by side use those cores safely instead: as many as a parallel build's processes would be
+// (the server's max_parallel_maintenance_workers + 1), never more than the collections left to build.
+struct IndexBuilds {
+    int builds = 1;
+    std::string why; // empty for one build at a time, as chosen by default
+};
+IndexBuilds choose_index_builds(int requested, const IndexOptions &idx, const std::string &pgvector_version,
+                                int server_parallel_workers, size_t collections);
+
 // SET LOCAL (inside the build's transaction) maintenance_work_mem and max_parallel_maintenance_workers:
 // jobs - 1 workers when the version builds HNSW safely in parallel, none below pgvector 0.8.2.
 void set_index_build_session(PgConnection &pg, const IndexOptions &o, int jobs);

@@ -22,6 +22,9 @@ struct IndexOptions {
     std::string max_maintenance_work_mem = "2GB"; // the most chroma2pg sets by itself for one build
     bool metadata_gin = true;         // GIN index on metadata (for filtered search)
     bool parallel_build = true;       // false: pgvector < 0.8.2, whose parallel HNSW build can overflow a buffer
+    // Builds running at once on sessions of their own (migrate --index-builds): each without parallel
+    // workers, sharing max_maintenance_work_mem.
+    int concurrent_builds = 1;
     // These options with m and ef_construction from the collection's Chroma configuration where not given.
     IndexOptions for_collection(const CollectionInfo &c) const;
 };

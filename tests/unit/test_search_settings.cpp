@@ -46,6 +46,33 @@ TEST(PgvectorPolicy, BuildWithoutWorkersBelow082) {
     EXPECT_TRUE(ivf.parallel_build);
 }
 
+TEST(IndexBuilds, OneAtATimeWhereParallelBuildsAreSafe) {
+    IndexOptions idx; // parallel_build: the policy allowed it
+    EXPECT_EQ(choose_index_builds(0, idx, "0.8.7", 2, 4).builds, 1);
+    EXPECT_TRUE(choose_index_builds(0, idx, "0.8.7", 2, 4).why.empty());
+}
+
+TEST(IndexBuilds, SideBySideBelow082) {
+    IndexOptions idx;
+    apply_pgvector_policy("0.8.0", idx);
+    auto b = choose_index_builds(0, idx, "0.8.0", 2, 4);
+    EXPECT_EQ(b.builds, 3); // a parallel build's processes: leader + 2 workers
+    EXPECT_NE(b.why.find("pgvector 0.8.0"), std::string::npos) << b.why;
+    EXPECT_EQ(choose_index_builds(0, idx, "0.8.0", 2, 2).builds, 2);   // no more than the collections left
+    EXPECT_EQ(choose_index_builds(0, idx, "0.8.0", 2, 1).builds, 1);   // one collection: nothing beside it
+    EXPECT_EQ(choose_index_builds(0, idx, "0.8.0", 0, 4).builds, 1);   // the server allows no parallelism
+    idx.method = IndexMethod::ivfflat;                                  // builds in parallel safely
+    EXPECT_EQ(choose_index_builds(0, idx, "0.8.0", 2, 4).builds, 1);
+}
+
+TEST(IndexBuilds, RequestedWins) {
+    IndexOptions idx;
+    EXPECT_EQ(choose_index_builds(2, idx, "0.8.7", 2, 4).builds, 2);
+    EXPECT_EQ(choose_index_builds(8, idx, "0.8.7", 2, 3).builds, 3);
+    EXPECT_EQ(choose_index_builds(1, idx, "0.8.0", 2, 4).builds, 1);
+    EXPECT_NE(choose_index_builds(2, idx, "0.8.7", 2, 4).why.find("--index-builds 2"), std::string::npos);
+}
+
 TEST(SearchSettings, ChromaParamsFromEveryEra) {
     CollectionInfo v1;
     v1.configuration = json::parse(R"({"hnsw":{"space":"cosine","ef_search":250,"max_neighbors":32,"ef_construction":200}})");

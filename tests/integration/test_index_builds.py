@@ -1,0 +1,110 @@
+"""migrate --index-builds N: each collection's index build and swap runs on a session of its own while
+the next collection loads, up to N at once (issue 21: where pgvector < 0.8.2 builds HNSW without
+parallel workers, collections build side by side by default).
+
+The proof holds one collection's build back: a session keeps its old table with ACCESS SHARE, so that
+collection's swap waits to drop it. The collection the run takes first is the one held, so with one
+build at a time nothing after it could finish; with --index-builds 2 the others are loaded, indexed
+and swapped in while it waits, and the run ends exact once the lock goes."""
+import json
+import time
+import unittest
+import uuid
+
+import psycopg2
+
+import resume_support as r
+import support as s
+
+N, DIM, MORE = 3000, 16, 40
+
+
+class IndexBuilds(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        s.require_env(cls)
+        cls.chroma = s.Chroma(s.CHROMA_URL)
+        tag = uuid.uuid4().hex[:6]
+        cls.names = ["ib-%s-%s" % (tag, x) for x in "abc"]
+        cls.cols = {}
+        for i, name in enumerate(cls.names):
+            cls.cols[name], _ = r.fill(cls.chroma, name, N, DIM, seed=40 + i)
+
+    @classmethod
+    def tearDownClass(cls):
+        for name in getattr(cls, "cols", {}):
+            cls.chroma.delete_collection(name)
+
+    def test_a_held_build_does_not_hold_back_the_others(self):
+        url, drop = s.new_database("ib")
+        self.addCleanup(drop)
+        args = ["migrate", "--from", s.CHROMA_URL, "--to", url, "--collections", ",".join(self.names)]
+        first = s.run_json(*args)
+        self.assertEqual(first["index_builds"], 1) # pgvector >= 0.8.2 here: one at a time, in parallel
+        order = [c["name"] for c in first["collections"]]
+        held, others = order[0], order[1:]
+        # The others gain records: their new counts show that their swaps happened.
+        for name in others:
+            ids, embs, docs, metas, uris = s.varied_records(MORE, DIM, seed=90, prefix="more-" + name)
+            self.chroma.add(self.cols[name]["id"], ids, embs, docs, metas, uris)
+        holder = psycopg2.connect(url)
+        self.addCleanup(holder.close)
+        holder.cursor().execute('LOCK TABLE "%s" IN ACCESS SHARE MODE' % r.table_of(url, held))
+        p = r.popen("--json", *args, "--replace", "--index-builds", "2")
+        try:
+            deadline = time.monotonic() + 300
+            # The held collection's swap waits on the lock (its build is done, its DROP TABLE waits)...
+            while not s.pg_query(url, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                      "AND query LIKE 'DROP TABLE%%'")[0][0]:
+                self.assertIsNone(p.poll(), "migrate ended before the held collection's swap")
+                self.assertLess(time.monotonic(), deadline, "the held collection's swap never waited on the lock")
+                time.sleep(0.02)
+            # ...while the others are loaded, indexed and swapped in on the other sessions.
+            def swapped():
+                return all(s.pg_query(url, "SELECT record_count FROM chroma_collections WHERE name = %s",
+                                      (n,))[0][0] == N + MORE for n in others)
+            while not swapped():
+                self.assertIsNone(p.poll(), "migrate ended while a collection was held")
+                self.assertLess(time.monotonic(), deadline,
+                                "the other collections were not swapped in while the first one's swap waited")
+                time.sleep(0.05)
+            self.assertIsNone(p.poll(), "the held collection's swap did not wait")
+            holder.rollback() # the lock goes: the held swap proceeds
+            out, err = p.communicate(timeout=300)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 0, err[-3000:])
+        result = json.loads(out)
+        self.assertEqual(result["index_builds"], 2)
+        self.assertIn("--index-builds 2: up to 2 collections' indexes build at once", err)
+        rows = {c["name"]: c["rows"] for c in result["collections"]}
+        self.assertEqual(rows, {held: N, **{n: N + MORE for n in others}})
+        for name in self.names:
+            table = r.table_of(url, name)
+            self.assertEqual(s.pg_query(url, 'SELECT count(*), count(DISTINCT id) FROM "%s"' % table)[0],
+                             (rows[name], rows[name]))
+            idx = s.pg_query(url, "SELECT count(*) FROM pg_indexes WHERE tablename = %s AND indexdef LIKE "
+                                  "'%%USING hnsw%%'", (table,))[0][0]
+            self.assertEqual(idx, 1, "no HNSW index on %s" % table)
+        v = s.run("verify", "--from", s.CHROMA_URL, "--to", url, "--collections", ",".join(self.names),
+                  "--queries", "5")
+        self.assertEqual(v.returncode, 0, v.stdout[-3000:] + v.stderr[-3000:])
+        # Every collection was indexed, none left behind.
+        self.assertEqual(s.pg_query(url, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%%\\_\\_load'")[0][0], 0)
+
+    def test_layouts_publish_one_at_a_time(self):
+        p = s.run("migrate", "--from", s.CHROMA_URL, "--to", s.PG_URL, "--collections", self.names[0],
+                  "--layout", "langchain", "--index-builds", "2")
+        self.assertEqual(p.returncode, 2, p.stderr[-2000:])
+        self.assertIn("--index-builds 2: the langchain layout publishes its collections one at a time", p.stderr)
+
+    def test_range(self):
+        p = s.run("migrate", "--from", s.CHROMA_URL, "--to", s.PG_URL, "--index-builds", "-1")
+        self.assertEqual(p.returncode, 2, p.stderr[-2000:])
+        self.assertIn("--index-builds must be 0..", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
