@@ -93,8 +93,7 @@ CLI::Validator memory_setting_check() {
 }
 
 void add_layout_option(CLI::App &cmd, std::string &layout, const std::string &what) {
-    std::string help = what + ": native (chroma2pg's tables), langchain (LangChain PGVector), llamaindex (LlamaIndex "
-                              "PGVectorStore)";
+    std::string help = what + ": native (chroma2pg's tables), langchain (LangChain PGVector)";
     for (const TableLayout *tl : table_layout_registry()) help += ", " + tl->name + " (" + tl->client + ")";
     cmd.add_option("--layout", layout, help + "; docs/layouts.md")
         ->check(CLI::IsMember(layout_names()))

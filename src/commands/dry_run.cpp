@@ -6,6 +6,7 @@
 #include <cmath>
 #include <ctime>
 #include <filesystem>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -15,9 +16,9 @@
 #include "core/metadata_json.hpp"
 #include "target/checkpoint_store.hpp"
 #include "target/client_config.hpp"
+#include "target/index_build.hpp"
 #include "target/langchain_layout.hpp"
 #include "target/layout_sink.hpp"
-#include "target/llamaindex_layout.hpp"
 #include "target/size_estimate.hpp"
 #include "target/table_layout.hpp"
 #include "target/table_names.hpp"
@@ -188,34 +189,25 @@ CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const Colle
                 indexes.push_back(index_json(table + "_pkey", "primary key", "btree", "PRIMARY KEY (id)"));
                 indexes.push_back(index_json("ix_cmetadata_gin", "gin", "gin", langchain_gin_index_sql(o.schema)));
                 j["shared_tables"] = {o.schema + ".langchain_pg_collection", o.schema + ".langchain_pg_embedding"};
-            } else if (const TableLayout *tl = find_table_layout(parse_layout(o.layout))) {
+            } else {
+                const TableLayout *tl = find_table_layout(parse_layout(o.layout));
                 table = table_layout_table(*tl, c.name);
                 space = tl->search_space(c.space);
                 if (relation_exists(pg, o.schema, table))
                     existing_rows = std::stoull(pg.scalar("SELECT count(*) FROM " + qualified(o.schema, table)).value_or("0"));
                 indexes.push_back(index_json(table + "_pkey", "primary key", "btree", "PRIMARY KEY (" + tl->primary_key + ")"));
-                for (const auto &sql : tl->secondary_index_sql(o.schema, table)) {
+                for (const auto &sql : tl->secondary_index_sql(o.schema, table, c.name)) {
                     // CREATE [UNIQUE] INDEX IF NOT EXISTS "<name>" ON …: the first quoted identifier.
                     size_t a = sql.find('"') + 1, b = sql.find('"', a);
                     indexes.push_back(index_json(sql.substr(a, b - a), "client's own", "btree", sql));
                 }
-            } else {
-                table = llamaindex_table_name(c.name);
-                space = Space::cosine; // PGVectorStore always searches by cosine distance
-                if (relation_exists(pg, o.schema, table))
-                    existing_rows = std::stoull(pg.scalar("SELECT count(*) FROM " + qualified(o.schema, table)).value_or("0"));
-                indexes.push_back(index_json(table + "_pkey", "primary key", "btree", "PRIMARY KEY (id)"));
-                indexes.push_back(index_json(llamaindex_ref_doc_index_name(c.name), "ref_doc_id", "btree",
-                                             llamaindex_ref_doc_index_sql(o.schema, c.name)));
             }
             j["table"] = o.schema + "." + table;
             if (auto cc = client_config(parse_layout(o.layout), o.schema, table, c)) j["client_config"] = cc->config;
             if (existing_rows > 0) action = "replace";
             if (dim) {
                 const TableLayout *tl = find_table_layout(parse_layout(o.layout));
-                std::string vname = o.layout == "langchain" ? langchain_vector_index_name(c.id)
-                                    : tl                    ? tl->vector_index_name(table)
-                                                            : llamaindex_vector_index_name(c.name);
+                std::string vname = tl ? tl->vector_index_name(table) : langchain_vector_index_name(c.id);
                 auto p = plan_vector_index(qualified(o.schema, table), vname, col, *dim, space, o.index.for_collection(c), rows,
                                            where, c.name, tl ? tl->embedding_column : "embedding");
                 vector_index(vname, p.sql, p.opclass, p.order_expr);
@@ -296,6 +288,10 @@ void print_migrate_plan(const json &plan) {
         out += fmt::format("pgvector: {} available, not installed in this database: migrate runs CREATE EXTENSION vector\n",
                            pv["available"].get<std::string>());
     else out += "pgvector: NOT available on the server\n";
+    const json &ib = plan["index_builds"];
+    if (ib["builds"].get<int>() > 1)
+        out += fmt::format("index builds: up to {} at once, each on its own session without parallel workers ({})\n",
+                           ib["builds"].get<int>(), ib["why"].get<std::string>());
     for (const auto &c : plan["collections"]) {
         out += fmt::format("\ncollection '{}' (id {}): {} records, {} dimensions, {}\n", c["name"].get<std::string>(),
                            c["id"].get<std::string>(), c["records"].get<uint64_t>(),
@@ -583,6 +579,16 @@ void run_migrate_dry_run(const SourceFlags &src_flags, const std::string &to, co
     }
     plan["collections"] = cj;
     plan["totals"] = {{"collections", cols.size()}, {"records", records}, {"estimated_bytes", total}};
+    // How many collections' indexes build at once, decided as the run decides it (pgvector's policy first).
+    IndexOptions idx = o.index;
+    const std::string version = installed ? *installed : available.value_or("");
+    if (!version.empty()) idx.parallel_build = pgvector_policy(version).parallel_build_safe || idx.method != IndexMethod::hnsw;
+    IndexBuilds builds = o.layout == "native" ? choose_index_builds(o.index_builds, idx, version,
+                                                                    std::stoi(pg.scalar("SHOW max_parallel_maintenance_workers").value_or("0")),
+                                                                    cols.size(),
+                                                                    database_is_local(pg) ? int(std::thread::hardware_concurrency()) : 0)
+                                              : IndexBuilds{};
+    plan["index_builds"] = {{"builds", builds.builds}, {"why", builds.why}};
     SpaceCheck space = database_space(pg, total);
     plan["space"] = json::array({space.to_json(skip)});
     plan["space_check"] = skip ? "skipped (--skip-space-check)" : "enforced";

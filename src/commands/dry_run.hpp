@@ -24,6 +24,7 @@ struct MigratePlanOptions {
     bool replace = false, resume = false, restart = false;
     size_t batch_size = 1000;
     uint64_t checkpoint_records = 50000; // --checkpoint-records: what the plan says a crash can cost
+    int index_builds = 0;                // --index-builds (0: choose_index_builds decides)
 };
 
 struct BackupPlanOptions {

@@ -20,6 +20,13 @@ void run_migrate(MigrateArgs &a) {
     if (a.batch_size == 0) throw UsageError("--batch-size must be at least 1");
     if (a.langchain_id_prefix && parse_layout(a.layout) != Layout::langchain)
         throw UsageError("--langchain-id-prefix applies to --layout langchain only");
+    if (a.index_builds < 0 || a.index_builds > kMaxJobs)
+        throw UsageError(fmt::format("--index-builds must be 0..{} (0: chosen for the server), not {}", kMaxJobs,
+                                     a.index_builds));
+    if (a.index_builds > 1 && parse_layout(a.layout) != Layout::native)
+        throw UsageError(fmt::format("--index-builds {}: the {} layout publishes its collections one at a time (each "
+                                     "in one transaction with its index build); drop --index-builds",
+                                     a.index_builds, a.layout));
     if (a.dry_run) {
         run_migrate_dry_run(a.src, a.to, plan_options(a), a.skip_space_check);
         return;
@@ -29,13 +36,6 @@ void run_migrate(MigrateArgs &a) {
     resolve_target(a.to); // no target at all: say so now, not after reading the source
     if (a.resume && a.restart) throw UsageError("--resume and --restart are mutually exclusive: --resume continues the "
                                                 "interrupted migration, --restart discards it and starts over");
-    if (a.index_builds < 0 || a.index_builds > kMaxJobs)
-        throw UsageError(fmt::format("--index-builds must be 0..{} (0: chosen for the server), not {}", kMaxJobs,
-                                     a.index_builds));
-    if (a.index_builds > 1 && parse_layout(a.layout) != Layout::native)
-        throw UsageError(fmt::format("--index-builds {}: the {} layout publishes its collections one at a time (each "
-                                     "in one transaction with its index build); drop --index-builds",
-                                     a.index_builds, a.layout));
     if (a.checkpoint_records < kMinChunkRecords) throw UsageError("--checkpoint-records must be at least 1");
     if (a.retries < 1) throw UsageError("--retries must be at least 1");
     MigrateRun run(a);

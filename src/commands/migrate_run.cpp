@@ -17,6 +17,7 @@
 #include "commands/live_reconcile.hpp"
 #include "commands/publish_layout.hpp"
 #include "commands/run_summary.hpp"
+#include "commands/space_check.hpp"
 #include "pipeline/pipeline.hpp"
 #include "pipeline/task_pool.hpp"
 #include "target/checkpoint_store.hpp"
@@ -165,6 +166,7 @@ MigratePlanOptions plan_options(const MigrateArgs &a) {
     o.restart = a.restart;
     o.batch_size = a.batch_size;
     o.checkpoint_records = a.checkpoint_records;
+    o.index_builds = a.index_builds;
     return o;
 }
 
@@ -368,7 +370,8 @@ void MigrateRun::State::start() {
     size_t to_build = 0;
     for (const auto &j : jobs) to_build += j->done_before ? 0 : 1;
     int server_workers = std::stoi(pg.scalar("SHOW max_parallel_maintenance_workers").value_or("0"));
-    IndexBuilds b = native ? choose_index_builds(a.index_builds, a.idx, pgvector_version, server_workers, to_build)
+    const int cores = database_is_local(pg) ? int(std::thread::hardware_concurrency()) : 0;
+    IndexBuilds b = native ? choose_index_builds(a.index_builds, a.idx, pgvector_version, server_workers, to_build, cores)
                            : IndexBuilds{};
     index_builds = b.builds;
     sopts.index.concurrent_builds = b.builds;

@@ -19,7 +19,6 @@
 #include "target/halfvec.hpp"
 #include "target/langchain_layout.hpp"
 #include "target/layout_target.hpp"
-#include "target/llamaindex_layout.hpp"
 #include "target/native_layout.hpp"
 #include "target/pg_connection.hpp"
 #include "target/pgvector_sink.hpp"

@@ -8,7 +8,6 @@
 #include "target/copy_binary.hpp"
 #include "target/halfvec.hpp"
 #include "target/langchain_layout.hpp"
-#include "target/llamaindex_layout.hpp"
 #include "target/pg_table_reader.hpp"
 #include "target/pgvector_sink.hpp"
 #include "target/reject_file.hpp"
@@ -71,15 +70,10 @@ SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const Collec
         if (tl) // the staged rows have the layout's own columns and types
             pg.exec(std::string("CREATE TEMP TABLE ") + kRows + " ON COMMIT DROP AS SELECT " + tl->copy_columns() +
                     " FROM " + qt + " WITH NO DATA");
-        else if (lc)
+        else
             pg.exec(std::string("CREATE TEMP TABLE ") + kRows + " (id VARCHAR NOT NULL, embedding " + t.column.sql() +
                     ", document VARCHAR, cmetadata JSONB) ON COMMIT DROP");
-        else
-            pg.exec(std::string("CREATE TEMP TABLE ") + kRows + " (text VARCHAR NOT NULL, metadata_ " + t.metadata_type +
-                    ", node_id VARCHAR, embedding " + t.column.sql() + ") ON COMMIT DROP");
-        const std::string rows_cols = tl ? tl->copy_columns()
-                                      : lc ? "id, embedding, document, cmetadata"
-                                           : "text, metadata_, node_id, embedding";
+        const std::string rows_cols = tl ? tl->copy_columns() : "id, embedding, document, cmetadata";
         const std::string rows_copy = std::string("COPY ") + kRows + " (" + rows_cols + ") FROM STDIN WITH (FORMAT BINARY)";
 
         // 2. The source, batch by batch: every id is seen; new and changed records are staged; records
@@ -140,8 +134,7 @@ SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const Collec
                 }
                 if (sample->size() < kSampleIds) sample->push_back(rb.ids[i]);
                 if (tl) tl->encode_row(rows, t.column, json_meta, rb, i, c.name);
-                else if (lc) encode_langchain_row(rows, t.column, rb, i, c.name, !t.id_prefix.empty());
-                else encode_llamaindex_row(rows, t.column, json_meta, rb, i, c.name);
+                else encode_langchain_row(rows, t.column, rb, i, c.name, !t.id_prefix.empty());
                 any = true;
             };
             for (size_t i : checked.good) consider(b, i);
@@ -189,16 +182,12 @@ SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const Collec
                                    " ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding, document = "
                                    "EXCLUDED.document, cmetadata = EXCLUDED.cmetadata",
                                {t.collection_uuid});
-            } else if (tl) {
-                // Replaced rather than updated: Mastra's key is (namespace, vector_id), LlamaIndex TS's id has defaults.
+            } else {
+                // Replaced rather than updated: Mastra's key is (namespace, vector_id), LlamaIndex TS's id has
+                // defaults, LlamaIndex's node_id has no key (a changed record's row(s) are replaced).
                 pg.exec("DELETE FROM " + qt + " t USING " + kRows + " s WHERE t." + idc + " = s." + idc +
                         (t.where.empty() ? "" : " AND t." + t.where));
                 pg.exec("INSERT INTO " + qt + " (" + rows_cols + ") SELECT " + rows_cols + " FROM " + kRows);
-            } else {
-                // node_id has no key in PGVectorStore's table: a changed record's row(s) are replaced.
-                pg.exec("DELETE FROM " + qt + " t USING " + kRows + " s WHERE t.node_id = s.node_id");
-                pg.exec("INSERT INTO " + qt + " (text, metadata_, node_id, embedding) SELECT text, metadata_, node_id, "
-                        "embedding FROM " + kRows);
             }
         }
         if (n.deleted > 0) pg.exec("DELETE" + gone);

@@ -5,9 +5,7 @@
 #include "target/table_layout.hpp"
 
 namespace c2p {
-namespace {
 
-// Python keyword arguments from a JSON object (strings, numbers, booleans).
 std::string python_kwargs(const nlohmann::ordered_json &config) {
     std::string out;
     for (const auto &[k, v] : config.items()) {
@@ -16,8 +14,6 @@ std::string python_kwargs(const nlohmann::ordered_json &config) {
     }
     return out;
 }
-
-} // namespace
 
 std::optional<ClientConfig> client_config(Layout layout, const std::string &schema, const std::string &table,
                                           const CollectionInfo &c) {
@@ -35,14 +31,6 @@ std::optional<ClientConfig> client_config(Layout layout, const std::string &sche
         return ClientConfig{"LangChain PGVector (Python)", cfg,
                             fmt::format("PGVector(embeddings=embeddings, connection=engine, {}){}", kw,
                                         schema == "public" ? "" : "  # with search_path = " + schema)};
-    }
-    if (layout == Layout::llamaindex) {
-        // LlamaIndex PGVectorStore: table_name without its "data_" prefix, which the store adds.
-        nlohmann::ordered_json cfg = {{"table_name", c.name}, {"schema_name", schema}};
-        if (c.dimension) cfg["embed_dim"] = *c.dimension;
-        cfg["use_jsonb"] = true;
-        return ClientConfig{"LlamaIndex PGVectorStore (Python)", cfg,
-                            fmt::format("PGVectorStore.from_params(connection_string=url, {})", python_kwargs(cfg))};
     }
     return std::nullopt;
 }

@@ -18,6 +18,9 @@ struct ClientConfig {
     std::string snippet;           // the store opened with it, in the client's language
 };
 
+// Python keyword arguments from a JSON object (strings, numbers, booleans): `a="x", b=3, c=True`.
+std::string python_kwargs(const nlohmann::ordered_json &config);
+
 // nullopt for the native layout (any SQL client; sql/ has the queries).
 std::optional<ClientConfig> client_config(Layout layout, const std::string &schema, const std::string &table,
                                           const CollectionInfo &c);

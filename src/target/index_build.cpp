@@ -21,17 +21,21 @@ PgvectorPolicy apply_pgvector_policy(const std::string &extversion, IndexOptions
 }
 
 IndexBuilds choose_index_builds(int requested, const IndexOptions &idx, const std::string &pgvector_version,
-                                int server_parallel_workers, size_t collections) {
+                                int server_parallel_workers, size_t collections, int local_cores) {
     const int most = int(std::max<size_t>(1, collections));
     if (requested > 0) {
         int n = std::min(requested, most);
         return {n, n > 1 ? fmt::format("--index-builds {}", requested) : ""};
     }
     if (idx.method != IndexMethod::hnsw || idx.parallel_build || server_parallel_workers < 1 || most < 2) return {};
-    int n = std::min(server_parallel_workers + 1, most);
+    // More builds than cores only take turns (BENCHMARKS.md: 3 side by side on 2 cores lose to 2).
+    const int processes = local_cores > 0 ? std::min(server_parallel_workers + 1, local_cores) : server_parallel_workers + 1;
+    int n = std::min(processes, most);
+    if (n < 2) return {};
     return {n, fmt::format("pgvector {} builds HNSW without parallel workers, so {} collections build side by side "
-                           "(the server's max_parallel_maintenance_workers {} + 1)",
-                           pgvector_version, n, server_parallel_workers)};
+                           "(the server's max_parallel_maintenance_workers {} + 1{})",
+                           pgvector_version, n, server_parallel_workers,
+                           local_cores > 0 ? fmt::format(", at most its {} cores", local_cores) : "")};
 }
 
 void set_index_build_session(PgConnection &pg, const IndexOptions &o, int jobs) {

@@ -23,13 +23,14 @@ PgvectorPolicy apply_pgvector_policy(const std::string &extversion, IndexOptions
 // parallel, one build at a time with the server's parallel workers is fastest (they scale with the
 // cores; BENCHMARKS.md "Many collections"). Where the version policy turns parallel HNSW builds off,
 // builds side by side use those cores safely instead: as many as a parallel build's processes would be
-// (the server's max_parallel_maintenance_workers + 1), never more than the collections left to build.
+// (the server's max_parallel_maintenance_workers + 1), no more than the server's cores where they are
+// known (`local_cores`: a server on this host; 0 when not), nor than the collections left to build.
 struct IndexBuilds {
     int builds = 1;
     std::string why; // empty for one build at a time, as chosen by default
 };
 IndexBuilds choose_index_builds(int requested, const IndexOptions &idx, const std::string &pgvector_version,
-                                int server_parallel_workers, size_t collections);
+                                int server_parallel_workers, size_t collections, int local_cores = 0);
 
 // SET LOCAL (inside the build's transaction) maintenance_work_mem and max_parallel_maintenance_workers:
 // jobs - 1 workers when the version builds HNSW safely in parallel, none below pgvector 0.8.2.

@@ -11,7 +11,6 @@
 #include "target/halfvec.hpp"
 #include "target/langchain_layout.hpp"
 #include "target/index_build.hpp"
-#include "target/llamaindex_layout.hpp"
 #include "target/table_layout.hpp"
 #include "target/table_names.hpp"
 #include "util/error.hpp"
@@ -21,7 +20,7 @@ namespace c2p {
 
 namespace {
 constexpr std::pair<Layout, const char *> kOwnLayouts[] = {
-    {Layout::native, "native"}, {Layout::langchain, "langchain"}, {Layout::llamaindex, "llamaindex"}};
+    {Layout::native, "native"}, {Layout::langchain, "langchain"}};
 } // namespace
 
 const std::vector<std::string> &layout_names() {
@@ -53,7 +52,6 @@ const char *layout_name(Layout l) {
 std::unique_ptr<LayoutSink> make_layout_sink(const std::string &layout, PgConnection &pg, const LayoutOptions &o) {
     Layout l = parse_layout(layout);
     if (l == Layout::langchain) return std::make_unique<LangchainSink>(pg, o);
-    if (l == Layout::llamaindex) return std::make_unique<LlamaindexSink>(pg, o);
     if (const TableLayout *tl = find_table_layout(l)) return std::make_unique<TableLayoutSink>(pg, o, *tl);
     return nullptr;
 }

@@ -17,9 +17,9 @@
 
 namespace c2p {
 
-// native, langchain and llamaindex have code of their own; each value from first_table_layout on is a
-// TableLayout, by its position in table_layout_registry() (table_layout.hpp).
-enum class Layout : int { native, langchain, llamaindex, first_table_layout };
+// native and langchain have sinks of their own; each value from first_table_layout on is a TableLayout,
+// by its position in table_layout_registry() (table_layout.hpp; llamaindex first).
+enum class Layout : int { native, langchain, llamaindex, first_table_layout = llamaindex };
 Layout parse_layout(const std::string &s); // UsageError on anything else
 const char *layout_name(Layout l);
 // Every --layout value, for the options' checks and help.

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include "target/langchain_layout.hpp"
-#include "target/llamaindex_layout.hpp"
 #include "target/native_layout.hpp"
 #include "target/table_layout.hpp"
 
@@ -66,15 +65,6 @@ std::optional<TargetCollection> locate_layout_target(PgConnection &pg, Layout la
         }
         return std::nullopt;
     }
-    if (layout == Layout::llamaindex) {
-        t.table = llamaindex_table_name(c.name);
-        auto col = existing_vector_column(pg, schema, t.table, "embedding");
-        if (!col) return std::nullopt;
-        t.column = *col;
-        t.id_column = "node_id";
-        t.metadata_type = existing_column_type(pg, schema, t.table, "metadata_").value_or("jsonb");
-        return t;
-    }
     return std::nullopt;
 }
 
@@ -96,10 +86,6 @@ PgTableReadOptions read_options(const TargetCollection &t, uint32_t dim) {
         o.metadata_json = t.metadata_type == "json";
     } else if (t.layout == Layout::langchain) {
         o.metadata_column = "cmetadata";
-    } else {
-        o.document_column = "text";
-        o.metadata_column = "metadata_";
-        o.metadata_json = t.metadata_type == "json";
     }
     return o;
 }

@@ -8,12 +8,6 @@
 namespace c2p {
 namespace {
 
-// The client's own index names, cut as PostgreSQL cuts them, so its CREATE INDEX IF NOT EXISTS finds ours.
-std::string pg_cut(std::string s) {
-    if (s.size() > kMaxIdentBytes) s.resize(kMaxIdentBytes);
-    return s;
-}
-
 class LlamaindexTsLayout final : public TableLayout {
 public:
     LlamaindexTsLayout() {
@@ -37,11 +31,13 @@ public:
                "NOT NULL DEFAULT 'data', document text, metadata jsonb NOT NULL DEFAULT '{}', embeddings " +
                vector_type + " NOT NULL)";
     }
-    std::vector<std::string> secondary_index_sql(const std::string &schema, const std::string &table) const override {
+    std::vector<std::string> secondary_index_sql(const std::string &schema, const std::string &table,
+                                                 const std::string &) const override {
         const std::string qt = qualified(schema, table);
-        return {"CREATE INDEX IF NOT EXISTS " + quote_ident(pg_cut("idx_" + table + "_external_id")) + " ON " + qt +
+        // The client's own names, cut as PostgreSQL cuts them: its CREATE INDEX IF NOT EXISTS finds ours.
+        return {"CREATE INDEX IF NOT EXISTS " + quote_ident(pg_identifier("idx_" + table + "_external_id")) + " ON " + qt +
                     " (external_id)",
-                "CREATE INDEX IF NOT EXISTS " + quote_ident(pg_cut("idx_" + table + "_collection")) + " ON " + qt +
+                "CREATE INDEX IF NOT EXISTS " + quote_ident(pg_identifier("idx_" + table + "_collection")) + " ON " + qt +
                     " (collection)"};
     }
     std::string vector_index_name(const std::string &table) const override {

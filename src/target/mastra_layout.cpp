@@ -31,7 +31,8 @@ public:
                " (id SERIAL PRIMARY KEY, vector_id TEXT NOT NULL, embedding " + vector_type +
                ", metadata JSONB DEFAULT '{}'::jsonb, namespace VARCHAR(255) NOT NULL DEFAULT 'default')";
     }
-    std::vector<std::string> secondary_index_sql(const std::string &schema, const std::string &table) const override {
+    std::vector<std::string> secondary_index_sql(const std::string &schema, const std::string &table,
+                                                 const std::string &) const override {
         // Without it the client's first read migrates the table (ALTER TABLE, CREATE UNIQUE INDEX).
         return {"CREATE UNIQUE INDEX IF NOT EXISTS " + quote_ident(table + "_namespace_vector_id_idx") + " ON " +
                 qualified(schema, table) + " (namespace, vector_id)"};

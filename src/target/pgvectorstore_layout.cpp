@@ -30,9 +30,7 @@ public:
                " NOT NULL, \"langchain_metadata\" JSON)";
     }
     std::string vector_index_name(const std::string &table) const override {
-        std::string n = table + "langchainvectorindex"; // aapply_vector_index's default name
-        if (n.size() > kMaxIdentBytes) n.resize(kMaxIdentBytes);
-        return n;
+        return pg_identifier(table + "langchainvectorindex"); // aapply_vector_index's default name
     }
     nlohmann::ordered_json client_config(const std::string &schema, const std::string &table,
                                          const CollectionInfo &c) const override {

@@ -10,11 +10,12 @@
 namespace c2p {
 
 // Each layout's definition, in its own <name>_layout.cpp: adding a layout is that file and a line here.
-const TableLayout &langchainjs_layout(), &llamaindex_ts_layout(), &mastra_layout(), &pgvectorstore_layout();
+const TableLayout &llamaindex_layout(), &langchainjs_layout(), &llamaindex_ts_layout(), &mastra_layout(),
+    &pgvectorstore_layout();
 
 const std::vector<const TableLayout *> &table_layout_registry() {
     static const std::vector<const TableLayout *> all = {
-        &langchainjs_layout(), &llamaindex_ts_layout(), &mastra_layout(), &pgvectorstore_layout(),
+        &llamaindex_layout(), &langchainjs_layout(), &llamaindex_ts_layout(), &mastra_layout(), &pgvectorstore_layout(),
     };
     return all;
 }
@@ -32,12 +33,7 @@ const TableLayout *find_table_layout(Layout l) {
 }
 
 std::string table_layout_table(const TableLayout &tl, const std::string &name, bool taken) {
-    if (!tl.fold_name) {
-        // PostgreSQL cuts a longer identifier to 63 bytes, the client's as well: both end up the same.
-        std::string t = name;
-        if (t.size() > kMaxIdentBytes) t.resize(kMaxIdentBytes);
-        return t;
-    }
+    if (!tl.fold_name) return tl.table_name(name);
     std::string f;
     for (char ch : name) {
         if (ch >= 'A' && ch <= 'Z') f += static_cast<char>(ch - 'A' + 'a');
@@ -63,6 +59,21 @@ std::vector<std::string> TableLayout::caveats(const CollectionInfo &c) const {
                                   "vectors are normalised",
                                   c.name, space_name(c.space), client));
     return out;
+}
+
+void TableLayout::check_table(const TableFacts &f, const std::string &collection, const std::string &table,
+                              std::vector<std::string> &failures, std::vector<std::string> &warnings) const {
+    (void)failures;
+    // The Chroma id is unique: a key on it (Mastra: unique per namespace).
+    bool unique = false;
+    for (const auto &d : f.indexes)
+        unique = unique || (d.find("UNIQUE INDEX") != std::string::npos &&
+                            (d.find("(" + id_column + ")") != std::string::npos ||
+                             d.find(", " + id_column + ")") != std::string::npos));
+    if (!unique)
+        warnings.push_back(fmt::format("collection '{}': table {} has no unique index on {}: the same Chroma id could "
+                                       "be stored twice",
+                                       collection, table, id_column));
 }
 
 std::string TableLayout::copy_columns() const {
@@ -154,7 +165,7 @@ std::string TableLayoutSink::prepare() {
         pg_.exec(tl_.create_table_sql(s, table_, col_.sql()));
         json_column_ = tl_.metadata_json;
     }
-    for (const auto &sql : tl_.secondary_index_sql(s, table_)) pg_.exec(sql);
+    for (const auto &sql : tl_.secondary_index_sql(s, table_, c.name)) pg_.exec(sql);
     pg_.exec("COMMENT ON TABLE " + qt + " IS " + quote_literal(table_layout_comment(c)));
     // The vector index is rebuilt after the load: one build instead of an insert per row.
     pg_.exec("DROP INDEX IF EXISTS " + qualified(s, tl_.vector_index_name(table_)));
@@ -175,8 +186,9 @@ std::optional<VectorIndexPlan> TableLayoutSink::index_plan() {
 
 std::string TableLayoutSink::expression_index_advice(const VectorIndexPlan &p) const {
     return fmt::format("collection '{}': the index is on {}; {}'s own query orders by `{}` and will not use it (exact "
-                       "search). Rerun with --halfvec (a halfvec column the client's query uses as is)",
-                       info_.name, p.order_expr, tl_.client, tl_.embedding_column);
+                       "search). {}, or query with ORDER BY {} <=> $1::{}",
+                       info_.name, p.order_expr, tl_.client, tl_.embedding_column, tl_.halfvec_advice(), p.order_expr,
+                       p.param_type);
 }
 
 std::vector<std::string> TableLayoutSink::analyze_tables() const { return {qualified(o_.schema, table_)}; }

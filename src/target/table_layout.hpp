@@ -1,11 +1,12 @@
 // The framework layouts that keep one table per Chroma collection, read by a framework's own store
-// (`--layout langchainjs|llamaindex-ts|mastra|pgvectorstore`). What differs between them is data —
+// (`--layout llamaindex|langchainjs|llamaindex-ts|mastra|pgvectorstore`). What differs between them is data —
 // the table's name and columns, how a document travels, the DDL, the vector index's name, the
 // configuration the app pastes — so each is one file that fills a TableLayout, plus one line in
 // table_layout_registry(); its name is then a --layout value. Loading, reading back (verify), applying
-// changes (sync) and planning// (--dry-run) are shared. docs/layouts.md says what each stores and why.
+// changes (sync) and planning (--dry-run) are shared. docs/layouts.md says what each stores and why.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 
 #include "core/record.hpp"
 #include "target/layout_sink.hpp"
+#include "target/table_names.hpp"
 
 namespace c2p {
 
@@ -23,6 +25,12 @@ enum class DocumentStore {
     empty_with_marker, // a NOT NULL text column: '' plus kDocumentNullKey for a record without one
     nullable,          // a nullable text column: NULL stays NULL
     metadata_text,     // no document column: the metadata key "text", absent for no document (Mastra)
+};
+
+// What verify found on a table, for a layout's own checks (TableLayout::check_table).
+struct TableFacts {
+    std::vector<std::string> constraints, indexes;      // pg_get_constraintdef, pg_get_indexdef
+    std::map<std::string, std::string> column_defaults; // column name -> its default expression
 };
 
 // One column the framework's store reads, as verify checks it.
@@ -48,11 +56,15 @@ public:
     std::string rows_predicate;       // the rows the client reads ("namespace = 'default'"), empty: all
     std::vector<LayoutColumn> columns; // every column the client reads or writes
 
+    // The table of a collection as the client names it, before fold_name folds it: the name as is, cut to
+    // 63 bytes as PostgreSQL cuts it (the client's name ends up the same).
+    virtual std::string table_name(const std::string &collection) const { return pg_identifier(collection); }
     // CREATE TABLE for the collection (IF NOT EXISTS), and the client's own secondary indexes.
     virtual std::string create_table_sql(const std::string &schema, const std::string &table,
                                          const std::string &vector_type) const = 0;
-    virtual std::vector<std::string> secondary_index_sql(const std::string &schema, const std::string &table) const {
-        (void)schema, (void)table;
+    virtual std::vector<std::string> secondary_index_sql(const std::string &schema, const std::string &table,
+                                                         const std::string &collection) const {
+        (void)schema, (void)table, (void)collection;
         return {};
     }
     // The vector index's name, as the client looks for it (or as chroma2pg names it).
@@ -63,6 +75,14 @@ public:
     virtual std::string snippet(const nlohmann::ordered_json &config) const = 0;
     // Said at migrate time and by verify about a collection (e.g. a space the client cannot search with).
     virtual std::vector<std::string> caveats(const CollectionInfo &c) const;
+    // How the app gets an index its query uses when the vectors are too wide for one on the column itself.
+    virtual std::string halfvec_advice() const {
+        return "Rerun with --halfvec (a halfvec column the client's query uses as is)";
+    }
+    // verify's checks of what the client relies on in the table's keys and indexes; by default a unique
+    // index on the Chroma id.
+    virtual void check_table(const TableFacts &f, const std::string &collection, const std::string &table,
+                             std::vector<std::string> &failures, std::vector<std::string> &warnings) const;
 
     // What framework_metadata_json carries of the document for this layout.
     DocumentInMetadata metadata_document() const {
@@ -82,7 +102,7 @@ public:
     void read_mapping(PgTableReadOptions &o) const;
 };
 
-// The four table layouts; nullptr for native, langchain and llamaindex (their own sinks).
+// The table layouts; nullptr for native and langchain (their own sinks).
 const TableLayout *find_table_layout(Layout l);
 const std::vector<const TableLayout *> &table_layout_registry();
 

@@ -46,6 +46,11 @@ std::string staging_table_name(const std::string &collection_name) {
     return fit_identifier(derive_table_name(collection_name), "__load");
 }
 
+std::string pg_identifier(std::string s) {
+    if (s.size() > kMaxIdentBytes) s.resize(kMaxIdentBytes);
+    return s;
+}
+
 std::string fit_identifier(const std::string &base, const std::string &suffix) {
     if (base.size() + suffix.size() <= kMaxIdentBytes) return base + suffix;
     std::string h = "_";

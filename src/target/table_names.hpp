@@ -15,6 +15,8 @@ constexpr size_t kMaxIdentBytes = 63; // NAMEDATALEN - 1
 std::string derive_table_name(const std::string &collection_name, const std::string &prefix = "c2p_");
 // 8 hex digits of a hash of s: keeps apart two names that sanitise alike.
 std::string short_hash(const std::string &s);
+// `s` as PostgreSQL keeps a longer identifier: its first 63 bytes (a client's names end up the same).
+std::string pg_identifier(std::string s);
 // `base` + `suffix`, truncating `base` (on a UTF-8 boundary, with a hash) to stay within 63 bytes.
 std::string fit_identifier(const std::string &base, const std::string &suffix);
 // The table migrate loads a collection into, in checkpointed chunks, whatever the layout: "<table>__load".

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include "target/langchain_layout.hpp"
-#include "target/llamaindex_layout.hpp"
 #include "target/native_layout.hpp"
 #include "target/table_layout.hpp"
 #include "verify/registry_check.hpp"
@@ -92,9 +91,9 @@ void check_columns(const std::vector<Column> &have, const std::vector<Want> &wan
 } // namespace
 
 std::string layout_index_opclass(const TargetCollection &t, Space space, uint32_t dim) {
-    // LlamaIndex's PGVectorStore always orders by cosine distance; LangChain by the configured strategy.
+    // A client that always orders by cosine distance (LlamaIndex) needs a cosine index; LangChain the configured one.
     const TableLayout *tl = find_table_layout(t.layout);
-    Space s = t.layout == Layout::llamaindex ? Space::cosine : tl ? tl->search_space(space) : space;
+    Space s = tl ? tl->search_space(space) : space;
     return space_opclass(s, t.column.halfvec || dim > kMaxVectorIndexDims);
 }
 
@@ -105,7 +104,7 @@ SchemaCheck check_layout_schema(PgConnection &pg, const TargetCollection &t, con
     const std::string table = t.schema + "." + t.table;
     const bool lc = t.layout == Layout::langchain;
     const TableLayout *tl = find_table_layout(t.layout);
-    const std::string framework = tl ? tl->client : lc ? "LangChain's PGVector" : "LlamaIndex's PGVectorStore";
+    const std::string framework = tl ? tl->client : "LangChain's PGVector";
     sc.table_bytes = std::stoull(pg.scalar("SELECT pg_table_size(" + quote_literal(qt) + "::regclass)").value_or("0"));
     sc.column_type = t.column.sql();
 
@@ -114,7 +113,7 @@ SchemaCheck check_layout_schema(PgConnection &pg, const TargetCollection &t, con
     std::vector<Want> want;
     if (tl) {
         for (const auto &c : tl->columns) want.push_back({c.name.c_str(), c.types, c.not_null});
-    } else if (lc) {
+    } else {
         const std::string qc = qualified(t.schema, kLangchainCollections);
         check_columns(table_columns(pg, qc),
                       {{"uuid", {"uuid"}, true}, {"name", {vc}, true}, {"cmetadata", {"json", "jsonb"}, false}}, n,
@@ -128,25 +127,15 @@ SchemaCheck check_layout_schema(PgConnection &pg, const TargetCollection &t, con
                                               kLangchainCollections, framework));
         want = {{"id", {vc}, true},        {"collection_id", {"uuid"}, false}, {"embedding", {}, false},
                 {"document", {vc, "text"}, false}, {"cmetadata", {"jsonb"}, false}};
-    } else {
-        want = {{"id", {"bigint"}, true},          {"text", {vc, "text"}, true},       {"metadata_", {"jsonb", "json"}, false},
-                {"node_id", {vc, "text"}, false}, {"embedding", {}, false}};
     }
     auto cols = table_columns(pg, qt);
     check_columns(cols, want, n, table, framework, sc);
     auto cons = constraint_defs(pg, qt);
     auto idefs = index_defs(pg, qt);
     if (tl) {
-        // The Chroma id is unique: a key on it (Mastra: unique per namespace).
-        bool unique = false;
-        for (const auto &d : idefs)
-            unique = unique || (d.find("UNIQUE INDEX") != std::string::npos &&
-                                (d.find("(" + tl->id_column + ")") != std::string::npos ||
-                                 d.find(", " + tl->id_column + ")") != std::string::npos));
-        if (!unique)
-            sc.warnings.push_back(fmt::format("collection '{}': table {} has no unique index on {}: the same Chroma id "
-                                              "could be stored twice",
-                                              n, table, tl->id_column));
+        TableFacts facts{cons, idefs, {}};
+        for (const auto &c : cols) facts.column_defaults[c.name] = c.default_expr;
+        tl->check_table(facts, n, table, sc.failures, sc.warnings);
         for (const auto &w : tl->caveats(src)) sc.warnings.push_back(w);
     } else if (!any_contains(cons, "PRIMARY KEY (id)")) {
         sc.failures.push_back(fmt::format("collection '{}': table {} has no primary key on id", n, table));
@@ -165,16 +154,6 @@ SchemaCheck check_layout_schema(PgConnection &pg, const TargetCollection &t, con
             sc.warnings.push_back(fmt::format("collection '{}': the GIN index ix_cmetadata_gin on {}.cmetadata is "
                                               "missing: metadata filters scan every row",
                                               n, table));
-    } else if (!tl) {
-        for (const auto &c : cols)
-            if (c.name == "id" && c.default_expr.find("nextval(") == std::string::npos)
-                sc.failures.push_back(fmt::format("collection '{}': {}.id has no sequence default (BIGSERIAL): "
-                                                  "LlamaIndex's inserts, which omit it, would fail",
-                                                  n, table));
-        if (!any_contains(idefs, "((metadata_ ->> 'ref_doc_id'::text))"))
-            sc.warnings.push_back(fmt::format("collection '{}': the index {} on (metadata_ ->> 'ref_doc_id') is missing "
-                                              "(LlamaIndex creates it when it opens the table)",
-                                              n, llamaindex_ref_doc_index_name(src.name)));
     }
 
     // The embedding column: the source's dimension; halfvec is allowed (compared at float16).
@@ -187,11 +166,6 @@ SchemaCheck check_layout_schema(PgConnection &pg, const TargetCollection &t, con
         sc.failures.push_back(fmt::format("collection '{}': column {}.embedding is {}, the source has {} dimensions", n,
                                           table, t.column.sql(), *src.dimension));
     }
-    if (t.layout == Layout::llamaindex && src.space != Space::cosine)
-        sc.warnings.push_back(fmt::format("collection '{}' uses the {} space but LlamaIndex's PGVectorStore always "
-                                          "searches by cosine distance: its nearest neighbours equal Chroma's only for "
-                                          "normalised vectors",
-                                          n, space_name(src.space)));
     if (lc) {
         auto r = pg.exec_params("SELECT name, cmetadata::text FROM " + qualified(t.schema, kLangchainCollections) +
                                     " WHERE uuid::text = $1",
@@ -223,9 +197,7 @@ SchemaCheck check_layout_schema(PgConnection &pg, const TargetCollection &t, con
     // The vector index: this collection's, with the operator class the framework's query uses.
     if (!dim) return sc;
     std::vector<VectorIndexInfo> found = vector_indexes(pg, qt);
-    std::string name = tl ? tl->vector_index_name(t.table)
-                       : lc ? langchain_vector_index_name(t.collection_uuid)
-                            : llamaindex_vector_index_name(src.name);
+    std::string name = tl ? tl->vector_index_name(t.table) : langchain_vector_index_name(t.collection_uuid);
     std::vector<VectorIndexInfo> mine;
     for (const auto &ix : found) {
         bool partial = ix.definition.find(" WHERE ") != std::string::npos;

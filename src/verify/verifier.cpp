@@ -8,7 +8,6 @@
 #include "sources/http/chroma_http_source.hpp"
 #include "target/langchain_layout.hpp"
 #include "target/layout_target.hpp"
-#include "target/llamaindex_layout.hpp"
 #include "target/native_layout.hpp"
 #include "target/pg_connection.hpp"
 #include "target/table_layout.hpp"
@@ -143,9 +142,6 @@ json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_c
             st.id_expr = quote_ident(t.id_column);
             st.embedding_column = tl->embedding_column;
             if (tl->cosine_only) st.index_space = Space::cosine;
-        } else if (t.layout == Layout::llamaindex) {
-            st.id_expr = quote_ident(t.id_column);
-            st.index_space = Space::cosine;
         } else if (!t.id_prefix.empty()) {
             // Chroma's ids: the stored id without its prefix (collection names are ASCII: characters = bytes).
             st.id_expr = fmt::format("CASE WHEN starts_with(id, {0}) THEN substr(id, {1}) ELSE id END",
@@ -159,10 +155,9 @@ json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_c
             st.index_method = sc.index->method;
             st.index_options = sc.index->options;
         }
-        st.metadata_expr = tl                                ? quote_ident(tl->metadata_column)
-                           : t.layout == Layout::langchain  ? "cmetadata"
-                           : t.layout == Layout::llamaindex ? "metadata_"
-                                                            : "metadata";
+        st.metadata_expr = tl                               ? quote_ident(tl->metadata_column)
+                           : t.layout == Layout::langchain ? "cmetadata"
+                                                           : "metadata";
         SearchOptions so = o.search;
         so.fresh_session = true;
         so.session_target = o.to;
@@ -211,9 +206,7 @@ json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_c
                              o.layout == Layout::langchain
                                  ? fmt::format("no row in {}.{} with its id or name", o.schema, kLangchainCollections)
                                  : fmt::format("no table {}.{}", o.schema,
-                                               find_table_layout(o.layout)
-                                                   ? table_layout_table(*find_table_layout(o.layout), c.name)
-                                                   : llamaindex_table_name(c.name)));
+                                               table_layout_table(*find_table_layout(o.layout), c.name)));
             } else if (t->table.empty()) {
                 // Registered by LangChain's layout as an empty collection of unknown dimension: no embedding table.
                 cj["table"] = nullptr;

@@ -47,6 +47,12 @@ class IndexBuilds(unittest.TestCase):
         for name in others:
             ids, embs, docs, metas, uris = s.varied_records(MORE, DIM, seed=90, prefix="more-" + name)
             self.chroma.add(self.cols[name]["id"], ids, embs, docs, metas, uris)
+        # The dry run plans what the run then does (as the run decides it: pgvector's policy, the server).
+        plan = s.run_json(*args, "--replace", "--index-builds", "2", "--dry-run")
+        self.assertEqual(plan["index_builds"], {"builds": 2, "why": "--index-builds 2"})
+        self.assertEqual(s.run_json(*args, "--replace", "--dry-run")["index_builds"]["builds"], first["index_builds"])
+        text = s.run(*args, "--replace", "--index-builds", "2", "--dry-run", check=0).stdout
+        self.assertIn("index builds: up to 2 at once, each on its own session without parallel workers", text)
         holder = psycopg2.connect(url)
         self.addCleanup(holder.close)
         holder.cursor().execute('LOCK TABLE "%s" IN ACCESS SHARE MODE' % r.table_of(url, held))

@@ -2,7 +2,7 @@
 
 #include "core/record.hpp"
 #include "target/langchain_layout.hpp"
-#include "target/llamaindex_layout.hpp"
+#include "target/table_layout.hpp"
 #include "target/layout_sink.hpp"
 #include "util/error.hpp"
 
@@ -16,24 +16,30 @@ TEST(Layouts, ParseLayout) {
 }
 
 TEST(Layouts, LlamaindexNamesFollowPGVectorStore) {
-    EXPECT_EQ(llamaindex_table_name("Paul_Graham"), "data_paul_graham");
-    EXPECT_EQ(llamaindex_table_name("my-docs.v2"), "data_my-docs.v2");
-    EXPECT_EQ(llamaindex_vector_index_name("Docs"), "data_docs_embedding_idx");
-    EXPECT_EQ(llamaindex_ref_doc_index_name("Docs"), "docs_idx_1");
+    const TableLayout &l = table_layout_named("llamaindex");
+    EXPECT_EQ(table_layout_table(l, "Paul_Graham"), "data_paul_graham");
+    EXPECT_EQ(table_layout_table(l, "my-docs.v2"), "data_my-docs.v2");
+    EXPECT_EQ(l.vector_index_name(table_layout_table(l, "Docs")), "data_docs_embedding_idx");
     // PostgreSQL cuts identifiers to 63 bytes, for the app and for us alike.
     std::string longname(100, 'A');
-    EXPECT_EQ(llamaindex_table_name(longname), "data_" + std::string(58, 'a'));
-    EXPECT_EQ(llamaindex_vector_index_name(longname).size(), 63u);
+    EXPECT_EQ(table_layout_table(l, longname), "data_" + std::string(58, 'a'));
+    EXPECT_EQ(l.vector_index_name(table_layout_table(l, longname)), "data_" + std::string(58, 'a'));
+    EXPECT_EQ(l.vector_index_name(table_layout_table(l, std::string(50, 'A'))),
+              "data_" + std::string(50, 'a') + "_embeddi"); // what PostgreSQL makes of the store's own name
 }
 
 TEST(Layouts, LlamaindexDdl) {
-    EXPECT_EQ(llamaindex_table_sql("public", "Docs", VectorColumn{false, 768}),
+    const TableLayout &l = table_layout_named("llamaindex");
+    EXPECT_EQ(l.create_table_sql("public", "data_docs", VectorColumn{false, 768}.sql()),
               "CREATE TABLE IF NOT EXISTS \"public\".\"data_docs\" (id BIGSERIAL NOT NULL, text VARCHAR NOT NULL, "
               "metadata_ JSONB, node_id VARCHAR, embedding vector(768), PRIMARY KEY (id))");
-    EXPECT_NE(llamaindex_table_sql("public", "Docs", VectorColumn{true, 3072}).find("embedding halfvec(3072)"),
+    EXPECT_NE(l.create_table_sql("public", "data_docs", VectorColumn{true, 3072}.sql()).find("embedding halfvec(3072)"),
               std::string::npos);
-    EXPECT_EQ(llamaindex_ref_doc_index_sql("public", "Docs"),
-              "CREATE INDEX IF NOT EXISTS \"docs_idx_1\" ON \"public\".\"data_docs\" ((metadata_ ->> 'ref_doc_id'))");
+    EXPECT_EQ(l.secondary_index_sql("public", "data_docs", "Docs"),
+              std::vector<std::string>{
+                  "CREATE INDEX IF NOT EXISTS \"docs_idx_1\" ON \"public\".\"data_docs\" ((metadata_ ->> 'ref_doc_id'))"});
+    EXPECT_EQ(l.copy_columns(), "\"node_id\", \"text\", \"metadata_\", \"embedding\"");
+    EXPECT_TRUE(l.cosine_only);
 }
 
 TEST(Layouts, LangchainDdl) {

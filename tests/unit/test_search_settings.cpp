@@ -59,6 +59,10 @@ TEST(IndexBuilds, SideBySideBelow082) {
     EXPECT_EQ(b.builds, 3); // a parallel build's processes: leader + 2 workers
     EXPECT_NE(b.why.find("pgvector 0.8.0"), std::string::npos) << b.why;
     EXPECT_EQ(choose_index_builds(0, idx, "0.8.0", 2, 2).builds, 2);   // no more than the collections left
+    EXPECT_EQ(choose_index_builds(0, idx, "0.8.0", 2, 4, 2).builds, 2); // nor than a local server's cores
+    EXPECT_NE(choose_index_builds(0, idx, "0.8.0", 2, 4, 2).why.find("at most its 2 cores"), std::string::npos);
+    EXPECT_EQ(choose_index_builds(0, idx, "0.8.0", 2, 4, 1).builds, 1); // one core: one at a time
+    EXPECT_EQ(choose_index_builds(0, idx, "0.8.0", 8, 4, 16).builds, 4);
     EXPECT_EQ(choose_index_builds(0, idx, "0.8.0", 2, 1).builds, 1);   // one collection: nothing beside it
     EXPECT_EQ(choose_index_builds(0, idx, "0.8.0", 0, 4).builds, 1);   // the server allows no parallelism
     idx.method = IndexMethod::ivfflat;                                  // builds in parallel safely

@@ -23,13 +23,14 @@ CollectionInfo collection(const std::string &name, Space space, uint32_t dim) {
 
 TEST(TableLayouts, EveryNameParsesAndIsRegistered) {
     EXPECT_EQ(find_table_layout(parse_layout("llamaindex-ts")), &table_layout_named("llamaindex-ts"));
-    EXPECT_EQ(find_table_layout(Layout::llamaindex), nullptr);
+    EXPECT_EQ(find_table_layout(Layout::llamaindex), &table_layout_named("llamaindex"));
+    EXPECT_EQ(find_table_layout(Layout::langchain), nullptr);
     EXPECT_EQ(layout_names().size(), 7u);
     for (const auto &n : layout_names()) {
         Layout l = parse_layout(n);
         EXPECT_EQ(layout_name(l), n);
         const TableLayout *tl = find_table_layout(l);
-        bool table_layout = n == "langchainjs" || n == "llamaindex-ts" || n == "mastra" || n == "pgvectorstore";
+        bool table_layout = n != "native" && n != "langchain";
         ASSERT_EQ(tl != nullptr, table_layout) << n;
         if (tl) {
             EXPECT_EQ(tl->name, n);
@@ -95,7 +96,7 @@ TEST(TableLayouts, DdlAsTheClientsCreateIt) {
               "CREATE TABLE IF NOT EXISTS \"public\".\"support_faq_v2\" (id SERIAL PRIMARY KEY, vector_id TEXT NOT NULL, "
               "embedding vector(4), metadata JSONB DEFAULT '{}'::jsonb, namespace VARCHAR(255) NOT NULL DEFAULT "
               "'default')");
-    EXPECT_EQ(table_layout_named("mastra").secondary_index_sql("public", "t")[0],
+    EXPECT_EQ(table_layout_named("mastra").secondary_index_sql("public", "t", "T")[0],
               "CREATE UNIQUE INDEX IF NOT EXISTS \"t_namespace_vector_id_idx\" ON \"public\".\"t\" (namespace, vector_id)");
     EXPECT_EQ(table_layout_named("mastra").copy_columns(), "\"vector_id\", \"metadata\", \"embedding\"");
     EXPECT_EQ(table_layout_named("llamaindex-ts").copy_columns(), "\"id\", \"document\", \"metadata\", \"embeddings\"");
