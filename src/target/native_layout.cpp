@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "target/layout_sink.hpp"
 #include "target/search_settings.hpp"
 #include "util/error.hpp"
 
@@ -155,28 +156,11 @@ uint64_t ivfflat_lists(const IndexOptions &o, uint64_t rows) {
 
 std::string create_vector_index_sql(const std::string &schema, const std::string &table, const std::string &index_name,
                                     const CollectionInfo &c, const IndexOptions &given, uint64_t rows, bool halfvec_column) {
-    const IndexOptions o = given.for_collection(c);
-    if (o.method == IndexMethod::none || !c.dimension) return "";
-    if (o.method == IndexMethod::ivfflat && rows == 0) return ""; // nothing to train the lists on
-    uint32_t dim = *c.dimension;
-    if (dim > kMaxHalfvecIndexDims)
-        throw DataError(fmt::format(
-            "collection '{}': {} dimensions is above what pgvector can index ({} as vector, {} as halfvec); "
-            "the data can still be stored: rerun with --index none (exact search only), or reduce the "
-            "dimension (e.g. a Matryoshka-truncated or re-embedded model) before indexing",
-            c.name, dim, kMaxVectorIndexDims, kMaxHalfvecIndexDims));
-    // A halfvec column is indexed as it is; a vector column above 2,000 dimensions through a halfvec expression.
-    bool half = halfvec_column || dim > kMaxVectorIndexDims;
-    std::string column = half && !halfvec_column ? fmt::format("(embedding::halfvec({}))", dim) : "embedding";
-    std::string sql = "CREATE INDEX " + quote_ident(index_name) + " ON " + qualified(schema, table);
-    if (o.method == IndexMethod::hnsw) {
-        sql += fmt::format(" USING hnsw ({} {}) WITH (m = {}, ef_construction = {})", column, space_opclass(c.space, half),
-                           o.hnsw_m, o.hnsw_ef_construction);
-    } else {
-        uint64_t lists = ivfflat_lists(o, rows);
-        sql += fmt::format(" USING ivfflat ({} {}) WITH (lists = {})", column, space_opclass(c.space, half), lists);
-    }
-    return sql;
+    if (!c.dimension) return "";
+    // The one place index SQL is written (plan_vector_index), as for every other layout.
+    return plan_vector_index(qualified(schema, table), index_name, VectorColumn{halfvec_column, c.dimension}, *c.dimension,
+                             c.space, given.for_collection(c), rows, "", c.name)
+        .sql;
 }
 
 } // namespace c2p
