@@ -145,7 +145,7 @@ CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const Colle
         if (!sql.empty()) indexes.push_back(vector_index_json(name, sql, o.index.for_collection(c), opclass, expression, rows));
     };
     try {
-        if (o.layout == "native") {
+        if (o.layout == Layout::native) {
             std::string table = derive_table_name(c.name);
             j["table"] = o.schema + "." + table;
             if (registry_exists) {
@@ -176,7 +176,7 @@ CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const Colle
             VectorColumn col{o.halfvec, dim};
             std::string table, where;
             Space space = c.space;
-            if (o.layout == "langchain") {
+            if (o.layout == Layout::langchain) {
                 table = "langchain_pg_embedding";
                 where = "collection_id = " + quote_literal(c.id) + "::uuid";
                 if (relation_exists(pg, o.schema, "langchain_pg_collection") && relation_exists(pg, o.schema, table))
@@ -190,7 +190,7 @@ CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const Colle
                 indexes.push_back(index_json("ix_cmetadata_gin", "gin", "gin", langchain_gin_index_sql(o.schema)));
                 j["shared_tables"] = {o.schema + ".langchain_pg_collection", o.schema + ".langchain_pg_embedding"};
             } else {
-                const TableLayout *tl = find_table_layout(parse_layout(o.layout));
+                const TableLayout *tl = find_table_layout(o.layout);
                 table = table_layout_table(*tl, c.name);
                 space = tl->search_space(c.space);
                 if (relation_exists(pg, o.schema, table))
@@ -203,10 +203,10 @@ CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const Colle
                 }
             }
             j["table"] = o.schema + "." + table;
-            if (auto cc = client_config(parse_layout(o.layout), o.schema, table, c)) j["client_config"] = cc->config;
+            if (auto cc = client_config(o.layout, o.schema, table, c)) j["client_config"] = cc->config;
             if (existing_rows > 0) action = "replace";
             if (dim) {
-                const TableLayout *tl = find_table_layout(parse_layout(o.layout));
+                const TableLayout *tl = find_table_layout(o.layout);
                 std::string vname = tl ? tl->vector_index_name(table) : langchain_vector_index_name(c.id);
                 auto p = plan_vector_index(qualified(o.schema, table), vname, col, *dim, space, o.index.for_collection(c), rows,
                                            where, c.name, tl ? tl->embedding_column : "embedding");
@@ -227,7 +227,7 @@ CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const Colle
     // Every layout loads through the same checkpointed staging table (commands/migrate_run.cpp).
     j["staging"] = o.schema + "." + staging_table_name(c.name);
     j["checkpoint_records"] = o.checkpoint_records;
-    j["load"] = o.layout == "native" ? "indexed, then swapped in for the table in one transaction"
+    j["load"] = o.layout == Layout::native ? "indexed, then swapped in for the table in one transaction"
                                      : "published into the layout's tables in one transaction (indexes, ANALYZE)";
 
     TargetEstimate e = estimate_target(pg, ci, s, o);
@@ -455,7 +455,7 @@ TargetEstimate estimate_target(PgConnection &pg, const CollectionInfo &c, const 
     e.sample_records = s.size();
     const uint64_t rows = std::max<uint64_t>(c.record_count, s.size());
     const uint32_t dim = dimension_of(c, s).value_or(0);
-    const bool native = o.layout == "native", langchain = o.layout == "langchain";
+    const bool native = o.layout == Layout::native, langchain = o.layout == Layout::langchain;
     const bool column_half = o.halfvec;
     const bool index_half = column_half || dim > kMaxVectorIndexDims;
     const uint32_t vector_payload = (column_half ? 2 : 4) * dim + 4; // dim, unused, the values
@@ -519,7 +519,7 @@ TargetEstimate estimate_target(PgConnection &pg, const CollectionInfo &c, const 
     HeapEstimate heap = estimate_heap(sample, rows);
     e.table = heap.heap_bytes;
     e.toast = heap.toast_bytes;
-    if (o.layout == "llamaindex") {
+    if (o.layout == Layout::llamaindex) {
         e.indexes.push_back({"primary key", estimate_btree({8}, rows)});
         e.indexes.push_back({"ref_doc_id", estimate_null_btree(rows)});
     } else {
@@ -549,7 +549,7 @@ void run_migrate_dry_run(const SourceFlags &src_flags, const std::string &to, co
                                      cols.size(), source->describe(), pg.describe()));
     std::vector<Problem> problems;
     json plan = {{"command", "migrate"}, {"dry_run", true}, {"source", source->describe()}, {"target", pg.describe()},
-                 {"schema", o.schema}, {"layout", o.layout}};
+                 {"schema", o.schema}, {"layout", layout_name(o.layout)}};
     auto installed = pg.scalar("SELECT extversion FROM pg_extension WHERE extname = 'vector'");
     auto available = pg.scalar("SELECT default_version FROM pg_available_extensions WHERE name = 'vector'");
     plan["pgvector"] = {{"installed", installed ? json(*installed) : json()}, {"available", available ? json(*available) : json()}};
@@ -558,8 +558,8 @@ void run_migrate_dry_run(const SourceFlags &src_flags, const std::string &to, co
                             "postgresql " + pg.describe() + ": the pgvector extension is not installed on the server (no "
                             "'vector' in pg_available_extensions); install it before migrating"});
     plan["schema_exists"] = pg.scalar("SELECT 1 FROM pg_namespace WHERE nspname = $1", {o.schema}).has_value();
-    bool registry = o.layout == "native" && relation_exists(pg, o.schema, "chroma_collections");
-    if (o.layout == "native" && relation_exists(pg, o.schema, "chroma2pg_runs")) {
+    bool registry = o.layout == Layout::native && relation_exists(pg, o.schema, "chroma_collections");
+    if (o.layout == Layout::native && relation_exists(pg, o.schema, "chroma2pg_runs")) {
         if (auto prev = CheckpointStore(o.schema).unfinished_run(pg)) {
             plan["interrupted_run"] = {{"run_id", prev->run_id}, {"started_at", prev->started_at}};
             if (!o.resume && !o.restart)
@@ -583,7 +583,7 @@ void run_migrate_dry_run(const SourceFlags &src_flags, const std::string &to, co
     IndexOptions idx = o.index;
     const std::string version = installed ? *installed : available.value_or("");
     if (!version.empty()) idx.parallel_build = pgvector_policy(version).parallel_build_safe || idx.method != IndexMethod::hnsw;
-    IndexBuilds builds = o.layout == "native" ? choose_index_builds(o.index_builds, idx, version,
+    IndexBuilds builds = o.layout == Layout::native ? choose_index_builds(o.index_builds, idx, version,
                                                                     std::stoi(pg.scalar("SHOW max_parallel_maintenance_workers").value_or("0")),
                                                                     cols.size(),
                                                                     database_is_local(pg) ? int(std::thread::hardware_concurrency()) : 0)

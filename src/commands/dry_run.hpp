@@ -11,6 +11,7 @@
 
 #include "backup/backup_format.hpp"
 #include "commands/common.hpp"
+#include "target/layout_sink.hpp"
 #include "target/native_layout.hpp"
 #include "target/pg_connection.hpp"
 
@@ -18,7 +19,7 @@ namespace c2p {
 
 struct MigratePlanOptions {
     std::string schema = "public";
-    std::string layout = "native"; // a --layout value (layout_names())
+    Layout layout = Layout::native;
     IndexOptions index;
     bool halfvec = false, langchain_id_prefix = false;
     bool replace = false, resume = false, restart = false;

@@ -157,7 +157,7 @@ void report_live_check(const std::string &name, const LiveCheck &l) {
 MigratePlanOptions plan_options(const MigrateArgs &a) {
     MigratePlanOptions o;
     o.schema = a.schema;
-    o.layout = a.layout;
+    o.layout = parse_layout(a.layout);
     o.index = a.idx;
     o.halfvec = a.halfvec;
     o.langchain_id_prefix = a.langchain_id_prefix;
