@@ -100,6 +100,53 @@ class IndexBuilds(unittest.TestCase):
         # Every collection was indexed, none left behind.
         self.assertEqual(s.pg_query(url, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%%\\_\\_load'")[0][0], 0)
 
+    def test_kill_with_two_builds_in_flight(self):
+        """SIGKILL while two collections' swaps are in flight on their own sessions (each waits on a lock the
+        test holds on its old table): neither is half-done, and --resume finishes all three exactly."""
+        url, drop = s.new_database("ibk")
+        self.addCleanup(drop)
+        args = ["migrate", "--from", s.CHROMA_URL, "--to", url, "--collections", ",".join(self.names)]
+        first = s.run_json(*args)
+        before = {c["name"]: c["rows"] for c in first["collections"]}
+        held = [c["name"] for c in first["collections"]][:2]
+        holders = []
+        for name in held:
+            h = psycopg2.connect(url)
+            h.cursor().execute('LOCK TABLE "%s" IN ACCESS SHARE MODE' % r.table_of(url, name))
+            holders.append(h)
+
+        def release():
+            for h in holders:
+                h.close()
+        self.addCleanup(release)
+        p = r.popen("--json", *args, "--replace", "--index-builds", "2")
+        deadline = time.monotonic() + 300
+        while s.pg_query(url, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                              "AND query LIKE 'DROP TABLE%%'")[0][0] < 2:
+            self.assertIsNone(p.poll(), "migrate ended before both swaps waited")
+            self.assertLess(time.monotonic(), deadline, "two swaps never waited side by side")
+            time.sleep(0.02)
+        r.kill_mid_run(self, p, url, after_kill=release)
+        # Both swaps rolled back: the old tables are whole, the loads still open with every record checkpointed.
+        for name in held:
+            table = r.table_of(url, name)
+            self.assertEqual(s.pg_query(url, 'SELECT count(*) FROM "%s"' % table)[0][0], before[name])
+        loads = dict(s.pg_query(url, "SELECT name, status FROM chroma2pg_loads"))
+        for name in held:
+            self.assertEqual(loads[name], "loading")
+        self.assertEqual(sum(r.checkpoints(url).values()), N * len(self.names))
+        out = s.run_json(*args, "--resume", "--index-builds", "2")
+        self.assertTrue(out["resumed"])
+        self.assertEqual(sum(c["records_read"] for c in out["collections"]), 0)
+        for name in self.names:
+            table = r.table_of(url, name)
+            self.assertEqual(s.pg_query(url, 'SELECT count(*), count(DISTINCT id) FROM "%s"' % table)[0],
+                             (before[name], before[name]))
+        self.assertEqual(s.pg_query(url, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%%\\_\\_load'")[0][0], 0)
+        v = s.run("verify", "--from", s.CHROMA_URL, "--to", url, "--collections", ",".join(self.names),
+                  "--queries", "5")
+        self.assertEqual(v.returncode, 0, v.stdout[-3000:] + v.stderr[-3000:])
+
     def test_layouts_publish_one_at_a_time(self):
         p = s.run("migrate", "--from", s.CHROMA_URL, "--to", s.PG_URL, "--collections", self.names[0],
                   "--layout", "langchain", "--index-builds", "2")
