@@ -24,7 +24,7 @@ void run_inspect(const InspectArgs &a) {
                                    a.src.collections, source->describe(), a.src.exclude_collections);
     std::vector<std::string> damaged;
     for (const auto &c : cols)
-        if (c.details.value("status", "ok") == "damaged") damaged.push_back(c.name);
+        if (c.diagnostics.damaged()) damaged.push_back(c.name);
     nlohmann::ordered_json out;
     out["source"] = source->describe();
     out["source_details"] = source->details();
@@ -69,7 +69,7 @@ void run_inspect(const InspectArgs &a) {
         if (d.contains("era"))
             fmt::print("\n{}: era {}, {} vectors from HNSW, {} from the WAL, status {}\n", c.name,
                        d.value("era", std::string("?")), d.value("vectors_from_hnsw", 0), d.value("vectors_from_wal", 0),
-                       d.value("status", std::string("ok")));
+                       c.diagnostics.status());
         for (const auto &w : c.warnings) fmt::print("warning: {}: {}\n", c.name, w);
     }
     fail_if_damaged();

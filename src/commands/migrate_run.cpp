@@ -622,11 +622,11 @@ void MigrateRun::State::report() {
     json lost = json::array();
     uint64_t lost_count = 0;
     for (const auto &c : cols) {
-        const auto &ids = c.details.contains("unrecoverable_ids") ? c.details["unrecoverable_ids"] : json::array();
+        const auto &ids = c.diagnostics.unrecoverable_ids;
         if (ids.empty()) continue;
         lost_count += ids.size();
         lost.push_back({{"collection", c.name}, {"id", c.id}, {"unrecoverable_ids", ids},
-                        {"damage", c.details.value("damage", json::array())}});
+                        {"damage", c.diagnostics.damage_json()}});
     }
     if (!lost.empty()) {
         std::ofstream f(a.salvage_report);

@@ -4,6 +4,18 @@
 
 namespace c2p {
 
+nlohmann::ordered_json SourceDiagnostics::damage_json() const {
+    auto out = nlohmann::ordered_json::array();
+    for (const auto &d : damage) {
+        nlohmann::ordered_json j = {{"kind", d.kind}, {"message", d.message}};
+        if (!d.file.empty()) j["file"] = d.file;
+        if (d.count) j["count"] = d.count;
+        if (!d.ids.empty()) j["ids"] = d.ids;
+        out.push_back(std::move(j));
+    }
+    return out;
+}
+
 const char *space_name(Space s) {
     switch (s) {
     case Space::l2: return "l2";

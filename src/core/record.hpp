@@ -23,6 +23,28 @@ enum class Space { l2, ip, cosine };
 const char *space_name(Space s);
 Space parse_space(const std::string &s); // throws DataError on an unknown name
 
+// One problem a source found in a collection (a persistent directory's missing or truncated file…).
+struct SourceDamage {
+    std::string kind;    // hnsw_missing, hnsw_file_missing, hnsw_truncated, header_invalid, pickle_invalid,
+                         // pickle_missing, label_not_found, no_vector, vector_without_record, wal_vector_invalid,
+                         // dimension_mismatch…
+    std::string file;    // relative to the directory, or empty
+    std::string message; // one line, complete
+    uint64_t count = 0;
+    std::vector<std::string> ids; // first few
+};
+
+// What a source found wrong with a collection, and what --salvage loses or rebuilds.
+struct SourceDiagnostics {
+    std::vector<SourceDamage> damage;
+    std::vector<std::string> unrecoverable_ids; // every id that cannot be exported (salvage drops exactly these)
+    std::vector<std::string> salvaged_ids;      // ids whose vector comes from a WAL row the index had lost
+    bool damaged() const { return !damage.empty(); }
+    const char *status() const { return damaged() ? "damaged" : "ok"; }
+    // As inspect --json and the salvage report show them: [{kind, file?, message, count?, ids?}].
+    nlohmann::ordered_json damage_json() const;
+};
+
 // Facts about one collection, as the source reports them.
 struct CollectionInfo {
     std::string id;   // Chroma's UUID
@@ -35,6 +57,7 @@ struct CollectionInfo {
     std::string tenant = "default_tenant";
     std::string database = "default_database";
     nlohmann::ordered_json details = nlohmann::ordered_json::object(); // source-specific (era, vector origin…)
+    SourceDiagnostics diagnostics; // also in details ("status", "damage"…) for inspect --json and backups
     std::vector<std::string> warnings;
 };
 

@@ -63,7 +63,7 @@ class CompletionTest(unittest.TestCase):
         self.assertEqual(self.complete("inspect", "--log"), ["--log-format"])
         # After an option's value, options are still completed, each once.
         got = self.complete("migrate", "--from", "http://x:8000", "--ind")
-        self.assertEqual(got, ["--index"])
+        self.assertEqual(got, ["--index", "--index-builds"])
         got = self.complete("migrate", "--")
         self.assertEqual(len(got), len(set(got)))
         self.assertIn("--batch-size", got)

@@ -188,6 +188,7 @@ TEST(PersistentSource, EveryFixture) {
             for (auto &c : d.infos) {
                 SCOPED_TRACE(c.name);
                 EXPECT_EQ(c.details["status"], "ok");
+                EXPECT_FALSE(c.diagnostics.damaged());
                 EXPECT_EQ(int64_t(c.record_count), independent_count(dir, c.id));
                 EXPECT_EQ(d.ids[c.id].size(), c.record_count);
                 std::set<std::string> uniq(d.ids[c.id].begin(), d.ids[c.id].end());
@@ -480,6 +481,12 @@ TEST_F(DamagedCopy, DuplicatedLabelNeverGivesAnotherIdsVector) {
     for (auto &dm : c.details["damage"])
         named |= dm["kind"] == "label_duplicated" && dm["ids"] == nlohmann::ordered_json::array({"id7", "id999"});
     EXPECT_TRUE(named) << c.details["damage"].dump();
+    // The typed diagnostics say the same as the details inspect --json prints.
+    EXPECT_TRUE(c.diagnostics.damaged());
+    EXPECT_EQ(c.diagnostics.unrecoverable_ids, (std::vector<std::string>{"id5", "id7", "id8"}));
+    EXPECT_EQ(c.diagnostics.salvaged_ids, std::vector<std::string>{"id999"});
+    EXPECT_EQ(c.diagnostics.damage_json(), c.details["damage"]);
+    EXPECT_EQ(c.details["status"], c.diagnostics.status());
     auto &ids = d.ids[c.id];
     ASSERT_EQ(ids.size(), 997u);
     for (size_t i = 0; i < ids.size(); ++i)

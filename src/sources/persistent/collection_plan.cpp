@@ -48,7 +48,7 @@ struct Ctx {
     Plan &p;
     const std::string what; // "collection 'x' (id)"
     void damage(std::string kind, std::string file, std::string msg, std::vector<std::string> ids = {}, uint64_t count = 0) {
-        DamageItem d;
+        SourceDamage d;
         d.kind = std::move(kind);
         d.file = std::move(file);
         d.message = what + ": " + msg;
@@ -644,7 +644,8 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
 
     std::sort(unrecoverable.begin(), unrecoverable.end());
     std::sort(p.salvaged_ids.begin(), p.salvaged_ids.end());
-    det["status"] = p.damage.empty() ? "ok" : "damaged";
+    info.diagnostics = SourceDiagnostics{p.damage, unrecoverable, p.salvaged_ids};
+    det["status"] = info.diagnostics.status();
     det["records_in_metadata"] = live;
     det["vectors_from_hnsw"] = from_hnsw;
     det["vectors_from_wal"] = from_wal;
@@ -656,18 +657,10 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
     det["vector_max_seq_id"] = vec_floor;
     det["metadata_max_seq_id"] = meta_max;
     det["cosine_vectors"] = p.cosine ? "as Chroma's get returns them: hnswlib float32 normalisation × norm" : "not applicable";
-    json dmg = json::array();
-    for (auto &d : p.damage) {
-        json j = {{"kind", d.kind}, {"message", d.message}};
-        if (!d.file.empty()) j["file"] = d.file;
-        if (d.count) j["count"] = d.count;
-        if (!d.ids.empty()) j["ids"] = d.ids;
-        dmg.push_back(std::move(j));
-        info.warnings.push_back(d.message);
-    }
-    det["damage"] = std::move(dmg);
-    det["unrecoverable_ids"] = unrecoverable;
-    det["salvaged_ids"] = p.salvaged_ids;
+    for (auto &d : p.damage) info.warnings.push_back(d.message);
+    det["damage"] = info.diagnostics.damage_json();
+    det["unrecoverable_ids"] = info.diagnostics.unrecoverable_ids;
+    det["salvaged_ids"] = info.diagnostics.salvaged_ids;
     return plan;
 }
 

@@ -32,16 +32,6 @@ struct Override {
     Metadata meta;         // full metadata after replay, incl. chroma:document / chroma:uri
 };
 
-struct DamageItem {
-    std::string kind;    // hnsw_missing, hnsw_file_missing, hnsw_truncated, header_invalid, pickle_invalid,
-                         // pickle_missing, label_not_found, no_vector, vector_without_record, wal_vector_invalid,
-                         // dimension_mismatch
-    std::string file;    // relative to the directory, or empty
-    std::string message; // one line, complete
-    uint64_t count = 0;
-    std::vector<std::string> ids; // first few
-};
-
 struct Plan {
     std::string dir;
     CatalogCollection c;
@@ -54,7 +44,7 @@ struct Plan {
     std::vector<std::string> wal_only_ids;    // live ids absent from SQLite, in order of their ADD
     std::unordered_set<std::string> drop;     // unrecoverable ids: never yielded
     std::vector<std::string> salvaged_ids;
-    std::vector<DamageItem> damage;
+    std::vector<SourceDamage> damage;
     bool has_bool = false, has_array = false;
     bool scan_rows = false; // see segment_rows_sql
     CollectionInfo info;

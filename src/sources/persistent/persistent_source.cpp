@@ -222,9 +222,9 @@ public:
         std::string report;
         size_t n = 0;
         for (auto &c : v)
-            for (auto &d : c.details["damage"]) {
+            for (const auto &d : c.diagnostics.damage) {
                 ++n;
-                report += "\n  - " + d["message"].get<std::string>();
+                report += "\n  - " + d.message;
             }
         if (n)
             throw DataError(fmt::format("persistent directory {} is damaged ({} problem{}); nothing was read. Rerun with --salvage "
