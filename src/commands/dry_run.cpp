@@ -582,12 +582,8 @@ void run_migrate_dry_run(const SourceFlags &src_flags, const std::string &to, co
     // How many collections' indexes build at once, decided as the run decides it (pgvector's policy first).
     IndexOptions idx = o.index;
     const std::string version = installed ? *installed : available.value_or("");
-    if (!version.empty()) idx.parallel_build = pgvector_policy(version).parallel_build_safe || idx.method != IndexMethod::hnsw;
-    IndexBuilds builds = o.layout == Layout::native ? choose_index_builds(o.index_builds, idx, version,
-                                                                    std::stoi(pg.scalar("SHOW max_parallel_maintenance_workers").value_or("0")),
-                                                                    cols.size(),
-                                                                    database_is_local(pg) ? int(std::thread::hardware_concurrency()) : 0)
-                                              : IndexBuilds{};
+    if (!version.empty()) restrict_to_policy(pgvector_policy(version), idx);
+    IndexBuilds builds = plan_index_builds(pg, o, idx, version, cols.size());
     plan["index_builds"] = {{"builds", builds.builds}, {"why", builds.why}};
     SpaceCheck space = database_space(pg, total);
     plan["space"] = json::array({space.to_json(skip)});
@@ -597,6 +593,14 @@ void run_migrate_dry_run(const SourceFlags &src_flags, const std::string &to, co
     else print_migrate_plan(plan);
     enforce_space({space}, skip);
     if (!problems.empty()) raise(problems.front());
+}
+
+IndexBuilds plan_index_builds(PgConnection &pg, const MigratePlanOptions &o, const IndexOptions &idx,
+                              const std::string &pgvector_version, size_t collections) {
+    if (o.layout != Layout::native) return {};
+    const int workers = std::stoi(pg.scalar("SHOW max_parallel_maintenance_workers").value_or("0"));
+    const int cores = database_is_local(pg) ? int(std::thread::hardware_concurrency()) : 0;
+    return choose_index_builds(o.index_builds, idx, pgvector_version, workers, collections, cores);
 }
 
 void run_backup_dry_run(const SourceFlags &src_flags, const BackupPlanOptions &o, bool skip) {

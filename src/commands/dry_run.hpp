@@ -11,6 +11,7 @@
 
 #include "backup/backup_format.hpp"
 #include "commands/common.hpp"
+#include "target/index_build.hpp"
 #include "target/layout_sink.hpp"
 #include "target/native_layout.hpp"
 #include "target/pg_connection.hpp"
@@ -38,6 +39,11 @@ struct BackupPlanOptions {
 // Prints the plan (JSON with --json) and changes nothing; then throws, as the real run would, when it
 // would be refused (not enough free space unless `skip_space_check`, pgvector missing, already migrated…).
 void run_migrate_dry_run(const SourceFlags &src, const std::string &to, const MigratePlanOptions &o, bool skip_space_check);
+// How many collections' indexes build at once (choose_index_builds) for `collections` left to build, from
+// the server's max_parallel_maintenance_workers and, for a server on this host, its cores; one at a
+// time for a framework layout. `idx`: after the pgvector policy. The run and its dry run both ask this.
+IndexBuilds plan_index_builds(PgConnection &pg, const MigratePlanOptions &o, const IndexOptions &idx,
+                              const std::string &pgvector_version, size_t collections);
 void run_backup_dry_run(const SourceFlags &src, const BackupPlanOptions &o, bool skip_space_check);
 
 // Before a real run: EnvError (exit 3) when the database (when local) or the backup directory has

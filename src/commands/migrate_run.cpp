@@ -17,7 +17,6 @@
 #include "commands/live_reconcile.hpp"
 #include "commands/publish_layout.hpp"
 #include "commands/run_summary.hpp"
-#include "commands/space_check.hpp"
 #include "pipeline/pipeline.hpp"
 #include "pipeline/task_pool.hpp"
 #include "target/checkpoint_store.hpp"
@@ -188,7 +187,6 @@ struct MigrateRun::State {
     json options;
     std::string run_id;
     bool resuming = false;
-    int index_builds = 1; // collections whose indexes build at once (choose_index_builds)
     std::vector<std::unique_ptr<Job>> jobs;
     std::vector<std::string> present;
     std::string target_description;
@@ -369,11 +367,7 @@ void MigrateRun::State::start() {
     if (run_id.empty()) run_id = store.start_run(pg, options);
     size_t to_build = 0;
     for (const auto &j : jobs) to_build += j->done_before ? 0 : 1;
-    int server_workers = std::stoi(pg.scalar("SHOW max_parallel_maintenance_workers").value_or("0"));
-    const int cores = database_is_local(pg) ? int(std::thread::hardware_concurrency()) : 0;
-    IndexBuilds b = native ? choose_index_builds(a.index_builds, a.idx, pgvector_version, server_workers, to_build, cores)
-                           : IndexBuilds{};
-    index_builds = b.builds;
+    IndexBuilds b = plan_index_builds(pg, plan_options(a), a.idx, pgvector_version, to_build);
     sopts.index.concurrent_builds = b.builds;
     if (b.builds > 1)
         log::info("index_builds",
@@ -418,7 +412,7 @@ void MigrateRun::State::load() {
     // --- load: one task per unfinished range; whoever completes a collection's last range indexes and swaps it
     int nworkers = a.jobs;
     // Index builds side by side (each on a finisher's session of its own) while the loaders go on.
-    const int builds = index_builds;
+    const int builds = sopts.index.concurrent_builds;
     const int finishers = builds > 1 ? builds : 0;
     std::vector<Worker> workers(static_cast<size_t>(nworkers + finishers));
     workers[0].source = source.get();
@@ -641,7 +635,7 @@ void MigrateRun::State::report() {
     totals["load_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
     json result = {{"command", "migrate"}, {"layout", a.layout}, {"source", source->describe()}, {"target", target_description}, {"schema", a.schema},
                    {"pgvector_version", pgvector_version}, {"run_id", run_id}, {"resumed", resuming}, {"jobs", a.jobs},
-                   {"index_builds", index_builds},
+                   {"index_builds", sopts.index.concurrent_builds},
                    {"collections", summary}, {"totals", totals}};
     result["pgvector"] = policy.to_json();
     result["search_settings"] = search_settings;

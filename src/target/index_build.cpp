@@ -13,11 +13,15 @@ namespace c2p {
 
 PgvectorPolicy apply_pgvector_policy(const std::string &extversion, IndexOptions &idx) {
     PgvectorPolicy p = pgvector_policy(extversion);
-    if (!p.parallel_build_safe && idx.method == IndexMethod::hnsw) idx.parallel_build = false;
+    restrict_to_policy(p, idx);
     for (const auto &problem : p.problems)
         log::warn("pgvector_version", fmt::format("pgvector {}: {}", extversion, problem),
                   {{"pgvector_version", extversion}});
     return p;
+}
+
+void restrict_to_policy(const PgvectorPolicy &p, IndexOptions &idx) {
+    if (!p.parallel_build_safe && idx.method == IndexMethod::hnsw) idx.parallel_build = false;
 }
 
 IndexBuilds choose_index_builds(int requested, const IndexOptions &idx, const std::string &pgvector_version,

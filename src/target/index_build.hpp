@@ -17,6 +17,8 @@ namespace c2p {
 // The version policy for the builds of this run: below 0.8.2 HNSW builds without parallel workers
 // (idx.parallel_build = false); below 0.8.3 a warning about the vacuum fix. Logs what it decided and why.
 PgvectorPolicy apply_pgvector_policy(const std::string &extversion, IndexOptions &idx);
+// The same decision without the log: what the policy leaves of `idx` (the dry run plans with it).
+void restrict_to_policy(const PgvectorPolicy &p, IndexOptions &idx);
 
 // How many collections' indexes migrate builds at once, each on its own session, while the next
 // collection loads. `requested`: --index-builds, 0 for the choice below. Where pgvector builds HNSW in

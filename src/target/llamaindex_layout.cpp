@@ -16,11 +16,8 @@ std::string lower(std::string s) {
     return s;
 }
 
-bool any_contains(const std::vector<std::string> &defs, const std::string &what) {
-    for (const auto &d : defs)
-        if (d.find(what) != std::string::npos) return true;
-    return false;
-}
+// "<name>_idx_1": the index PGVectorStore creates on (metadata_ ->> 'ref_doc_id') when it opens the table.
+std::string ref_doc_index_name(const std::string &collection) { return pg_identifier(lower(collection) + "_idx_1"); }
 
 class LlamaindexLayout final : public TableLayout {
 public:
@@ -49,10 +46,9 @@ public:
                " (id BIGSERIAL NOT NULL, text VARCHAR NOT NULL, metadata_ JSONB, node_id VARCHAR, embedding " +
                vector_type + ", PRIMARY KEY (id))";
     }
-    // "<name>_idx_1" on (metadata_ ->> 'ref_doc_id'), the index it creates when it opens the table.
     std::vector<std::string> secondary_index_sql(const std::string &schema, const std::string &table,
                                                  const std::string &collection) const override {
-        return {"CREATE INDEX IF NOT EXISTS " + quote_ident(pg_identifier(lower(collection) + "_idx_1")) + " ON " +
+        return {"CREATE INDEX IF NOT EXISTS " + quote_ident(ref_doc_index_name(collection)) + " ON " +
                 qualified(schema, table) + " ((metadata_ ->> 'ref_doc_id'))"};
     }
     std::string vector_index_name(const std::string &table) const override {
@@ -83,7 +79,7 @@ public:
         if (!any_contains(f.indexes, "((metadata_ ->> 'ref_doc_id'::text))"))
             warnings.push_back(fmt::format("collection '{}': the index {} on (metadata_ ->> 'ref_doc_id') is missing "
                                            "(LlamaIndex creates it when it opens the table)",
-                                           collection, pg_identifier(lower(collection) + "_idx_1")));
+                                           collection, ref_doc_index_name(collection)));
     }
 };
 

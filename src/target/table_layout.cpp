@@ -61,6 +61,12 @@ std::vector<std::string> TableLayout::caveats(const CollectionInfo &c) const {
     return out;
 }
 
+bool any_contains(const std::vector<std::string> &defs, const std::string &needle) {
+    for (const auto &d : defs)
+        if (d.find(needle) != std::string::npos) return true;
+    return false;
+}
+
 void TableLayout::check_table(const TableFacts &f, const std::string &collection, const std::string &table,
                               std::vector<std::string> &failures, std::vector<std::string> &warnings) const {
     (void)failures;

@@ -32,6 +32,8 @@ struct TableFacts {
     std::vector<std::string> constraints, indexes;      // pg_get_constraintdef, pg_get_indexdef
     std::map<std::string, std::string> column_defaults; // column name -> its default expression
 };
+// Whether any of `defs` (constraint or index definitions) contains `needle`.
+bool any_contains(const std::vector<std::string> &defs, const std::string &needle);
 
 // One column the framework's store reads, as verify checks it.
 struct LayoutColumn {

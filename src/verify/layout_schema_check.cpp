@@ -42,12 +42,6 @@ std::vector<std::string> index_defs(PgConnection &pg, const std::string &qt) {
     return out;
 }
 
-bool any_contains(const std::vector<std::string> &v, const std::string &needle) {
-    for (const auto &s : v)
-        if (s.find(needle) != std::string::npos) return true;
-    return false;
-}
-
 // One expected column: its accepted types ("" matches the embedding check done separately).
 struct Want {
     const char *name;
