@@ -6,7 +6,8 @@
 
 Uses bench/run.py's data (generated through a real Chroma server once, cached in bench/.cache/) and
 a fresh PostgreSQL (scripts/pg-cluster.sh: maintenance_work_mem 512MB, max_parallel_maintenance_workers
-2), and measures back to back, each run after DROP TABLE + CHECKPOINT:
+2), and measures back to back, each run after DROP TABLE + CHECKPOINT, in rounds (every row once a
+round, by hand last):
   - chroma2pg `migrate` from the persistent directory with default options (HNSW with the collection's
     Chroma parameters, GIN on metadata, ANALYZE): what a user runs;
   - the same with the build settings given (--maintenance-work-mem 2GB, --jobs 2);
@@ -90,9 +91,17 @@ def main():
             for name, _, extra, schema in list(runs):
                 if "--jobs" not in extra:
                     runs.append((name + " (compare-bin)", a.compare_bin, extra, schema))
-        for name, binary, extra, schema in runs:
-            walls, rss, parts = [], [], []
-            for _ in range(a.reps):
+        # Rounds: each rep runs every row once, the by-hand row last, so a drift of the machine's speed
+        # (a virtualised host's neighbours) falls on every row alike rather than on whichever ran last.
+        ddl = ("CREATE TABLE hand (id text COLLATE \"C\" NOT NULL, embedding vector(%d) NOT NULL, document text, "
+               "uri text, metadata jsonb, digest bytea NOT NULL)" % a.dim)
+        hand_name = "by hand in psql: \\copy, primary key, HNSW + GIN with the best settings, ANALYZE"
+        walls = {name: [] for name, _, _, _ in runs + [(hand_name, None, None, None)]}
+        rss = {name: [] for name in walls}
+        parts = {name: [] for name in walls}
+        defs = None
+        for rep in range(a.reps):
+            for name, binary, extra, schema in runs:
                 if schema:
                     bench.sh(bench.PSQL, pg, "-q", "-c", "DROP SCHEMA IF EXISTS %s CASCADE; CHECKPOINT" % schema)
                     extra_schema = ["--schema", schema]
@@ -101,24 +110,18 @@ def main():
                     extra_schema = ["--replace"]
                 w, r, _, out = bench.timed([binary, "--json", "migrate", "--from", cache, "--to", pg, "--quiet"]
                                            + extra_schema + extra)
-                walls.append(w)
-                rss.append(r)
+                walls[name].append(w)
+                rss[name].append(r)
                 c = json.loads(out)["collections"][0]
-                parts.append({k: c.get(k) for k in ("load_seconds", "index_seconds", "seconds")})
-            record(name, walls, rss)
-            results["rows"][name]["collection_figures"] = parts
-
-        # The very CREATE INDEX statements the tool ran (its vector and metadata indexes), on the hand table.
-        defs = bench.sh(bench.PSQL, pg, "-At", "-c", "SELECT indexdef FROM pg_indexes WHERE tablename = '%s' AND "
-                                                     "indexname NOT LIKE '%%pkey'" % table).splitlines()
-        assert any("hnsw" in d for d in defs) and any("gin" in d for d in defs), defs
-        defs = [d.replace(" ON public.%s " % table, " ON public.hand ") for d in defs]
-        results["index_statements"] = defs
-        settle(table)
-        ddl = ("CREATE TABLE hand (id text COLLATE \"C\" NOT NULL, embedding vector(%d) NOT NULL, document text, "
-               "uri text, metadata jsonb, digest bytea NOT NULL)" % a.dim)
-        walls, rss = [], []
-        for _ in range(a.reps):
+                parts[name].append({k: c.get(k) for k in ("load_seconds", "index_seconds", "seconds")})
+                if defs is None and not schema:
+                    # The very CREATE INDEX statements the tool ran (its vector and metadata indexes), for the hand table.
+                    defs = bench.sh(bench.PSQL, pg, "-At", "-c", "SELECT indexdef FROM pg_indexes WHERE tablename = '%s' "
+                                                                 "AND indexname NOT LIKE '%%pkey'" % table).splitlines()
+                    assert any("hnsw" in d for d in defs) and any("gin" in d for d in defs), defs
+                    defs = [d.replace(" ON public.%s " % table, " ON public.hand ") for d in defs]
+                    results["index_statements"] = defs
+            settle(table)
             settle("hand")
             bench.sh(*psql, "-c", ddl)
             w, r, _, _ = bench.timed(psql + [
@@ -127,15 +130,19 @@ def main():
                 "-c", "SET maintenance_work_mem = '%s'" % a.memory,
                 "-c", "SET max_parallel_maintenance_workers = %d" % cores]
                 + [x for d in defs for x in ("-c", d)] + ["-c", "ANALYZE hand"])
-            walls.append(w)
-            rss.append(r)
-        record("by hand in psql: \\copy, primary key, HNSW + GIN with the best settings, ANALYZE", walls, rss)
+            walls[hand_name].append(w)
+            rss[hand_name].append(r)
+            settle("hand")
+        for name, _, _, _ in runs:
+            record(name, walls[name], rss[name])
+            results["rows"][name]["collection_figures"] = parts[name]
+        record(hand_name, walls[hand_name], rss[hand_name])
 
         results["machine"]["load_average_at_end"] = os.getloadavg()
         os.makedirs(os.path.dirname(os.path.abspath(a.results)), exist_ok=True)
         with open(a.results, "w") as f:
             json.dump(results, f, indent=2)
-        hand = results["rows"]["by hand in psql: \\copy, primary key, HNSW + GIN with the best settings, ANALYZE"]
+        hand = results["rows"][hand_name]
         print("\n| run | seconds (median of %d) | × by-hand time | runs |" % a.reps)
         print("|---|---:|---:|---|")
         for name, r in results["rows"].items():

@@ -74,7 +74,7 @@ void run_backup(BackupArgs &a) {
                           format_list, level ? " (zstd)" : "", dir.partial_path()),
               {{"source", source->describe()}, {"collections", cols.size()}, {"formats", format_list}});
 
-    nlohmann::ordered_json summary = nlohmann::ordered_json::array();
+    RunSummary summary;
     uint64_t total_records = 0, total_bytes = 0, total_payload = 0;
     double total_seconds = 0;
     for (const auto &c : cols) try {
@@ -101,12 +101,10 @@ void run_backup(BackupArgs &a) {
         for (const auto &f : res.files)
             files.push_back({{"path", f.path}, {"format", f.format}, {"bytes", f.bytes}, {"sha256", f.sha256}});
         // Written: the records in the files (as the manifest counts them); MB/s of bytes written to disk.
-        nlohmann::ordered_json row = {{"name", c.name}, {"id", c.id}, {"records", st.records}};
-        put_figures(row, RunFigures{st.records, res.files.empty() ? st.records : res.files.front().records, 0,
-                                    sink.bytes_written(), st.seconds});
-        row["payload_bytes"] = st.bytes;
-        row["files"] = files;
-        summary.push_back(std::move(row));
+        summary.rows.push_back({c.name, "", {{"id", c.id}, {"records", st.records}},
+                                RunFigures{st.records, res.files.empty() ? st.records : res.files.front().records, 0,
+                                           sink.bytes_written(), st.seconds},
+                                {{"payload_bytes", st.bytes}, {"files", files}}});
         total_records += st.records;
         total_bytes += sink.bytes_written();
         total_payload += st.bytes;
@@ -115,23 +113,19 @@ void run_backup(BackupArgs &a) {
         throw interrupted_run(e, "backup",
                               fmt::format("{} of {} collection(s) written; a backup is kept whole or not at all, so the "
                                           "partial directory is removed",
-                                          summary.size(), cols.size()),
+                                          summary.rows.size(), cols.size()),
                               "run it again");
     }
     std::string final_path = dir.commit(m);
     log::info("done", fmt::format("backup complete: {} ({} records, {} collection(s), {})", final_path, total_records,
                                   cols.size(), human_bytes(static_cast<double>(total_bytes))),
               {{"backup", final_path}, {"records", total_records}, {"bytes", total_bytes}});
-    nlohmann::ordered_json totals = {{"collections", summary.size()}};
-    put_figures(totals, sum_figures(summary, run_start));
-    totals["records"] = total_records;
-    totals["payload_bytes"] = total_payload;
-    totals["load_seconds"] = total_seconds;
+    summary.close(run_start);
+    summary.totals_extra = {{"records", total_records}, {"payload_bytes", total_payload}, {"load_seconds", total_seconds}};
     nlohmann::ordered_json result = {{"command", "backup"}, {"backup", final_path}, {"source", source->describe()},
                                      {"created_at", m.created_at}, {"formats", a.formats},
-                                     {"compression", level ? "zstd" : "none"}, {"collections", summary},
-                                     {"totals", totals}};
-    report_run(result, a.summary);
+                                     {"compression", level ? "zstd" : "none"}};
+    report_run(std::move(result), summary, a.summary);
     // The backup's path, last on stdout (alone with --quiet, for scripts).
     if (!g.json) fmt::print("{}\n", g.quiet ? final_path : "backup: " + final_path);
 }

@@ -546,20 +546,17 @@ void MigrateRun::State::finish() {
 
 void MigrateRun::State::report() {
     // --- report
-    json summary = json::array();
+    RunSummary summary;
     uint64_t total_records = 0, total_rejected = 0, total_escaped = 0;
     for (auto &jp : jobs) {
         Job &j = *jp;
         const CollectionInfo &c = j.c;
         if (j.done_before) {
-            json s = {{"name", c.name}, {"id", c.id}, {"table", j.table}, {"status", "done in the resumed run"}};
-            put_figures(s, RunFigures{0, 0, 0, 0, 0.0}); // this run read and wrote none of it
-            s["rows"] = j.load.source_count;
-            s["escaped"] = 0;
-            s["index_seconds"] = 0.0;
-            s["dimension"] = c.dimension ? json(*c.dimension) : json();
-            s["space"] = space_name(c.space);
-            summary.push_back(std::move(s));
+            summary.rows.push_back({c.name, "done in the resumed run", {{"id", c.id}, {"table", j.table}},
+                                    RunFigures{}, // this run read and wrote none of it
+                                    {{"rows", j.load.source_count}, {"escaped", 0}, {"index_seconds", 0.0},
+                                     {"dimension", c.dimension ? json(*c.dimension) : json()},
+                                     {"space", space_name(c.space)}}});
             continue;
         }
         // The load's own rate: the index build (most of a large collection's time) is reported apart.
@@ -581,13 +578,14 @@ void MigrateRun::State::report() {
                                   "it changed during the migration; run `chroma2pg sync` to catch up",
                                   c.name, c.record_count, j.fin.rows, rejected),
                       {{"collection", c.name}});
-        json s = {{"name", c.name}, {"id", c.id}, {"table", j.table}, {"status", j.fresh ? "migrated" : "resumed"}};
         // This run's own figures (a resumed load wrote only what the interrupted one had not committed:
         // the checkpoints it started from), over the collection's own load-and-index time; `rows` is what
         // the table holds now.
         const uint64_t rows_before = j.load.committed_records(); // 0 for a fresh load
-        put_figures(s, RunFigures{j.records_read.load(), j.fin.rows - std::min(rows_before, j.fin.rows), rejected,
-                                  j.bytes.load(), j.seconds});
+        SummaryRow row{c.name, j.fresh ? "migrated" : "resumed", {{"id", c.id}, {"table", j.table}},
+                   RunFigures{j.records_read.load(), j.fin.rows - std::min(rows_before, j.fin.rows), rejected,
+                              j.bytes.load(), j.seconds}};
+        json &s = row.tail;
         s["rows"] = j.fin.rows;
         s["escaped"] = escaped;
         s["index_seconds"] = j.fin.index_seconds;
@@ -607,7 +605,7 @@ void MigrateRun::State::report() {
                       {{"collection", c.name}, {"client_config", cc->config}});
             s["client_config"] = std::move(cc->config);
         }
-        summary.push_back(std::move(s));
+        summary.rows.push_back(std::move(row));
         total_records += j.fin.rows;
         total_rejected += rejected;
         total_escaped += escaped;
@@ -628,15 +626,14 @@ void MigrateRun::State::report() {
         if (!f) throw EnvError("cannot write the salvage report " + a.salvage_report);
     }
     // Rates over the whole run's wall time: collections load in parallel with --jobs.
-    json totals = {{"collections", summary.size()}};
-    put_figures(totals, sum_figures(summary, run_start));
-    totals["records"] = total_records;
-    totals["escaped"] = total_escaped;
-    totals["load_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+    summary.close(run_start);
+    summary.totals_extra = {
+        {"records", total_records},
+        {"escaped", total_escaped},
+        {"load_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count()}};
     json result = {{"command", "migrate"}, {"layout", a.layout}, {"source", source->describe()}, {"target", target_description}, {"schema", a.schema},
                    {"pgvector_version", pgvector_version}, {"run_id", run_id}, {"resumed", resuming}, {"jobs", a.jobs},
-                   {"index_builds", sopts.index.concurrent_builds},
-                   {"collections", summary}, {"totals", totals}};
+                   {"index_builds", sopts.index.concurrent_builds}};
     result["pgvector"] = policy.to_json();
     result["search_settings"] = search_settings;
     if (!lost.empty()) result["salvage"] = {{"unrecoverable_records", lost_count}, {"report", a.salvage_report}};
@@ -649,7 +646,7 @@ void MigrateRun::State::report() {
         throw DataError(fmt::format("salvage: migrated everything recoverable; {} record(s) could not be recovered, "
                                     "listed in {}", lost_count, a.salvage_report));
     };
-    report_run(result, a.summary, {{"table", "table"}});
+    report_run(std::move(result), summary, a.summary, {{"table", "table"}});
     // Deleted during the read: still in the target until `sync`. A listing that kept moving: the
     // read may have skipped records, which only `sync` can tell.
     std::vector<std::string> to_sync, unsure;

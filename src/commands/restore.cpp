@@ -129,7 +129,7 @@ void run_restore(RestoreArgs &a) {
               {{"source", source->describe()}, {"target", server.describe()}, {"collections", cols.size()}});
 
     const auto run_start = std::chrono::steady_clock::now();
-    nlohmann::ordered_json summary = nlohmann::ordered_json::array();
+    RunSummary summary;
     uint64_t total = 0, total_rejected = 0;
     double seconds = 0;
     for (size_t i = 0; i < cols.size(); ++i) try {
@@ -149,19 +149,19 @@ void run_restore(RestoreArgs &a) {
                                   : ""),
                   {{"collection", c.name}, {"target", targets[i]}, {"records", st.records},
                    {"rejected", writer.records_rejected()}});
-        nlohmann::ordered_json row = {{"name", c.name}, {"restored_as", targets[i]}, {"id", writer.target_id()},
-                                      {"records", st.records}};
         // Written: the records the target collection now holds from the backup (sent now, or already there
         // from the interrupted run this one continued).
-        put_figures(row, RunFigures{st.records, writer.records_sent() + writer.records_skipped(), writer.records_rejected(),
-                                    st.bytes, st.seconds});
-        row["sent"] = writer.records_sent();
-        row["skipped_present"] = writer.records_skipped();
-        row["resumed"] = writer.resumed();
-        row["configuration"] = writer.configuration_note();
-        row["space"] = space_name(c.space);
-        if (writer.records_rejected()) row["reject_file"] = writer.reject_path();
-        summary.push_back(std::move(row));
+        SummaryRow row{c.name, "", {{"restored_as", targets[i]}, {"id", writer.target_id()}, {"records", st.records}},
+                   RunFigures{st.records, writer.records_sent() + writer.records_skipped(), writer.records_rejected(),
+                              st.bytes, st.seconds}};
+        auto &tail = row.tail;
+        tail["sent"] = writer.records_sent();
+        tail["skipped_present"] = writer.records_skipped();
+        tail["resumed"] = writer.resumed();
+        tail["configuration"] = writer.configuration_note();
+        tail["space"] = space_name(c.space);
+        if (writer.records_rejected()) tail["reject_file"] = writer.reject_path();
+        summary.rows.push_back(std::move(row));
         total_rejected += writer.records_rejected();
         total += st.records;
         seconds += st.seconds;
@@ -169,15 +169,12 @@ void run_restore(RestoreArgs &a) {
         throw interrupted_run(e, "restore",
                               fmt::format("{} of {} collection(s) restored; the records sent so far are kept and are "
                                           "not sent again",
-                                          summary.size(), cols.size()),
+                                          summary.rows.size(), cols.size()),
                               "continue with the same command");
     }
-    nlohmann::ordered_json totals = {{"collections", summary.size()}};
-    put_figures(totals, sum_figures(summary, run_start));
-    totals["records"] = total;
-    totals["load_seconds"] = seconds;
-    report_run({{"command", "restore"}, {"source", source->describe()}, {"target", server.describe()},
-                {"collections", summary}, {"totals", totals}},
+    summary.close(run_start);
+    summary.totals_extra = {{"records", total}, {"load_seconds", seconds}};
+    report_run({{"command", "restore"}, {"source", source->describe()}, {"target", server.describe()}}, summary,
                a.summary, {{"restored as", "restored_as"}});
     if (total_rejected > 0)
         throw DataError(fmt::format("restored everything else; {} record(s) Chroma refused were skipped and are listed "

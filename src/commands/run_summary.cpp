@@ -18,6 +18,8 @@ namespace c2p {
 
 using json = nlohmann::ordered_json;
 
+namespace {
+
 void put_figures(json &row, const RunFigures &f) {
     row["records_read"] = f.read;
     row["records_written"] = f.written;
@@ -28,15 +30,49 @@ void put_figures(json &row, const RunFigures &f) {
     row["bytes"] = f.bytes;
 }
 
-RunFigures sum_figures(const json &rows, std::chrono::steady_clock::time_point run_start) {
-    RunFigures t;
+void put_fields(json &row, const json &fields) {
+    for (const auto &[k, v] : fields.items()) row[k] = v;
+}
+
+} // namespace
+
+json SummaryRow::to_json() const {
+    json row = {{"name", name}};
+    if (!status.empty()) row["status"] = status;
+    put_fields(row, head);
+    if (figures) put_figures(row, *figures);
+    put_fields(row, tail);
+    return row;
+}
+
+const json *SummaryRow::field(const std::string &key) const {
+    if (head.contains(key)) return &head[key];
+    if (tail.contains(key)) return &tail[key];
+    return nullptr;
+}
+
+void RunSummary::close(std::chrono::steady_clock::time_point run_start) {
+    totals = RunFigures{};
     for (const auto &r : rows) {
-        t.read += r.value("records_read", uint64_t(0));
-        t.written += r.value("records_written", uint64_t(0));
-        t.rejected += r.value("rejected", uint64_t(0));
-        t.bytes += r.value("bytes", uint64_t(0));
+        if (!r.figures) continue;
+        totals.read += r.figures->read;
+        totals.written += r.figures->written;
+        totals.rejected += r.figures->rejected;
+        totals.bytes += r.figures->bytes;
     }
-    t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+    totals.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+}
+
+json RunSummary::rows_json() const {
+    json out = json::array();
+    for (const auto &r : rows) out.push_back(r.to_json());
+    return out;
+}
+
+json RunSummary::totals_json() const {
+    json t = {{"collections", rows.size()}};
+    put_figures(t, totals);
+    put_fields(t, totals_extra);
     return t;
 }
 
@@ -92,11 +128,11 @@ std::string cell(const json &v) {
 
 } // namespace
 
-void print_run_table(const json &result, const std::vector<SummaryColumn> &extra) {
-    const json &rows = result.contains("collections") ? result["collections"] : json::array();
+void print_run_table(const RunSummary &run, const std::vector<SummaryColumn> &extra) {
+    const auto &rows = run.rows;
     const std::string total_label = fmt::format("total ({} collection{})", rows.size(), rows.size() == 1 ? "" : "s");
     size_t name_w = total_label.size();
-    for (const auto &r : rows) name_w = std::max(name_w, r.value("name", std::string()).size());
+    for (const auto &r : rows) name_w = std::max(name_w, r.name.size());
     name_w = std::min<size_t>(name_w, 40);
     std::vector<size_t> extra_w;
     std::vector<bool> numeric; // numbers right-aligned, text left-aligned
@@ -104,9 +140,9 @@ void print_run_table(const json &result, const std::vector<SummaryColumn> &extra
         size_t w = c.header.size();
         bool num = true;
         for (const auto &r : rows)
-            if (r.contains(c.key)) {
-                w = std::max(w, cell(r[c.key]).size());
-                num = num && r[c.key].is_number();
+            if (const json *v = r.field(c.key)) {
+                w = std::max(w, cell(*v).size());
+                num = num && v->is_number();
             }
         extra_w.push_back(std::min<size_t>(w, 40));
         numeric.push_back(num);
@@ -120,37 +156,32 @@ void print_run_table(const json &result, const std::vector<SummaryColumn> &extra
             out += numeric[i] ? fmt::format("  {:>{}}", extras[i], extra_w[i]) : fmt::format("  {:<{}}", extras[i], extra_w[i]);
         out += fmt::format("  {:>10}  {:>10}  {:>8}  {:>9}  {:>10}  {:>8}\n", read, written, rejected, secs, rate, mbps);
     };
+    auto figures = [&](const std::string &name, const std::vector<std::string> &ex, const RunFigures &f) {
+        line(name, ex, std::to_string(f.read), std::to_string(f.written), std::to_string(f.rejected),
+             fmt::format("{:.2f}", f.seconds), fmt::format("{:.0f}", f.seconds > 0 ? double(f.read) / f.seconds : 0.0),
+             fmt::format("{:.1f}", f.seconds > 0 ? double(f.bytes) / f.seconds / 1e6 : 0.0));
+    };
     std::vector<std::string> headers;
     for (const auto &c : extra) headers.push_back(c.header);
     line("collection", headers, "read", "written", "rejected", "seconds", "records/s", "MB/s");
     for (const auto &r : rows) {
         std::vector<std::string> ex;
-        for (const auto &c : extra) ex.push_back(r.contains(c.key) ? cell(r[c.key]) : "");
-        if (!r.contains("records_written")) { // e.g. sync: a collection that was not migrated
-            line(r.value("name", std::string()), ex, "-", "-", "-", "-", "-", r.value("status", std::string()));
-            continue;
-        }
-        line(r.value("name", std::string()), ex, cell(r["records_read"]), cell(r["records_written"]), cell(r["rejected"]),
-             fmt::format("{:.2f}", r["seconds"].get<double>()), fmt::format("{:.0f}", r["records_per_second"].get<double>()),
-             fmt::format("{:.1f}", r["mb_per_second"].get<double>()));
+        for (const auto &c : extra) ex.push_back(r.field(c.key) ? cell(*r.field(c.key)) : "");
+        if (r.figures) figures(r.name, ex, *r.figures);
+        else line(r.name, ex, "-", "-", "-", "-", "-", r.status); // e.g. sync: a collection that was not migrated
     }
-    if (result.contains("totals")) {
-        const json &t = result["totals"];
-        std::vector<std::string> blanks(extra.size());
-        line(total_label, blanks,
-             cell(t.value("records_read", json(0))), cell(t.value("records_written", json(0))),
-             cell(t.value("rejected", json(0))), fmt::format("{:.2f}", t.value("seconds", 0.0)),
-             fmt::format("{:.0f}", t.value("records_per_second", 0.0)), fmt::format("{:.1f}", t.value("mb_per_second", 0.0)));
-    }
+    figures(total_label, std::vector<std::string>(extra.size()), run.totals);
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::fflush(stdout);
 }
 
-void report_run(const json &result, const std::string &summary_path, const std::vector<SummaryColumn> &extra) {
+void report_run(json result, const RunSummary &run, const std::string &summary_path, const std::vector<SummaryColumn> &extra) {
+    result["collections"] = run.rows_json();
+    result["totals"] = run.totals_json();
     if (!summary_path.empty()) write_json_file_atomically(summary_path, result);
     const auto &g = global_options();
     if (g.json) print_json(result);
-    else if (!g.quiet) print_run_table(result, extra);
+    else if (!g.quiet) print_run_table(run, extra);
 }
 
 } // namespace c2p

@@ -208,13 +208,12 @@ SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInf
 
 // A collection's summary row. Written: rows inserted or updated (none in a dry run); deletions are
 // counted apart.
-json sync_row(const CollectionInfo &c, const std::string &table, const SyncCounts &n, double secs, bool dry_run) {
-    json s = {{"name", c.name}, {"id", c.id}, {"table", table}, {"status", dry_run ? "dry run" : "synced"},
-              {"read", n.read}, {"inserted", n.inserted}, {"updated", n.updated}, {"deleted", n.deleted},
-              {"unchanged", n.unchanged}, {"rejected", n.rejected}, {"escaped", n.escaped}, {"seconds", secs},
-              {"sample_ids", {{"new", n.sample_new}, {"changed", n.sample_changed}, {"deleted", n.sample_deleted}}}};
-    put_figures(s, RunFigures{n.read, dry_run ? 0 : n.inserted + n.updated, n.rejected, n.bytes, secs});
-    return s;
+SummaryRow sync_row(const CollectionInfo &c, const std::string &table, const SyncCounts &n, double secs, bool dry_run) {
+    return {c.name, dry_run ? "dry run" : "synced",
+            {{"id", c.id}, {"table", table}, {"read", n.read}, {"inserted", n.inserted}, {"updated", n.updated},
+             {"deleted", n.deleted}, {"unchanged", n.unchanged}, {"escaped", n.escaped},
+             {"sample_ids", {{"new", n.sample_new}, {"changed", n.sample_changed}, {"deleted", n.sample_deleted}}}},
+            RunFigures{n.read, dry_run ? 0 : n.inserted + n.updated, n.rejected, n.bytes, secs}};
 }
 
 void add_counts(SyncCounts &total, const SyncCounts &n) {
@@ -228,16 +227,16 @@ void add_counts(SyncCounts &total, const SyncCounts &n) {
 
 // The totals and the result, reported (table, --json, --summary), then the collections not migrated.
 void report_sync(const SyncArgs &a, const std::string &layout, const std::string &source, const std::string &target,
-                 const json &rows, const SyncCounts &total, std::chrono::steady_clock::time_point run_start,
+                 const std::vector<SummaryRow> &rows, const SyncCounts &total, std::chrono::steady_clock::time_point run_start,
                  const std::vector<std::string> &not_migrated, const json &follow) {
-    json totals = {{"read", total.read}, {"inserted", total.inserted}, {"updated", total.updated},
-                   {"deleted", total.deleted}, {"unchanged", total.unchanged}, {"rejected", total.rejected},
-                   {"collections", rows.size()}};
-    put_figures(totals, sum_figures(rows, run_start));
+    RunSummary run{rows};
+    run.close(run_start);
+    run.totals_extra = {{"read", total.read},         {"inserted", total.inserted},   {"updated", total.updated},
+                        {"deleted", total.deleted},   {"unchanged", total.unchanged}};
     json result = {{"command", "sync"}, {"layout", layout}, {"dry_run", a.dry_run}, {"source", source},
-                   {"target", target}, {"schema", a.schema}, {"collections", rows}, {"totals", totals}};
+                   {"target", target}, {"schema", a.schema}};
     if (!follow.is_null()) result["follow"] = follow; // the rows and totals are then the last round's
-    report_run(result, a.summary,
+    report_run(std::move(result), run, a.summary,
                {{"new", "inserted"}, {"changed", "updated"}, {"removed", "deleted"}, {"unchanged", "unchanged"}});
     auto &g = global_options();
     if (a.dry_run && !g.json && !g.quiet) fmt::print("dry run: nothing was changed\n");
@@ -255,14 +254,14 @@ void report_sync(const SyncArgs &a, const std::string &layout, const std::string
 SyncRound layout_sync_round(const SyncArgs &a, Layout layout, Source &source, const std::vector<CollectionInfo> &cols,
                             PgConnection &pg, bool show_progress) {
     SyncRound round;
-    json &out = round.rows;
+    auto &out = round.rows;
     SyncCounts &total = round.total;
     std::vector<std::string> &not_migrated = round.not_migrated;
     for (const auto &c : cols) {
         auto t = locate_layout_target(pg, layout, a.schema, c, a.langchain_id_prefix);
         if (!t) {
             not_migrated.push_back(c.name);
-            out.push_back({{"name", c.name}, {"id", c.id}, {"status", "not migrated"}});
+            out.push_back({c.name, "not migrated", {{"id", c.id}}});
             continue;
         }
         if (t->table.empty() && c.record_count > 0)
@@ -293,8 +292,8 @@ SyncRound layout_sync_round(const SyncArgs &a, Layout layout, Source &source, co
                               a.dry_run ? "would apply:" : "applied:", n.inserted, n.updated, n.deleted, n.unchanged,
                               secs),
                   {{"collection", c.name}, {"inserted", n.inserted}, {"updated", n.updated}, {"deleted", n.deleted}});
-        json s = sync_row(c, t->table.empty() ? "" : t->describe(), n, secs, a.dry_run);
-        s["embedding_type"] = t->column.halfvec ? "halfvec" : "vector";
+        SummaryRow s = sync_row(c, t->table.empty() ? "" : t->describe(), n, secs, a.dry_run);
+        s.tail["embedding_type"] = t->column.halfvec ? "halfvec" : "vector";
         out.push_back(std::move(s));
         add_counts(total, n);
     }
@@ -372,14 +371,14 @@ void run_sync(SyncArgs &a) {
 SyncRound native_sync_round(const SyncArgs &a, const PgvectorSinkOptions &sopts, Source &source,
                             const std::vector<CollectionInfo> &cols, PgConnection &pg, bool show_progress) {
     SyncRound round;
-    json &out = round.rows;
+    auto &out = round.rows;
     SyncCounts &total = round.total;
     std::vector<std::string> &not_migrated = round.not_migrated;
     for (const auto &c : cols) try {
         auto reg = find_registered(pg, a.schema, c.id, c.name);
         if (!reg || reg->rows < 0) {
             not_migrated.push_back(c.name);
-            out.push_back({{"name", c.name}, {"id", c.id}, {"status", "not migrated"}});
+            out.push_back({c.name, "not migrated", {{"id", c.id}}});
             continue;
         }
         if (reg->dimension && c.dimension && *reg->dimension != *c.dimension)
@@ -400,8 +399,8 @@ SyncRound native_sync_round(const SyncArgs &a, const PgvectorSinkOptions &sopts,
                               a.dry_run ? "would apply:" : "applied:", n.inserted, n.updated, n.deleted, n.unchanged,
                               n.rejected ? fmt::format(", {} rejected (see {})", n.rejected, rejects.path()) : "", secs),
                   {{"collection", c.name}, {"inserted", n.inserted}, {"updated", n.updated}, {"deleted", n.deleted}});
-        json s = sync_row(c, reg->table_name, n, secs, a.dry_run);
-        if (n.rejected + n.escaped) s["reject_file"] = rejects.path();
+        SummaryRow s = sync_row(c, reg->table_name, n, secs, a.dry_run);
+        if (n.rejected + n.escaped) s.tail["reject_file"] = rejects.path();
         out.push_back(std::move(s));
         add_counts(total, n);
     } catch (const Interrupted &e) {

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "commands/run_summary.hpp"
 #include "commands/sync_layout.hpp"
 #include "target/pg_connection.hpp"
 
@@ -19,7 +20,7 @@ namespace c2p {
 
 // What one pass over the collections found and did.
 struct SyncRound {
-    nlohmann::ordered_json rows = nlohmann::ordered_json::array(); // per collection, as sync reports them
+    std::vector<SummaryRow> rows; // per collection, as sync reports them
     SyncCounts total;
     std::vector<std::string> not_migrated;
 };
