@@ -2,7 +2,7 @@
 """Time until the app can query (issue 21): load + primary key + vector index + metadata index + ANALYZE.
 
   bench/app_ready.py [--records 100000] [--dim 384] [--reps 3] [--dir DIR] [--layouts a,b] [--compare-bin BIN]
-                     [--skip-settings-row]
+                     [--skip-settings-row] [--memory 4GB [--also-default | --default-only]]
 
 Uses bench/run.py's data (generated through a real Chroma server once, cached in bench/.cache/) and
 a fresh PostgreSQL (scripts/pg-cluster.sh: maintenance_work_mem 512MB, max_parallel_maintenance_workers
@@ -43,6 +43,8 @@ def main():
                     help="maintenance_work_mem by hand, and the tool's --max-maintenance-work-mem when not 2GB")
     ap.add_argument("--also-default", action="store_true",
                     help="with --memory: measure the tool's default options (its own 2GB cap) too")
+    ap.add_argument("--default-only", action="store_true",
+                    help="with --memory: measure the tool with its default options only (by hand still gets --memory)")
     ap.add_argument("--skip-settings-row", action="store_true", help="skip --maintenance-work-mem 2GB --jobs 2")
     a = ap.parse_args()
     cache = a.dir or os.path.join(bench.HERE, ".cache", "chroma-%d-%d" % (a.records, a.dim))
@@ -80,6 +82,8 @@ def main():
         runs = [("chroma2pg migrate, default options" + (" + " + " ".join(cap) if cap else ""), bench.BIN, cap, None)]
         if cap and a.also_default:
             runs.insert(0, ("chroma2pg migrate, default options", bench.BIN, [], None))
+        if a.default_only:
+            runs = [("chroma2pg migrate, default options", bench.BIN, [], None)]
         if not a.skip_settings_row:
             runs.append(("chroma2pg migrate --maintenance-work-mem 2GB --jobs 2", bench.BIN,
                          ["--maintenance-work-mem", "2GB", "--jobs", "2"], None))

@@ -125,8 +125,11 @@ struct CollectionPlan {
     uint64_t estimate = 0;
 };
 
+// `resumed`: the collection's load in the interrupted run that --resume continues (the run neither
+// refuses nor replaces it: it goes on where that run stopped).
 CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const CollectionInfo &c, const MigratePlanOptions &o,
-                                      bool registry_exists, std::vector<Problem> &problems) {
+                                      bool registry_exists, const std::optional<LoadRow> &resumed,
+                                      std::vector<Problem> &problems) {
     RecordBatch s = sample_records(src, c, o.batch_size);
     auto dim = dimension_of(c, s);
     CollectionInfo ci = c;
@@ -216,7 +219,11 @@ CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const Colle
     } catch (const DataError &e) {
         problems.push_back({ExitCode::data, e.what()});
     }
-    if (action == "replace" && !o.replace) {
+    if (resumed) {
+        action = "resume";
+        j["resume"] = resumed->status == "done" ? "done in the interrupted run"
+                                                : fmt::format("continues after {} committed records", resumed->committed_records());
+    } else if (action == "replace" && !o.replace) {
         action = "refused";
         problems.push_back({ExitCode::usage, fmt::format("already migrated: '{}' ({}, {} rows); pass --replace to reload it "
                                                          "from the source, or run `chroma2pg sync` to apply only the changes",
@@ -301,6 +308,7 @@ void print_migrate_plan(const json &plan) {
         if (action == "replace") action = fmt::format("replaces the existing {} rows", c.value("existing_rows", uint64_t(0)));
         if (action == "refused") action = fmt::format("REFUSED: already there with {} rows (pass --replace)",
                                                       c.value("existing_rows", uint64_t(0)));
+        if (action == "resume") action = "--resume: " + c["resume"].get<std::string>();
         out += fmt::format("  table   {} ({})\n", c.value("table", std::string("?")), action);
         if (c.contains("staging"))
             out += fmt::format("  load    binary COPY into {}, a checkpoint every {} records; then {}\n",
@@ -559,8 +567,10 @@ void run_migrate_dry_run(const SourceFlags &src_flags, const std::string &to, co
                             "'vector' in pg_available_extensions); install it before migrating"});
     plan["schema_exists"] = pg.scalar("SELECT 1 FROM pg_namespace WHERE nspname = $1", {o.schema}).has_value();
     bool registry = o.layout == Layout::native && relation_exists(pg, o.schema, "chroma_collections");
-    if (o.layout == Layout::native && relation_exists(pg, o.schema, "chroma2pg_runs")) {
-        if (auto prev = CheckpointStore(o.schema).unfinished_run(pg)) {
+    // Every layout loads through checkpoints: an interrupted run of any of them refuses a run without --resume.
+    std::optional<RunRow> prev;
+    if (relation_exists(pg, o.schema, "chroma2pg_runs")) {
+        if ((prev = CheckpointStore(o.schema).unfinished_run(pg))) {
             plan["interrupted_run"] = {{"run_id", prev->run_id}, {"started_at", prev->started_at}};
             if (!o.resume && !o.restart)
                 problems.push_back({ExitCode::usage,
@@ -571,10 +581,15 @@ void run_migrate_dry_run(const SourceFlags &src_flags, const std::string &to, co
     }
     json cj = json::array();
     uint64_t total = 0, records = 0;
+    size_t to_build = 0; // the collections whose indexes the run builds: a resume skips those it finished
     for (const auto &c : cols) {
-        auto p = plan_target_collection(pg, *source, c, o, registry, problems);
+        std::optional<LoadRow> resumed;
+        if (prev && o.resume)
+            if (auto l = CheckpointStore(o.schema).load(pg, c.id); l && l->run_id == prev->run_id) resumed = l;
+        auto p = plan_target_collection(pg, *source, c, o, registry, resumed, problems);
         total += p.estimate;
         records += c.record_count;
+        if (!resumed || !resumed->finished_by(prev->run_id)) ++to_build;
         cj.push_back(std::move(p.j));
     }
     plan["collections"] = cj;
@@ -583,7 +598,7 @@ void run_migrate_dry_run(const SourceFlags &src_flags, const std::string &to, co
     IndexOptions idx = o.index;
     const std::string version = installed ? *installed : available.value_or("");
     if (!version.empty()) restrict_to_policy(pgvector_policy(version), idx);
-    IndexBuilds builds = plan_index_builds(pg, o, idx, version, cols.size());
+    IndexBuilds builds = plan_index_builds(pg, o, idx, version, to_build);
     plan["index_builds"] = {{"builds", builds.builds}, {"why", builds.why}};
     SpaceCheck space = database_space(pg, total);
     plan["space"] = json::array({space.to_json(skip)});

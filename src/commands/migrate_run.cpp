@@ -314,7 +314,7 @@ void MigrateRun::State::start() {
             std::string reject_path = (std::filesystem::path(a.reject_dir) / (j->table + ".rejects.jsonl")).string();
             j->rejects = std::make_unique<RejectFile>(reject_path, c.name);
             auto l = store.load(pg, c.id);
-            if (resuming && l && l->run_id == run_id && l->status == "done") {
+            if (resuming && l && l->finished_by(run_id)) {
                 j->done_before = true;
                 j->load = *l;
             } else if (resuming && l && l->run_id == run_id && l->status == "loading") {

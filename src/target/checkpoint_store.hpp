@@ -50,6 +50,8 @@ struct LoadRow {
     uint64_t committed_records() const;
     uint64_t committed_rejected() const;
     bool all_done() const;
+    // Indexed and swapped in (or published) by run `run`: a resume of that run leaves it as it is.
+    bool finished_by(const std::string &run) const { return run_id == run && status == "done"; }
 };
 
 class CheckpointStore {

@@ -147,6 +147,51 @@ class IndexBuilds(unittest.TestCase):
                   "--queries", "5")
         self.assertEqual(v.returncode, 0, v.stdout[-3000:] + v.stderr[-3000:])
 
+    def test_dry_run_of_a_resume_counts_the_builds_left(self):
+        """After a kill that left one collection's swap undone and two finished, the dry run of the resume plans
+        the index builds the resume will run: one (the collection left), not one per collection selected."""
+        url, drop = s.new_database("ibd")
+        self.addCleanup(drop)
+        args = ["migrate", "--from", s.CHROMA_URL, "--to", url, "--collections", ",".join(self.names)]
+        first = s.run_json(*args)
+        held = first["collections"][0]["name"]
+        holder = psycopg2.connect(url)
+        self.addCleanup(holder.close)
+        holder.cursor().execute('LOCK TABLE "%s" IN ACCESS SHARE MODE' % r.table_of(url, held))
+        p = r.popen("--json", *args, "--replace", "--index-builds", "2")
+        deadline = time.monotonic() + 300
+        # The held swap waits on the lock while the other two are indexed and swapped in.
+        while s.pg_query(url, "SELECT count(*) FROM chroma2pg_loads l JOIN chroma2pg_runs r USING (run_id) "
+                              "WHERE r.status = 'running' AND l.status = 'done'")[0][0] < 2:
+            self.assertIsNone(p.poll(), "migrate ended while a collection was held")
+            self.assertLess(time.monotonic(), deadline, "the other two collections were not finished")
+            time.sleep(0.05)
+        self.assertEqual(s.pg_query(url, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                         "AND query LIKE 'DROP TABLE%%'")[0][0], 1, "the held swap is not waiting")
+        r.kill_mid_run(self, p, url, after_kill=holder.close)
+        status = dict(s.pg_query(url, "SELECT name, status FROM chroma2pg_loads"))
+        self.assertEqual(sorted(status.values()), ["done", "done", "loading"], status)
+        self.assertEqual(status[held], "loading")
+        plan = s.run_json(*args, "--resume", "--index-builds", "3", "--dry-run")
+        self.assertEqual(plan["index_builds"]["builds"], 1, plan["index_builds"])
+        done = {c["name"] for c in plan["collections"] if c.get("resume") == "done in the interrupted run"}
+        self.assertEqual(done, set(self.names) - {held})
+        left = [c for c in plan["collections"] if c["name"] == held][0]
+        self.assertEqual(left["action"], "resume")
+        self.assertRegex(left["resume"], r"^continues after \d+ committed records$")
+        self.assertEqual(plan["problems"], [], "the dry run refuses what --resume does")
+        # Without --resume the run would be refused, and so is its dry run.
+        refused = s.run(*args, "--dry-run")
+        self.assertEqual(refused.returncode, 2, refused.stderr[-2000:])
+        self.assertIn("an interrupted migration exists", refused.stderr)
+        out = s.run_json(*args, "--resume", "--index-builds", "3")
+        self.assertEqual(out["index_builds"], plan["index_builds"]["builds"])
+        self.assertEqual({c["name"]: c["status"] for c in out["collections"]},
+                         {n: "resumed" if n == held else "done in the resumed run" for n in self.names})
+        v = s.run("verify", "--from", s.CHROMA_URL, "--to", url, "--collections", ",".join(self.names),
+                  "--queries", "5")
+        self.assertEqual(v.returncode, 0, v.stdout[-3000:] + v.stderr[-3000:])
+
     def test_layouts_publish_one_at_a_time(self):
         p = s.run("migrate", "--from", s.CHROMA_URL, "--to", s.PG_URL, "--collections", self.names[0],
                   "--layout", "langchain", "--index-builds", "2")

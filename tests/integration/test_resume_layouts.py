@@ -108,6 +108,10 @@ class KillAndResumeInLayouts(unittest.TestCase):
                 other = s.run("migrate", *[x if x != layout else "llamaindex-ts" for x in args], "--resume")
                 self.assertEqual(other.returncode, 2, other.stderr[-2000:])
                 self.assertIn("layout", other.stderr)
+                # The dry run refuses what the run would refuse: going on without --resume.
+                plan = s.run("migrate", *args, "--dry-run")
+                self.assertEqual(plan.returncode, 2, plan.stderr[-2000:])
+                self.assertIn("an interrupted migration exists", plan.stderr)
                 p = s.run("--json", "migrate", *args, "--resume")
                 self.assertEqual(p.returncode, 0, p.stderr[-3000:])
                 self.assertIn("continuing after %d committed records" % N, p.stderr)
