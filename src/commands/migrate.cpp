@@ -23,6 +23,12 @@ void run_migrate(MigrateArgs &a) {
     if (a.index_builds < 0 || a.index_builds > kMaxJobs)
         throw UsageError(fmt::format("--index-builds must be 0..{} (0: chosen for the server), not {}", kMaxJobs,
                                      a.index_builds));
+    // A framework layout's indexes are its framework's (LangChain creates ix_cmetadata_gin itself when the app
+    // starts): an option that would change them is refused, not ignored.
+    if (a.metadata_index_given && parse_layout(a.layout) != Layout::native)
+        throw UsageError(fmt::format("--metadata-index applies to the native layout: the {} layout gets the indexes its "
+                                     "framework's store creates (docs/layouts.md); drop --metadata-index",
+                                     a.layout));
     if (a.index_builds > 1 && parse_layout(a.layout) != Layout::native)
         throw UsageError(fmt::format("--index-builds {}: the {} layout publishes its collections one at a time (each "
                                      "in one transaction with its index build); drop --index-builds",
@@ -100,8 +106,13 @@ void register_migrate(CLI::App &app) {
         ->check(memory_setting_check())
         ->capture_default_str();
     cmd->add_option_function<std::string>(
-           "--metadata-index", [a](const std::string &v) { a->idx.metadata_gin = v == "gin"; },
-           "GIN index on metadata for filtered search: gin (default) or none (build it later with CREATE INDEX)")
+           "--metadata-index",
+           [a](const std::string &v) {
+               a->idx.metadata_gin = v == "gin";
+               a->metadata_index_given = true;
+           },
+           "GIN index on metadata for filtered search: gin (default) or none (build it later with CREATE INDEX); "
+           "native layout only: a framework layout gets the indexes its framework's store creates")
         ->check(CLI::IsMember({"gin", "none"}))
         ->envname("CHROMA2PG_METADATA_INDEX");
     cmd->add_option("--app-role", a->app_role,

@@ -31,6 +31,7 @@ struct MigrateArgs {
     int retries = 8;
     std::string layout = "native"; // a framework layout: loaded as native, then published (publish_layout.hpp)
     bool halfvec = false, langchain_id_prefix = false;
+    bool metadata_index_given = false; // --metadata-index (or its env) was set: native only
     bool dry_run = false, skip_space_check = false;
     std::string summary; // --summary FILE
     // Off only for measuring what the check costs (bench/live_read.py sets C2P_BENCH_NO_LIVE_CHECK=1):

@@ -201,6 +201,19 @@ class UsageHints(unittest.TestCase):
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("--langchain-id-prefix applies to --layout langchain only", p.stderr)
         self.assertNotIn("migrating", p.stderr)
+        # A framework layout's indexes are its framework's: --metadata-index would be ignored, so it is refused,
+        # given on the command line or in the environment, in the run and in its dry run alike.
+        for layout in ("langchain", "mastra"):
+            for how in (["--metadata-index", "none"], ["--metadata-index", "gin", "--dry-run"]):
+                p = s.run("migrate", "--from", s.CHROMA_URL, "--to", s.PG_URL, "--layout", layout, *how)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn("--metadata-index applies to the native layout: the %s layout gets the indexes its "
+                              "framework's store creates" % layout, p.stderr)
+                self.assertNotIn("migrating", p.stderr)
+        p = s.run("migrate", "--from", s.CHROMA_URL, "--to", s.PG_URL, "--layout", "langchain", "--dry-run",
+                  env={"CHROMA2PG_METADATA_INDEX": "none"})
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("--metadata-index applies to the native layout", p.stderr)
 
     def test_no_postgres_target(self):
         for cmd in (["migrate"], ["sync"], ["verify"]):
