@@ -17,6 +17,17 @@ import resume_support as r
 import support as s
 
 N, DIM, MORE = 3000, 16, 40
+SWAPS_WAITING = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                 "AND query LIKE 'DROP TABLE%%'")
+
+
+def wait_until(tc, p, url, sql, at_least, what):
+    """Waits until `sql`'s count reaches `at_least` while migrate `p` runs: an observed event, not a sleep."""
+    deadline = time.monotonic() + 300
+    while s.pg_query(url, sql)[0][0] < at_least:
+        tc.assertIsNone(p.poll(), "migrate ended before " + what)
+        tc.assertLess(time.monotonic(), deadline, "never: " + what)
+        time.sleep(0.02)
 
 
 class IndexBuilds(unittest.TestCase):
@@ -60,11 +71,7 @@ class IndexBuilds(unittest.TestCase):
         try:
             deadline = time.monotonic() + 300
             # The held collection's swap waits on the lock (its build is done, its DROP TABLE waits)...
-            while not s.pg_query(url, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                      "AND query LIKE 'DROP TABLE%%'")[0][0]:
-                self.assertIsNone(p.poll(), "migrate ended before the held collection's swap")
-                self.assertLess(time.monotonic(), deadline, "the held collection's swap never waited on the lock")
-                time.sleep(0.02)
+            wait_until(self, p, url, SWAPS_WAITING, 1, "the held collection's swap waited on the lock")
             # ...while the others are loaded, indexed and swapped in on the other sessions.
             def swapped():
                 return all(s.pg_query(url, "SELECT record_count FROM chroma_collections WHERE name = %s",
@@ -120,12 +127,7 @@ class IndexBuilds(unittest.TestCase):
                 h.close()
         self.addCleanup(release)
         p = r.popen("--json", *args, "--replace", "--index-builds", "2")
-        deadline = time.monotonic() + 300
-        while s.pg_query(url, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                              "AND query LIKE 'DROP TABLE%%'")[0][0] < 2:
-            self.assertIsNone(p.poll(), "migrate ended before both swaps waited")
-            self.assertLess(time.monotonic(), deadline, "two swaps never waited side by side")
-            time.sleep(0.02)
+        wait_until(self, p, url, SWAPS_WAITING, 2, "two swaps waited side by side")
         r.kill_mid_run(self, p, url, after_kill=release)
         # Both swaps rolled back: the old tables are whole, the loads still open with every record checkpointed.
         for name in held:
@@ -159,15 +161,11 @@ class IndexBuilds(unittest.TestCase):
         self.addCleanup(holder.close)
         holder.cursor().execute('LOCK TABLE "%s" IN ACCESS SHARE MODE' % r.table_of(url, held))
         p = r.popen("--json", *args, "--replace", "--index-builds", "2")
-        deadline = time.monotonic() + 300
         # The held swap waits on the lock while the other two are indexed and swapped in.
-        while s.pg_query(url, "SELECT count(*) FROM chroma2pg_loads l JOIN chroma2pg_runs r USING (run_id) "
-                              "WHERE r.status = 'running' AND l.status = 'done'")[0][0] < 2:
-            self.assertIsNone(p.poll(), "migrate ended while a collection was held")
-            self.assertLess(time.monotonic(), deadline, "the other two collections were not finished")
-            time.sleep(0.05)
-        self.assertEqual(s.pg_query(url, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                         "AND query LIKE 'DROP TABLE%%'")[0][0], 1, "the held swap is not waiting")
+        wait_until(self, p, url, "SELECT count(*) FROM chroma2pg_loads l JOIN chroma2pg_runs r USING (run_id) "
+                                 "WHERE r.status = 'running' AND l.status = 'done'", 2,
+                   "the other two collections were finished while one was held")
+        self.assertEqual(s.pg_query(url, SWAPS_WAITING)[0][0], 1, "the held swap is not waiting")
         r.kill_mid_run(self, p, url, after_kill=holder.close)
         status = dict(s.pg_query(url, "SELECT name, status FROM chroma2pg_loads"))
         self.assertEqual(sorted(status.values()), ["done", "done", "loading"], status)
