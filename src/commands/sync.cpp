@@ -12,6 +12,7 @@
 #include "commands/run_summary.hpp"
 #include "commands/sync_follow.hpp"
 #include "commands/sync_layout.hpp"
+#include "commands/sync_read.hpp"
 #include "core/record_check.hpp"
 #include "core/record_digest.hpp"
 #include "core/json_text.hpp"
@@ -68,27 +69,89 @@ std::string text_array(const std::vector<const std::string *> &ids) {
     return out + "}";
 }
 
-bool storable_id(const std::string &id) {
-    return !id.empty() && id.size() <= kMaxIdBytes && id.find('\0') == std::string::npos && json_text::utf8_valid(id);
-}
+// Native sync's change applier: each batch's ids into c2p_sync_seen, its new and changed records (by the
+// digest stored at migration) into c2p_sync_rows, in the caller's transaction.
+class NativeSyncApplier : public Sink {
+public:
+    NativeSyncApplier(PgConnection &pg, std::string target, bool half, const PgvectorSinkOptions &checks,
+                      RejectFile &rejects, SyncCounts &n)
+        : pg_(pg), target_(std::move(target)), half_(half), checks_(checks), rejects_(rejects), n_(n) {}
+    void begin(const CollectionInfo &c) override { c_ = &c; }
+    void write(const RecordBatch &b) override;
+    void finish() override {}
 
-// The ids the live source holds now that the read did not see (c2p_sync_seen), in this transaction.
-std::vector<std::string> missed_live_ids(PgConnection &pg, Source &source, const CollectionInfo &c) {
-    auto live = source.live_ids(c);
-    if (!live) return {};
-    if (!live->consistent)
-        throw EnvError(fmt::format("collection '{}' changed too fast to list its ids consistently (its records kept "
-                                   "moving under the listing); nothing was changed: sync again",
-                                   c.name));
-    std::vector<std::string> out;
-    for (auto &id : diff_against_listing(pg, std::move(live->ids), "SELECT id FROM c2p_sync_seen").missing)
-        if (storable_id(id)) out.push_back(std::move(id));
-    if (!out.empty())
-        log::info("live_source", fmt::format("collection '{}': {} record(s) the read skipped or that were added during "
-                                             "it: fetched by id",
-                                             c.name, out.size()),
-                  {{"collection", c.name}, {"fetched", out.size()}});
-    return out;
+private:
+    PgConnection &pg_;
+    const std::string target_;
+    const bool half_;
+    const PgvectorSinkOptions &checks_;
+    RejectFile &rejects_;
+    SyncCounts &n_;
+    const CollectionInfo *c_ = nullptr;
+    CheckedBatch checked_;
+    CopyBinaryBuffer seen_, rows_;
+    std::string scratch_;
+    uint64_t offset_ = 0;
+    std::unordered_map<std::string, std::string> have_;
+};
+
+void NativeSyncApplier::write(const RecordBatch &b) {
+    const CollectionInfo &c = *c_;
+    SyncCounts &n = n_;
+    check_batch(b, c, offset_, checks_, rejects_, checked_);
+    if (checked_.rejected > 0 && checks_.on_bad_record == BadRecordPolicy::fail) {
+        rejects_.sync();
+        throw DataError(fmt::format("collection '{}': {} record(s) that PostgreSQL cannot store, listed in {}; "
+                                    "nothing was changed. Fix the source, or rerun with --on-bad-record=skip",
+                                    c.name, checked_.rejected, rejects_.path()));
+    }
+    n.rejected += checked_.rejected;
+    n.escaped += checked_.escaped.size();
+    // Every id the source has counts as seen (a rejected record keeps its old row rather than losing it).
+    std::vector<const std::string *> ids;
+    seen_.header();
+    for (size_t i = 0; i < b.size(); ++i) {
+        const std::string &id = b.ids[i];
+        if (!storable_id(id)) continue;
+        ids.push_back(&id);
+        seen_.begin_tuple(1);
+        seen_.text_field(id);
+    }
+    pg_.copy_in_all("COPY c2p_sync_seen (id) FROM STDIN WITH (FORMAT BINARY)", seen_);
+    have_.clear();
+    auto r = pg_.exec_params("SELECT id, encode(digest, 'hex') FROM " + target_ + " WHERE id = ANY($1::text[])",
+                             {text_array(ids)});
+    for (int k = 0; k < r.rows(); ++k) have_.emplace(r.text(k, 0), r.text(k, 1));
+    rows_.header();
+    bool any = false;
+    auto consider = [&](const RecordBatch &rb, size_t ri, size_t orig) {
+        std::string d = digest_hex(half_ ? record_digest_halfvec(b, orig) : record_digest(b, orig));
+        auto it = have_.find(rb.ids[ri]);
+        json *sample = nullptr;
+        if (it == have_.end()) {
+            ++n.inserted;
+            sample = &n.sample_new;
+        } else if (it->second != d) {
+            ++n.updated;
+            sample = &n.sample_changed;
+        } else {
+            ++n.unchanged;
+            return;
+        }
+        if (sample->size() < kSampleIds) sample->push_back(rb.ids[ri]);
+        encode_native_row(rows_, scratch_, rb, ri, b, orig, half_);
+        any = true;
+    };
+    for (size_t i : checked_.good) consider(b, i, i);
+    for (size_t k = 0; k < checked_.escaped.size(); ++k) consider(checked_.escaped, k, checked_.escaped_from[k]);
+    if (any)
+        pg_.copy_in_all("COPY c2p_sync_rows (id, embedding, document, uri, metadata, digest) FROM STDIN WITH (FORMAT BINARY)",
+                        rows_);
+    else
+        rows_.clear();
+    n.read += b.size();
+    n.bytes += b.payload_bytes();
+    offset_ += b.size();
 }
 
 SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInfo &c, const RegisteredCollection &reg,
@@ -103,82 +166,8 @@ SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInf
     try {
         pg.exec("CREATE TEMP TABLE c2p_sync_seen (id text NOT NULL) ON COMMIT DROP");
         pg.exec("CREATE TEMP TABLE c2p_sync_rows (LIKE " + target + ") ON COMMIT DROP");
-        auto reader = source.read(c, a.batch_size);
-        RecordBatch b;
-        CheckedBatch checked;
-        CopyBinaryBuffer seen, rows;
-        std::string scratch;
-        uint64_t offset = 0;
-        std::unordered_map<std::string, std::string> have;
-        bool fetched_missed = false;
-        for (;;) {
-            if (!reader->next(b)) {
-                if (fetched_missed || !source.live()) break;
-                // A live source read by position skips records when others are deleted mid-read: the
-                // ids there now that the read did not see are fetched by id (else they would be removed).
-                fetched_missed = true;
-                auto missed = missed_live_ids(pg, source, c);
-                if (missed.empty()) break;
-                reader = source.read_ids(c, std::move(missed), a.batch_size);
-                continue;
-            }
-            interrupt::throw_if_requested("stopped while syncing '" + c.name + "'");
-            check_batch(b, c, offset, checks, rejects, checked);
-            if (checked.rejected > 0 && sopts.on_bad_record == BadRecordPolicy::fail) {
-                rejects.sync();
-                throw DataError(fmt::format("collection '{}': {} record(s) that PostgreSQL cannot store, listed in {}; "
-                                            "nothing was changed. Fix the source, or rerun with --on-bad-record=skip",
-                                            c.name, checked.rejected, rejects.path()));
-            }
-            n.rejected += checked.rejected;
-            n.escaped += checked.escaped.size();
-            // Every id the source has counts as seen (a rejected record keeps its old row rather than losing it).
-            std::vector<const std::string *> ids;
-            seen.header();
-            for (size_t i = 0; i < b.size(); ++i) {
-                const std::string &id = b.ids[i];
-                if (!storable_id(id)) continue;
-                ids.push_back(&id);
-                seen.begin_tuple(1);
-                seen.text_field(id);
-            }
-            pg.copy_in_all("COPY c2p_sync_seen (id) FROM STDIN WITH (FORMAT BINARY)", seen);
-            have.clear();
-            auto r = pg.exec_params("SELECT id, encode(digest, 'hex') FROM " + target + " WHERE id = ANY($1::text[])",
-                                    {text_array(ids)});
-            for (int k = 0; k < r.rows(); ++k) have.emplace(r.text(k, 0), r.text(k, 1));
-            rows.header();
-            bool any = false;
-            auto consider = [&](const RecordBatch &rb, size_t ri, size_t orig) {
-                std::string d = digest_hex(half ? record_digest_halfvec(b, orig) : record_digest(b, orig));
-                auto it = have.find(rb.ids[ri]);
-                json *sample = nullptr;
-                if (it == have.end()) {
-                    ++n.inserted;
-                    sample = &n.sample_new;
-                } else if (it->second != d) {
-                    ++n.updated;
-                    sample = &n.sample_changed;
-                } else {
-                    ++n.unchanged;
-                    return;
-                }
-                if (sample->size() < kSampleIds) sample->push_back(rb.ids[ri]);
-                encode_native_row(rows, scratch, rb, ri, b, orig, half);
-                any = true;
-            };
-            for (size_t i : checked.good) consider(b, i, i);
-            for (size_t k = 0; k < checked.escaped.size(); ++k) consider(checked.escaped, k, checked.escaped_from[k]);
-            if (any)
-                pg.copy_in_all("COPY c2p_sync_rows (id, embedding, document, uri, metadata, digest) FROM STDIN WITH (FORMAT BINARY)",
-                            rows);
-            else
-                rows.clear();
-            n.read += b.size();
-            n.bytes += b.payload_bytes();
-            offset += b.size();
-            progress.add(b.size(), b.payload_bytes());
-        }
+        NativeSyncApplier applier(pg, target, half, checks, rejects, n);
+        read_for_sync(pg, source, c, a.batch_size, applier, progress, "SELECT id FROM c2p_sync_seen");
         pg.exec("ANALYZE c2p_sync_seen");
         const std::string gone = " FROM " + target + " t WHERE NOT EXISTS (SELECT 1 FROM c2p_sync_seen s WHERE s.id = t.id)";
         n.deleted = std::stoull(pg.scalar("SELECT count(*)" + gone).value_or("0"));

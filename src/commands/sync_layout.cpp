@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "commands/sync_read.hpp"
 #include "core/record_digest.hpp"
 #include "target/copy_binary.hpp"
 #include "target/halfvec.hpp"
@@ -14,7 +15,6 @@
 #include "target/table_layout.hpp"
 #include "target/sql_params.hpp"
 #include "util/error.hpp"
-#include "util/interrupt.hpp"
 #include "verify/digest_compare.hpp"
 
 namespace c2p {
@@ -24,6 +24,101 @@ namespace {
 constexpr size_t kSampleIds = 10;
 constexpr const char *kSeen = "c2p_sync_seen";
 constexpr const char *kRows = "c2p_sync_rows";
+
+// A framework layout's change applier: each batch's ids (as the layout stores them) into c2p_sync_seen, its
+// new and changed records (against the digests of the target's rows) into c2p_sync_rows in the layout's
+// own columns, in the caller's transaction.
+class LayoutSyncApplier : public Sink {
+public:
+    LayoutSyncApplier(PgConnection &pg, const TargetCollection &t, const std::vector<DigestEntry> &have,
+                      const std::string &rows_copy, RejectFile &rejects, bool skip_bad_records, bool escape_nul,
+                      SyncCounts &n)
+        : pg_(pg), t_(t), tl_(find_table_layout(t.layout)), have_(have), rows_copy_(rows_copy), rejects_(rejects),
+          skip_bad_records_(skip_bad_records), n_(n) {
+        checks_.escape_nul = escape_nul;
+        checks_.halfvec = t.column.halfvec;
+    }
+    void begin(const CollectionInfo &c) override { c_ = &c; }
+    void write(const RecordBatch &b) override;
+    void finish() override {}
+
+private:
+    PgConnection &pg_;
+    const TargetCollection &t_;
+    const TableLayout *tl_;
+    const std::vector<DigestEntry> &have_; // sorted by key
+    const std::string &rows_copy_;
+    RejectFile &rejects_;
+    const bool skip_bad_records_;
+    SyncCounts &n_;
+    PgvectorSinkOptions checks_;
+    const CollectionInfo *c_ = nullptr;
+    CheckedBatch checked_;
+    CopyBinaryBuffer seen_, rows_;
+    uint64_t offset_ = 0;
+};
+
+void LayoutSyncApplier::write(const RecordBatch &b) {
+    const CollectionInfo &c = *c_;
+    const TargetCollection &t = t_;
+    SyncCounts &n = n_;
+    const bool half = t.column.halfvec;
+    if (!b.empty() && t.column.dim && b.dim != *t.column.dim)
+        throw DataError(fmt::format("collection '{}': the source has {} dimensions, {}.embedding is {}; "
+                                    "re-migrate it with `chroma2pg migrate --layout {} --replace`",
+                                    c.name, b.dim, t.describe(), t.column.sql(), layout_name(t.layout)));
+    check_batch(b, c, offset_, checks_, rejects_, checked_);
+    if (checked_.rejected > 0 && !skip_bad_records_) {
+        rejects_.sync();
+        throw DataError(fmt::format(
+            "collection '{}': {} record(s) that PostgreSQL cannot store{}, listed in {}; nothing was changed. "
+            "Fix the source, or rerun with --on-bad-record=skip (NUL characters: --escape-nul)",
+            c.name, checked_.rejected, checked_.first_rejected, rejects_.path()));
+    }
+    n.rejected += checked_.rejected;
+    n.escaped += checked_.escaped.size();
+    offset_ += b.size();
+    seen_.header();
+    rows_.header();
+    bool any = false;
+    // Every id the source has counts as seen: a rejected record keeps its old row rather than losing it.
+    for (size_t i = 0; i < b.size(); ++i) {
+        seen_.begin_tuple(1);
+        seen_.text_field(target_row_id(t, b.ids[i]));
+    }
+    // A record as the target stores it (an escaped copy: its U+2400 text, which is what is read back).
+    auto consider = [&](const RecordBatch &rb, size_t i) {
+        Digest d = half ? record_digest_halfvec(rb, i) : record_digest(rb, i);
+        uint64_t key = id_key(rb.ids[i]);
+        auto lo = std::lower_bound(have_.begin(), have_.end(), key,
+                                   [](const DigestEntry &e, uint64_t k) { return e.key < k; });
+        auto hi = lo;
+        while (hi != have_.end() && hi->key == key) ++hi;
+        nlohmann::ordered_json *sample = nullptr;
+        if (lo == hi) {
+            ++n.inserted;
+            sample = &n.sample_new;
+        } else if (hi - lo == 1 && lo->digest == d) {
+            ++n.unchanged;
+            return;
+        } else {
+            ++n.updated; // changed, or held twice in the target (LlamaIndex has no key on node_id)
+            sample = &n.sample_changed;
+        }
+        if (sample->size() < kSampleIds) sample->push_back(rb.ids[i]);
+        if (tl_) tl_->encode_row(rows_, t.column, t.metadata_type == "json", rb, i, c.name);
+        else encode_langchain_row(rows_, t.column, rb, i, c.name, !t.id_prefix.empty());
+        any = true;
+    };
+    for (size_t i : checked_.good) consider(b, i);
+    for (size_t k = 0; k < checked_.escaped.size(); ++k) consider(checked_.escaped, k);
+    if (b.size()) pg_.copy_in_all(std::string("COPY ") + kSeen + " (id) FROM STDIN WITH (FORMAT BINARY)", seen_);
+    else seen_.clear();
+    if (any) pg_.copy_in_all(rows_copy_, rows_);
+    else rows_.clear();
+    n.read += b.size();
+    n.bytes += b.payload_bytes();
+}
 
 } // namespace
 
@@ -50,9 +145,7 @@ SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const Collec
     SyncCounts n;
     const bool lc = t.layout == Layout::langchain;
     const TableLayout *tl = find_table_layout(t.layout);
-    const bool half = t.column.halfvec;
     const std::string qt = t.qualified_table();
-    const bool json_meta = t.metadata_type == "json";
     pg.exec("BEGIN");
     try {
         if (lc) pg.exec("SELECT pg_advisory_xact_lock(hashtext('chroma2pg:langchain:' || " + quote_literal(t.schema) + "))");
@@ -76,77 +169,17 @@ SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const Collec
         const std::string rows_cols = tl ? tl->copy_columns() : "id, embedding, document, cmetadata";
         const std::string rows_copy = std::string("COPY ") + kRows + " (" + rows_cols + ") FROM STDIN WITH (FORMAT BINARY)";
 
-        // 2. The source, batch by batch: every id is seen; new and changed records are staged; records
-        // PostgreSQL cannot store go to the reject file (pgvector_sink's check_batch, as migrate).
-        auto reader = source.read(c, o.batch_size);
-        RecordBatch b;
-        CopyBinaryBuffer seen, rows;
+        // 2. The source, batch by batch (and, from a live source, what the read did not see): every id is seen;
+        // new and changed records are staged; records PostgreSQL cannot store go to the reject file
+        // (pgvector_sink's check_batch, as migrate).
         RejectFile rejects(o.reject_file, c.name);
         rejects.reset();
-        PgvectorSinkOptions checks;
-        checks.escape_nul = o.escape_nul;
-        checks.halfvec = half;
-        CheckedBatch checked;
-        uint64_t offset = 0;
-        while (reader->next(b)) {
-            interrupt::throw_if_requested("stopped while syncing '" + c.name + "'");
-            if (!b.empty() && t.column.dim && b.dim != *t.column.dim)
-                throw DataError(fmt::format("collection '{}': the source has {} dimensions, {}.embedding is {}; "
-                                            "re-migrate it with `chroma2pg migrate --layout {} --replace`",
-                                            c.name, b.dim, t.describe(), t.column.sql(), layout_name(t.layout)));
-            check_batch(b, c, offset, checks, rejects, checked);
-            if (checked.rejected > 0 && !o.skip_bad_records) {
-                rejects.sync();
-                throw DataError(fmt::format(
-                    "collection '{}': {} record(s) that PostgreSQL cannot store{}, listed in {}; nothing was changed. "
-                    "Fix the source, or rerun with --on-bad-record=skip (NUL characters: --escape-nul)",
-                    c.name, checked.rejected, checked.first_rejected, rejects.path()));
-            }
-            n.rejected += checked.rejected;
-            n.escaped += checked.escaped.size();
-            offset += b.size();
-            seen.header();
-            rows.header();
-            bool any = false;
-            // Every id the source has counts as seen: a rejected record keeps its old row rather than losing it.
-            for (size_t i = 0; i < b.size(); ++i) {
-                seen.begin_tuple(1);
-                seen.text_field(target_row_id(t, b.ids[i]));
-            }
-            // A record as the target stores it (an escaped copy: its U+2400 text, which is what is read back).
-            auto consider = [&](const RecordBatch &rb, size_t i) {
-                Digest d = half ? record_digest_halfvec(rb, i) : record_digest(rb, i);
-                uint64_t key = id_key(rb.ids[i]);
-                auto lo = std::lower_bound(have.begin(), have.end(), key,
-                                           [](const DigestEntry &e, uint64_t k) { return e.key < k; });
-                auto hi = lo;
-                while (hi != have.end() && hi->key == key) ++hi;
-                nlohmann::ordered_json *sample = nullptr;
-                if (lo == hi) {
-                    ++n.inserted;
-                    sample = &n.sample_new;
-                } else if (hi - lo == 1 && lo->digest == d) {
-                    ++n.unchanged;
-                    return;
-                } else {
-                    ++n.updated; // changed, or held twice in the target (LlamaIndex has no key on node_id)
-                    sample = &n.sample_changed;
-                }
-                if (sample->size() < kSampleIds) sample->push_back(rb.ids[i]);
-                if (tl) tl->encode_row(rows, t.column, json_meta, rb, i, c.name);
-                else encode_langchain_row(rows, t.column, rb, i, c.name, !t.id_prefix.empty());
-                any = true;
-            };
-            for (size_t i : checked.good) consider(b, i);
-            for (size_t k = 0; k < checked.escaped.size(); ++k) consider(checked.escaped, k);
-            if (b.size()) pg.copy_in_all(std::string("COPY ") + kSeen + " (id) FROM STDIN WITH (FORMAT BINARY)", seen);
-            else seen.clear();
-            if (any) pg.copy_in_all(rows_copy, rows);
-            else rows.clear();
-            n.read += b.size();
-            n.bytes += b.payload_bytes();
-            progress.add(b.size(), b.payload_bytes());
-        }
+        LayoutSyncApplier applier(pg, t, have, rows_copy, rejects, o.skip_bad_records, o.escape_nul, n);
+        // The seen ids are the target's (LangChain's may carry the collection's prefix); the check lists the source's.
+        const std::string seen_ids = t.id_prefix.empty()
+                                         ? std::string("SELECT id FROM ") + kSeen
+                                         : fmt::format("SELECT substr(id, {}) FROM {}", t.id_prefix.size() + 1, kSeen);
+        read_for_sync(pg, source, c, o.batch_size, applier, progress, seen_ids);
         std::vector<DigestEntry>().swap(have);
         pg.exec(std::string("ANALYZE ") + kSeen);
 

@@ -257,6 +257,36 @@ class LiveRead(unittest.TestCase):
         again = s.run_json("sync", "--from", s.CHROMA_URL, "--to", self.url, "--collections", self.name)
         self.assertEqual(again["collections"][0]["deleted"], 3)
         r.assert_parity(self, self.url, self.name, s.as_records(self.chroma.get_all(self.cid)))
+    def layout_sync_during_changes(self, layout, ids_sql, extra=()):
+        """A framework layout's sync reads the source as native sync does: the records the changes made the read
+        skip are fetched by id, so none of them is removed as if deleted."""
+        table = s.run_json("migrate", "--from", s.CHROMA_URL, "--to", self.url, "--collections", self.name,
+                           "--layout", layout, "--index", "none", *extra)["collections"][0]["table"]
+        proxy = ChromaProxy(s.CHROMA_URL, before_page=lambda n: self.churn_once_read(proxy, n))
+        self.addCleanup(proxy.close)
+        res = s.run_json("sync", "--from", proxy.url, "--to", self.url, "--collections", self.name,
+                         "--layout", layout, "--batch-size", BATCH, *extra)
+        self.assertTrue(self.deleted, "the change never happened")
+        self.assertGreater(proxy.pages, self.churned_at, "the change did not land between page reads")
+        c = res["collections"][0]
+        self.assertEqual((c["deleted"], c["inserted"]), (0, 3), c)
+        got = {row[0] for row in s.pg_query(self.url, ids_sql.format(table=table))}
+        self.assertEqual(sorted(set(self.records) - set(self.deleted) - got), [], "untouched records removed")
+        again = s.run_json("sync", "--from", s.CHROMA_URL, "--to", self.url, "--collections", self.name,
+                           "--layout", layout, *extra)
+        self.assertEqual(again["collections"][0]["deleted"], 3)
+        v = s.run("verify", "--from", s.CHROMA_URL, "--to", self.url, "--collections", self.name, "--layout", layout,
+                  "--queries", "5", *extra)
+        self.assertEqual(v.returncode, 0, v.stdout[-3000:] + v.stderr[-3000:])
+
+    def test_langchain_sync_during_changes_removes_no_untouched_record(self):
+        # One shared table, ids stored with the collection's prefix: the check compares the source's own ids.
+        self.layout_sync_during_changes(
+            "langchain", "SELECT substr(id, %d) FROM langchain_pg_embedding" % (len(self.name) + 2),
+            ["--langchain-id-prefix"])
+
+    def test_mastra_sync_during_changes_removes_no_untouched_record(self):
+        self.layout_sync_during_changes("mastra", 'SELECT vector_id FROM "{table}"')
 
 
 class LiveReadBeyondTheBound(unittest.TestCase):
