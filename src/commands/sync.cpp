@@ -35,9 +35,6 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-// Ids shown per kind of change in the result (--dry-run especially).
-constexpr size_t kSampleIds = 10;
-
 struct SyncArgs {
     SourceFlags src;
     std::string to, schema = "public";
@@ -53,106 +50,6 @@ struct SyncArgs {
     double interval = 5;    // seconds between rounds
     std::string stop_file;  // --stop-file: its appearance asks for a final round, then the exit
 };
-
-// A PostgreSQL text[] literal.
-std::string text_array(const std::vector<const std::string *> &ids) {
-    std::string out = "{";
-    for (size_t i = 0; i < ids.size(); ++i) {
-        if (i) out += ',';
-        out += '"';
-        for (char ch : *ids[i]) {
-            if (ch == '"' || ch == '\\') out += '\\';
-            out += ch;
-        }
-        out += '"';
-    }
-    return out + "}";
-}
-
-// Native sync's change applier: each batch's ids into c2p_sync_seen, its new and changed records (by the
-// digest stored at migration) into c2p_sync_rows, in the caller's transaction.
-class NativeSyncApplier : public Sink {
-public:
-    NativeSyncApplier(PgConnection &pg, std::string target, bool half, const PgvectorSinkOptions &checks,
-                      RejectFile &rejects, SyncCounts &n)
-        : pg_(pg), target_(std::move(target)), half_(half), checks_(checks), rejects_(rejects), n_(n) {}
-    void begin(const CollectionInfo &c) override { c_ = &c; }
-    void write(const RecordBatch &b) override;
-    void finish() override {}
-
-private:
-    PgConnection &pg_;
-    const std::string target_;
-    const bool half_;
-    const PgvectorSinkOptions &checks_;
-    RejectFile &rejects_;
-    SyncCounts &n_;
-    const CollectionInfo *c_ = nullptr;
-    CheckedBatch checked_;
-    CopyBinaryBuffer seen_, rows_;
-    std::string scratch_;
-    uint64_t offset_ = 0;
-    std::unordered_map<std::string, std::string> have_;
-};
-
-void NativeSyncApplier::write(const RecordBatch &b) {
-    const CollectionInfo &c = *c_;
-    SyncCounts &n = n_;
-    check_batch(b, c, offset_, checks_, rejects_, checked_);
-    if (checked_.rejected > 0 && checks_.on_bad_record == BadRecordPolicy::fail) {
-        rejects_.sync();
-        throw DataError(fmt::format("collection '{}': {} record(s) that PostgreSQL cannot store, listed in {}; "
-                                    "nothing was changed. Fix the source, or rerun with --on-bad-record=skip",
-                                    c.name, checked_.rejected, rejects_.path()));
-    }
-    n.rejected += checked_.rejected;
-    n.escaped += checked_.escaped.size();
-    // Every id the source has counts as seen (a rejected record keeps its old row rather than losing it).
-    std::vector<const std::string *> ids;
-    seen_.header();
-    for (size_t i = 0; i < b.size(); ++i) {
-        const std::string &id = b.ids[i];
-        if (!storable_id(id)) continue;
-        ids.push_back(&id);
-        seen_.begin_tuple(1);
-        seen_.text_field(id);
-    }
-    pg_.copy_in_all("COPY c2p_sync_seen (id) FROM STDIN WITH (FORMAT BINARY)", seen_);
-    have_.clear();
-    auto r = pg_.exec_params("SELECT id, encode(digest, 'hex') FROM " + target_ + " WHERE id = ANY($1::text[])",
-                             {text_array(ids)});
-    for (int k = 0; k < r.rows(); ++k) have_.emplace(r.text(k, 0), r.text(k, 1));
-    rows_.header();
-    bool any = false;
-    auto consider = [&](const RecordBatch &rb, size_t ri, size_t orig) {
-        std::string d = digest_hex(half_ ? record_digest_halfvec(b, orig) : record_digest(b, orig));
-        auto it = have_.find(rb.ids[ri]);
-        json *sample = nullptr;
-        if (it == have_.end()) {
-            ++n.inserted;
-            sample = &n.sample_new;
-        } else if (it->second != d) {
-            ++n.updated;
-            sample = &n.sample_changed;
-        } else {
-            ++n.unchanged;
-            return;
-        }
-        if (sample->size() < kSampleIds) sample->push_back(rb.ids[ri]);
-        encode_native_row(rows_, scratch_, rb, ri, b, orig, half_);
-        any = true;
-    };
-    for (size_t i : checked_.good) consider(b, i, i);
-    for (size_t k = 0; k < checked_.escaped.size(); ++k) consider(checked_.escaped, k, checked_.escaped_from[k]);
-    if (any)
-        pg_.copy_in_all("COPY c2p_sync_rows (id, embedding, document, uri, metadata, digest) FROM STDIN WITH (FORMAT BINARY)",
-                        rows_);
-    else
-        rows_.clear();
-    n.read += b.size();
-    n.bytes += b.payload_bytes();
-    offset_ += b.size();
-}
 
 SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInfo &c, const RegisteredCollection &reg,
                            const SyncArgs &a, const PgvectorSinkOptions &sopts, RejectFile &rejects, Progress &progress) {
@@ -171,7 +68,7 @@ SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInf
         pg.exec("ANALYZE c2p_sync_seen");
         const std::string gone = " FROM " + target + " t WHERE NOT EXISTS (SELECT 1 FROM c2p_sync_seen s WHERE s.id = t.id)";
         n.deleted = std::stoull(pg.scalar("SELECT count(*)" + gone).value_or("0"));
-        auto del = pg.exec(fmt::format("SELECT t.id{} ORDER BY t.id LIMIT {}", gone, kSampleIds));
+        auto del = pg.exec(fmt::format("SELECT t.id{} ORDER BY t.id LIMIT {}", gone, kSyncSampleIds));
         for (int k = 0; k < del.rows(); ++k) n.sample_deleted.push_back(del.text(k, 0));
         if (a.dry_run) {
             pg.exec("ROLLBACK");

@@ -15,110 +15,12 @@
 #include "target/table_layout.hpp"
 #include "target/sql_params.hpp"
 #include "util/error.hpp"
-#include "verify/digest_compare.hpp"
 
 namespace c2p {
 namespace {
 
-// Ids shown per kind of change in the result (--dry-run especially).
-constexpr size_t kSampleIds = 10;
 constexpr const char *kSeen = "c2p_sync_seen";
 constexpr const char *kRows = "c2p_sync_rows";
-
-// A framework layout's change applier: each batch's ids (as the layout stores them) into c2p_sync_seen, its
-// new and changed records (against the digests of the target's rows) into c2p_sync_rows in the layout's
-// own columns, in the caller's transaction.
-class LayoutSyncApplier : public Sink {
-public:
-    LayoutSyncApplier(PgConnection &pg, const TargetCollection &t, const std::vector<DigestEntry> &have,
-                      const std::string &rows_copy, RejectFile &rejects, bool skip_bad_records, bool escape_nul,
-                      SyncCounts &n)
-        : pg_(pg), t_(t), tl_(find_table_layout(t.layout)), have_(have), rows_copy_(rows_copy), rejects_(rejects),
-          skip_bad_records_(skip_bad_records), n_(n) {
-        checks_.escape_nul = escape_nul;
-        checks_.halfvec = t.column.halfvec;
-    }
-    void begin(const CollectionInfo &c) override { c_ = &c; }
-    void write(const RecordBatch &b) override;
-    void finish() override {}
-
-private:
-    PgConnection &pg_;
-    const TargetCollection &t_;
-    const TableLayout *tl_;
-    const std::vector<DigestEntry> &have_; // sorted by key
-    const std::string &rows_copy_;
-    RejectFile &rejects_;
-    const bool skip_bad_records_;
-    SyncCounts &n_;
-    PgvectorSinkOptions checks_;
-    const CollectionInfo *c_ = nullptr;
-    CheckedBatch checked_;
-    CopyBinaryBuffer seen_, rows_;
-    uint64_t offset_ = 0;
-};
-
-void LayoutSyncApplier::write(const RecordBatch &b) {
-    const CollectionInfo &c = *c_;
-    const TargetCollection &t = t_;
-    SyncCounts &n = n_;
-    const bool half = t.column.halfvec;
-    if (!b.empty() && t.column.dim && b.dim != *t.column.dim)
-        throw DataError(fmt::format("collection '{}': the source has {} dimensions, {}.embedding is {}; "
-                                    "re-migrate it with `chroma2pg migrate --layout {} --replace`",
-                                    c.name, b.dim, t.describe(), t.column.sql(), layout_name(t.layout)));
-    check_batch(b, c, offset_, checks_, rejects_, checked_);
-    if (checked_.rejected > 0 && !skip_bad_records_) {
-        rejects_.sync();
-        throw DataError(fmt::format(
-            "collection '{}': {} record(s) that PostgreSQL cannot store{}, listed in {}; nothing was changed. "
-            "Fix the source, or rerun with --on-bad-record=skip (NUL characters: --escape-nul)",
-            c.name, checked_.rejected, checked_.first_rejected, rejects_.path()));
-    }
-    n.rejected += checked_.rejected;
-    n.escaped += checked_.escaped.size();
-    offset_ += b.size();
-    seen_.header();
-    rows_.header();
-    bool any = false;
-    // Every id the source has counts as seen: a rejected record keeps its old row rather than losing it.
-    for (size_t i = 0; i < b.size(); ++i) {
-        seen_.begin_tuple(1);
-        seen_.text_field(target_row_id(t, b.ids[i]));
-    }
-    // A record as the target stores it (an escaped copy: its U+2400 text, which is what is read back).
-    auto consider = [&](const RecordBatch &rb, size_t i) {
-        Digest d = half ? record_digest_halfvec(rb, i) : record_digest(rb, i);
-        uint64_t key = id_key(rb.ids[i]);
-        auto lo = std::lower_bound(have_.begin(), have_.end(), key,
-                                   [](const DigestEntry &e, uint64_t k) { return e.key < k; });
-        auto hi = lo;
-        while (hi != have_.end() && hi->key == key) ++hi;
-        nlohmann::ordered_json *sample = nullptr;
-        if (lo == hi) {
-            ++n.inserted;
-            sample = &n.sample_new;
-        } else if (hi - lo == 1 && lo->digest == d) {
-            ++n.unchanged;
-            return;
-        } else {
-            ++n.updated; // changed, or held twice in the target (LlamaIndex has no key on node_id)
-            sample = &n.sample_changed;
-        }
-        if (sample->size() < kSampleIds) sample->push_back(rb.ids[i]);
-        if (tl_) tl_->encode_row(rows_, t.column, t.metadata_type == "json", rb, i, c.name);
-        else encode_langchain_row(rows_, t.column, rb, i, c.name, !t.id_prefix.empty());
-        any = true;
-    };
-    for (size_t i : checked_.good) consider(b, i);
-    for (size_t k = 0; k < checked_.escaped.size(); ++k) consider(checked_.escaped, k);
-    if (b.size()) pg_.copy_in_all(std::string("COPY ") + kSeen + " (id) FROM STDIN WITH (FORMAT BINARY)", seen_);
-    else seen_.clear();
-    if (any) pg_.copy_in_all(rows_copy_, rows_);
-    else rows_.clear();
-    n.read += b.size();
-    n.bytes += b.payload_bytes();
-}
 
 } // namespace
 
@@ -188,7 +90,7 @@ SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const Collec
         const std::string gone = " FROM " + qt + " t WHERE " + (t.where.empty() ? "" : "t." + t.where + " AND ") +
                                  "NOT EXISTS (SELECT 1 FROM " + kSeen + " s WHERE s.id = t." + idc + ")";
         n.deleted = std::stoull(pg.scalar("SELECT count(*)" + gone).value_or("0"));
-        auto del = pg.exec(fmt::format("SELECT t.{}{} ORDER BY 1 LIMIT {}", idc, gone, kSampleIds));
+        auto del = pg.exec(fmt::format("SELECT t.{}{} ORDER BY 1 LIMIT {}", idc, gone, kSyncSampleIds));
         for (int k = 0; k < del.rows(); ++k) n.sample_deleted.push_back(del.is_null(k, 0) ? "(null)" : del.text(k, 0));
         if (o.dry_run) {
             pg.exec("ROLLBACK");

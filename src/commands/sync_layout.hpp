@@ -8,19 +8,12 @@
 #include <nlohmann/json.hpp>
 
 #include "sources/source.hpp"
+#include "target/change_applier.hpp"
 #include "target/layout_target.hpp"
 #include "target/pg_connection.hpp"
 #include "util/progress.hpp"
 
 namespace c2p {
-
-// What a sync found and did in one collection (native and framework layouts).
-struct SyncCounts {
-    uint64_t read = 0, inserted = 0, updated = 0, deleted = 0, unchanged = 0, rejected = 0, escaped = 0, bytes = 0;
-    nlohmann::ordered_json sample_new = nlohmann::ordered_json::array(),
-                           sample_changed = nlohmann::ordered_json::array(),
-                           sample_deleted = nlohmann::ordered_json::array();
-};
 
 struct LayoutSyncOptions {
     size_t batch_size = 1000;

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include "commands/live_reconcile.hpp"
-#include "core/json_text.hpp"
 #include "core/record_check.hpp"
 #include "pipeline/pipeline.hpp"
 #include "util/error.hpp"
@@ -33,10 +32,6 @@ std::vector<std::string> missed_live_ids(PgConnection &pg, Source &source, const
 }
 
 } // namespace
-
-bool storable_id(const std::string &id) {
-    return !id.empty() && id.size() <= kMaxIdBytes && id.find('\0') == std::string::npos && json_text::utf8_valid(id);
-}
 
 void read_for_sync(PgConnection &pg, Source &source, const CollectionInfo &c, size_t batch_size, Sink &applier,
                    Progress &progress, const std::string &seen_ids_sql) {

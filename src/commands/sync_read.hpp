@@ -21,7 +21,4 @@ namespace c2p {
 void read_for_sync(PgConnection &pg, Source &source, const CollectionInfo &c, size_t batch_size, Sink &applier,
                    Progress &progress, const std::string &seen_ids_sql);
 
-// An id PostgreSQL can store as text (ids it cannot are rejected with their records).
-bool storable_id(const std::string &id);
-
 } // namespace c2p

@@ -82,4 +82,8 @@ std::string record_problem(const RecordBatch &b, size_t i) {
     return {};
 }
 
+bool storable_id(const std::string &id) {
+    return !id.empty() && id.size() <= kMaxIdBytes && id.find('\0') == std::string::npos && json_text::utf8_valid(id);
+}
+
 } // namespace c2p

@@ -71,6 +71,8 @@ Digest record_digest(const RecordBatch &b, size_t i) {
     return d;
 }
 
+uint64_t id_key(std::string_view id) { return XXH3_64bits_withSeed(id.data(), id.size(), 0x63327076u); }
+
 std::string digest_hex(const Digest &d) {
     static const char *hex = "0123456789abcdef";
     std::string s;

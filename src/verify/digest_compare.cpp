@@ -6,7 +6,6 @@
 
 namespace c2p {
 
-uint64_t id_key(std::string_view id) { return XXH3_64bits_withSeed(id.data(), id.size(), 0x63327076u); }
 
 DigestDiff compare_digests(std::vector<DigestEntry> &s, std::vector<DigestEntry> &t) {
     auto less = [](const DigestEntry &a, const DigestEntry &b) {

@@ -9,14 +9,9 @@
 
 namespace c2p {
 
-// A record reduced to a 64-bit hash of its id (the join key) and its content digest.
-// Both sides are sorted by key and merged: 24 bytes per record per side, no ids held in memory
-// (10M records: 480 MB for both sides). Ids are recovered afterwards, only for the keys that differ.
-struct DigestEntry {
-    uint64_t key;
-    Digest digest;
-};
-uint64_t id_key(std::string_view id);
+// Both sides (DigestEntry, core/record_digest.hpp) are sorted by key and merged: 24 bytes per record per
+// side, no ids held in memory (10M records: 480 MB for both sides). Ids are recovered afterwards, only
+// for the keys that differ.
 
 struct DigestDiff {
     uint64_t source_count = 0, target_count = 0, matching = 0;

@@ -1,0 +1,167 @@
+#include "target/change_applier.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/record_check.hpp"
+#include "target/halfvec.hpp"
+#include "target/langchain_layout.hpp"
+#include "target/table_layout.hpp"
+#include "util/error.hpp"
+
+namespace c2p {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// A PostgreSQL text[] literal.
+std::string text_array(const std::vector<const std::string *> &ids) {
+    std::string out = "{";
+    for (size_t i = 0; i < ids.size(); ++i) {
+        if (i) out += ',';
+        out += '"';
+        for (char ch : *ids[i]) {
+            if (ch == '"' || ch == '\\') out += '\\';
+            out += ch;
+        }
+        out += '"';
+    }
+    return out + "}";
+}
+
+
+} // namespace
+
+void NativeSyncApplier::write(const RecordBatch &b) {
+    const CollectionInfo &c = *c_;
+    SyncCounts &n = n_;
+    check_batch(b, c, offset_, checks_, rejects_, checked_);
+    if (checked_.rejected > 0 && checks_.on_bad_record == BadRecordPolicy::fail) {
+        rejects_.sync();
+        throw DataError(fmt::format("collection '{}': {} record(s) that PostgreSQL cannot store, listed in {}; "
+                                    "nothing was changed. Fix the source, or rerun with --on-bad-record=skip",
+                                    c.name, checked_.rejected, rejects_.path()));
+    }
+    n.rejected += checked_.rejected;
+    n.escaped += checked_.escaped.size();
+    // Every id the source has counts as seen (a rejected record keeps its old row rather than losing it).
+    std::vector<const std::string *> ids;
+    seen_.header();
+    for (size_t i = 0; i < b.size(); ++i) {
+        const std::string &id = b.ids[i];
+        if (!storable_id(id)) continue;
+        ids.push_back(&id);
+        seen_.begin_tuple(1);
+        seen_.text_field(id);
+    }
+    pg_.copy_in_all("COPY c2p_sync_seen (id) FROM STDIN WITH (FORMAT BINARY)", seen_);
+    have_.clear();
+    auto r = pg_.exec_params("SELECT id, encode(digest, 'hex') FROM " + target_ + " WHERE id = ANY($1::text[])",
+                             {text_array(ids)});
+    for (int k = 0; k < r.rows(); ++k) have_.emplace(r.text(k, 0), r.text(k, 1));
+    rows_.header();
+    bool any = false;
+    auto consider = [&](const RecordBatch &rb, size_t ri, size_t orig) {
+        std::string d = digest_hex(half_ ? record_digest_halfvec(b, orig) : record_digest(b, orig));
+        auto it = have_.find(rb.ids[ri]);
+        json *sample = nullptr;
+        if (it == have_.end()) {
+            ++n.inserted;
+            sample = &n.sample_new;
+        } else if (it->second != d) {
+            ++n.updated;
+            sample = &n.sample_changed;
+        } else {
+            ++n.unchanged;
+            return;
+        }
+        if (sample->size() < kSyncSampleIds) sample->push_back(rb.ids[ri]);
+        encode_native_row(rows_, scratch_, rb, ri, b, orig, half_);
+        any = true;
+    };
+    for (size_t i : checked_.good) consider(b, i, i);
+    for (size_t k = 0; k < checked_.escaped.size(); ++k) consider(checked_.escaped, k, checked_.escaped_from[k]);
+    if (any)
+        pg_.copy_in_all("COPY c2p_sync_rows (id, embedding, document, uri, metadata, digest) FROM STDIN WITH (FORMAT BINARY)",
+                        rows_);
+    else
+        rows_.clear();
+    n.read += b.size();
+    n.bytes += b.payload_bytes();
+    offset_ += b.size();
+}
+
+
+LayoutSyncApplier::LayoutSyncApplier(PgConnection &pg, const TargetCollection &t, const std::vector<DigestEntry> &have,
+                                     const std::string &rows_copy, RejectFile &rejects, bool skip_bad_records,
+                                     bool escape_nul, SyncCounts &n)
+    : pg_(pg), t_(t), tl_(find_table_layout(t.layout)), have_(have), rows_copy_(rows_copy), rejects_(rejects),
+      skip_bad_records_(skip_bad_records), n_(n) {
+    checks_.escape_nul = escape_nul;
+    checks_.halfvec = t.column.halfvec;
+}
+
+void LayoutSyncApplier::write(const RecordBatch &b) {
+    const CollectionInfo &c = *c_;
+    const TargetCollection &t = t_;
+    SyncCounts &n = n_;
+    const bool half = t.column.halfvec;
+    if (!b.empty() && t.column.dim && b.dim != *t.column.dim)
+        throw DataError(fmt::format("collection '{}': the source has {} dimensions, {}.embedding is {}; "
+                                    "re-migrate it with `chroma2pg migrate --layout {} --replace`",
+                                    c.name, b.dim, t.describe(), t.column.sql(), layout_name(t.layout)));
+    check_batch(b, c, offset_, checks_, rejects_, checked_);
+    if (checked_.rejected > 0 && !skip_bad_records_) {
+        rejects_.sync();
+        throw DataError(fmt::format(
+            "collection '{}': {} record(s) that PostgreSQL cannot store{}, listed in {}; nothing was changed. "
+            "Fix the source, or rerun with --on-bad-record=skip (NUL characters: --escape-nul)",
+            c.name, checked_.rejected, checked_.first_rejected, rejects_.path()));
+    }
+    n.rejected += checked_.rejected;
+    n.escaped += checked_.escaped.size();
+    offset_ += b.size();
+    seen_.header();
+    rows_.header();
+    bool any = false;
+    // Every id the source has counts as seen: a rejected record keeps its old row rather than losing it.
+    for (size_t i = 0; i < b.size(); ++i) {
+        seen_.begin_tuple(1);
+        seen_.text_field(target_row_id(t, b.ids[i]));
+    }
+    // A record as the target stores it (an escaped copy: its U+2400 text, which is what is read back).
+    auto consider = [&](const RecordBatch &rb, size_t i) {
+        Digest d = half ? record_digest_halfvec(rb, i) : record_digest(rb, i);
+        uint64_t key = id_key(rb.ids[i]);
+        auto lo = std::lower_bound(have_.begin(), have_.end(), key,
+                                   [](const DigestEntry &e, uint64_t k) { return e.key < k; });
+        auto hi = lo;
+        while (hi != have_.end() && hi->key == key) ++hi;
+        nlohmann::ordered_json *sample = nullptr;
+        if (lo == hi) {
+            ++n.inserted;
+            sample = &n.sample_new;
+        } else if (hi - lo == 1 && lo->digest == d) {
+            ++n.unchanged;
+            return;
+        } else {
+            ++n.updated; // changed, or held twice in the target (LlamaIndex has no key on node_id)
+            sample = &n.sample_changed;
+        }
+        if (sample->size() < kSyncSampleIds) sample->push_back(rb.ids[i]);
+        if (tl_) tl_->encode_row(rows_, t.column, t.metadata_type == "json", rb, i, c.name);
+        else encode_langchain_row(rows_, t.column, rb, i, c.name, !t.id_prefix.empty());
+        any = true;
+    };
+    for (size_t i : checked_.good) consider(b, i);
+    for (size_t k = 0; k < checked_.escaped.size(); ++k) consider(checked_.escaped, k);
+    if (b.size()) pg_.copy_in_all("COPY c2p_sync_seen (id) FROM STDIN WITH (FORMAT BINARY)", seen_);
+    else seen_.clear();
+    if (any) pg_.copy_in_all(rows_copy_, rows_);
+    else rows_.clear();
+    n.read += b.size();
+    n.bytes += b.payload_bytes();
+}
+
+} // namespace c2p

@@ -1,0 +1,92 @@
+// The change appliers `sync` feeds (commands/sync_read.hpp), one per kind of layout: Sinks that, inside
+// the caller's transaction, mark each record's id seen (temp table c2p_sync_seen) and stage the new and
+// changed ones (temp table c2p_sync_rows, the target's own columns); the caller then applies the staged
+// rows and deletes what was not seen.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/record_digest.hpp"
+#include "core/sink.hpp"
+#include "target/copy_binary.hpp"
+#include "target/layout_target.hpp"
+#include "target/pg_connection.hpp"
+#include "target/pgvector_sink.hpp"
+#include "target/reject_file.hpp"
+
+namespace c2p {
+
+class TableLayout;
+
+// Ids shown per kind of change in the result (--dry-run especially).
+constexpr size_t kSyncSampleIds = 10;
+
+// What a sync found and did in one collection (native and framework layouts).
+struct SyncCounts {
+    uint64_t read = 0, inserted = 0, updated = 0, deleted = 0, unchanged = 0, rejected = 0, escaped = 0, bytes = 0;
+    nlohmann::ordered_json sample_new = nlohmann::ordered_json::array(),
+                           sample_changed = nlohmann::ordered_json::array(),
+                           sample_deleted = nlohmann::ordered_json::array();
+};
+
+// Native sync's change applier: each batch's ids into c2p_sync_seen, its new and changed records (by the
+// digest stored at migration) into c2p_sync_rows, in the caller's transaction.
+class NativeSyncApplier : public Sink {
+public:
+    NativeSyncApplier(PgConnection &pg, std::string target, bool half, const PgvectorSinkOptions &checks,
+                      RejectFile &rejects, SyncCounts &n)
+        : pg_(pg), target_(std::move(target)), half_(half), checks_(checks), rejects_(rejects), n_(n) {}
+    void begin(const CollectionInfo &c) override { c_ = &c; }
+    void write(const RecordBatch &b) override;
+    void finish() override {}
+
+private:
+    PgConnection &pg_;
+    const std::string target_;
+    const bool half_;
+    const PgvectorSinkOptions &checks_;
+    RejectFile &rejects_;
+    SyncCounts &n_;
+    const CollectionInfo *c_ = nullptr;
+    CheckedBatch checked_;
+    CopyBinaryBuffer seen_, rows_;
+    std::string scratch_;
+    uint64_t offset_ = 0;
+    std::unordered_map<std::string, std::string> have_;
+};
+
+// A framework layout's change applier: each batch's ids (as the layout stores them) into c2p_sync_seen, its
+// new and changed records (against the digests of the target's rows) into c2p_sync_rows in the layout's
+// own columns, in the caller's transaction.
+class LayoutSyncApplier : public Sink {
+public:
+    // `have`: the target's digests, sorted by key; `rows_copy`: the COPY into c2p_sync_rows.
+    LayoutSyncApplier(PgConnection &pg, const TargetCollection &t, const std::vector<DigestEntry> &have,
+                      const std::string &rows_copy, RejectFile &rejects, bool skip_bad_records, bool escape_nul,
+                      SyncCounts &n);
+    void begin(const CollectionInfo &c) override { c_ = &c; }
+    void write(const RecordBatch &b) override;
+    void finish() override {}
+
+private:
+    PgConnection &pg_;
+    const TargetCollection &t_;
+    const TableLayout *tl_; // none: langchain
+    const std::vector<DigestEntry> &have_; // sorted by key
+    const std::string &rows_copy_;
+    RejectFile &rejects_;
+    const bool skip_bad_records_;
+    SyncCounts &n_;
+    PgvectorSinkOptions checks_;
+    const CollectionInfo *c_ = nullptr;
+    CheckedBatch checked_;
+    CopyBinaryBuffer seen_, rows_;
+    uint64_t offset_ = 0;
+};
+
+} // namespace c2p
