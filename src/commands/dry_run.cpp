@@ -568,9 +568,10 @@ void run_migrate_dry_run(const SourceFlags &src_flags, const std::string &to, co
     plan["schema_exists"] = pg.scalar("SELECT 1 FROM pg_namespace WHERE nspname = $1", {o.schema}).has_value();
     bool registry = o.layout == Layout::native && relation_exists(pg, o.schema, "chroma_collections");
     // Every layout loads through checkpoints: an interrupted run of any of them refuses a run without --resume.
+    const CheckpointStore store(o.schema);
     std::optional<RunRow> prev;
     if (relation_exists(pg, o.schema, "chroma2pg_runs")) {
-        if ((prev = CheckpointStore(o.schema).unfinished_run(pg))) {
+        if ((prev = store.unfinished_run(pg))) {
             plan["interrupted_run"] = {{"run_id", prev->run_id}, {"started_at", prev->started_at}};
             if (!o.resume && !o.restart)
                 problems.push_back({ExitCode::usage,
@@ -585,7 +586,7 @@ void run_migrate_dry_run(const SourceFlags &src_flags, const std::string &to, co
     for (const auto &c : cols) {
         std::optional<LoadRow> resumed;
         if (prev && o.resume)
-            if (auto l = CheckpointStore(o.schema).load(pg, c.id); l && l->run_id == prev->run_id) resumed = l;
+            if (auto l = store.load(pg, c.id); l && l->run_id == prev->run_id) resumed = l;
         auto p = plan_target_collection(pg, *source, c, o, registry, resumed, problems);
         total += p.estimate;
         records += c.record_count;

@@ -2,22 +2,15 @@
 // inserted, changed ones updated, removed ones deleted; rows that did not change are not touched.
 #include <chrono>
 #include <filesystem>
-#include <unordered_map>
 
 #include <fmt/format.h>
 
 #include "commands/commands.hpp"
 #include "commands/common.hpp"
-#include "commands/live_reconcile.hpp"
 #include "commands/run_summary.hpp"
 #include "commands/sync_follow.hpp"
 #include "commands/sync_layout.hpp"
 #include "commands/sync_read.hpp"
-#include "core/record_check.hpp"
-#include "core/record_digest.hpp"
-#include "core/json_text.hpp"
-#include "target/copy_binary.hpp"
-#include "target/halfvec.hpp"
 #include "target/langchain_layout.hpp"
 #include "target/layout_target.hpp"
 #include "target/native_layout.hpp"
@@ -63,7 +56,7 @@ SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInf
     try {
         pg.exec("CREATE TEMP TABLE c2p_sync_seen (id text NOT NULL) ON COMMIT DROP");
         pg.exec("CREATE TEMP TABLE c2p_sync_rows (LIKE " + target + ") ON COMMIT DROP");
-        NativeSyncApplier applier(pg, target, half, checks, rejects, n);
+        NativeSyncApplier applier(pg, target, checks, rejects, n);
         read_for_sync(pg, source, c, a.batch_size, applier, progress, "SELECT id FROM c2p_sync_seen");
         pg.exec("ANALYZE c2p_sync_seen");
         const std::string gone = " FROM " + target + " t WHERE NOT EXISTS (SELECT 1 FROM c2p_sync_seen s WHERE s.id = t.id)";

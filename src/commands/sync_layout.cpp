@@ -6,8 +6,6 @@
 
 #include "commands/sync_read.hpp"
 #include "core/record_digest.hpp"
-#include "target/copy_binary.hpp"
-#include "target/halfvec.hpp"
 #include "target/langchain_layout.hpp"
 #include "target/pg_table_reader.hpp"
 #include "target/pgvector_sink.hpp"
@@ -76,7 +74,11 @@ SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const Collec
         // (pgvector_sink's check_batch, as migrate).
         RejectFile rejects(o.reject_file, c.name);
         rejects.reset();
-        LayoutSyncApplier applier(pg, t, have, rows_copy, rejects, o.skip_bad_records, o.escape_nul, n);
+        PgvectorSinkOptions checks;
+        checks.on_bad_record = o.skip_bad_records ? BadRecordPolicy::skip : BadRecordPolicy::fail;
+        checks.escape_nul = o.escape_nul;
+        checks.halfvec = t.column.halfvec;
+        LayoutSyncApplier applier(pg, t, have, rows_copy, checks, rejects, n);
         // The seen ids are the target's (LangChain's may carry the collection's prefix); the check lists the source's.
         const std::string seen_ids = t.id_prefix.empty()
                                          ? std::string("SELECT id FROM ") + kSeen

@@ -30,21 +30,39 @@ std::string text_array(const std::vector<const std::string *> &ids) {
     return out + "}";
 }
 
-
 } // namespace
 
-void NativeSyncApplier::write(const RecordBatch &b) {
+void SyncApplier::check(const RecordBatch &b) {
     const CollectionInfo &c = *c_;
-    SyncCounts &n = n_;
     check_batch(b, c, offset_, checks_, rejects_, checked_);
     if (checked_.rejected > 0 && checks_.on_bad_record == BadRecordPolicy::fail) {
         rejects_.sync();
-        throw DataError(fmt::format("collection '{}': {} record(s) that PostgreSQL cannot store, listed in {}; "
-                                    "nothing was changed. Fix the source, or rerun with --on-bad-record=skip",
-                                    c.name, checked_.rejected, rejects_.path()));
+        throw DataError(fmt::format(
+            "collection '{}': {} record(s) that PostgreSQL cannot store{}, listed in {}; nothing was changed. "
+            "Fix the source, or rerun with --on-bad-record=skip (NUL characters: --escape-nul)",
+            c.name, checked_.rejected, checked_.first_rejected, rejects_.path()));
     }
-    n.rejected += checked_.rejected;
-    n.escaped += checked_.escaped.size();
+    n_.rejected += checked_.rejected;
+    n_.escaped += checked_.escaped.size();
+    n_.read += b.size();
+    n_.bytes += b.payload_bytes();
+    offset_ += b.size();
+}
+
+bool SyncApplier::count(Change change, const std::string &id) {
+    json *sample = nullptr;
+    switch (change) {
+    case Change::none: ++n_.unchanged; return false;
+    case Change::added: ++n_.inserted; sample = &n_.sample_new; break;
+    case Change::changed: ++n_.updated; sample = &n_.sample_changed; break;
+    }
+    if (sample->size() < kSyncSampleIds) sample->push_back(id);
+    return true;
+}
+
+void NativeSyncApplier::write(const RecordBatch &b) {
+    check(b);
+    const bool half = checks_.halfvec;
     // Every id the source has counts as seen (a rejected record keeps its old row rather than losing it).
     std::vector<const std::string *> ids;
     seen_.header();
@@ -63,21 +81,13 @@ void NativeSyncApplier::write(const RecordBatch &b) {
     rows_.header();
     bool any = false;
     auto consider = [&](const RecordBatch &rb, size_t ri, size_t orig) {
-        std::string d = digest_hex(half_ ? record_digest_halfvec(b, orig) : record_digest(b, orig));
         auto it = have_.find(rb.ids[ri]);
-        json *sample = nullptr;
-        if (it == have_.end()) {
-            ++n.inserted;
-            sample = &n.sample_new;
-        } else if (it->second != d) {
-            ++n.updated;
-            sample = &n.sample_changed;
-        } else {
-            ++n.unchanged;
-            return;
-        }
-        if (sample->size() < kSyncSampleIds) sample->push_back(rb.ids[ri]);
-        encode_native_row(rows_, scratch_, rb, ri, b, orig, half_);
+        Change change = it == have_.end() ? Change::added
+                        : it->second != digest_hex(half ? record_digest_halfvec(b, orig) : record_digest(b, orig))
+                            ? Change::changed
+                            : Change::none;
+        if (!count(change, rb.ids[ri])) return;
+        encode_native_row(rows_, scratch_, rb, ri, b, orig, half);
         any = true;
     };
     for (size_t i : checked_.good) consider(b, i, i);
@@ -87,41 +97,21 @@ void NativeSyncApplier::write(const RecordBatch &b) {
                         rows_);
     else
         rows_.clear();
-    n.read += b.size();
-    n.bytes += b.payload_bytes();
-    offset_ += b.size();
 }
-
 
 LayoutSyncApplier::LayoutSyncApplier(PgConnection &pg, const TargetCollection &t, const std::vector<DigestEntry> &have,
-                                     const std::string &rows_copy, RejectFile &rejects, bool skip_bad_records,
-                                     bool escape_nul, SyncCounts &n)
-    : pg_(pg), t_(t), tl_(find_table_layout(t.layout)), have_(have), rows_copy_(rows_copy), rejects_(rejects),
-      skip_bad_records_(skip_bad_records), n_(n) {
-    checks_.escape_nul = escape_nul;
-    checks_.halfvec = t.column.halfvec;
-}
+                                     const std::string &rows_copy, const PgvectorSinkOptions &checks,
+                                     RejectFile &rejects, SyncCounts &n)
+    : SyncApplier(pg, checks, rejects, n), t_(t), tl_(find_table_layout(t.layout)), have_(have), rows_copy_(rows_copy) {}
 
 void LayoutSyncApplier::write(const RecordBatch &b) {
     const CollectionInfo &c = *c_;
     const TargetCollection &t = t_;
-    SyncCounts &n = n_;
-    const bool half = t.column.halfvec;
     if (!b.empty() && t.column.dim && b.dim != *t.column.dim)
         throw DataError(fmt::format("collection '{}': the source has {} dimensions, {}.embedding is {}; "
                                     "re-migrate it with `chroma2pg migrate --layout {} --replace`",
                                     c.name, b.dim, t.describe(), t.column.sql(), layout_name(t.layout)));
-    check_batch(b, c, offset_, checks_, rejects_, checked_);
-    if (checked_.rejected > 0 && !skip_bad_records_) {
-        rejects_.sync();
-        throw DataError(fmt::format(
-            "collection '{}': {} record(s) that PostgreSQL cannot store{}, listed in {}; nothing was changed. "
-            "Fix the source, or rerun with --on-bad-record=skip (NUL characters: --escape-nul)",
-            c.name, checked_.rejected, checked_.first_rejected, rejects_.path()));
-    }
-    n.rejected += checked_.rejected;
-    n.escaped += checked_.escaped.size();
-    offset_ += b.size();
+    check(b);
     seen_.header();
     rows_.header();
     bool any = false;
@@ -132,24 +122,17 @@ void LayoutSyncApplier::write(const RecordBatch &b) {
     }
     // A record as the target stores it (an escaped copy: its U+2400 text, which is what is read back).
     auto consider = [&](const RecordBatch &rb, size_t i) {
-        Digest d = half ? record_digest_halfvec(rb, i) : record_digest(rb, i);
         uint64_t key = id_key(rb.ids[i]);
         auto lo = std::lower_bound(have_.begin(), have_.end(), key,
                                    [](const DigestEntry &e, uint64_t k) { return e.key < k; });
         auto hi = lo;
         while (hi != have_.end() && hi->key == key) ++hi;
-        nlohmann::ordered_json *sample = nullptr;
-        if (lo == hi) {
-            ++n.inserted;
-            sample = &n.sample_new;
-        } else if (hi - lo == 1 && lo->digest == d) {
-            ++n.unchanged;
-            return;
-        } else {
-            ++n.updated; // changed, or held twice in the target (LlamaIndex has no key on node_id)
-            sample = &n.sample_changed;
-        }
-        if (sample->size() < kSyncSampleIds) sample->push_back(rb.ids[i]);
+        // Held twice in the target counts as changed (LlamaIndex has no key on node_id).
+        Change change = lo == hi ? Change::added
+                        : hi - lo == 1 && lo->digest == (checks_.halfvec ? record_digest_halfvec(rb, i) : record_digest(rb, i))
+                            ? Change::none
+                            : Change::changed;
+        if (!count(change, rb.ids[i])) return;
         if (tl_) tl_->encode_row(rows_, t.column, t.metadata_type == "json", rb, i, c.name);
         else encode_langchain_row(rows_, t.column, rb, i, c.name, !t.id_prefix.empty());
         any = true;
@@ -160,8 +143,6 @@ void LayoutSyncApplier::write(const RecordBatch &b) {
     else seen_.clear();
     if (any) pg_.copy_in_all(rows_copy_, rows_);
     else rows_.clear();
-    n.read += b.size();
-    n.bytes += b.payload_bytes();
 }
 
 } // namespace c2p

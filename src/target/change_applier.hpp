@@ -34,59 +34,66 @@ struct SyncCounts {
                            sample_deleted = nlohmann::ordered_json::array();
 };
 
-// Native sync's change applier: each batch's ids into c2p_sync_seen, its new and changed records (by the
-// digest stored at migration) into c2p_sync_rows, in the caller's transaction.
-class NativeSyncApplier : public Sink {
+// What the two appliers share: the record checks of migrate (check_batch: a record PostgreSQL cannot store
+// is listed in the reject file and stops the sync unless --on-bad-record=skip), the counts, and the seen and
+// staged rows' buffers.
+class SyncApplier : public Sink {
 public:
-    NativeSyncApplier(PgConnection &pg, std::string target, bool half, const PgvectorSinkOptions &checks,
-                      RejectFile &rejects, SyncCounts &n)
-        : pg_(pg), target_(std::move(target)), half_(half), checks_(checks), rejects_(rejects), n_(n) {}
     void begin(const CollectionInfo &c) override { c_ = &c; }
-    void write(const RecordBatch &b) override;
     void finish() override {}
 
-private:
+protected:
+    // `checks`: --on-bad-record, --escape-nul and whether the target stores halfvec.
+    SyncApplier(PgConnection &pg, const PgvectorSinkOptions &checks, RejectFile &rejects, SyncCounts &n)
+        : pg_(pg), checks_(checks), rejects_(rejects), n_(n) {}
+    // Checks batch `b` into checked_ (DataError for a record PostgreSQL cannot store, unless skipped) and
+    // counts it as read.
+    void check(const RecordBatch &b);
+    enum class Change { added, changed, none };
+    // Counts the record's change; true when its row is to be staged.
+    bool count(Change change, const std::string &id);
+
     PgConnection &pg_;
-    const std::string target_;
-    const bool half_;
-    const PgvectorSinkOptions &checks_;
+    const PgvectorSinkOptions checks_;
     RejectFile &rejects_;
     SyncCounts &n_;
     const CollectionInfo *c_ = nullptr;
     CheckedBatch checked_;
     CopyBinaryBuffer seen_, rows_;
-    std::string scratch_;
     uint64_t offset_ = 0;
+};
+
+// Native sync's change applier: each batch's ids into c2p_sync_seen, its new and changed records (by the
+// digest stored at migration) into c2p_sync_rows, in the caller's transaction.
+class NativeSyncApplier : public SyncApplier {
+public:
+    NativeSyncApplier(PgConnection &pg, std::string target, const PgvectorSinkOptions &checks, RejectFile &rejects,
+                      SyncCounts &n)
+        : SyncApplier(pg, checks, rejects, n), target_(std::move(target)) {}
+    void write(const RecordBatch &b) override;
+
+private:
+    const std::string target_;
+    std::string scratch_;
     std::unordered_map<std::string, std::string> have_;
 };
 
 // A framework layout's change applier: each batch's ids (as the layout stores them) into c2p_sync_seen, its
 // new and changed records (against the digests of the target's rows) into c2p_sync_rows in the layout's
 // own columns, in the caller's transaction.
-class LayoutSyncApplier : public Sink {
+class LayoutSyncApplier : public SyncApplier {
 public:
     // `have`: the target's digests, sorted by key; `rows_copy`: the COPY into c2p_sync_rows.
     LayoutSyncApplier(PgConnection &pg, const TargetCollection &t, const std::vector<DigestEntry> &have,
-                      const std::string &rows_copy, RejectFile &rejects, bool skip_bad_records, bool escape_nul,
+                      const std::string &rows_copy, const PgvectorSinkOptions &checks, RejectFile &rejects,
                       SyncCounts &n);
-    void begin(const CollectionInfo &c) override { c_ = &c; }
     void write(const RecordBatch &b) override;
-    void finish() override {}
 
 private:
-    PgConnection &pg_;
     const TargetCollection &t_;
-    const TableLayout *tl_; // none: langchain
+    const TableLayout *tl_;                // none: langchain
     const std::vector<DigestEntry> &have_; // sorted by key
     const std::string &rows_copy_;
-    RejectFile &rejects_;
-    const bool skip_bad_records_;
-    SyncCounts &n_;
-    PgvectorSinkOptions checks_;
-    const CollectionInfo *c_ = nullptr;
-    CheckedBatch checked_;
-    CopyBinaryBuffer seen_, rows_;
-    uint64_t offset_ = 0;
 };
 
 } // namespace c2p
