@@ -12,7 +12,7 @@
 #include "commands/sync_layout.hpp"
 #include "commands/sync_read.hpp"
 #include "target/langchain_layout.hpp"
-#include "target/layout_target.hpp"
+#include "target/target_layout.hpp"
 #include "target/native_layout.hpp"
 #include "target/pg_connection.hpp"
 #include "target/pgvector_sink.hpp"
@@ -136,8 +136,9 @@ SyncRound layout_sync_round(const SyncArgs &a, Layout layout, Source &source, co
     auto &out = round.rows;
     SyncCounts &total = round.total;
     std::vector<std::string> &not_migrated = round.not_migrated;
+    const TargetLayout &target = target_layout(layout);
     for (const auto &c : cols) {
-        auto t = locate_layout_target(pg, layout, a.schema, c, a.langchain_id_prefix);
+        auto t = target.locate(pg, a.schema, c, a.langchain_id_prefix);
         if (!t) {
             not_migrated.push_back(c.name);
             out.push_back({c.name, "not migrated", {{"id", c.id}}});
@@ -150,7 +151,7 @@ SyncRound layout_sync_round(const SyncArgs &a, Layout layout, Source &source, co
         SyncCounts n;
         double secs = 0;
         if (!t->table.empty()) {
-            check_langchain_id_prefix(pg, *t, c, a.langchain_id_prefix);
+            if (auto why = target.id_mismatch(pg, *t, c, a.langchain_id_prefix, "sync")) throw UsageError(*why);
             if (t->column.dim && c.dimension && *t->column.dim != *c.dimension)
                 throw DataError(fmt::format("collection '{}': {}.embedding is {}, the source has {} dimensions; "
                                             "re-migrate it with `chroma2pg migrate --layout {} --replace`",

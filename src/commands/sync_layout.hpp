@@ -9,7 +9,7 @@
 
 #include "sources/source.hpp"
 #include "target/change_applier.hpp"
-#include "target/layout_target.hpp"
+#include "target/target_layout.hpp"
 #include "target/pg_connection.hpp"
 #include "util/progress.hpp"
 
@@ -28,9 +28,5 @@ struct LayoutSyncOptions {
 // stops it with nothing changed (DataError), as does a LangChain id that another collection holds.
 SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const CollectionInfo &c, const TargetCollection &t,
                                   const LayoutSyncOptions &o, Progress &progress);
-
-// LangChain: the ids must all carry the collection's prefix (with --langchain-id-prefix) or, without
-// it, not all of them; otherwise a UsageError saying which flag the migration used.
-void check_langchain_id_prefix(PgConnection &pg, const TargetCollection &t, const CollectionInfo &c, bool prefix);
 
 } // namespace c2p

@@ -6,8 +6,6 @@
 
 #include "core/record_check.hpp"
 #include "target/halfvec.hpp"
-#include "target/langchain_layout.hpp"
-#include "target/table_layout.hpp"
 #include "util/error.hpp"
 
 namespace c2p {
@@ -102,7 +100,7 @@ void NativeSyncApplier::write(const RecordBatch &b) {
 LayoutSyncApplier::LayoutSyncApplier(PgConnection &pg, const TargetCollection &t, const std::vector<DigestEntry> &have,
                                      const std::string &rows_copy, const PgvectorSinkOptions &checks,
                                      RejectFile &rejects, SyncCounts &n)
-    : SyncApplier(pg, checks, rejects, n), t_(t), tl_(find_table_layout(t.layout)), have_(have), rows_copy_(rows_copy) {}
+    : SyncApplier(pg, checks, rejects, n), t_(t), layout_(target_layout(t.layout)), have_(have), rows_copy_(rows_copy) {}
 
 void LayoutSyncApplier::write(const RecordBatch &b) {
     const CollectionInfo &c = *c_;
@@ -133,8 +131,7 @@ void LayoutSyncApplier::write(const RecordBatch &b) {
                             ? Change::none
                             : Change::changed;
         if (!count(change, rb.ids[i])) return;
-        if (tl_) tl_->encode_row(rows_, t.column, t.metadata_type == "json", rb, i, c.name);
-        else encode_langchain_row(rows_, t.column, rb, i, c.name, !t.id_prefix.empty());
+        layout_.encode_staged_row(rows_, t, rb, i, c.name);
         any = true;
     };
     for (size_t i : checked_.good) consider(b, i);

@@ -14,7 +14,7 @@
 #include "core/record_digest.hpp"
 #include "core/sink.hpp"
 #include "target/copy_binary.hpp"
-#include "target/layout_target.hpp"
+#include "target/target_layout.hpp"
 #include "target/pg_connection.hpp"
 #include "target/pgvector_sink.hpp"
 #include "target/reject_file.hpp"
@@ -91,7 +91,7 @@ public:
 
 private:
     const TargetCollection &t_;
-    const TableLayout *tl_;                // none: langchain
+    const TargetLayout &layout_;
     const std::vector<DigestEntry> &have_; // sorted by key
     const std::string &rows_copy_;
 };

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "target/sql_params.hpp"
+#include "target/target_layout.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -163,6 +164,136 @@ std::vector<std::string> LangchainSink::analyze_tables() const {
     if (have_table_ && dim > 0) t.push_back(qualified(o_.schema, kEmbeddings));
     t.push_back(qualified(o_.schema, kCollections));
     return t;
+}
+
+namespace {
+
+// LangChain's rows of a collection: its langchain_pg_collection row's share of langchain_pg_embedding.
+class LangchainTargetLayout final : public TargetLayout {
+public:
+    Layout layout() const override { return Layout::langchain; }
+    std::optional<TargetCollection> locate(PgConnection &pg, const std::string &schema, const CollectionInfo &c,
+                                           bool id_prefix) const override {
+        if (pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qualified(schema, kLangchainCollections)}) != "t")
+            return std::nullopt;
+        // By uuid first: a collection recreated under the same name has a new id.
+        auto r = pg.exec_params("SELECT uuid::text FROM " + qualified(schema, kLangchainCollections) +
+                                    " WHERE uuid::text = $1 OR name = $2 ORDER BY (uuid::text = $1) DESC LIMIT 1",
+                                {c.id, c.name});
+        if (r.rows() == 0) return std::nullopt;
+        TargetCollection t;
+        t.layout = Layout::langchain;
+        t.schema = schema;
+        t.collection_uuid = r.text(0, 0);
+        t.table = kLangchainEmbeddings;
+        t.where = langchain_collection_predicate(t.collection_uuid);
+        if (id_prefix) t.id_prefix = langchain_row_id(c.name, "", true);
+        auto col = existing_vector_column(pg, schema, t.table, "embedding");
+        if (!col) t.table.clear(); // registered (an empty collection) but no embedding table yet
+        else t.column = *col;
+        return t;
+    }
+    std::string not_found(const std::string &schema, const CollectionInfo &) const override {
+        return fmt::format("no row in {}.{} with its id or name", schema, kLangchainCollections);
+    }
+    PgTableReadOptions read_options(const TargetCollection &t, uint32_t dim) const override {
+        PgTableReadOptions o = framework_read_options(t, dim);
+        o.metadata_column = "cmetadata";
+        return o;
+    }
+    SearchShape search_shape(const TargetCollection &t) const override {
+        SearchShape s = TargetLayout::search_shape(t);
+        s.metadata_expr = "cmetadata";
+        // Chroma's ids: the stored id without its prefix (collection names are ASCII: characters = bytes).
+        if (!t.id_prefix.empty())
+            s.id_expr = fmt::format("CASE WHEN starts_with(id, {0}) THEN substr(id, {1}) ELSE id END",
+                                    quote_literal(t.id_prefix), t.id_prefix.size() + 1);
+        return s;
+    }
+    std::optional<std::string> id_mismatch(PgConnection &pg, const TargetCollection &t, const CollectionInfo &c,
+                                           bool id_prefix, std::string_view command) const override {
+        if (t.table.empty()) return std::nullopt;
+        const std::string p = langchain_row_id(c.name, "", true);
+        auto r = pg.exec_params("SELECT count(*) FILTER (WHERE starts_with(id, $1)), count(*) FROM " +
+                                    t.qualified_table() + " WHERE " + t.where,
+                                {p});
+        const uint64_t with = std::stoull(r.text(0, 0)), all = std::stoull(r.text(0, 1));
+        if (id_prefix && with < all)
+            return fmt::format("collection '{}': {} of its {} row(s) in {} have ids without the prefix '{}'{}: it was "
+                               "not migrated with --langchain-id-prefix; {} without it, or re-migrate with "
+                               "--langchain-id-prefix --replace",
+                               c.name, all - with, all, t.describe(), p, with ? " (a mix)" : "", command);
+        if (!id_prefix && all > 0 && with == all)
+            return fmt::format("collection '{}': every id in {} starts with '{}': it was migrated with "
+                               "--langchain-id-prefix; {} with --langchain-id-prefix",
+                               c.name, t.describe(), p, command);
+        return std::nullopt;
+    }
+    std::unique_ptr<LayoutSink> make_sink(PgConnection &pg, const LayoutOptions &o) const override {
+        return std::make_unique<LangchainSink>(pg, o);
+    }
+    void lock_for_sync(PgConnection &pg, const TargetCollection &t) const override {
+        pg.exec("SELECT pg_advisory_xact_lock(hashtext('chroma2pg:langchain:' || " + quote_literal(t.schema) + "))");
+    }
+    std::string staged_columns(const TargetCollection &) const override { return "id, embedding, document, cmetadata"; }
+    std::string create_staging_sql(const TargetCollection &t, const std::string &staging) const override {
+        return "CREATE TEMP TABLE " + staging + " (id VARCHAR NOT NULL, embedding " + t.column.sql() +
+               ", document VARCHAR, cmetadata JSONB) ON COMMIT DROP";
+    }
+    void encode_staged_row(CopyBinaryBuffer &buf, const TargetCollection &t, const RecordBatch &b, size_t i,
+                           const std::string &collection) const override {
+        encode_langchain_row(buf, t.column, b, i, collection, !t.id_prefix.empty());
+    }
+    void apply_staged(PgConnection &pg, const TargetCollection &t, const CollectionInfo &c,
+                      const std::string &staging) const override {
+        const std::string qt = t.qualified_table();
+        // The id column is one key for every collection: an id another collection holds stops the sync.
+        auto clash = pg.exec_params("SELECT count(*), min(s.id), string_agg(DISTINCT coalesce(c.name, '(none)'), ', ') "
+                                    "FROM " + staging + " s JOIN " + qt + " e ON e.id = s.id LEFT JOIN " +
+                                        qualified(t.schema, kLangchainCollections) +
+                                        " c ON c.uuid = e.collection_id WHERE e.collection_id IS DISTINCT FROM $1::uuid",
+                                    {t.collection_uuid});
+        if (clash.text(0, 0) != "0")
+            throw DataError(fmt::format(
+                "collection '{}': {} new id(s) already belong to collection(s) {} in {} (e.g. '{}'), whose id column "
+                "is one key for all collections; nothing was changed. Re-migrate with --langchain-id-prefix --replace "
+                "(ids become '<collection>:<id>')",
+                c.name, clash.text(0, 0), clash.text(0, 2), qt, clash.text(0, 1)));
+        pg.exec_params("INSERT INTO " + qt + " (id, collection_id, embedding, document, cmetadata) SELECT id, $1::uuid, "
+                       "embedding, document, cmetadata FROM " + staging +
+                           " ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding, document = "
+                           "EXCLUDED.document, cmetadata = EXCLUDED.cmetadata",
+                       {t.collection_uuid});
+    }
+    void after_sync(PgConnection &pg, const TargetCollection &t, const CollectionInfo &c) const override {
+        // The collection's metadata follows the source's, as its records do (verify compares it).
+        pg.exec_params("UPDATE " + qualified(t.schema, kLangchainCollections) +
+                           " SET cmetadata = $2::json WHERE uuid = $1::uuid AND cmetadata::text IS DISTINCT FROM $2",
+                       {t.collection_uuid, json_or_null(c.metadata)});
+    }
+    std::vector<std::string> unknown_collections(PgConnection &pg, const std::string &schema,
+                                                 const std::vector<CollectionInfo> &cols) const override {
+        std::vector<std::string> out;
+        if (pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qualified(schema, kLangchainCollections)}) != "t")
+            return out;
+        auto r = pg.exec("SELECT uuid::text, name FROM " + qualified(schema, kLangchainCollections) + " ORDER BY name");
+        for (int i = 0; i < r.rows(); ++i) {
+            bool known = false;
+            for (const auto &c : cols) known = known || c.id == r.text(i, 0) || c.name == r.text(i, 1);
+            if (!known)
+                out.push_back(fmt::format("the target has collection '{}' in {}.{} that the source does not have "
+                                          "(deleted in Chroma after the migration, or the app's own)",
+                                          r.text(i, 1), schema, kLangchainCollections));
+        }
+        return out;
+    }
+};
+
+} // namespace
+
+const TargetLayout &langchain_target_layout() {
+    static const LangchainTargetLayout l;
+    return l;
 }
 
 } // namespace c2p

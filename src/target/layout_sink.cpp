@@ -9,7 +9,7 @@
 #include "core/json_text.hpp"
 #include "core/metadata_json.hpp"
 #include "target/halfvec.hpp"
-#include "target/langchain_layout.hpp"
+#include "target/target_layout.hpp"
 #include "target/index_build.hpp"
 #include "target/table_layout.hpp"
 #include "target/table_names.hpp"
@@ -50,10 +50,7 @@ const char *layout_name(Layout l) {
 }
 
 std::unique_ptr<LayoutSink> make_layout_sink(const std::string &layout, PgConnection &pg, const LayoutOptions &o) {
-    Layout l = parse_layout(layout);
-    if (l == Layout::langchain) return std::make_unique<LangchainSink>(pg, o);
-    if (const TableLayout *tl = find_table_layout(l)) return std::make_unique<TableLayoutSink>(pg, o, *tl);
-    return nullptr;
+    return target_layout(parse_layout(layout)).make_sink(pg, o);
 }
 
 std::string VectorColumn::sql() const {

@@ -7,6 +7,7 @@
 
 #include "target/layout_sink.hpp"
 #include "target/search_settings.hpp"
+#include "target/target_layout.hpp"
 #include "util/error.hpp"
 
 namespace c2p {
@@ -161,6 +162,52 @@ std::string create_vector_index_sql(const std::string &schema, const std::string
     return plan_vector_index(qualified(schema, table), index_name, VectorColumn{halfvec_column, c.dimension}, *c.dimension,
                              c.space, given.for_collection(c), rows, "", c.name)
         .sql;
+}
+
+namespace {
+
+// The native layout as verify and sync read it: the registry names each collection's table.
+class NativeTargetLayout final : public TargetLayout {
+public:
+    Layout layout() const override { return Layout::native; }
+    std::optional<TargetCollection> locate(PgConnection &pg, const std::string &schema, const CollectionInfo &c,
+                                           bool) const override {
+        if (pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qualified(schema, "chroma_collections")}) != "t")
+            return std::nullopt;
+        // By id first: a collection recreated under the same name has a new id.
+        auto r = pg.exec_params("SELECT table_name FROM " + qualified(schema, "chroma_collections") +
+                                    " WHERE id::text = $1 OR name = $2 ORDER BY (id::text = $1) DESC LIMIT 1",
+                                {c.id, c.name});
+        if (r.rows() == 0) return std::nullopt;
+        return native_target(pg, schema, r.text(0, 0));
+    }
+    std::string not_found(const std::string &schema, const CollectionInfo &) const override {
+        return fmt::format("no row in {}.chroma_collections", schema);
+    }
+    std::vector<std::string> unknown_collections(PgConnection &pg, const std::string &schema,
+                                                 const std::vector<CollectionInfo> &cols) const override {
+        std::vector<std::string> out;
+        if (pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qualified(schema, "chroma_collections")}) != "t")
+            return out;
+        auto r = pg.exec("SELECT id::text, name, table_name FROM " + qualified(schema, "chroma_collections") +
+                         " ORDER BY name");
+        for (int i = 0; i < r.rows(); ++i) {
+            bool known = false;
+            for (const auto &c : cols) known = known || c.id == r.text(i, 0) || c.name == r.text(i, 1);
+            if (!known)
+                out.push_back(fmt::format("the target has collection '{}' (table {}) that the source does not "
+                                          "have (deleted in Chroma after the migration?)",
+                                          r.text(i, 1), r.text(i, 2)));
+        }
+        return out;
+    }
+};
+
+} // namespace
+
+const TargetLayout &native_target_layout() {
+    static const NativeTargetLayout l;
+    return l;
 }
 
 } // namespace c2p

@@ -4,6 +4,7 @@
 
 #include "target/pg_table_reader.hpp"
 #include "target/table_names.hpp"
+#include "target/target_layout.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -198,5 +199,99 @@ std::string TableLayoutSink::expression_index_advice(const VectorIndexPlan &p) c
 }
 
 std::vector<std::string> TableLayoutSink::analyze_tables() const { return {qualified(o_.schema, table_)}; }
+
+// ---- reading back
+
+namespace {
+
+// A table layout's rows of a collection: the table its client names after it (folded, or hashed when the
+// folded name holds another collection).
+class TableTargetLayout final : public TargetLayout {
+public:
+    TableTargetLayout(Layout l, const TableLayout &tl) : l_(l), tl_(tl) {}
+    Layout layout() const override { return l_; }
+    std::optional<TargetCollection> locate(PgConnection &pg, const std::string &schema, const CollectionInfo &c,
+                                           bool) const override {
+        for (bool taken : {false, true}) {
+            if (taken && !tl_.fold_name) break;
+            std::string table = table_layout_table(tl_, c.name, taken);
+            auto col = existing_vector_column(pg, schema, table, tl_.embedding_column);
+            if (!col || (tl_.fold_name && table_layout_owned_by_other(pg, schema, table, c))) continue;
+            TargetCollection t;
+            t.layout = l_;
+            t.schema = schema;
+            t.table = table;
+            t.column = *col;
+            t.id_column = tl_.id_column;
+            t.where = tl_.rows_predicate;
+            t.metadata_type = existing_column_type(pg, schema, table, tl_.metadata_column).value_or("jsonb");
+            return t;
+        }
+        return std::nullopt;
+    }
+    std::string not_found(const std::string &schema, const CollectionInfo &c) const override {
+        return fmt::format("no table {}.{}", schema, table_layout_table(tl_, c.name));
+    }
+    PgTableReadOptions read_options(const TargetCollection &t, uint32_t dim) const override {
+        PgTableReadOptions o = framework_read_options(t, dim);
+        tl_.read_mapping(o);
+        o.metadata_json = t.metadata_type == "json";
+        return o;
+    }
+    SearchShape search_shape(const TargetCollection &t) const override {
+        SearchShape s;
+        // Every row chroma2pg wrote holds the client's constant (collection 'data', namespace 'default'); with it
+        // in the query a forced index plan would take the btree index on that column instead.
+        (void)t;
+        s.id_expr = quote_ident(tl_.id_column);
+        s.embedding_column = tl_.embedding_column;
+        s.metadata_expr = quote_ident(tl_.metadata_column);
+        if (tl_.cosine_only) s.index_space = Space::cosine;
+        return s;
+    }
+    Space search_space(Space collection_space) const override { return tl_.search_space(collection_space); }
+    std::unique_ptr<LayoutSink> make_sink(PgConnection &pg, const LayoutOptions &o) const override {
+        return std::make_unique<TableLayoutSink>(pg, o, tl_);
+    }
+    std::string staged_columns(const TargetCollection &) const override { return tl_.copy_columns(); }
+    std::string create_staging_sql(const TargetCollection &t, const std::string &staging) const override {
+        // The staged rows have the layout's own columns and types.
+        return "CREATE TEMP TABLE " + staging + " ON COMMIT DROP AS SELECT " + tl_.copy_columns() + " FROM " +
+               t.qualified_table() + " WITH NO DATA";
+    }
+    void encode_staged_row(CopyBinaryBuffer &buf, const TargetCollection &t, const RecordBatch &b, size_t i,
+                           const std::string &collection) const override {
+        tl_.encode_row(buf, t.column, t.metadata_type == "json", b, i, collection);
+    }
+    void apply_staged(PgConnection &pg, const TargetCollection &t, const CollectionInfo &,
+                      const std::string &staging) const override {
+        // Replaced rather than updated: Mastra's key is (namespace, vector_id), LlamaIndex TS's id has defaults,
+        // LlamaIndex's node_id has no key (a changed record's row(s) are replaced).
+        const std::string qt = t.qualified_table(), idc = quote_ident(t.id_column), cols = tl_.copy_columns();
+        pg.exec("DELETE FROM " + qt + " t USING " + staging + " s WHERE t." + idc + " = s." + idc +
+                (t.where.empty() ? "" : " AND t." + t.where));
+        pg.exec("INSERT INTO " + qt + " (" + cols + ") SELECT " + cols + " FROM " + staging);
+    }
+
+private:
+    Layout l_;
+    const TableLayout &tl_;
+};
+
+} // namespace
+
+const TargetLayout &table_target_layout(Layout l) {
+    static const std::vector<TableTargetLayout> all = [] {
+        std::vector<TableTargetLayout> v;
+        const auto &reg = table_layout_registry();
+        for (size_t i = 0; i < reg.size(); ++i)
+            v.emplace_back(static_cast<Layout>(static_cast<int>(Layout::first_table_layout) + int(i)), *reg[i]);
+        return v;
+    }();
+    const size_t i = static_cast<size_t>(static_cast<int>(l) - static_cast<int>(Layout::first_table_layout));
+    if (static_cast<int>(l) < static_cast<int>(Layout::first_table_layout) || i >= all.size())
+        throw std::logic_error("table_target_layout: not a table layout");
+    return all[i];
+}
 
 } // namespace c2p

@@ -200,7 +200,7 @@ CompletenessResult check_completeness(Source &src, const CollectionInfo &c, PgCo
     uint32_t dim = c.dimension.value_or(0);
     const bool half = target.column.halfvec;
     res.float16 = half;
-    const PgTableReadOptions ropts = read_options(target, dim);
+    const PgTableReadOptions ropts = target_layout(target.layout).read_options(target, dim);
     std::vector<DigestEntry> s_entries, t_entries;
     s_entries.reserve(c.record_count);
     t_entries.reserve(c.record_count);

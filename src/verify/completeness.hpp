@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sources/source.hpp"
-#include "target/layout_target.hpp"
+#include "target/target_layout.hpp"
 #include "target/pg_connection.hpp"
 #include "verify/digest_compare.hpp"
 #include "verify/search_check.hpp"

@@ -84,13 +84,6 @@ void check_columns(const std::vector<Column> &have, const std::vector<Want> &wan
 
 } // namespace
 
-std::string layout_index_opclass(const TargetCollection &t, Space space, uint32_t dim) {
-    // A client that always orders by cosine distance (LlamaIndex) needs a cosine index; LangChain the configured one.
-    const TableLayout *tl = find_table_layout(t.layout);
-    Space s = tl ? tl->search_space(space) : space;
-    return space_opclass(s, t.column.halfvec || dim > kMaxVectorIndexDims);
-}
-
 SchemaCheck check_layout_schema(PgConnection &pg, const TargetCollection &t, const CollectionInfo &src) {
     SchemaCheck sc;
     const std::string &n = src.name;
@@ -199,7 +192,7 @@ SchemaCheck check_layout_schema(PgConnection &pg, const TargetCollection &t, con
                                                std::string::npos)
             mine.push_back(ix);
     }
-    const std::string want_opclass = layout_index_opclass(t, src.space, *dim);
+    const std::string want_opclass = target_layout(t.layout).index_opclass(t, src.space, *dim);
     const bool want_expr = !t.column.halfvec && *dim > kMaxVectorIndexDims;
     const std::string expr = fmt::format("::halfvec({})", *dim);
     for (const auto &ix : mine)

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "core/record.hpp"
-#include "target/layout_target.hpp"
+#include "target/target_layout.hpp"
 #include "target/pg_connection.hpp"
 #include "verify/schema_check.hpp"
 
@@ -16,8 +16,5 @@ namespace c2p {
 // (type-strict). Warnings: what works but differs (extra columns, no vector index at all, a LlamaIndex
 // collection whose space is not cosine).
 SchemaCheck check_layout_schema(PgConnection &pg, const TargetCollection &t, const CollectionInfo &src);
-
-// The operator class the layout's vector index must have for this collection.
-std::string layout_index_opclass(const TargetCollection &t, Space space, uint32_t dim);
 
 } // namespace c2p

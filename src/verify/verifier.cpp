@@ -7,10 +7,9 @@
 
 #include "sources/http/chroma_http_source.hpp"
 #include "target/langchain_layout.hpp"
-#include "target/layout_target.hpp"
 #include "target/native_layout.hpp"
 #include "target/pg_connection.hpp"
-#include "target/table_layout.hpp"
+#include "target/target_layout.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/version_info.hpp"
@@ -46,6 +45,7 @@ json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_c
         throw EnvError("postgresql " + pg.describe() + ": the pgvector extension is not installed in this database: "
                        "nothing can have been migrated here (wrong --to database?)");
     auto *chroma = dynamic_cast<ChromaHttpSource *>(&src);
+    const TargetLayout &layout = target_layout(o.layout);
 
     json collections = json::array();
     json notes = json::array(); // how something was compared (halfvec: float16), not a problem
@@ -114,50 +114,23 @@ json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_c
                                      "their values (changed in PostgreSQL after the migration; `sync` would "
                                      "misjudge them)",
                                      c.name, cr.stored_digest_stale));
-        if (t.layout == Layout::langchain) {
-            // Ids must all carry the prefix, or none (without --langchain-id-prefix).
-            std::string prefix = langchain_row_id(c.name, "", true);
-            auto r = pg.exec_params("SELECT count(*) FILTER (WHERE starts_with(id, $1)), count(*) FROM " +
-                                        t.qualified_table() + " WHERE " + t.where,
-                                    {prefix});
-            uint64_t with = std::stoull(r.text(0, 0)), all = std::stoull(r.text(0, 1));
-            if (o.langchain_id_prefix && with < all)
-                cf.push_back(fmt::format("collection '{}': {} of its {} row(s) have an id without the prefix '{}' that "
-                                         "--langchain-id-prefix expects",
-                                         c.name, all - with, all, prefix));
-            else if (!o.langchain_id_prefix && all > 0 && with == all && !d.clean())
-                cf.push_back(fmt::format("collection '{}': every id in the target starts with '{}': it was migrated "
-                                         "with --langchain-id-prefix; verify with --langchain-id-prefix",
-                                         c.name, prefix));
-        }
-        // Search check on the sample.
+        // Ids that read back without the prefix they carry (or with one they lack) would all differ: say why.
+        if (o.langchain_id_prefix || !d.clean())
+            if (auto why = layout.id_mismatch(pg, t, c, o.langchain_id_prefix, "verify")) cf.push_back(*why);
+        // Search check on the sample, as the framework's query reaches the rows.
+        const SearchShape shape = layout.search_shape(t);
         SearchTarget st{t.schema, t.table, cr.dim, c.space, "", "", ""};
-        st.filter = t.where;
+        st.filter = shape.filter;
+        st.id_expr = shape.id_expr;
+        st.embedding_column = shape.embedding_column;
+        st.metadata_expr = shape.metadata_expr;
+        st.index_space = shape.index_space;
         st.halfvec_column = t.column.halfvec;
-        const TableLayout *tl = find_table_layout(t.layout);
-        if (tl) {
-            // Every row chroma2pg wrote holds the client's constant (collection 'data', namespace 'default'); with
-            // it in the query a forced index plan would take the btree index on that column instead.
-            st.filter.clear();
-            st.id_expr = quote_ident(t.id_column);
-            st.embedding_column = tl->embedding_column;
-            if (tl->cosine_only) st.index_space = Space::cosine;
-        } else if (!t.id_prefix.empty()) {
-            // Chroma's ids: the stored id without its prefix (collection names are ASCII: characters = bytes).
-            st.id_expr = fmt::format("CASE WHEN starts_with(id, {0}) THEN substr(id, {1}) ELSE id END",
-                                     quote_literal(t.id_prefix), t.id_prefix.size() + 1);
-        }
-        std::string want_opclass = t.layout == Layout::native
-                                       ? space_opclass(c.space, t.column.halfvec || cr.dim > kMaxVectorIndexDims)
-                                       : layout_index_opclass(t, c.space, cr.dim);
-        if (sc.index && sc.index->valid && sc.index->opclass == want_opclass) {
+        if (sc.index && sc.index->valid && sc.index->opclass == layout.index_opclass(t, c.space, cr.dim)) {
             st.index_name = sc.index->name;
             st.index_method = sc.index->method;
             st.index_options = sc.index->options;
         }
-        st.metadata_expr = tl                               ? quote_ident(tl->metadata_column)
-                           : t.layout == Layout::langchain ? "cmetadata"
-                                                           : "metadata";
         SearchOptions so = o.search;
         so.fresh_session = true;
         so.session_target = o.to;
@@ -180,56 +153,44 @@ json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_c
         json cj = {{"name", c.name}, {"id", c.id}, {"space", space_name(c.space)},
                    {"dimension", c.dimension ? json(*c.dimension) : json()}, {"layout", layout_name(o.layout)}};
         std::vector<std::string> cf, cw;
-        if (o.layout == Layout::native) {
-            auto reg = lookup_registry(pg, o.schema, c.id, c.name);
-            if (!reg) {
-                not_migrated(c, cj, cf, fmt::format("no row in {}.chroma_collections", o.schema));
-            } else {
-                cj["table"] = o.schema + "." + reg->table_name;
+        auto t = layout.locate(pg, o.schema, c, o.langchain_id_prefix);
+        if (!t) {
+            not_migrated(c, cj, cf, layout.not_found(o.schema, c));
+        } else if (t->table.empty()) {
+            // Registered by LangChain's layout as an empty collection of unknown dimension: no embedding table.
+            cj["table"] = nullptr;
+            cj["completeness"] = {{"source_records", c.record_count}, {"target_records", 0},
+                                  {"missing", c.record_count},        {"extra", 0},
+                                  {"different", 0},                   {"digest_parity", c.record_count == 0}};
+            tot_src += c.record_count;
+            tot_missing += c.record_count;
+            if (c.record_count > 0)
+                cf.push_back(fmt::format("collection '{}': registered in {}.{} but there is no {}.{} table: its {} "
+                                         "source records are all missing",
+                                         c.name, o.schema, kLangchainCollections, o.schema, kLangchainEmbeddings,
+                                         c.record_count));
+        } else {
+            cj["table"] = t->describe();
+            // The native layout's schema is its registry row's promise; a framework's, what its store reads.
+            SchemaCheck sc;
+            if (o.layout == Layout::native) {
+                auto reg = lookup_registry(pg, o.schema, c.id, c.name);
+                if (!reg) throw EnvError(fmt::format("collection '{}': its row in {}.chroma_collections went away "
+                                                     "while verify ran", c.name, o.schema));
                 registry.push_back({{"name", reg->name}, {"migrated_at", reg->migrated_at},
                                     {"record_count", reg->record_count ? json(*reg->record_count) : json()},
                                     {"index_method", reg->index_method}, {"embedding_type", reg->embedding_type},
                                     {"source", reg->source}});
-                SchemaCheck sc = check_schema(pg, o.schema, c, *reg);
-                for (auto &f : sc.failures) cf.push_back(f);
-                for (auto &w : sc.warnings) cw.push_back(w);
-                cj["schema"] = sc.to_json();
-                if (sc.index) facts.vector_index_bytes += sc.index->bytes;
-                facts.table_bytes += sc.table_bytes;
-                if (reg->table_exists && parse_vector_type(sc.column_type))
-                    check_records(c, native_target(pg, o.schema, reg->table_name), sc, cj, cf, cw);
-            }
-        } else {
-            auto t = locate_layout_target(pg, o.layout, o.schema, c, o.langchain_id_prefix);
-            if (!t) {
-                not_migrated(c, cj, cf,
-                             o.layout == Layout::langchain
-                                 ? fmt::format("no row in {}.{} with its id or name", o.schema, kLangchainCollections)
-                                 : fmt::format("no table {}.{}", o.schema,
-                                               table_layout_table(*find_table_layout(o.layout), c.name)));
-            } else if (t->table.empty()) {
-                // Registered by LangChain's layout as an empty collection of unknown dimension: no embedding table.
-                cj["table"] = nullptr;
-                cj["completeness"] = {{"source_records", c.record_count}, {"target_records", 0},
-                                      {"missing", c.record_count},        {"extra", 0},
-                                      {"different", 0},                   {"digest_parity", c.record_count == 0}};
-                tot_src += c.record_count;
-                tot_missing += c.record_count;
-                if (c.record_count > 0)
-                    cf.push_back(fmt::format("collection '{}': registered in {}.{} but there is no {}.{} table: its {} "
-                                             "source records are all missing",
-                                             c.name, o.schema, kLangchainCollections, o.schema, kLangchainEmbeddings,
-                                             c.record_count));
+                sc = check_schema(pg, o.schema, c, *reg);
             } else {
-                cj["table"] = t->describe();
-                SchemaCheck sc = check_layout_schema(pg, *t, c);
-                for (auto &f : sc.failures) cf.push_back(f);
-                for (auto &w : sc.warnings) cw.push_back(w);
-                cj["schema"] = sc.to_json();
-                if (sc.index) facts.vector_index_bytes += sc.index->bytes;
-                facts.table_bytes += sc.table_bytes;
-                check_records(c, *t, sc, cj, cf, cw);
+                sc = check_layout_schema(pg, *t, c);
             }
+            for (auto &f : sc.failures) cf.push_back(f);
+            for (auto &w : sc.warnings) cw.push_back(w);
+            cj["schema"] = sc.to_json();
+            if (sc.index) facts.vector_index_bytes += sc.index->bytes;
+            facts.table_bytes += sc.table_bytes;
+            if (parse_vector_type(sc.column_type)) check_records(c, *t, sc, cj, cf, cw); // a table with vectors
         }
         cj["ok"] = cf.empty();
         cj["failures"] = cf;
@@ -241,27 +202,8 @@ json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_c
                   {{"collection", c.name}, {"ok", cf.empty()}});
         collections.push_back(cj);
     }
-    if (all_collections && o.layout == Layout::native) {
-        for (const auto &r : all_registry_rows(pg, o.schema)) {
-            bool known = false;
-            for (const auto &c : cols) known = known || c.id == r.id || c.name == r.name;
-            if (!known)
-                warnings.push_back(fmt::format("the target has collection '{}' (table {}) that the source does not "
-                                               "have (deleted in Chroma after the migration?)",
-                                               r.name, r.table_name));
-        }
-    } else if (all_collections && o.layout == Layout::langchain &&
-               pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qualified(o.schema, kLangchainCollections)}) == "t") {
-        auto r = pg.exec("SELECT uuid::text, name FROM " + qualified(o.schema, kLangchainCollections) + " ORDER BY name");
-        for (int i = 0; i < r.rows(); ++i) {
-            bool known = false;
-            for (const auto &c : cols) known = known || c.id == r.text(i, 0) || c.name == r.text(i, 1);
-            if (!known)
-                warnings.push_back(fmt::format("the target has collection '{}' in {}.{} that the source does not have "
-                                               "(deleted in Chroma after the migration, or the app's own)",
-                                               r.text(i, 1), o.schema, kLangchainCollections));
-        }
-    }
+    if (all_collections)
+        for (auto &w : layout.unknown_collections(pg, o.schema, cols)) warnings.push_back(w);
 
     json env = collect_environment(pg, facts);
     json migration = {{"registry", registry}};

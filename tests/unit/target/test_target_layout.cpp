@@ -11,7 +11,7 @@
 #include "target/copy_binary.hpp"
 #include "target/halfvec.hpp"
 #include "target/layout_sink.hpp"
-#include "target/layout_target.hpp"
+#include "target/target_layout.hpp"
 #include "target/native_layout.hpp"
 #include "target/pg_table_reader.hpp"
 #include "util/error.hpp"
@@ -154,7 +154,7 @@ TEST(FrameworkMapping, ReservedKeysAreRefusedOrLeftAlone) {
     EXPECT_EQ(meta.size(), 2u);
 }
 
-TEST(LayoutTarget, ReadOptionsPerLayout) {
+TEST(TargetLayout, ReadOptionsPerLayout) {
     TargetCollection t;
     t.layout = Layout::langchain;
     t.schema = "s";
@@ -162,7 +162,7 @@ TEST(LayoutTarget, ReadOptionsPerLayout) {
     t.where = "collection_id = 'u'::uuid";
     t.id_prefix = "docs:";
     t.column = VectorColumn{true, 8};
-    auto o = read_options(t, 8);
+    auto o = target_layout(t.layout).read_options(t, 8);
     EXPECT_EQ(o.metadata_column, "cmetadata");
     EXPECT_EQ(o.document_column, "document");
     EXPECT_EQ(o.uri_column, "");
@@ -179,7 +179,7 @@ TEST(LayoutTarget, ReadOptionsPerLayout) {
     t.id_column = "node_id";
     t.metadata_type = "json";
     t.column = VectorColumn{false, 8};
-    o = read_options(t, 8);
+    o = target_layout(t.layout).read_options(t, 8);
     EXPECT_EQ(o.id_column, "node_id");
     EXPECT_EQ(o.document_column, "text");
     EXPECT_EQ(o.metadata_column, "metadata_");
@@ -189,8 +189,54 @@ TEST(LayoutTarget, ReadOptionsPerLayout) {
     t.layout = Layout::native;
     t.id_column = "id";
     t.has_digest = true;
-    o = read_options(t, 8);
+    o = target_layout(t.layout).read_options(t, 8);
     EXPECT_EQ(o.uri_column, "uri");
     EXPECT_EQ(o.digest_column, "digest");
     EXPECT_FALSE(o.framework_markers);
+}
+
+TEST(TargetLayout, OnePerLayoutValue) {
+    for (const auto &n : layout_names()) {
+        const TargetLayout &l = target_layout(parse_layout(n));
+        EXPECT_EQ(l.layout(), parse_layout(n));
+        EXPECT_EQ(std::string(l.name()), n);
+    }
+}
+
+TEST(TargetLayout, SearchShapePerLayout) {
+    TargetCollection t;
+    t.schema = "s";
+    t.table = "docs";
+    t.column = VectorColumn{false, 8};
+    SearchShape s = target_layout(Layout::native).search_shape(t);
+    EXPECT_EQ(s.id_expr, "id");
+    EXPECT_EQ(s.metadata_expr, "metadata");
+    EXPECT_EQ(s.filter, "");
+    EXPECT_EQ(s.index_space, std::nullopt);
+    EXPECT_EQ(target_layout(Layout::native).index_opclass(t, Space::ip, 8), "vector_ip_ops");
+    EXPECT_EQ(target_layout(Layout::native).index_opclass(t, Space::l2, 3072), "halfvec_l2_ops");
+
+    t.layout = Layout::langchain;
+    t.where = "collection_id = 'u'::uuid";
+    t.id_prefix = "docs:";
+    s = target_layout(Layout::langchain).search_shape(t);
+    EXPECT_EQ(s.metadata_expr, "cmetadata");
+    EXPECT_EQ(s.filter, t.where);
+    EXPECT_EQ(s.id_expr, "CASE WHEN starts_with(id, 'docs:') THEN substr(id, 6) ELSE id END");
+
+    // LlamaIndex always orders by cosine distance: its index must be cosine whatever the collection's space,
+    // and the client's constant column is left out of the query.
+    t = TargetCollection{};
+    t.layout = Layout::llamaindex;
+    t.id_column = "node_id";
+    t.where = "x = 1";
+    t.column = VectorColumn{false, 8};
+    const TargetLayout &li = target_layout(Layout::llamaindex);
+    s = li.search_shape(t);
+    EXPECT_EQ(s.id_expr, "\"node_id\"");
+    EXPECT_EQ(s.metadata_expr, "\"metadata_\"");
+    EXPECT_EQ(s.filter, "");
+    EXPECT_EQ(s.index_space, Space::cosine);
+    EXPECT_EQ(li.index_opclass(t, Space::l2, 8), "vector_cosine_ops");
+    EXPECT_EQ(li.not_found("s", CollectionInfo{"id1", "My Docs"}), "no table s.data_my docs");
 }

@@ -1,0 +1,102 @@
+#include "target/target_layout.hpp"
+
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "target/native_layout.hpp"
+#include "target/table_layout.hpp"
+
+namespace c2p {
+
+std::string TargetCollection::qualified_table() const { return qualified(schema, table); }
+
+std::string TargetCollection::describe() const {
+    std::string d = schema + "." + table;
+    if (!where.empty()) d += " (" + where + ")";
+    return d;
+}
+
+PgTableReadOptions TargetLayout::read_options(const TargetCollection &t, uint32_t dim) const {
+    PgTableReadOptions o;
+    o.schema = t.schema;
+    o.table = t.table;
+    o.dim = dim;
+    o.where = t.where;
+    o.halfvec = t.column.halfvec;
+    return o;
+}
+
+PgTableReadOptions TargetLayout::framework_read_options(const TargetCollection &t, uint32_t dim) const {
+    PgTableReadOptions o = TargetLayout::read_options(t, dim);
+    o.id_column = t.id_column;
+    o.uri_column.clear();
+    o.digest_column.clear();
+    o.framework_markers = true;
+    o.id_prefix = t.id_prefix;
+    return o;
+}
+
+SearchShape TargetLayout::search_shape(const TargetCollection &t) const {
+    SearchShape s;
+    s.filter = t.where;
+    return s;
+}
+
+std::string TargetLayout::index_opclass(const TargetCollection &t, Space collection_space, uint32_t dim) const {
+    return space_opclass(search_space(collection_space), t.column.halfvec || dim > kMaxVectorIndexDims);
+}
+
+std::optional<std::string> TargetLayout::id_mismatch(PgConnection &, const TargetCollection &, const CollectionInfo &,
+                                                     bool, std::string_view) const {
+    return std::nullopt;
+}
+
+std::vector<std::string> TargetLayout::unknown_collections(PgConnection &, const std::string &,
+                                                           const std::vector<CollectionInfo> &) const {
+    return {};
+}
+
+namespace {
+[[noreturn]] void no_staging(const TargetLayout &l) {
+    throw std::logic_error(std::string("the ") + l.name() + " layout's sync does not stage rows");
+}
+} // namespace
+
+std::unique_ptr<LayoutSink> TargetLayout::make_sink(PgConnection &, const LayoutOptions &) const { return nullptr; }
+
+void TargetLayout::lock_for_sync(PgConnection &, const TargetCollection &) const {}
+std::string TargetLayout::staged_columns(const TargetCollection &) const { no_staging(*this); }
+std::string TargetLayout::create_staging_sql(const TargetCollection &, const std::string &) const { no_staging(*this); }
+void TargetLayout::encode_staged_row(CopyBinaryBuffer &, const TargetCollection &, const RecordBatch &, size_t,
+                                     const std::string &) const {
+    no_staging(*this);
+}
+void TargetLayout::apply_staged(PgConnection &, const TargetCollection &, const CollectionInfo &,
+                                const std::string &) const {
+    no_staging(*this);
+}
+void TargetLayout::after_sync(PgConnection &, const TargetCollection &, const CollectionInfo &) const {}
+
+const TargetLayout &target_layout(Layout l) {
+    switch (l) {
+    case Layout::native: return native_target_layout();
+    case Layout::langchain: return langchain_target_layout();
+    default: return table_target_layout(l);
+    }
+}
+
+TargetCollection native_target(PgConnection &pg, const std::string &schema, const std::string &table) {
+    TargetCollection t;
+    t.layout = Layout::native;
+    t.schema = schema;
+    t.table = table;
+    t.has_digest = true;
+    if (auto ty = existing_column_type(pg, schema, table, "embedding"))
+        if (auto c = parse_vector_type(*ty)) t.column = *c;
+    return t;
+}
+
+std::string target_row_id(const TargetCollection &t, const std::string &chroma_id) { return t.id_prefix + chroma_id; }
+
+} // namespace c2p

@@ -1,0 +1,109 @@
+// A target layout as verify and sync see it: where a migrated collection's rows are, how they read back
+// as the Chroma records they came from, how the framework's query reaches them, and which of the
+// target's collections the source no longer has. One TargetLayout per --layout value (target_layout()):
+// native (native_layout.cpp), langchain (langchain_layout.cpp) and every TableLayout (table_layout.cpp),
+// so these commands ask the layout instead of comparing its name.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/record.hpp"
+#include "target/copy_binary.hpp"
+#include "target/layout_sink.hpp"
+#include "target/pg_connection.hpp"
+#include "target/pg_table_reader.hpp"
+
+namespace c2p {
+
+struct TargetCollection {
+    Layout layout = Layout::native;
+    std::string schema = "public", table;
+    std::string where;            // the collection's rows in a shared table (langchain), else empty
+    std::string id_column = "id"; // llamaindex: node_id
+    std::string id_prefix;        // langchain --langchain-id-prefix: "<collection>:"
+    std::string collection_uuid;  // langchain: langchain_pg_collection.uuid of the collection
+    VectorColumn column;          // the embedding column; halfvec: compared at float16 precision
+    std::string metadata_type = "jsonb"; // llamaindex tables created with use_jsonb=False: json
+    bool has_digest = false;      // native: the stored digest column
+    std::string qualified_table() const;
+    std::string describe() const; // "public.langchain_pg_embedding (collection_id = '…'::uuid)"
+};
+
+// How the framework's query reaches a collection's rows: what verify's searches write.
+struct SearchShape {
+    std::string id_expr = "id"; // SQL giving a row's Chroma id (llamaindex node_id, langchain without its prefix)
+    std::string filter;         // the rows of the collection in a shared table, empty: every row
+    std::string metadata_expr = "metadata";      // SQL giving the metadata column
+    std::string embedding_column = "embedding";
+    std::optional<Space> index_space; // the operator the client always uses, when not the collection's
+};
+
+class TargetLayout {
+public:
+    virtual ~TargetLayout() = default;
+    virtual Layout layout() const = 0;
+    const char *name() const { return layout_name(layout()); }
+
+    // The collection's rows, nullopt when it was not migrated there (not_found() says where it was looked
+    // for). A table of `table.empty()`: registered without rows (langchain, before any embedding table).
+    virtual std::optional<TargetCollection> locate(PgConnection &pg, const std::string &schema,
+                                                   const CollectionInfo &c, bool id_prefix) const = 0;
+    virtual std::string not_found(const std::string &schema, const CollectionInfo &c) const = 0;
+    // How PgTableReader maps the rows back to records (columns, markers).
+    virtual PgTableReadOptions read_options(const TargetCollection &t, uint32_t dim) const;
+    virtual SearchShape search_shape(const TargetCollection &t) const;
+    // The space the vector index and the client's query use (a cosine-only client: cosine).
+    virtual Space search_space(Space collection_space) const { return collection_space; }
+    // The operator class a vector index needs for the client's query to use it.
+    std::string index_opclass(const TargetCollection &t, Space collection_space, uint32_t dim) const;
+    // Why the rows' ids do not read back as `id_prefix` says they should (langchain's "<collection>:"
+    // prefix: on every row, or on none); nullopt when they do. `command` is named in the advice.
+    virtual std::optional<std::string> id_mismatch(PgConnection &pg, const TargetCollection &t,
+                                                   const CollectionInfo &c, bool id_prefix,
+                                                   std::string_view command) const;
+    // Warnings for the collections the target holds that none of `cols` is (deleted in Chroma since?).
+    virtual std::vector<std::string> unknown_collections(PgConnection &pg, const std::string &schema,
+                                                         const std::vector<CollectionInfo> &cols) const;
+    // migrate: the sink that publishes a staged collection into the layout's tables in one transaction;
+    // nullptr for native, whose staging table is indexed and swapped in (finalize_collection).
+    virtual std::unique_ptr<LayoutSink> make_sink(PgConnection &pg, const LayoutOptions &o) const;
+
+    // sync of a framework layout, in one transaction: changed records are staged in a temporary table of
+    // the layout's own columns, then applied. The native layout's sync applies digests of its own
+    // (NativeSyncApplier) and has none of these (std::logic_error).
+    // Taken first: what keeps a concurrent sync or migrate of the same rows out (langchain's shared table).
+    virtual void lock_for_sync(PgConnection &pg, const TargetCollection &t) const;
+    // The staging table's columns, in encode_staged_row's order, and its CREATE TEMP TABLE.
+    virtual std::string staged_columns(const TargetCollection &t) const;
+    virtual std::string create_staging_sql(const TargetCollection &t, const std::string &staging) const;
+    // Appends record i as one COPY tuple of the staging table; DataError when it cannot be stored without loss.
+    virtual void encode_staged_row(CopyBinaryBuffer &buf, const TargetCollection &t, const RecordBatch &b, size_t i,
+                                   const std::string &collection) const;
+    // Writes the staged rows over the collection's (new and changed records).
+    virtual void apply_staged(PgConnection &pg, const TargetCollection &t, const CollectionInfo &c,
+                              const std::string &staging) const;
+    // After the records: what else of the collection follows the source (langchain: its metadata).
+    virtual void after_sync(PgConnection &pg, const TargetCollection &t, const CollectionInfo &c) const;
+
+protected:
+    // A framework table's rows: its own id column, no uri or digest column, chroma2pg's markers in metadata.
+    PgTableReadOptions framework_read_options(const TargetCollection &t, uint32_t dim) const;
+};
+
+// Every layout's TargetLayout, by its --layout value.
+const TargetLayout &target_layout(Layout l);
+const TargetLayout &native_target_layout();
+const TargetLayout &langchain_target_layout();
+const TargetLayout &table_target_layout(Layout l); // a TableLayout's
+
+// The native table named in the registry, with its embedding column's type.
+TargetCollection native_target(PgConnection &pg, const std::string &schema, const std::string &table);
+
+// The id a Chroma record has in the target table (langchain with the prefix: "<collection>:<id>").
+std::string target_row_id(const TargetCollection &t, const std::string &chroma_id);
+
+} // namespace c2p
