@@ -22,6 +22,7 @@
 #include "target/size_estimate.hpp"
 #include "target/table_layout.hpp"
 #include "target/table_names.hpp"
+#include "target/target_layout.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/progress.hpp"
@@ -128,7 +129,7 @@ struct CollectionPlan {
 // `resumed`: the collection's load in the interrupted run that --resume continues (the run neither
 // refuses nor replaces it: it goes on where that run stopped).
 CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const CollectionInfo &c, const MigratePlanOptions &o,
-                                      bool registry_exists, const std::optional<LoadRow> &resumed,
+                                      const std::optional<LoadRow> &resumed,
                                       std::vector<Problem> &problems) {
     RecordBatch s = sample_records(src, c, o.batch_size);
     auto dim = dimension_of(c, s);
@@ -139,83 +140,23 @@ CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const Colle
     json &j = out.j;
     j = {{"name", c.name}, {"id", c.id}, {"records", c.record_count}, {"dimension", dim ? json(*dim) : json()},
          {"space", space_name(c.space)}};
-    const bool half_index = o.halfvec || dim.value_or(0) > kMaxVectorIndexDims;
     json indexes = json::array();
     std::string action = "create";
+    std::string load;
     uint64_t existing_rows = 0;
-    auto vector_index = [&](const std::string &name, const std::string &sql, const std::string &opclass,
-                            const std::string &expression) {
-        if (!sql.empty()) indexes.push_back(vector_index_json(name, sql, o.index.for_collection(c), opclass, expression, rows));
-    };
     try {
-        if (o.layout == Layout::native) {
-            std::string table = derive_table_name(c.name);
-            j["table"] = o.schema + "." + table;
-            if (registry_exists) {
-                auto clash = pg.exec_params("SELECT name FROM " + qualified(o.schema, "chroma_collections") +
-                                                " WHERE table_name = $1 AND id::text <> $2 AND name <> $3",
-                                            {table, c.id, c.name});
-                if (clash.rows() > 0)
-                    problems.push_back({ExitCode::data, "collection '" + c.name + "': its table name " + table +
-                                                            " is already used by collection '" + clash.text(0, 0) + "'"});
-                if (auto r = find_registered(pg, o.schema, c.id, c.name); r && r->rows >= 0) {
-                    existing_rows = uint64_t(r->rows);
-                    action = "replace";
-                }
-            }
-            indexes.push_back(index_json(fit_identifier(table, "_pkey"), "primary key", "btree",
-                                         "ALTER TABLE " + qualified(o.schema, table) + " ADD CONSTRAINT " +
-                                             quote_ident(fit_identifier(table, "_pkey")) + " PRIMARY KEY (id)"));
-            std::string vname = fit_identifier(table, "_embedding_idx");
-            std::string sql = create_vector_index_sql(o.schema, table, vname, ci, o.index, rows, o.halfvec);
-            vector_index(vname, sql, space_opclass(c.space, half_index),
-                         half_index && !o.halfvec ? fmt::format("(embedding::halfvec({}))", dim.value_or(0)) : "embedding");
-            std::string gname = fit_identifier(table, "_metadata_idx");
-            if (o.index.metadata_gin)
-                indexes.push_back(index_json(gname, "gin", "gin",
-                                             "CREATE INDEX " + quote_ident(gname) + " ON " + qualified(o.schema, table) +
-                                                 " USING gin (metadata)"));
-        } else {
-            VectorColumn col{o.halfvec, dim};
-            std::string table, where;
-            Space space = c.space;
-            if (o.layout == Layout::langchain) {
-                table = "langchain_pg_embedding";
-                where = "collection_id = " + quote_literal(c.id) + "::uuid";
-                if (relation_exists(pg, o.schema, "langchain_pg_collection") && relation_exists(pg, o.schema, table))
-                    existing_rows = std::stoull(
-                        pg.scalar("SELECT count(*) FROM " + qualified(o.schema, table) + " WHERE collection_id IN (SELECT "
-                                  "uuid FROM " + qualified(o.schema, "langchain_pg_collection") +
-                                      " WHERE uuid::text = $1 OR name = $2)",
-                                  {c.id, c.name})
-                            .value_or("0"));
-                indexes.push_back(index_json(table + "_pkey", "primary key", "btree", "PRIMARY KEY (id)"));
-                indexes.push_back(index_json("ix_cmetadata_gin", "gin", "gin", langchain_gin_index_sql(o.schema)));
-                j["shared_tables"] = {o.schema + ".langchain_pg_collection", o.schema + ".langchain_pg_embedding"};
-            } else {
-                const TableLayout *tl = find_table_layout(o.layout);
-                table = table_layout_table(*tl, c.name);
-                space = tl->search_space(c.space);
-                if (relation_exists(pg, o.schema, table))
-                    existing_rows = std::stoull(pg.scalar("SELECT count(*) FROM " + qualified(o.schema, table)).value_or("0"));
-                indexes.push_back(index_json(table + "_pkey", "primary key", "btree", "PRIMARY KEY (" + tl->primary_key + ")"));
-                for (const auto &sql : tl->secondary_index_sql(o.schema, table, c.name)) {
-                    // CREATE [UNIQUE] INDEX IF NOT EXISTS "<name>" ON …: the first quoted identifier.
-                    size_t a = sql.find('"') + 1, b = sql.find('"', a);
-                    indexes.push_back(index_json(sql.substr(a, b - a), "client's own", "btree", sql));
-                }
-            }
-            j["table"] = o.schema + "." + table;
-            if (auto cc = client_config(o.layout, o.schema, table, c)) j["client_config"] = cc->config;
-            if (existing_rows > 0) action = "replace";
-            if (dim) {
-                const TableLayout *tl = find_table_layout(o.layout);
-                std::string vname = tl ? tl->vector_index_name(table) : langchain_vector_index_name(c.id);
-                auto p = plan_vector_index(qualified(o.schema, table), vname, col, *dim, space, o.index.for_collection(c), rows,
-                                           where, c.name, tl ? tl->embedding_column : "embedding");
-                vector_index(vname, p.sql, p.opclass, p.order_expr);
-            }
-        }
+        LayoutPlan lp = target_layout(o.layout).plan(pg, o.schema, ci, o.index, o.halfvec, rows);
+        for (auto &p : lp.problems) problems.push_back({ExitCode::data, p});
+        j["table"] = o.schema + "." + lp.table;
+        if (!lp.shared_tables.empty()) j["shared_tables"] = lp.shared_tables;
+        if (auto cc = client_config(o.layout, o.schema, lp.table, c)) j["client_config"] = cc->config;
+        for (const auto &ix : lp.indexes)
+            indexes.push_back(ix.kind == "vector" ? vector_index_json(ix.name, ix.sql, o.index.for_collection(c), ix.opclass,
+                                                                      ix.expression, rows)
+                                                  : index_json(ix.name, ix.kind, ix.method, ix.sql));
+        existing_rows = lp.existing_rows;
+        if (lp.exists) action = "replace";
+        load = lp.load;
     } catch (const DataError &e) {
         problems.push_back({ExitCode::data, e.what()});
     }
@@ -234,8 +175,7 @@ CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const Colle
     // Every layout loads through the same checkpointed staging table (commands/migrate_run.cpp).
     j["staging"] = o.schema + "." + staging_table_name(c.name);
     j["checkpoint_records"] = o.checkpoint_records;
-    j["load"] = o.layout == Layout::native ? "indexed, then swapped in for the table in one transaction"
-                                     : "published into the layout's tables in one transaction (indexes, ANALYZE)";
+    j["load"] = load;
 
     TargetEstimate e = estimate_target(pg, ci, s, o);
     for (auto &ix : indexes) {
@@ -566,7 +506,6 @@ void run_migrate_dry_run(const SourceFlags &src_flags, const std::string &to, co
                             "postgresql " + pg.describe() + ": the pgvector extension is not installed on the server (no "
                             "'vector' in pg_available_extensions); install it before migrating"});
     plan["schema_exists"] = pg.scalar("SELECT 1 FROM pg_namespace WHERE nspname = $1", {o.schema}).has_value();
-    bool registry = o.layout == Layout::native && relation_exists(pg, o.schema, "chroma_collections");
     // Every layout loads through checkpoints: an interrupted run of any of them refuses a run without --resume.
     const CheckpointStore store(o.schema);
     std::optional<RunRow> prev;
@@ -587,7 +526,7 @@ void run_migrate_dry_run(const SourceFlags &src_flags, const std::string &to, co
         std::optional<LoadRow> resumed;
         if (prev && o.resume)
             if (auto l = store.load(pg, c.id); l && l->run_id == prev->run_id) resumed = l;
-        auto p = plan_target_collection(pg, *source, c, o, registry, resumed, problems);
+        auto p = plan_target_collection(pg, *source, c, o, resumed, problems);
         total += p.estimate;
         records += c.record_count;
         if (!resumed || !resumed->finished_by(prev->run_id)) ++to_build;

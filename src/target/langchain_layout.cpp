@@ -196,6 +196,35 @@ public:
     std::string not_found(const std::string &schema, const CollectionInfo &) const override {
         return fmt::format("no row in {}.{} with its id or name", schema, kLangchainCollections);
     }
+    LayoutPlan plan(PgConnection &pg, const std::string &schema, const CollectionInfo &c, const IndexOptions &index,
+                    bool halfvec, uint64_t rows) const override {
+        LayoutPlan p;
+        p.table = kLangchainEmbeddings;
+        p.load = "published into the layout's tables in one transaction (indexes, ANALYZE)";
+        p.shared_tables = {qualified(schema, kLangchainCollections), qualified(schema, kLangchainEmbeddings)};
+        auto exists = [&](const char *t) { return pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qualified(schema, t)}) == "t"; };
+        if (exists(kLangchainCollections) && exists(kLangchainEmbeddings))
+            p.existing_rows = std::stoull(
+                pg.scalar("SELECT count(*) FROM " + qualified(schema, kLangchainEmbeddings) + " WHERE collection_id IN "
+                          "(SELECT uuid FROM " + qualified(schema, kLangchainCollections) + " WHERE uuid::text = $1 OR name = $2)",
+                          {c.id, c.name})
+                    .value_or("0"));
+        p.exists = p.existing_rows > 0;
+        p.indexes.push_back({std::string(kLangchainEmbeddings) + "_pkey", "primary key", "btree", "PRIMARY KEY (id)", "", ""});
+        p.indexes.push_back({"ix_cmetadata_gin", "gin", "gin", langchain_gin_index_sql(schema), "", ""});
+        if (c.dimension) try {
+            const std::string vname = langchain_vector_index_name(c.id);
+            auto v = plan_vector_index(qualified(schema, p.table), vname, VectorColumn{halfvec, c.dimension}, *c.dimension,
+                                       c.space, index.for_collection(c), rows, langchain_collection_predicate(c.id),
+                                       c.name);
+            if (!v.sql.empty())
+                p.indexes.push_back({vname, "vector", index.method == IndexMethod::hnsw ? "hnsw" : "ivfflat", v.sql,
+                                     v.opclass, v.order_expr});
+        } catch (const DataError &e) { // too wide to index: the plan says so and goes on
+            p.problems.push_back(e.what());
+        }
+        return p;
+    }
     PgTableReadOptions read_options(const TargetCollection &t, uint32_t dim) const override {
         PgTableReadOptions o = framework_read_options(t, dim);
         o.metadata_column = "cmetadata";

@@ -7,6 +7,7 @@
 
 #include "target/layout_sink.hpp"
 #include "target/search_settings.hpp"
+#include "target/table_names.hpp"
 #include "target/target_layout.hpp"
 #include "util/error.hpp"
 
@@ -183,6 +184,43 @@ public:
     }
     std::string not_found(const std::string &schema, const CollectionInfo &) const override {
         return fmt::format("no row in {}.chroma_collections", schema);
+    }
+    LayoutPlan plan(PgConnection &pg, const std::string &schema, const CollectionInfo &c, const IndexOptions &index,
+                    bool halfvec, uint64_t rows) const override {
+        LayoutPlan p;
+        p.table = derive_table_name(c.name);
+        p.load = "indexed, then swapped in for the table in one transaction";
+        if (pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qualified(schema, "chroma_collections")}) == "t") {
+            auto clash = pg.exec_params("SELECT name FROM " + qualified(schema, "chroma_collections") +
+                                            " WHERE table_name = $1 AND id::text <> $2 AND name <> $3",
+                                        {p.table, c.id, c.name});
+            if (clash.rows() > 0)
+                p.problems.push_back("collection '" + c.name + "': its table name " + p.table +
+                                     " is already used by collection '" + clash.text(0, 0) + "'");
+            if (auto r = find_registered(pg, schema, c.id, c.name); r && r->rows >= 0) {
+                p.exists = true;
+                p.existing_rows = uint64_t(r->rows);
+            }
+        }
+        const std::string qt = qualified(schema, p.table), pk = fit_identifier(p.table, "_pkey");
+        p.indexes.push_back({pk, "primary key", "btree",
+                             "ALTER TABLE " + qt + " ADD CONSTRAINT " + quote_ident(pk) + " PRIMARY KEY (id)", "", ""});
+        const std::string vname = fit_identifier(p.table, "_embedding_idx");
+        const uint32_t dim = c.dimension.value_or(0);
+        const bool half_index = halfvec || dim > kMaxVectorIndexDims;
+        try {
+            if (auto sql = create_vector_index_sql(schema, p.table, vname, c, index, rows, halfvec); !sql.empty())
+                p.indexes.push_back({vname, "vector", index.method == IndexMethod::hnsw ? "hnsw" : "ivfflat", sql,
+                                     space_opclass(c.space, half_index),
+                                     half_index && !halfvec ? fmt::format("(embedding::halfvec({}))", dim) : "embedding"});
+        } catch (const DataError &e) { // too wide to index: the plan says so and goes on
+            p.problems.push_back(e.what());
+        }
+        const std::string gname = fit_identifier(p.table, "_metadata_idx");
+        if (index.metadata_gin)
+            p.indexes.push_back({gname, "gin", "gin",
+                                 "CREATE INDEX " + quote_ident(gname) + " ON " + qt + " USING gin (metadata)", "", ""});
+        return p;
     }
     std::vector<std::string> unknown_collections(PgConnection &pg, const std::string &schema,
                                                  const std::vector<CollectionInfo> &cols) const override {

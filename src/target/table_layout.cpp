@@ -232,6 +232,34 @@ public:
     std::string not_found(const std::string &schema, const CollectionInfo &c) const override {
         return fmt::format("no table {}.{}", schema, table_layout_table(tl_, c.name));
     }
+    LayoutPlan plan(PgConnection &pg, const std::string &schema, const CollectionInfo &c, const IndexOptions &index,
+                    bool halfvec, uint64_t rows) const override {
+        LayoutPlan p;
+        p.table = table_layout_table(tl_, c.name);
+        p.load = "published into the layout's tables in one transaction (indexes, ANALYZE)";
+        const std::string qt = qualified(schema, p.table);
+        if (pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qt}) == "t")
+            p.existing_rows = std::stoull(pg.scalar("SELECT count(*) FROM " + qt).value_or("0"));
+        p.exists = p.existing_rows > 0;
+        p.indexes.push_back({p.table + "_pkey", "primary key", "btree", "PRIMARY KEY (" + tl_.primary_key + ")", "", ""});
+        for (const auto &sql : tl_.secondary_index_sql(schema, p.table, c.name)) {
+            // CREATE [UNIQUE] INDEX IF NOT EXISTS "<name>" ON …: the first quoted identifier.
+            size_t a = sql.find('"') + 1, b = sql.find('"', a);
+            p.indexes.push_back({sql.substr(a, b - a), "client's own", "btree", sql, "", ""});
+        }
+        if (c.dimension) try {
+            const std::string vname = tl_.vector_index_name(p.table);
+            auto v = plan_vector_index(qt, vname, VectorColumn{halfvec, c.dimension}, *c.dimension,
+                                       tl_.search_space(c.space), index.for_collection(c), rows, "", c.name,
+                                       tl_.embedding_column);
+            if (!v.sql.empty())
+                p.indexes.push_back({vname, "vector", index.method == IndexMethod::hnsw ? "hnsw" : "ivfflat", v.sql,
+                                     v.opclass, v.order_expr});
+        } catch (const DataError &e) { // too wide to index: the plan says so and goes on
+            p.problems.push_back(e.what());
+        }
+        return p;
+    }
     PgTableReadOptions read_options(const TargetCollection &t, uint32_t dim) const override {
         PgTableReadOptions o = framework_read_options(t, dim);
         tl_.read_mapping(o);

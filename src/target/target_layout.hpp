@@ -42,6 +42,23 @@ struct SearchShape {
     std::optional<Space> index_space; // the operator the client always uses, when not the collection's
 };
 
+// One index migrate creates for a collection, as --dry-run shows it.
+struct PlannedIndex {
+    std::string name, kind, method, sql; // kind: "primary key", "vector", "gin", "client's own"
+    std::string opclass, expression;     // a vector index's operator class and indexed expression
+};
+
+// What migrate creates for a collection in a layout, as --dry-run prints it.
+struct LayoutPlan {
+    std::string table;                      // unqualified
+    std::vector<std::string> shared_tables; // qualified; tables every collection of the layout shares
+    bool exists = false;                    // the target already holds the collection: the run replaces it
+    uint64_t existing_rows = 0;
+    std::vector<PlannedIndex> indexes;
+    std::vector<std::string> problems;      // what makes the run fail with a data error
+    std::string load;                       // how the staged collection goes live
+};
+
 class TargetLayout {
 public:
     virtual ~TargetLayout() = default;
@@ -68,6 +85,9 @@ public:
     // Warnings for the collections the target holds that none of `cols` is (deleted in Chroma since?).
     virtual std::vector<std::string> unknown_collections(PgConnection &pg, const std::string &schema,
                                                          const std::vector<CollectionInfo> &cols) const;
+    // migrate's plan for collection `c` (its dimension known from the source or a sample) of `rows` rows.
+    virtual LayoutPlan plan(PgConnection &pg, const std::string &schema, const CollectionInfo &c,
+                            const IndexOptions &index, bool halfvec, uint64_t rows) const = 0;
     // migrate: the sink that publishes a staged collection into the layout's tables in one transaction;
     // nullptr for native, whose staging table is indexed and swapped in (finalize_collection).
     virtual std::unique_ptr<LayoutSink> make_sink(PgConnection &pg, const LayoutOptions &o) const;
