@@ -212,17 +212,8 @@ public:
         p.exists = p.existing_rows > 0;
         p.indexes.push_back({std::string(kLangchainEmbeddings) + "_pkey", "primary key", "btree", "PRIMARY KEY (id)", "", ""});
         p.indexes.push_back({"ix_cmetadata_gin", "gin", "gin", langchain_gin_index_sql(schema), "", ""});
-        if (c.dimension) try {
-            const std::string vname = langchain_vector_index_name(c.id);
-            auto v = plan_vector_index(qualified(schema, p.table), vname, VectorColumn{halfvec, c.dimension}, *c.dimension,
-                                       c.space, index.for_collection(c), rows, langchain_collection_predicate(c.id),
-                                       c.name);
-            if (!v.sql.empty())
-                p.indexes.push_back({vname, "vector", index.method == IndexMethod::hnsw ? "hnsw" : "ivfflat", v.sql,
-                                     v.opclass, v.order_expr});
-        } catch (const DataError &e) { // too wide to index: the plan says so and goes on
-            p.problems.push_back(e.what());
-        }
+        plan_vector_index_into(p, qualified(schema, p.table), langchain_vector_index_name(c.id), c, c.space, index,
+                               halfvec, rows, langchain_collection_predicate(c.id), "embedding");
         return p;
     }
     PgTableReadOptions read_options(const TargetCollection &t, uint32_t dim) const override {
@@ -306,14 +297,10 @@ public:
         if (pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qualified(schema, kLangchainCollections)}) != "t")
             return out;
         auto r = pg.exec("SELECT uuid::text, name FROM " + qualified(schema, kLangchainCollections) + " ORDER BY name");
-        for (int i = 0; i < r.rows(); ++i) {
-            bool known = false;
-            for (const auto &c : cols) known = known || c.id == r.text(i, 0) || c.name == r.text(i, 1);
-            if (!known)
-                out.push_back(fmt::format("the target has collection '{}' in {}.{} that the source does not have "
-                                          "(deleted in Chroma after the migration, or the app's own)",
-                                          r.text(i, 1), schema, kLangchainCollections));
-        }
+        for (int i : unknown_rows(r, cols))
+            out.push_back(fmt::format("the target has collection '{}' in {}.{} that the source does not have (deleted "
+                                      "in Chroma after the migration, or the app's own)",
+                                      r.text(i, 1), schema, kLangchainCollections));
         return out;
     }
 };

@@ -229,14 +229,10 @@ public:
             return out;
         auto r = pg.exec("SELECT id::text, name, table_name FROM " + qualified(schema, "chroma_collections") +
                          " ORDER BY name");
-        for (int i = 0; i < r.rows(); ++i) {
-            bool known = false;
-            for (const auto &c : cols) known = known || c.id == r.text(i, 0) || c.name == r.text(i, 1);
-            if (!known)
-                out.push_back(fmt::format("the target has collection '{}' (table {}) that the source does not "
-                                          "have (deleted in Chroma after the migration?)",
-                                          r.text(i, 1), r.text(i, 2)));
-        }
+        for (int i : unknown_rows(r, cols))
+            out.push_back(fmt::format("the target has collection '{}' (table {}) that the source does not have "
+                                      "(deleted in Chroma after the migration?)",
+                                      r.text(i, 1), r.text(i, 2)));
         return out;
     }
 };

@@ -247,17 +247,8 @@ public:
             size_t a = sql.find('"') + 1, b = sql.find('"', a);
             p.indexes.push_back({sql.substr(a, b - a), "client's own", "btree", sql, "", ""});
         }
-        if (c.dimension) try {
-            const std::string vname = tl_.vector_index_name(p.table);
-            auto v = plan_vector_index(qt, vname, VectorColumn{halfvec, c.dimension}, *c.dimension,
-                                       tl_.search_space(c.space), index.for_collection(c), rows, "", c.name,
-                                       tl_.embedding_column);
-            if (!v.sql.empty())
-                p.indexes.push_back({vname, "vector", index.method == IndexMethod::hnsw ? "hnsw" : "ivfflat", v.sql,
-                                     v.opclass, v.order_expr});
-        } catch (const DataError &e) { // too wide to index: the plan says so and goes on
-            p.problems.push_back(e.what());
-        }
+        plan_vector_index_into(p, qt, tl_.vector_index_name(p.table), c, tl_.search_space(c.space), index, halfvec, rows,
+                               "", tl_.embedding_column);
         return p;
     }
     PgTableReadOptions read_options(const TargetCollection &t, uint32_t dim) const override {

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "target/native_layout.hpp"
+#include "util/error.hpp"
 #include "target/table_layout.hpp"
 
 namespace c2p {
@@ -77,6 +78,31 @@ void TargetLayout::apply_staged(PgConnection &, const TargetCollection &, const 
     no_staging(*this);
 }
 void TargetLayout::after_sync(PgConnection &, const TargetCollection &, const CollectionInfo &) const {}
+
+void TargetLayout::plan_vector_index_into(LayoutPlan &p, const std::string &qualified_table, const std::string &name,
+                                          const CollectionInfo &c, Space space, const IndexOptions &index, bool halfvec,
+                                          uint64_t rows, const std::string &where, const std::string &column) {
+    if (!c.dimension) return; // vector(n) needs n: no index for an empty collection of unknown dimension
+    try {
+        auto v = plan_vector_index(qualified_table, name, VectorColumn{halfvec, c.dimension}, *c.dimension, space,
+                                   index.for_collection(c), rows, where, c.name, column);
+        if (!v.sql.empty())
+            p.indexes.push_back({name, "vector", index.method == IndexMethod::hnsw ? "hnsw" : "ivfflat", v.sql,
+                                 v.opclass, v.order_expr});
+    } catch (const DataError &e) { // too wide to index: the plan says so and goes on
+        p.problems.push_back(e.what());
+    }
+}
+
+std::vector<int> TargetLayout::unknown_rows(const PgResult &listing, const std::vector<CollectionInfo> &cols) {
+    std::vector<int> out;
+    for (int i = 0; i < listing.rows(); ++i) {
+        bool known = false;
+        for (const auto &c : cols) known = known || c.id == listing.text(i, 0) || c.name == listing.text(i, 1);
+        if (!known) out.push_back(i);
+    }
+    return out;
+}
 
 const TargetLayout &target_layout(Layout l) {
     switch (l) {

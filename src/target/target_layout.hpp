@@ -110,6 +110,12 @@ public:
     virtual void after_sync(PgConnection &pg, const TargetCollection &t, const CollectionInfo &c) const;
 
 protected:
+    // Appends a framework layout's vector index on `column` to the plan (plan_vector_index), or why there is none.
+    static void plan_vector_index_into(LayoutPlan &p, const std::string &qualified_table, const std::string &name,
+                                       const CollectionInfo &c, Space space, const IndexOptions &index, bool halfvec,
+                                       uint64_t rows, const std::string &where, const std::string &column);
+    // The rows of `listing` (id, name, …) that are none of `cols` (by id or by name).
+    static std::vector<int> unknown_rows(const PgResult &listing, const std::vector<CollectionInfo> &cols);
     // A framework table's rows: its own id column, no uri or digest column, chroma2pg's markers in metadata.
     PgTableReadOptions framework_read_options(const TargetCollection &t, uint32_t dim) const;
 };

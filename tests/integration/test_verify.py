@@ -362,3 +362,35 @@ VerifyAfterMigrationOnCurrent = support.on_chroma("current", VerifyAfterMigratio
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class VerifyNamesCollectionsOnlyTheTargetHas(unittest.TestCase):
+    """A collection the target holds that the source no longer has (deleted in Chroma after the migration) is
+    named in a warning when verify checks every collection, for the native registry and for LangChain's
+    collection table; the verdict stays PASS."""
+
+    def test_native_and_langchain(self):
+        support.require_env(self)
+        src = support.fixture_dir("v1.3__AbhiSree06__RBAC-Chatbot__vector_db")
+        ghost_id, ghost = str(uuid.uuid4()), "ghost_" + uuid.uuid4().hex[:8]
+        for layout, listing in (("native", "chroma_collections"), ("langchain", "langchain_pg_collection")):
+            with self.subTest(layout=layout):
+                url, drop = support.new_database("vghost")
+                self.addCleanup(drop)
+                run("migrate", "--from", src, "--to", url, "--layout", layout, check=0)
+                key = "id" if layout == "native" else "uuid"
+                pg_query(url, "CREATE TABLE ghost AS SELECT * FROM %s LIMIT 1" % listing)
+                pg_query(url, "UPDATE ghost SET %s = %%s::uuid, name = %%s" % key, (ghost_id, ghost))
+                if layout == "native":
+                    pg_query(url, "UPDATE ghost SET table_name = 'c2p_' || name")
+                pg_query(url, "INSERT INTO %s SELECT * FROM ghost" % listing)
+                p = run("--json", "verify", "--from", src, "--to", url, "--layout", layout, "--queries", "5", check=0)
+                r = json.loads(p.stdout)
+                self.assertEqual(r["verdict"], "PASS", r["failures"])
+                named = [w for w in r["warnings"] if "'%s'" % ghost in w]
+                self.assertEqual(len(named), 1, r["warnings"])
+                self.assertIn("the source does not have", named[0])
+                # Only one collection checked: the others are not the question.
+                p = run("--json", "verify", "--from", src, "--to", url, "--layout", layout, "--queries", "5",
+                        "--collections", r["collections"][0]["name"], check=0)
+                self.assertFalse([w for w in json.loads(p.stdout)["warnings"] if ghost in w])
