@@ -9,15 +9,12 @@
 #include "commands/common.hpp"
 #include "commands/run_summary.hpp"
 #include "commands/sync_follow.hpp"
-#include "commands/sync_layout.hpp"
-#include "commands/sync_read.hpp"
+#include "commands/sync_collection.hpp"
 #include "target/langchain_layout.hpp"
 #include "target/target_layout.hpp"
 #include "target/native_layout.hpp"
 #include "target/pg_connection.hpp"
 #include "target/pgvector_sink.hpp"
-#include "target/reject_file.hpp"
-#include "target/sql_params.hpp"
 #include "target/table_names.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
@@ -43,47 +40,6 @@ struct SyncArgs {
     double interval = 5;    // seconds between rounds
     std::string stop_file;  // --stop-file: its appearance asks for a final round, then the exit
 };
-
-SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInfo &c, const RegisteredCollection &reg,
-                           const SyncArgs &a, const PgvectorSinkOptions &sopts, RejectFile &rejects, Progress &progress) {
-    SyncCounts n;
-    const std::string target = qualified(a.schema, reg.table_name);
-    // A --halfvec table stores float16: its digests are of the record as stored (record_digest_halfvec).
-    const bool half = native_target(pg, a.schema, reg.table_name).column.halfvec;
-    PgvectorSinkOptions checks = sopts;
-    checks.halfvec = half;
-    pg.exec("BEGIN");
-    try {
-        pg.exec("CREATE TEMP TABLE c2p_sync_seen (id text NOT NULL) ON COMMIT DROP");
-        pg.exec("CREATE TEMP TABLE c2p_sync_rows (LIKE " + target + ") ON COMMIT DROP");
-        NativeSyncApplier applier(pg, target, checks, rejects, n);
-        read_for_sync(pg, source, c, a.batch_size, applier, progress, "SELECT id FROM c2p_sync_seen");
-        pg.exec("ANALYZE c2p_sync_seen");
-        const std::string gone = " FROM " + target + " t WHERE NOT EXISTS (SELECT 1 FROM c2p_sync_seen s WHERE s.id = t.id)";
-        n.deleted = std::stoull(pg.scalar("SELECT count(*)" + gone).value_or("0"));
-        auto del = pg.exec(fmt::format("SELECT t.id{} ORDER BY t.id LIMIT {}", gone, kSyncSampleIds));
-        for (int k = 0; k < del.rows(); ++k) n.sample_deleted.push_back(del.text(k, 0));
-        if (a.dry_run) {
-            pg.exec("ROLLBACK");
-            return n;
-        }
-        if (n.inserted + n.updated > 0)
-            pg.exec("INSERT INTO " + target + " (id, embedding, document, uri, metadata, digest) SELECT id, embedding, "
-                    "document, uri, metadata, digest FROM c2p_sync_rows ON CONFLICT (id) DO UPDATE SET embedding = "
-                    "EXCLUDED.embedding, document = EXCLUDED.document, uri = EXCLUDED.uri, metadata = EXCLUDED.metadata, "
-                    "digest = EXCLUDED.digest");
-        if (n.deleted > 0) pg.exec("DELETE" + gone);
-        // The collection's metadata and configuration follow the source's, as its records do (verify compares them).
-        pg.exec_params("UPDATE " + qualified(a.schema, "chroma_collections") + " SET record_count = (SELECT count(*) FROM " +
-                           target + "), metadata = $2::jsonb, configuration = $3::jsonb WHERE id::text = $1",
-                       {reg.id, json_or_null(c.metadata), json_or_null(c.configuration)});
-        pg.exec("COMMIT");
-    } catch (...) {
-        pg.rollback_quietly();
-        throw;
-    }
-    return n;
-}
 
 // A collection's summary row. Written: rows inserted or updated (none in a dry run); deletions are
 // counted apart.
@@ -129,18 +85,17 @@ void report_sync(const SyncArgs &a, const std::string &layout, const std::string
     }
 }
 
-// --layout langchain|llamaindex: the framework's tables, located per collection as verify does.
-SyncRound layout_sync_round(const SyncArgs &a, Layout layout, Source &source, const std::vector<CollectionInfo> &cols,
-                            PgConnection &pg, bool show_progress) {
+// One round: each collection located in the target as verify locates it, then brought up to date in a
+// transaction of its own (sync_collection.hpp), in any layout.
+SyncRound sync_round(const SyncArgs &a, Layout layout, Source &source, const std::vector<CollectionInfo> &cols,
+                     PgConnection &pg, bool show_progress) {
     SyncRound round;
     auto &out = round.rows;
-    SyncCounts &total = round.total;
-    std::vector<std::string> &not_migrated = round.not_migrated;
     const TargetLayout &target = target_layout(layout);
-    for (const auto &c : cols) {
+    for (const auto &c : cols) try {
         auto t = target.locate(pg, a.schema, c, a.langchain_id_prefix);
-        if (!t) {
-            not_migrated.push_back(c.name);
+        if (!t || !t->table_exists) {
+            round.not_migrated.push_back(c.name);
             out.push_back({c.name, "not migrated", {{"id", c.id}}});
             continue;
         }
@@ -150,6 +105,10 @@ SyncRound layout_sync_round(const SyncArgs &a, Layout layout, Source &source, co
                                         c.name, a.schema, kLangchainEmbeddings));
         SyncCounts n;
         double secs = 0;
+        SyncOptions so{a.batch_size, a.dry_run};
+        so.skip_bad_records = parse_bad_record_policy(a.on_bad_record) == BadRecordPolicy::skip;
+        so.escape_nul = a.escape_nul;
+        so.reject_file = (std::filesystem::path(a.reject_dir) / (derive_table_name(c.name) + ".sync-rejects.jsonl")).string();
         if (!t->table.empty()) {
             if (auto why = target.id_mismatch(pg, *t, c, a.langchain_id_prefix, "sync")) throw UsageError(*why);
             if (t->column.dim && c.dimension && *t->column.dim != *c.dimension)
@@ -158,30 +117,30 @@ SyncRound layout_sync_round(const SyncArgs &a, Layout layout, Source &source, co
                                             c.name, t->describe(), t->column.sql(), *c.dimension, a.layout));
             Progress progress(c.name, c.record_count, show_progress);
             auto t0 = std::chrono::steady_clock::now();
-            LayoutSyncOptions lo{a.batch_size, a.dry_run};
-            lo.skip_bad_records = parse_bad_record_policy(a.on_bad_record) == BadRecordPolicy::skip;
-            lo.escape_nul = a.escape_nul;
-            lo.reject_file =
-                (std::filesystem::path(a.reject_dir) / (derive_table_name(c.name) + ".sync-rejects.jsonl")).string();
-            n = sync_layout_collection(pg, source, c, *t, lo, progress);
+            n = sync_collection(pg, source, c, *t, so, progress);
             progress.finish();
             secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         }
         log::info("collection_synced",
-                  fmt::format("{}: {} read; {} {} new, {} changed, {} removed, {} unchanged ({:.2f}s)", c.name, n.read,
+                  fmt::format("{}: {} read; {} {} new, {} changed, {} removed, {} unchanged{} ({:.2f}s)", c.name, n.read,
                               a.dry_run ? "would apply:" : "applied:", n.inserted, n.updated, n.deleted, n.unchanged,
-                              secs),
+                              n.rejected ? fmt::format(", {} rejected (see {})", n.rejected, so.reject_file) : "", secs),
                   {{"collection", c.name}, {"inserted", n.inserted}, {"updated", n.updated}, {"deleted", n.deleted}});
         SummaryRow s = sync_row(c, t->table.empty() ? "" : t->describe(), n, secs, a.dry_run);
         s.tail["embedding_type"] = t->column.halfvec ? "halfvec" : "vector";
+        if (n.rejected + n.escaped) s.tail["reject_file"] = so.reject_file;
         out.push_back(std::move(s));
-        add_counts(total, n);
+        add_counts(round.total, n);
+    } catch (const Interrupted &e) {
+        throw interrupted_run(e, "sync",
+                              fmt::format("{} of {} collection(s) synced; a collection's changes commit together, so "
+                                          "the one in progress is unchanged",
+                                          out.size(), cols.size()),
+                              "run it again");
     }
     return round;
 }
 
-SyncRound native_sync_round(const SyncArgs &a, const PgvectorSinkOptions &sopts, Source &source,
-                            const std::vector<CollectionInfo> &cols, PgConnection &pg, bool show_progress);
 
 void run_sync(SyncArgs &a) {
     interrupt::install(); // Ctrl-C stops at a batch boundary and says what was kept
@@ -192,10 +151,6 @@ void run_sync(SyncArgs &a) {
     if (a.follow && a.dry_run) throw UsageError("--follow applies the changes round after round; --dry-run reports once");
     if (!a.follow && !a.stop_file.empty()) throw UsageError("--stop-file applies to --follow only");
     if (a.interval < 0) throw UsageError("--interval must be 0 or more seconds");
-    PgvectorSinkOptions sopts;
-    sopts.schema = a.schema;
-    sopts.on_bad_record = parse_bad_record_policy(a.on_bad_record);
-    sopts.escape_nul = a.escape_nul;
 
     const Layout layout = parse_layout(a.layout);
     if (a.langchain_id_prefix && layout != Layout::langchain)
@@ -218,8 +173,7 @@ void run_sync(SyncArgs &a) {
                                    layout == Layout::native ? "" : " (" + a.layout + " layout)",
                                    a.follow ? ", following until stopped" : ""));
     auto round = [&](PgConnection &conn, const std::vector<CollectionInfo> &now, bool show_progress) {
-        return layout == Layout::native ? native_sync_round(a, sopts, *source, now, conn, show_progress)
-                                        : layout_sync_round(a, layout, *source, now, conn, show_progress);
+        return sync_round(a, layout, *source, now, conn, show_progress);
     };
     const auto run_start = std::chrono::steady_clock::now();
     SyncRound last;
@@ -246,51 +200,6 @@ void run_sync(SyncArgs &a) {
         throw DataError(fmt::format("synced everything else; {} record(s) PostgreSQL cannot store were skipped (reject "
                                     "files under {})",
                                     last.total.rejected, a.reject_dir));
-}
-
-SyncRound native_sync_round(const SyncArgs &a, const PgvectorSinkOptions &sopts, Source &source,
-                            const std::vector<CollectionInfo> &cols, PgConnection &pg, bool show_progress) {
-    SyncRound round;
-    auto &out = round.rows;
-    SyncCounts &total = round.total;
-    std::vector<std::string> &not_migrated = round.not_migrated;
-    for (const auto &c : cols) try {
-        auto reg = find_registered(pg, a.schema, c.id, c.name);
-        if (!reg || reg->rows < 0) {
-            not_migrated.push_back(c.name);
-            out.push_back({c.name, "not migrated", {{"id", c.id}}});
-            continue;
-        }
-        if (reg->dimension && c.dimension && *reg->dimension != *c.dimension)
-            throw DataError(fmt::format("collection '{}': the target table {} has {} dimensions, the source {}; "
-                                        "re-migrate it with `chroma2pg migrate --replace`",
-                                        c.name, reg->table_name, *reg->dimension, *c.dimension));
-        std::string reject_path =
-            (std::filesystem::path(a.reject_dir) / (reg->table_name + ".sync-rejects.jsonl")).string();
-        RejectFile rejects(reject_path, c.name);
-        rejects.reset();
-        Progress progress(c.name, c.record_count, show_progress);
-        auto t0 = std::chrono::steady_clock::now();
-        SyncCounts n = sync_collection(pg, source, c, *reg, a, sopts, rejects, progress);
-        progress.finish();
-        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        log::info("collection_synced",
-                  fmt::format("{}: {} read; {} {} new, {} changed, {} removed, {} unchanged{} ({:.2f}s)", c.name, n.read,
-                              a.dry_run ? "would apply:" : "applied:", n.inserted, n.updated, n.deleted, n.unchanged,
-                              n.rejected ? fmt::format(", {} rejected (see {})", n.rejected, rejects.path()) : "", secs),
-                  {{"collection", c.name}, {"inserted", n.inserted}, {"updated", n.updated}, {"deleted", n.deleted}});
-        SummaryRow s = sync_row(c, reg->table_name, n, secs, a.dry_run);
-        if (n.rejected + n.escaped) s.tail["reject_file"] = rejects.path();
-        out.push_back(std::move(s));
-        add_counts(total, n);
-    } catch (const Interrupted &e) {
-        throw interrupted_run(e, "sync",
-                              fmt::format("{} of {} collection(s) synced; a collection's changes commit together, so "
-                                          "the one in progress is unchanged",
-                                          out.size(), cols.size()),
-                              "run it again");
-    }
-    return round;
 }
 
 } // namespace

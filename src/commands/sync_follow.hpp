@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands/run_summary.hpp"
-#include "commands/sync_layout.hpp"
+#include "commands/sync_collection.hpp"
 #include "target/pg_connection.hpp"
 
 namespace c2p {

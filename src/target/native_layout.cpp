@@ -7,6 +7,7 @@
 
 #include "target/layout_sink.hpp"
 #include "target/search_settings.hpp"
+#include "target/sql_params.hpp"
 #include "target/table_names.hpp"
 #include "target/target_layout.hpp"
 #include "util/error.hpp"
@@ -176,11 +177,34 @@ public:
         if (pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qualified(schema, "chroma_collections")}) != "t")
             return std::nullopt;
         // By id first: a collection recreated under the same name has a new id.
-        auto r = pg.exec_params("SELECT table_name FROM " + qualified(schema, "chroma_collections") +
+        auto r = pg.exec_params("SELECT table_name, id::text FROM " + qualified(schema, "chroma_collections") +
                                     " WHERE id::text = $1 OR name = $2 ORDER BY (id::text = $1) DESC LIMIT 1",
                                 {c.id, c.name});
         if (r.rows() == 0) return std::nullopt;
-        return native_target(pg, schema, r.text(0, 0));
+        TargetCollection t = native_target(pg, schema, r.text(0, 0));
+        t.collection_uuid = r.text(0, 1);
+        t.table_exists = pg.scalar("SELECT to_regclass($1) IS NOT NULL", {t.qualified_table()}) == "t";
+        return t;
+    }
+    // sync stages whole rows of the table (the applier compares the stored digests) and upserts them.
+    std::string staged_columns(const TargetCollection &) const override {
+        return "id, embedding, document, uri, metadata, digest";
+    }
+    std::string create_staging_sql(const TargetCollection &t, const std::string &staging) const override {
+        return "CREATE TEMP TABLE " + staging + " (LIKE " + t.qualified_table() + ") ON COMMIT DROP";
+    }
+    void apply_staged(PgConnection &pg, const TargetCollection &t, const CollectionInfo &,
+                      const std::string &staging) const override {
+        pg.exec("INSERT INTO " + t.qualified_table() + " (id, embedding, document, uri, metadata, digest) SELECT id, "
+                "embedding, document, uri, metadata, digest FROM " + staging + " ON CONFLICT (id) DO UPDATE SET "
+                "embedding = EXCLUDED.embedding, document = EXCLUDED.document, uri = EXCLUDED.uri, metadata = "
+                "EXCLUDED.metadata, digest = EXCLUDED.digest");
+    }
+    void after_sync(PgConnection &pg, const TargetCollection &t, const CollectionInfo &c) const override {
+        // The collection's metadata and configuration follow the source's, as its records do (verify compares them).
+        pg.exec_params("UPDATE " + qualified(t.schema, "chroma_collections") + " SET record_count = (SELECT count(*) FROM " +
+                           t.qualified_table() + "), metadata = $2::jsonb, configuration = $3::jsonb WHERE id::text = $1",
+                       {t.collection_uuid, json_or_null(c.metadata), json_or_null(c.configuration)});
     }
     std::string not_found(const std::string &schema, const CollectionInfo &) const override {
         return fmt::format("no row in {}.chroma_collections", schema);

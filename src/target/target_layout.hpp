@@ -25,10 +25,11 @@ struct TargetCollection {
     std::string where;            // the collection's rows in a shared table (langchain), else empty
     std::string id_column = "id"; // llamaindex: node_id
     std::string id_prefix;        // langchain --langchain-id-prefix: "<collection>:"
-    std::string collection_uuid;  // langchain: langchain_pg_collection.uuid of the collection
+    std::string collection_uuid;  // its row's id: langchain_pg_collection.uuid, native chroma_collections.id
+    bool table_exists = true;     // native: false when the registry names a table that is gone
     VectorColumn column;          // the embedding column; halfvec: compared at float16 precision
     std::string metadata_type = "jsonb"; // llamaindex tables created with use_jsonb=False: json
-    bool has_digest = false;      // native: the stored digest column
+    bool has_digest = false;      // native: the stored digest column (sync compares it instead of reading rows)
     std::string qualified_table() const;
     std::string describe() const; // "public.langchain_pg_embedding (collection_id = '…'::uuid)"
 };

@@ -1,6 +1,7 @@
-#include "commands/sync_layout.hpp"
+#include "commands/sync_collection.hpp"
 
 #include <algorithm>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -19,17 +20,18 @@ constexpr const char *kRows = "c2p_sync_rows";
 
 } // namespace
 
-SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const CollectionInfo &c, const TargetCollection &t,
-                                  const LayoutSyncOptions &o, Progress &progress) {
+SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInfo &c, const TargetCollection &t,
+                           const SyncOptions &o, Progress &progress) {
     SyncCounts n;
     const TargetLayout &layout = target_layout(t.layout);
     const std::string qt = t.qualified_table();
     pg.exec("BEGIN");
     try {
         layout.lock_for_sync(pg, t);
-        // 1. What the target holds: a digest per record, computed from its rows (24 bytes a record).
+        // 1. What the target holds: a digest per record (24 bytes a record), computed from its rows unless
+        // the table stores them (native: the applier looks them up batch by batch).
         std::vector<DigestEntry> have;
-        {
+        if (!t.has_digest) {
             PgTableReader reader(pg, layout.read_options(t, c.dimension.value_or(0)), o.batch_size);
             RecordBatch b;
             while (reader.next(b))
@@ -51,12 +53,14 @@ SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const Collec
         checks.on_bad_record = o.skip_bad_records ? BadRecordPolicy::skip : BadRecordPolicy::fail;
         checks.escape_nul = o.escape_nul;
         checks.halfvec = t.column.halfvec;
-        LayoutSyncApplier applier(pg, t, have, rows_copy, checks, rejects, n);
+        std::unique_ptr<SyncApplier> applier;
+        if (t.has_digest) applier = std::make_unique<NativeSyncApplier>(pg, qt, checks, rejects, n);
+        else applier = std::make_unique<LayoutSyncApplier>(pg, t, have, rows_copy, checks, rejects, n);
         // The seen ids are the target's (LangChain's may carry the collection's prefix); the check lists the source's.
         const std::string seen_ids = t.id_prefix.empty()
                                          ? std::string("SELECT id FROM ") + kSeen
                                          : fmt::format("SELECT substr(id, {}) FROM {}", t.id_prefix.size() + 1, kSeen);
-        read_for_sync(pg, source, c, o.batch_size, applier, progress, seen_ids);
+        read_for_sync(pg, source, c, o.batch_size, *applier, progress, seen_ids);
         std::vector<DigestEntry>().swap(have);
         pg.exec(std::string("ANALYZE ") + kSeen);
 

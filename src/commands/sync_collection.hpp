@@ -1,6 +1,7 @@
-// `sync --layout <a framework layout>`: brings a framework layout's rows of one collection up to date
-// with the source. The framework tables have no digest column (and get none: their shape stays the
-// framework's), so the target's digests are computed from its rows, read back exactly as verify does.
+// `sync`: brings one collection's rows up to date with the source, in every layout. The native table
+// stores each record's digest; the framework tables have no digest column (and get none: their shape
+// stays the framework's), so their digests are computed from their rows, read back exactly as verify
+// does. The layout (TargetLayout) stages and applies the changes.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +16,7 @@
 
 namespace c2p {
 
-struct LayoutSyncOptions {
+struct SyncOptions {
     size_t batch_size = 1000;
     bool dry_run = false;
     bool skip_bad_records = false; // --on-bad-record skip
@@ -26,7 +27,7 @@ struct LayoutSyncOptions {
 // One transaction: new records inserted, changed ones rewritten, removed ones deleted, the rest not
 // touched. A record PostgreSQL cannot store is listed in the reject file and, unless skip_bad_records,
 // stops it with nothing changed (DataError), as does a LangChain id that another collection holds.
-SyncCounts sync_layout_collection(PgConnection &pg, Source &source, const CollectionInfo &c, const TargetCollection &t,
-                                  const LayoutSyncOptions &o, Progress &progress);
+SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInfo &c, const TargetCollection &t,
+                           const SyncOptions &o, Progress &progress);
 
 } // namespace c2p
