@@ -59,9 +59,6 @@ std::optional<uint32_t> dimension_of(const CollectionInfo &c, const RecordBatch 
     return std::nullopt;
 }
 
-// An index tuple's text key: a 1-byte header up to 126 bytes, else 4 (and int alignment).
-uint32_t text_key_bytes(size_t len) { return len + 1 <= 127 ? uint32_t(len + 1) : uint32_t(len + 4 + 3) / 4 * 4; }
-
 // The stored size (VARSIZE) of each JSON text as jsonb, computed by the server with a read-only query.
 // Text the server refuses as jsonb (a record the run will reject: \u0000…) gets its JSON length instead.
 std::vector<std::optional<uint32_t>> jsonb_sizes(PgConnection &pg, const std::vector<std::optional<std::string>> &texts) {
@@ -84,15 +81,6 @@ std::vector<std::optional<uint32_t>> jsonb_sizes(PgConnection &pg, const std::ve
     return out;
 }
 
-// Metadata as JSON text for sizing; empty when none, or when the record cannot be stored (NaN…).
-std::string sizing_json(const Metadata &m) {
-    if (m.empty()) return {};
-    try {
-        return metadata_to_json(m);
-    } catch (const Error &) {
-        return {};
-    }
-}
 
 bool relation_exists(PgConnection &pg, const std::string &schema, const std::string &table) {
     return pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qualified(schema, table)}) == "t";
@@ -401,29 +389,21 @@ RecordBatch sample_records(Source &src, const CollectionInfo &c, size_t batch_si
 TargetEstimate estimate_target(PgConnection &pg, const CollectionInfo &c, const RecordBatch &s, const MigratePlanOptions &o) {
     TargetEstimate e;
     e.sample_records = s.size();
+    const TargetLayout &layout = target_layout(o.layout);
     const uint64_t rows = std::max<uint64_t>(c.record_count, s.size());
     const uint32_t dim = dimension_of(c, s).value_or(0);
-    const bool native = o.layout == Layout::native, langchain = o.layout == Layout::langchain;
     const bool column_half = o.halfvec;
     const bool index_half = column_half || dim > kMaxVectorIndexDims;
     const uint32_t vector_payload = (column_half ? 2 : 4) * dim + 4; // dim, unused, the values
+    const MetadataGin gin_kind = layout.metadata_gin(o.index);
 
     // Metadata as the layout stores it; the server tells each text's jsonb size.
     std::vector<std::optional<std::string>> texts;
     std::vector<Metadata> indexed;
     for (size_t i = 0; i < s.size(); ++i) {
-        std::string t;
-        if (native) {
-            t = sizing_json(s.metadatas[i]);
-        } else {
-            try {
-                t = framework_metadata_json(s, i);
-            } catch (const Error &) { // the real run refuses this record; size it as plain metadata
-                t = sizing_json(s.metadatas[i]);
-            }
-        }
+        std::string t = layout.sized_metadata(s, i);
         Metadata m = s.metadatas[i];
-        if (!native && !t.empty()) {
+        if (gin_kind != MetadataGin::none && !t.empty()) { // the GIN indexes what is stored (markers included)
             try {
                 m = metadata_from_json(t);
             } catch (const Error &) {
@@ -441,45 +421,27 @@ TargetEstimate estimate_target(PgConnection &pg, const CollectionInfo &c, const 
             compressed = uint32_t(double(*jsizes[i]) * double(z) / double(texts[i]->size() + 4));
         return varlena_value(payload, compressed < *jsizes[i] * 3 / 4 ? compressed : 0);
     };
-    auto text = [](std::string_view t) { return varlena_value(uint32_t(t.size()), pglz_compressed_size(t)); };
 
     std::vector<SampledRow> sample;
     std::vector<uint32_t> keys;
     GinSample gin;
     for (size_t i = 0; i < s.size(); ++i) {
-        const auto &doc = s.documents[i];
-        const auto &uri = s.uris[i];
-        if (native) {
-            sample.push_back({text(s.ids[i]), external_value(vector_payload), doc ? text(*doc) : null_value(),
-                              uri ? text(*uri) : null_value(), meta(i), varlena_value(16)});
-            keys.push_back(text_key_bytes(s.ids[i].size()));
-        } else if (langchain) {
-            std::string id = langchain_row_id(c.name, s.ids[i], o.langchain_id_prefix);
-            sample.push_back({text(id), fixed_value(16, 1), external_value(vector_payload), text(doc ? *doc : ""), meta(i)});
-            keys.push_back(text_key_bytes(id.size()));
-        } else {
-            sample.push_back({fixed_value(8, 8), text(doc ? *doc : ""), meta(i), text(s.ids[i]),
-                              external_value(vector_payload)});
-            keys.push_back(text_key_bytes(s.ids[i].size())); // the table layouts' key is the id
-        }
-        if (native || langchain) add_gin_entries(gin, indexed[i], langchain);
+        SizedRow r = layout.sized_row(s, i, meta(i), vector_payload, c.name, o.langchain_id_prefix);
+        sample.push_back(std::move(r.row));
+        keys.push_back(r.key_bytes);
+        if (gin_kind != MetadataGin::none) add_gin_entries(gin, indexed[i], gin_kind == MetadataGin::path_ops);
     }
     HeapEstimate heap = estimate_heap(sample, rows);
     e.table = heap.heap_bytes;
     e.toast = heap.toast_bytes;
-    if (o.layout == Layout::llamaindex) {
-        e.indexes.push_back({"primary key", estimate_btree({8}, rows)});
-        e.indexes.push_back({"ref_doc_id", estimate_null_btree(rows)});
-    } else {
-        e.indexes.push_back({"primary key", estimate_btree(keys, rows)});
-    }
+    for (auto &ix : layout.key_index_sizes(keys, rows)) e.indexes.push_back(ix);
     if (dim > 0 && rows > 0 && dim <= kMaxHalfvecIndexDims) {
         if (o.index.method == IndexMethod::hnsw) e.indexes.push_back({"hnsw", estimate_hnsw(rows, dim, index_half, o.index.hnsw_m)});
         else if (o.index.method == IndexMethod::ivfflat)
             e.indexes.push_back({"ivfflat", estimate_ivfflat(rows, dim, index_half, ivfflat_lists(o.index, rows))});
     }
-    if ((native && o.index.metadata_gin) || langchain)
-        e.indexes.push_back({"gin", estimate_gin(gin, rows, heap.rows_per_page, langchain)});
+    if (gin_kind != MetadataGin::none)
+        e.indexes.push_back({"gin", estimate_gin(gin, rows, heap.rows_per_page, gin_kind == MetadataGin::path_ops)});
     return e;
 }
 

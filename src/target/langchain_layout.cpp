@@ -249,6 +249,14 @@ public:
                                c.name, t.describe(), p, command);
         return std::nullopt;
     }
+    SizedRow sized_row(const RecordBatch &s, size_t i, const StoredValue &metadata, uint32_t vector_bytes,
+                       const std::string &collection, bool id_prefix) const override {
+        const std::string id = langchain_row_id(collection, s.ids[i], id_prefix);
+        const auto &doc = s.documents[i];
+        return {{text_value(id), fixed_value(16, 1), external_value(vector_bytes), text_value(doc ? *doc : ""), metadata},
+                text_key_bytes(id.size())};
+    }
+    MetadataGin metadata_gin(const IndexOptions &) const override { return MetadataGin::path_ops; }
     std::unique_ptr<LayoutSink> make_sink(PgConnection &pg, const LayoutOptions &o) const override {
         return std::make_unique<LangchainSink>(pg, o);
     }

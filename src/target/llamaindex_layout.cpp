@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "target/client_config.hpp"
+#include "target/size_estimate.hpp"
 #include "target/table_layout.hpp"
 #include "target/table_names.hpp"
 
@@ -53,6 +54,11 @@ public:
     }
     std::string vector_index_name(const std::string &table) const override {
         return pg_identifier(table + "_embedding_idx");
+    }
+    std::vector<std::pair<std::string, uint64_t>> key_index_sizes(const std::vector<uint32_t> &,
+                                                                  uint64_t rows) const override {
+        // The key is the BIGSERIAL id; ref_doc_id is absent from chroma2pg's rows, so its index holds NULLs.
+        return {{"primary key", estimate_btree({8}, rows)}, {"ref_doc_id", estimate_null_btree(rows)}};
     }
     // table_name without its "data_" prefix, which the store adds.
     nlohmann::ordered_json client_config(const std::string &schema, const std::string &, const CollectionInfo &c) const override {

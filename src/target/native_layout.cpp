@@ -186,6 +186,20 @@ public:
         t.table_exists = pg.scalar("SELECT to_regclass($1) IS NOT NULL", {t.qualified_table()}) == "t";
         return t;
     }
+    std::string sized_metadata(const RecordBatch &s, size_t i) const override {
+        return sized_record_metadata(s.metadatas[i]);
+    }
+    SizedRow sized_row(const RecordBatch &s, size_t i, const StoredValue &metadata, uint32_t vector_bytes,
+                       const std::string &, bool) const override {
+        const auto &doc = s.documents[i];
+        const auto &uri = s.uris[i];
+        return {{text_value(s.ids[i]), external_value(vector_bytes), doc ? text_value(*doc) : null_value(),
+                 uri ? text_value(*uri) : null_value(), metadata, varlena_value(16)},
+                text_key_bytes(s.ids[i].size())};
+    }
+    MetadataGin metadata_gin(const IndexOptions &index) const override {
+        return index.metadata_gin ? MetadataGin::ops : MetadataGin::none;
+    }
     // sync stages whole rows of the table (the applier compares the stored digests) and upserts them.
     std::string staged_columns(const TargetCollection &) const override {
         return "id, embedding, document, uri, metadata, digest";

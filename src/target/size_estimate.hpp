@@ -38,6 +38,14 @@ inline StoredValue fixed_value(uint32_t bytes, uint8_t align) { return {bytes, f
 // matches, a control bit per item), or 0 when pglz would keep it uncompressed (under 32 bytes, no
 // match in the first kilobyte, or less than 25% saved).
 uint32_t pglz_compressed_size(std::string_view data);
+// A text value as stored: its bytes, and what pglz would make of them.
+inline StoredValue text_value(std::string_view t) {
+    return varlena_value(uint32_t(t.size()), pglz_compressed_size(t));
+}
+// An index tuple's text key: a 1-byte header up to 126 bytes, else 4 (and int alignment).
+inline uint32_t text_key_bytes(size_t len) {
+    return len + 1 <= 127 ? uint32_t(len + 1) : uint32_t(len + 4 + 3) / 4 * 4;
+}
 
 // The table itself: main fork plus its TOAST table and TOAST index.
 struct HeapEstimate {

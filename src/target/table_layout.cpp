@@ -113,6 +113,11 @@ void TableLayout::encode_row(CopyBinaryBuffer &buf, const VectorColumn &col, boo
     append_vector(buf, col, b, i, collection);
 }
 
+std::vector<std::pair<std::string, uint64_t>> TableLayout::key_index_sizes(const std::vector<uint32_t> &id_keys,
+                                                                           uint64_t rows) const {
+    return {{"primary key", estimate_btree(id_keys, rows)}};
+}
+
 void TableLayout::read_mapping(PgTableReadOptions &o) const {
     o.id_column = id_column;
     o.document_column = document == DocumentStore::metadata_text ? "" : document_column;
@@ -269,6 +274,17 @@ public:
         return s;
     }
     Space search_space(Space collection_space) const override { return tl_.search_space(collection_space); }
+    // Sized as LlamaIndex's row (bigserial id, text, metadata, node_id, embedding) for every one-table layout.
+    SizedRow sized_row(const RecordBatch &s, size_t i, const StoredValue &metadata, uint32_t vector_bytes,
+                       const std::string &, bool) const override {
+        const auto &doc = s.documents[i];
+        return {{fixed_value(8, 8), text_value(doc ? *doc : ""), metadata, text_value(s.ids[i]), external_value(vector_bytes)},
+                text_key_bytes(s.ids[i].size())}; // the table layouts' key is the id
+    }
+    std::vector<std::pair<std::string, uint64_t>> key_index_sizes(const std::vector<uint32_t> &keys,
+                                                                  uint64_t rows) const override {
+        return tl_.key_index_sizes(keys, rows);
+    }
     std::unique_ptr<LayoutSink> make_sink(PgConnection &pg, const LayoutOptions &o) const override {
         return std::make_unique<TableLayoutSink>(pg, o, tl_);
     }

@@ -86,6 +86,11 @@ public:
     virtual void check_table(const TableFacts &f, const std::string &collection, const std::string &table,
                              std::vector<std::string> &failures, std::vector<std::string> &warnings) const;
 
+    // --dry-run's size of the btree indexes on the key and the client's own, (kind, bytes), from the
+    // sampled records' id keys; by default the primary key on the Chroma id.
+    virtual std::vector<std::pair<std::string, uint64_t>> key_index_sizes(const std::vector<uint32_t> &id_keys,
+                                                                          uint64_t rows) const;
+
     // What framework_metadata_json carries of the document for this layout.
     DocumentInMetadata metadata_document() const {
         return document == DocumentStore::empty_with_marker ? DocumentInMetadata::null_marker

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/metadata_json.hpp"
 #include "target/native_layout.hpp"
 #include "util/error.hpp"
 #include "target/table_layout.hpp"
@@ -63,6 +64,23 @@ namespace {
     throw std::logic_error(std::string("the ") + l.name() + " layout's sync does not stage rows");
 }
 } // namespace
+
+std::string TargetLayout::sized_metadata(const RecordBatch &s, size_t i) const {
+    try {
+        return framework_metadata_json(s, i);
+    } catch (const Error &) { // the real run refuses this record; size it as plain metadata
+        return sized_record_metadata(s.metadatas[i]);
+    }
+}
+
+std::string sized_record_metadata(const Metadata &m) {
+    if (m.empty()) return {};
+    try {
+        return metadata_to_json(m);
+    } catch (const Error &) {
+        return {};
+    }
+}
 
 std::unique_ptr<LayoutSink> TargetLayout::make_sink(PgConnection &, const LayoutOptions &) const { return nullptr; }
 

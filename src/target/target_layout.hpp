@@ -16,6 +16,7 @@
 #include "target/layout_sink.hpp"
 #include "target/pg_connection.hpp"
 #include "target/pg_table_reader.hpp"
+#include "target/size_estimate.hpp"
 
 namespace c2p {
 
@@ -48,6 +49,14 @@ struct PlannedIndex {
     std::string name, kind, method, sql; // kind: "primary key", "vector", "gin", "client's own"
     std::string opclass, expression;     // a vector index's operator class and indexed expression
 };
+
+// How a sampled record is stored in a layout, for --dry-run's size estimate.
+struct SizedRow {
+    SampledRow row;         // its values, in the table's column order
+    uint32_t key_bytes = 0; // its primary key's index entry
+};
+// The GIN index on metadata a layout's migrate builds: none, jsonb_ops (native) or jsonb_path_ops (LangChain).
+enum class MetadataGin { none, ops, path_ops };
 
 // What migrate creates for a collection in a layout, as --dry-run prints it.
 struct LayoutPlan {
@@ -89,6 +98,18 @@ public:
     // migrate's plan for collection `c` (its dimension known from the source or a sample) of `rows` rows.
     virtual LayoutPlan plan(PgConnection &pg, const std::string &schema, const CollectionInfo &c,
                             const IndexOptions &index, bool halfvec, uint64_t rows) const = 0;
+    // --dry-run's size estimate. The metadata JSON the layout stores for record i (empty: NULL); by default
+    // a framework's (chroma2pg's markers included), or the record's own when the run would refuse it.
+    virtual std::string sized_metadata(const RecordBatch &s, size_t i) const;
+    // Record i's row, given its stored metadata and the vector's stored bytes.
+    virtual SizedRow sized_row(const RecordBatch &s, size_t i, const StoredValue &metadata, uint32_t vector_bytes,
+                               const std::string &collection, bool id_prefix) const = 0;
+    virtual MetadataGin metadata_gin(const IndexOptions &) const { return MetadataGin::none; }
+    // The btree indexes on the key and the client's own: (kind, estimated bytes).
+    virtual std::vector<std::pair<std::string, uint64_t>> key_index_sizes(const std::vector<uint32_t> &keys,
+                                                                          uint64_t rows) const {
+        return {{"primary key", estimate_btree(keys, rows)}};
+    }
     // migrate: the sink that publishes a staged collection into the layout's tables in one transaction;
     // nullptr for native, whose staging table is indexed and swapped in (finalize_collection).
     virtual std::unique_ptr<LayoutSink> make_sink(PgConnection &pg, const LayoutOptions &o) const;
@@ -120,6 +141,9 @@ protected:
     // A framework table's rows: its own id column, no uri or digest column, chroma2pg's markers in metadata.
     PgTableReadOptions framework_read_options(const TargetCollection &t, uint32_t dim) const;
 };
+
+// A record's metadata as JSON text for sizing; empty when none, or when it cannot be stored (NaN…).
+std::string sized_record_metadata(const Metadata &m);
 
 // Every layout's TargetLayout, by its --layout value.
 const TargetLayout &target_layout(Layout l);
