@@ -257,6 +257,17 @@ public:
                 text_key_bytes(id.size())};
     }
     MetadataGin metadata_gin(const IndexOptions &) const override { return MetadataGin::path_ops; }
+    std::optional<ClientConfig> client_config(const std::string &schema, const std::string &,
+                                              const CollectionInfo &c) const override {
+        // langchain-postgres PGVector: the collection by name, the index's distance (DistanceStrategy values).
+        nlohmann::ordered_json cfg = {{"collection_name", c.name}};
+        if (c.dimension) cfg["embedding_length"] = *c.dimension;
+        cfg["distance_strategy"] = c.space == Space::l2 ? "l2" : c.space == Space::ip ? "inner" : "cosine";
+        cfg["use_jsonb"] = true;
+        return ClientConfig{"LangChain PGVector (Python)", cfg,
+                            fmt::format("PGVector(embeddings=embeddings, connection=engine, {}){}", python_kwargs(cfg),
+                                        schema == "public" ? "" : "  # with search_path = " + schema)};
+    }
     std::unique_ptr<LayoutSink> make_sink(PgConnection &pg, const LayoutOptions &o) const override {
         return std::make_unique<LangchainSink>(pg, o);
     }

@@ -285,6 +285,11 @@ public:
                                                                   uint64_t rows) const override {
         return tl_.key_index_sizes(keys, rows);
     }
+    std::optional<ClientConfig> client_config(const std::string &schema, const std::string &table,
+                                              const CollectionInfo &c) const override {
+        auto cfg = tl_.client_config(schema, table, c);
+        return ClientConfig{tl_.client, cfg, tl_.snippet(cfg)};
+    }
     std::unique_ptr<LayoutSink> make_sink(PgConnection &pg, const LayoutOptions &o) const override {
         return std::make_unique<TableLayoutSink>(pg, o, tl_);
     }

@@ -82,6 +82,11 @@ std::string sized_record_metadata(const Metadata &m) {
     }
 }
 
+std::optional<ClientConfig> TargetLayout::client_config(const std::string &, const std::string &,
+                                                       const CollectionInfo &) const {
+    return std::nullopt;
+}
+
 std::unique_ptr<LayoutSink> TargetLayout::make_sink(PgConnection &, const LayoutOptions &) const { return nullptr; }
 
 void TargetLayout::lock_for_sync(PgConnection &, const TargetCollection &) const {}

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/record.hpp"
+#include "target/client_config.hpp"
 #include "target/copy_binary.hpp"
 #include "target/layout_sink.hpp"
 #include "target/pg_connection.hpp"
@@ -110,6 +111,10 @@ public:
                                                                           uint64_t rows) const {
         return {{"primary key", estimate_btree(keys, rows)}};
     }
+    // What the app pastes to open the collection with its framework's store; nullopt for native (any SQL
+    // client: sql/ has the queries).
+    virtual std::optional<ClientConfig> client_config(const std::string &schema, const std::string &table,
+                                                      const CollectionInfo &c) const;
     // migrate: the sink that publishes a staged collection into the layout's tables in one transaction;
     // nullptr for native, whose staging table is indexed and swapped in (finalize_collection).
     virtual std::unique_ptr<LayoutSink> make_sink(PgConnection &pg, const LayoutOptions &o) const;
