@@ -82,10 +82,6 @@ std::vector<std::optional<uint32_t>> jsonb_sizes(PgConnection &pg, const std::ve
 }
 
 
-bool relation_exists(PgConnection &pg, const std::string &schema, const std::string &table) {
-    return pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qualified(schema, table)}) == "t";
-}
-
 std::string bytes_text(uint64_t b) { return human_bytes(double(b)); }
 
 json index_json(const std::string &name, const std::string &kind, const std::string &method, const std::string &sql) {

@@ -330,9 +330,9 @@ void MigrateRun::State::start() {
                         "continuing by position could miss or repeat records; rerun with --restart (then `chroma2pg sync` "
                         "catches up with later changes)",
                         c.name, c.record_count, l->source_count));
-                auto exists = pg.scalar("SELECT to_regclass(" + quote_literal(qualified(a.schema, l->staging_table)) + ") IS NOT NULL");
-                uint64_t have = exists == "t" ? std::stoull(*pg.scalar("SELECT count(*) FROM " + qualified(a.schema, l->staging_table))) : 0;
-                if (exists != "t" || have != l->committed_records()) {
+                const bool exists = relation_exists(pg, a.schema, l->staging_table);
+                uint64_t have = exists ? std::stoull(*pg.scalar("SELECT count(*) FROM " + qualified(a.schema, l->staging_table))) : 0;
+                if (!exists || have != l->committed_records()) {
                     log::warn("resume", fmt::format("collection '{}': the staging table holds {} rows, the checkpoints say {}; "
                                                     "reloading this collection from the start",
                                                     c.name, have, l->committed_records()));

@@ -161,9 +161,7 @@ void run_sync(SyncArgs &a) {
     require_storable_names(cols);
     PgConnection pg(a.to);
     if (layout == Layout::native) {
-        auto has_registry = pg.scalar("SELECT to_regclass(" + quote_literal(qualified(a.schema, "chroma_collections")) +
-                                  ") IS NOT NULL");
-        if (has_registry != "t")
+        if (!relation_exists(pg, a.schema, "chroma_collections"))
             throw UsageError(fmt::format("{} has no chroma2pg registry in schema '{}': nothing was migrated there yet; "
                                          "run `chroma2pg migrate` first",
                                          pg.describe(), a.schema));

@@ -36,8 +36,8 @@ SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInf
             RecordBatch b;
             while (reader.next(b))
                 for (size_t i = 0; i < b.size(); ++i) have.push_back({id_key(b.ids[i]), record_digest(b, i)});
+            std::sort(have.begin(), have.end(), [](const DigestEntry &a, const DigestEntry &b) { return a.key < b.key; });
         }
-        std::sort(have.begin(), have.end(), [](const DigestEntry &a, const DigestEntry &b) { return a.key < b.key; });
 
         pg.exec(std::string("CREATE TEMP TABLE ") + kSeen + " (id text NOT NULL) ON COMMIT DROP");
         pg.exec(layout.create_staging_sql(t, kRows));
@@ -54,7 +54,7 @@ SyncCounts sync_collection(PgConnection &pg, Source &source, const CollectionInf
         checks.escape_nul = o.escape_nul;
         checks.halfvec = t.column.halfvec;
         std::unique_ptr<SyncApplier> applier;
-        if (t.has_digest) applier = std::make_unique<NativeSyncApplier>(pg, qt, checks, rejects, n);
+        if (t.has_digest) applier = std::make_unique<NativeSyncApplier>(pg, qt, rows_copy, checks, rejects, n);
         else applier = std::make_unique<LayoutSyncApplier>(pg, t, have, rows_copy, checks, rejects, n);
         // The seen ids are the target's (LangChain's may carry the collection's prefix); the check lists the source's.
         const std::string seen_ids = t.id_prefix.empty()

@@ -90,9 +90,7 @@ void NativeSyncApplier::write(const RecordBatch &b) {
     };
     for (size_t i : checked_.good) consider(b, i, i);
     for (size_t k = 0; k < checked_.escaped.size(); ++k) consider(checked_.escaped, k, checked_.escaped_from[k]);
-    if (any)
-        pg_.copy_in_all("COPY c2p_sync_rows (id, embedding, document, uri, metadata, digest) FROM STDIN WITH (FORMAT BINARY)",
-                        rows_);
+    if (any) pg_.copy_in_all(rows_copy_, rows_);
     else
         rows_.clear();
 }

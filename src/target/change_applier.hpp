@@ -67,13 +67,15 @@ protected:
 // digest stored at migration) into c2p_sync_rows, in the caller's transaction.
 class NativeSyncApplier : public SyncApplier {
 public:
-    NativeSyncApplier(PgConnection &pg, std::string target, const PgvectorSinkOptions &checks, RejectFile &rejects,
-                      SyncCounts &n)
-        : SyncApplier(pg, checks, rejects, n), target_(std::move(target)) {}
+    // `rows_copy`: the COPY into c2p_sync_rows, in encode_native_row's columns.
+    NativeSyncApplier(PgConnection &pg, std::string target, const std::string &rows_copy,
+                      const PgvectorSinkOptions &checks, RejectFile &rejects, SyncCounts &n)
+        : SyncApplier(pg, checks, rejects, n), target_(std::move(target)), rows_copy_(rows_copy) {}
     void write(const RecordBatch &b) override;
 
 private:
     const std::string target_;
+    const std::string &rows_copy_;
     std::string scratch_;
     std::unordered_map<std::string, std::string> have_;
 };

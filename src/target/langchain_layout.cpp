@@ -174,7 +174,7 @@ public:
     Layout layout() const override { return Layout::langchain; }
     std::optional<TargetCollection> locate(PgConnection &pg, const std::string &schema, const CollectionInfo &c,
                                            bool id_prefix) const override {
-        if (pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qualified(schema, kLangchainCollections)}) != "t")
+        if (!relation_exists(pg, schema, kLangchainCollections))
             return std::nullopt;
         // By uuid first: a collection recreated under the same name has a new id.
         auto r = pg.exec_params("SELECT uuid::text FROM " + qualified(schema, kLangchainCollections) +
@@ -202,8 +202,7 @@ public:
         p.table = kLangchainEmbeddings;
         p.load = "published into the layout's tables in one transaction (indexes, ANALYZE)";
         p.shared_tables = {qualified(schema, kLangchainCollections), qualified(schema, kLangchainEmbeddings)};
-        auto exists = [&](const char *t) { return pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qualified(schema, t)}) == "t"; };
-        if (exists(kLangchainCollections) && exists(kLangchainEmbeddings))
+        if (relation_exists(pg, schema, kLangchainCollections) && relation_exists(pg, schema, kLangchainEmbeddings))
             p.existing_rows = std::stoull(
                 pg.scalar("SELECT count(*) FROM " + qualified(schema, kLangchainEmbeddings) + " WHERE collection_id IN "
                           "(SELECT uuid FROM " + qualified(schema, kLangchainCollections) + " WHERE uuid::text = $1 OR name = $2)",
@@ -313,7 +312,7 @@ public:
     std::vector<std::string> unknown_collections(PgConnection &pg, const std::string &schema,
                                                  const std::vector<CollectionInfo> &cols) const override {
         std::vector<std::string> out;
-        if (pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qualified(schema, kLangchainCollections)}) != "t")
+        if (!relation_exists(pg, schema, kLangchainCollections))
             return out;
         auto r = pg.exec("SELECT uuid::text, name FROM " + qualified(schema, kLangchainCollections) + " ORDER BY name");
         for (int i : unknown_rows(r, cols))

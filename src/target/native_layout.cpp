@@ -105,9 +105,12 @@ std::optional<RegisteredCollection> find_registered(PgConnection &pg, const std:
     if (r.rows() == 0) return std::nullopt;
     RegisteredCollection rc{r.text(0, 0), r.text(0, 1), r.text(0, 2), r.text(0, 3), std::nullopt, -1};
     if (!r.is_null(0, 4)) rc.dimension = static_cast<uint32_t>(std::stoul(r.text(0, 4)));
-    auto exists = pg.scalar("SELECT to_regclass(" + quote_literal(qualified(schema, rc.table_name)) + ") IS NOT NULL");
-    if (exists && *exists == "t") rc.rows = std::stoll(*pg.scalar("SELECT count(*) FROM " + qualified(schema, rc.table_name)));
+    if (relation_exists(pg, schema, rc.table_name)) rc.rows = std::stoll(*pg.scalar("SELECT count(*) FROM " + qualified(schema, rc.table_name)));
     return rc;
+}
+
+bool relation_exists(PgConnection &pg, const std::string &schema, const std::string &name) {
+    return pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qualified(schema, name)}) == "t";
 }
 
 std::string create_table_sql(const std::string &schema, const std::string &table, std::optional<uint32_t> dim,
@@ -174,7 +177,7 @@ public:
     Layout layout() const override { return Layout::native; }
     std::optional<TargetCollection> locate(PgConnection &pg, const std::string &schema, const CollectionInfo &c,
                                            bool) const override {
-        if (pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qualified(schema, "chroma_collections")}) != "t")
+        if (!relation_exists(pg, schema, "chroma_collections"))
             return std::nullopt;
         // By id first: a collection recreated under the same name has a new id.
         auto r = pg.exec_params("SELECT table_name, id::text FROM " + qualified(schema, "chroma_collections") +
@@ -183,7 +186,7 @@ public:
         if (r.rows() == 0) return std::nullopt;
         TargetCollection t = native_target(pg, schema, r.text(0, 0));
         t.collection_uuid = r.text(0, 1);
-        t.table_exists = pg.scalar("SELECT to_regclass($1) IS NOT NULL", {t.qualified_table()}) == "t";
+        t.table_exists = relation_exists(pg, schema, t.table);
         return t;
     }
     std::string sized_metadata(const RecordBatch &s, size_t i) const override {
@@ -201,16 +204,15 @@ public:
         return index.metadata_gin ? MetadataGin::ops : MetadataGin::none;
     }
     // sync stages whole rows of the table (the applier compares the stored digests) and upserts them.
-    std::string staged_columns(const TargetCollection &) const override {
-        return "id, embedding, document, uri, metadata, digest";
-    }
+    static constexpr const char *kRowColumns = "id, embedding, document, uri, metadata, digest";
+    std::string staged_columns(const TargetCollection &) const override { return kRowColumns; }
     std::string create_staging_sql(const TargetCollection &t, const std::string &staging) const override {
         return "CREATE TEMP TABLE " + staging + " (LIKE " + t.qualified_table() + ") ON COMMIT DROP";
     }
     void apply_staged(PgConnection &pg, const TargetCollection &t, const CollectionInfo &,
                       const std::string &staging) const override {
-        pg.exec("INSERT INTO " + t.qualified_table() + " (id, embedding, document, uri, metadata, digest) SELECT id, "
-                "embedding, document, uri, metadata, digest FROM " + staging + " ON CONFLICT (id) DO UPDATE SET "
+        pg.exec("INSERT INTO " + t.qualified_table() + " (" + kRowColumns + ") SELECT " + kRowColumns + " FROM " +
+                staging + " ON CONFLICT (id) DO UPDATE SET "
                 "embedding = EXCLUDED.embedding, document = EXCLUDED.document, uri = EXCLUDED.uri, metadata = "
                 "EXCLUDED.metadata, digest = EXCLUDED.digest");
     }
@@ -228,7 +230,7 @@ public:
         LayoutPlan p;
         p.table = derive_table_name(c.name);
         p.load = "indexed, then swapped in for the table in one transaction";
-        if (pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qualified(schema, "chroma_collections")}) == "t") {
+        if (relation_exists(pg, schema, "chroma_collections")) {
             auto clash = pg.exec_params("SELECT name FROM " + qualified(schema, "chroma_collections") +
                                             " WHERE table_name = $1 AND id::text <> $2 AND name <> $3",
                                         {p.table, c.id, c.name});
@@ -263,7 +265,7 @@ public:
     std::vector<std::string> unknown_collections(PgConnection &pg, const std::string &schema,
                                                  const std::vector<CollectionInfo> &cols) const override {
         std::vector<std::string> out;
-        if (pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qualified(schema, "chroma_collections")}) != "t")
+        if (!relation_exists(pg, schema, "chroma_collections"))
             return out;
         auto r = pg.exec("SELECT id::text, name, table_name FROM " + qualified(schema, "chroma_collections") +
                          " ORDER BY name");

@@ -51,6 +51,8 @@ std::optional<RegisteredCollection> find_registered(PgConnection &pg, const std:
 
 // SQL fragments for the table and its indexes.
 std::string qualified(const std::string &schema, const std::string &table);
+// Whether the table (or any relation) schema.name exists.
+bool relation_exists(PgConnection &pg, const std::string &schema, const std::string &name);
 // halfvec: store halfvec(dim) (half the space, float16 precision) instead of vector(dim).
 std::string create_table_sql(const std::string &schema, const std::string &table, std::optional<uint32_t> dim,
                              bool halfvec = false);

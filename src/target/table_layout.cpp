@@ -243,7 +243,7 @@ public:
         p.table = table_layout_table(tl_, c.name);
         p.load = "published into the layout's tables in one transaction (indexes, ANALYZE)";
         const std::string qt = qualified(schema, p.table);
-        if (pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qt}) == "t")
+        if (relation_exists(pg, schema, p.table))
             p.existing_rows = std::stoull(pg.scalar("SELECT count(*) FROM " + qt).value_or("0"));
         p.exists = p.existing_rows > 0;
         p.indexes.push_back({p.table + "_pkey", "primary key", "btree", "PRIMARY KEY (" + tl_.primary_key + ")", "", ""});

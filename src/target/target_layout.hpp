@@ -119,9 +119,9 @@ public:
     // nullptr for native, whose staging table is indexed and swapped in (finalize_collection).
     virtual std::unique_ptr<LayoutSink> make_sink(PgConnection &pg, const LayoutOptions &o) const;
 
-    // sync of a framework layout, in one transaction: changed records are staged in a temporary table of
-    // the layout's own columns, then applied. The native layout's sync applies digests of its own
-    // (NativeSyncApplier) and has none of these (std::logic_error).
+    // sync, in one transaction: new and changed records are staged in a temporary table of the layout's own
+    // columns, then applied. The native layout's rows are encoded by its applier (NativeSyncApplier), so
+    // it has no encode_staged_row (std::logic_error).
     // Taken first: what keeps a concurrent sync or migrate of the same rows out (langchain's shared table).
     virtual void lock_for_sync(PgConnection &pg, const TargetCollection &t) const;
     // The staging table's columns, in encode_staged_row's order, and its CREATE TEMP TABLE.

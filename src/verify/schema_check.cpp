@@ -50,8 +50,7 @@ std::string registry_select(const std::string &schema) {
 
 std::optional<RegistryRow> lookup_registry(PgConnection &pg, const std::string &schema, const std::string &id,
                                            const std::string &name) {
-    auto exists = pg.scalar("SELECT to_regclass(" + quote_literal(qualified(schema, "chroma_collections")) + ") IS NOT NULL");
-    if (!exists || *exists != "t") return std::nullopt;
+    if (!relation_exists(pg, schema, "chroma_collections")) return std::nullopt;
     // By id first: a collection recreated under the same name has a new id.
     auto r = pg.exec_params(registry_select(schema) + " WHERE id::text = $1 OR name = $2 ORDER BY (id::text = $1) DESC",
                             {id, name});
@@ -61,8 +60,7 @@ std::optional<RegistryRow> lookup_registry(PgConnection &pg, const std::string &
 
 std::vector<RegistryRow> all_registry_rows(PgConnection &pg, const std::string &schema) {
     std::vector<RegistryRow> out;
-    auto exists = pg.scalar("SELECT to_regclass(" + quote_literal(qualified(schema, "chroma_collections")) + ") IS NOT NULL");
-    if (!exists || *exists != "t") return out;
+    if (!relation_exists(pg, schema, "chroma_collections")) return out;
     auto r = pg.exec(registry_select(schema) + " ORDER BY name");
     for (int i = 0; i < r.rows(); ++i) out.push_back(row_from(r, i));
     return out;

@@ -211,8 +211,7 @@ json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_c
         migration["layout_note"] = fmt::format("the {} layout has no chroma2pg registry: the collections were located by the "
                                         "framework's own tables",
                                         layout_name(o.layout));
-    auto runs_exists = pg.scalar("SELECT to_regclass(" + quote_literal(qualified(o.schema, "chroma2pg_runs")) + ") IS NOT NULL");
-    if (runs_exists && *runs_exists == "t") {
+    if (relation_exists(pg, o.schema, "chroma2pg_runs")) {
         auto r = pg.scalar("SELECT coalesce(json_agg(r), '[]') FROM (SELECT * FROM " + qualified(o.schema, "chroma2pg_runs") +
                            " ORDER BY 1 DESC LIMIT 20) r");
         migration["runs"] = json::parse(r.value_or("[]"));
