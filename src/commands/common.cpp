@@ -13,6 +13,7 @@
 #include "sources/http/http_client.hpp"
 #include "target/layout_sink.hpp"
 #include "target/table_layout.hpp"
+#include "target/target_layout.hpp"
 #include "target/pg_connection.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
@@ -116,6 +117,25 @@ void add_pg_wait_flags(CLI::App &cmd) {
         ->envname("CHROMA2PG_PG_CONNECT_WAIT")
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
+}
+
+void refuse_options_for_layout(const TargetLayout &l, const LayoutOptionsGiven &given) {
+    if (given.id_prefix && !l.takes_id_prefix()) {
+        std::string takers;
+        for (const auto &n : layout_names())
+            if (target_layout(parse_layout(n)).takes_id_prefix()) takers += (takers.empty() ? "" : ", ") + n;
+        throw UsageError(fmt::format("--langchain-id-prefix applies to --layout {} only", takers));
+    }
+    // A framework layout's indexes are its framework's (LangChain creates ix_cmetadata_gin itself when the app
+    // starts): an option that would change them is refused, not ignored.
+    if (given.metadata_index && !l.takes_index_choice())
+        throw UsageError(fmt::format("--metadata-index applies to the native layout: the {} layout gets the indexes its "
+                                     "framework's store creates (docs/layouts.md); drop --metadata-index",
+                                     l.name()));
+    if (given.index_builds > 1 && !l.builds_side_by_side())
+        throw UsageError(fmt::format("--index-builds {}: the {} layout publishes its collections one at a time (each "
+                                     "in one transaction with its index build); drop --index-builds",
+                                     given.index_builds, l.name()));
 }
 
 void resolve_token(SourceOptions &o) {

@@ -12,6 +12,8 @@
 
 namespace c2p {
 
+class TargetLayout;
+
 struct GlobalOptions {
     bool json = false;
     bool quiet = false;
@@ -51,6 +53,15 @@ std::vector<CollectionInfo> filter_collections(const std::vector<CollectionInfo>
                                                const std::string &source_description,
                                                const std::vector<std::string> &exclude = {});
 
+
+// The options a command was given whose use depends on the --layout.
+struct LayoutOptionsGiven {
+    bool id_prefix = false;      // --langchain-id-prefix
+    bool metadata_index = false; // --metadata-index (flag or environment)
+    int index_builds = 0;        // --index-builds
+};
+// Refuses (UsageError, exit 2) an option the layout has no use for, saying why: nothing is silently ignored.
+void refuse_options_for_layout(const TargetLayout &l, const LayoutOptionsGiven &given);
 
 // Prints the machine-readable result on stdout (one JSON document).
 void print_json(const nlohmann::ordered_json &j);

@@ -510,7 +510,7 @@ void run_migrate_dry_run(const SourceFlags &src_flags, const std::string &to, co
 
 IndexBuilds plan_index_builds(PgConnection &pg, const MigratePlanOptions &o, const IndexOptions &idx,
                               const std::string &pgvector_version, size_t collections) {
-    if (o.layout != Layout::native) return {};
+    if (!target_layout(o.layout).builds_side_by_side()) return {};
     const int workers = std::stoi(pg.scalar("SHOW max_parallel_maintenance_workers").value_or("0"));
     const int cores = database_is_local(pg) ? int(std::thread::hardware_concurrency()) : 0;
     return choose_index_builds(o.index_builds, idx, pgvector_version, workers, collections, cores);

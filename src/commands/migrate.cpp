@@ -7,6 +7,7 @@
 #include "commands/run_summary.hpp"
 #include "target/layout_sink.hpp"
 #include "target/pgvector_sink.hpp"
+#include "target/target_layout.hpp"
 #include "util/error.hpp"
 #include "util/interrupt.hpp"
 
@@ -18,21 +19,11 @@ constexpr int kMaxJobs = 64;
 void run_migrate(MigrateArgs &a) {
     a.idx.method = parse_index_method(a.index);
     if (a.batch_size == 0) throw UsageError("--batch-size must be at least 1");
-    if (a.langchain_id_prefix && parse_layout(a.layout) != Layout::langchain)
-        throw UsageError("--langchain-id-prefix applies to --layout langchain only");
     if (a.index_builds < 0 || a.index_builds > kMaxJobs)
         throw UsageError(fmt::format("--index-builds must be 0..{} (0: chosen for the server), not {}", kMaxJobs,
                                      a.index_builds));
-    // A framework layout's indexes are its framework's (LangChain creates ix_cmetadata_gin itself when the app
-    // starts): an option that would change them is refused, not ignored.
-    if (a.metadata_index_given && parse_layout(a.layout) != Layout::native)
-        throw UsageError(fmt::format("--metadata-index applies to the native layout: the {} layout gets the indexes its "
-                                     "framework's store creates (docs/layouts.md); drop --metadata-index",
-                                     a.layout));
-    if (a.index_builds > 1 && parse_layout(a.layout) != Layout::native)
-        throw UsageError(fmt::format("--index-builds {}: the {} layout publishes its collections one at a time (each "
-                                     "in one transaction with its index build); drop --index-builds",
-                                     a.index_builds, a.layout));
+    refuse_options_for_layout(target_layout(parse_layout(a.layout)),
+                              {a.langchain_id_prefix, a.metadata_index_given, a.index_builds});
     if (a.dry_run) {
         run_migrate_dry_run(a.src, a.to, plan_options(a), a.skip_space_check);
         return;

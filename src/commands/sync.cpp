@@ -153,22 +153,20 @@ void run_sync(SyncArgs &a) {
     if (a.interval < 0) throw UsageError("--interval must be 0 or more seconds");
 
     const Layout layout = parse_layout(a.layout);
-    if (a.langchain_id_prefix && layout != Layout::langchain)
-        throw UsageError("--langchain-id-prefix applies to --layout langchain only");
+    const TargetLayout &target = target_layout(layout);
+    refuse_options_for_layout(target, {.id_prefix = a.langchain_id_prefix});
 
     auto source = open_source(a.src.from, so);
     auto cols = select_collections(*source, a.src);
     require_storable_names(cols);
     PgConnection pg(a.to);
-    if (layout == Layout::native) {
-        if (!relation_exists(pg, a.schema, "chroma_collections"))
-            throw UsageError(fmt::format("{} has no chroma2pg registry in schema '{}': nothing was migrated there yet; "
-                                         "run `chroma2pg migrate` first",
-                                         pg.describe(), a.schema));
-    }
+    if (target.has_registry() && !relation_exists(pg, a.schema, "chroma_collections"))
+        throw UsageError(fmt::format("{} has no chroma2pg registry in schema '{}': nothing was migrated there yet; "
+                                     "run `chroma2pg migrate` first",
+                                     pg.describe(), a.schema));
     log::info("start", fmt::format("{} {} collection(s): {} -> {}{}{}", a.dry_run ? "dry run: comparing" : "syncing",
                                    cols.size(), source->describe(), pg.describe(),
-                                   layout == Layout::native ? "" : " (" + a.layout + " layout)",
+                                   target.has_registry() ? "" : " (" + a.layout + " layout)",
                                    a.follow ? ", following until stopped" : ""));
     auto round = [&](PgConnection &conn, const std::vector<CollectionInfo> &now, bool show_progress) {
         return sync_round(a, layout, *source, now, conn, show_progress);

@@ -4,6 +4,7 @@
 #include "commands/common.hpp"
 #include "sources/http/chroma_http_source.hpp"
 #include "target/layout_sink.hpp"
+#include "target/target_layout.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "verify/report_writer.hpp"
@@ -67,8 +68,8 @@ void run_verify_cmd(VerifyArgs &a) {
     resolve_token(so);
     if (a.queries < 1) throw UsageError("--queries must be at least 1");
     a.opts.layout = parse_layout(a.layout);
-    if (a.opts.langchain_id_prefix && a.opts.layout != Layout::langchain)
-        throw UsageError("--langchain-id-prefix applies to --layout langchain only");
+    const TargetLayout &target = target_layout(a.opts.layout);
+    refuse_options_for_layout(target, {.id_prefix = a.opts.langchain_id_prefix});
     a.opts.queries = static_cast<size_t>(a.queries);
     a.opts.show_progress = !g.quiet;
     auto source = open_source(a.src.from, so);
@@ -76,7 +77,7 @@ void run_verify_cmd(VerifyArgs &a) {
     log::info("start", fmt::format("verifying {} collection(s): {} against postgresql", cols.size(), source->describe()));
     auto report = run_verify(*source, cols, a.src.collections.empty() && a.src.exclude_collections.empty(), a.opts);
 
-    if (a.bench && a.opts.layout != Layout::native) {
+    if (a.bench && !target.benchable()) {
         report["warnings"].push_back(fmt::format("--bench runs on the native layout's tables only; the {} layout was "
                                                  "not benchmarked",
                                                  a.layout));

@@ -172,6 +172,7 @@ namespace {
 class LangchainTargetLayout final : public TargetLayout {
 public:
     Layout layout() const override { return Layout::langchain; }
+    bool takes_id_prefix() const override { return true; }
     std::optional<TargetCollection> locate(PgConnection &pg, const std::string &schema, const CollectionInfo &c,
                                            bool id_prefix) const override {
         if (!relation_exists(pg, schema, kLangchainCollections))

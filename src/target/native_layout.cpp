@@ -175,6 +175,10 @@ namespace {
 class NativeTargetLayout final : public TargetLayout {
 public:
     Layout layout() const override { return Layout::native; }
+    bool has_registry() const override { return true; }
+    bool takes_index_choice() const override { return true; }
+    bool builds_side_by_side() const override { return true; }
+    bool benchable() const override { return true; }
     std::optional<TargetCollection> locate(PgConnection &pg, const std::string &schema, const CollectionInfo &c,
                                            bool) const override {
         if (!relation_exists(pg, schema, "chroma_collections"))

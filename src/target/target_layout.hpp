@@ -76,6 +76,21 @@ public:
     virtual Layout layout() const = 0;
     const char *name() const { return layout_name(layout()); }
 
+    // What a layout leaves to the user. A command refuses an option its layout has no use for (exit 2,
+    // refuse_options_for_layout() in commands/common.hpp) instead of ignoring it.
+    // --langchain-id-prefix: ids stored as "<collection>:<id>" (one table shared by every collection).
+    virtual bool takes_id_prefix() const { return false; }
+    // chroma2pg's own registry (chroma_collections): what sync requires and verify's schema check reads.
+    // Without one, a collection is found through the framework's own tables.
+    virtual bool has_registry() const { return false; }
+    // --metadata-index: the indexes are chroma2pg's choice. A framework's are those its store creates.
+    virtual bool takes_index_choice() const { return false; }
+    // --index-builds N > 1: collections indexed and swapped in side by side. A framework layout publishes
+    // each collection in one transaction with its index build, one at a time.
+    virtual bool builds_side_by_side() const { return false; }
+    // verify --bench: the benchmark's queries are written for chroma2pg's own tables.
+    virtual bool benchable() const { return false; }
+
     // The collection's rows, nullopt when it was not migrated there (not_found() says where it was looked
     // for). A table of `table.empty()`: registered without rows (langchain, before any embedding table).
     virtual std::optional<TargetCollection> locate(PgConnection &pg, const std::string &schema,

@@ -173,7 +173,7 @@ json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_c
             cj["table"] = t->describe();
             // The native layout's schema is its registry row's promise; a framework's, what its store reads.
             SchemaCheck sc;
-            if (o.layout == Layout::native) {
+            if (layout.has_registry()) {
                 auto reg = lookup_registry(pg, o.schema, c.id, c.name);
                 if (!reg) throw EnvError(fmt::format("collection '{}': its row in {}.chroma_collections went away "
                                                      "while verify ran", c.name, o.schema));
@@ -207,7 +207,7 @@ json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_c
 
     json env = collect_environment(pg, facts);
     json migration = {{"registry", registry}};
-    if (o.layout != Layout::native)
+    if (!layout.has_registry())
         migration["layout_note"] = fmt::format("the {} layout has no chroma2pg registry: the collections were located by the "
                                         "framework's own tables",
                                         layout_name(o.layout));

@@ -201,6 +201,11 @@ class UsageHints(unittest.TestCase):
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("--langchain-id-prefix applies to --layout langchain only", p.stderr)
         self.assertNotIn("migrating", p.stderr)
+        # sync and verify ask the layout the same question, with the same answer.
+        for cmd in ("sync", "verify"):
+            p = s.run(cmd, "--from", s.CHROMA_URL, "--to", s.PG_URL, "--layout", "mastra", "--langchain-id-prefix")
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("--langchain-id-prefix applies to --layout langchain only", p.stderr)
         # A framework layout's indexes are its framework's: --metadata-index would be ignored, so it is refused,
         # given on the command line or in the environment, in the run and in its dry run alike.
         for layout in ("langchain", "mastra"):
