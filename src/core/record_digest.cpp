@@ -36,11 +36,17 @@ void put_scalar(std::string &s, const MetaScalar &v) {
 } // namespace
 
 Digest record_digest(const RecordBatch &b, size_t i) {
+    // Streamed in three pieces, so the vector is hashed where it lies rather than copied into the
+    // canonical bytes first; the hash is the one of the whole sequence (StableAcrossVersions).
     thread_local std::string buf;
+    thread_local XXH3_state_t *state = XXH3_createState();
+    XXH3_128bits_reset(state);
     buf.clear();
     put_str(buf, b.ids[i]);
     put_u64(buf, b.dim);
-    buf.append(reinterpret_cast<const char *>(b.embedding(i)), b.dim * sizeof(float));
+    XXH3_128bits_update(state, buf.data(), buf.size());
+    XXH3_128bits_update(state, b.embedding(i), b.dim * sizeof(float));
+    buf.clear();
     put_opt(buf, b.documents[i]);
     put_opt(buf, b.uris[i]);
     const Metadata &m = b.metadatas[i];
@@ -64,8 +70,9 @@ Digest record_digest(const RecordBatch &b, size_t i) {
                 kv->second);
         }
     }
+    XXH3_128bits_update(state, buf.data(), buf.size());
     XXH128_canonical_t c;
-    XXH128_canonicalFromHash(&c, XXH3_128bits(buf.data(), buf.size()));
+    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(state));
     Digest d;
     std::memcpy(d.data(), c.digest, d.size());
     return d;
