@@ -28,6 +28,7 @@
 #include "target/pgvector_sink.hpp"
 #include "target/reject_file.hpp"
 #include "target/table_layout.hpp"
+#include "target/target_layout.hpp"
 #include "target/table_names.hpp"
 #include "util/error.hpp"
 #include "util/interrupt.hpp"
@@ -172,6 +173,9 @@ MigratePlanOptions plan_options(const MigrateArgs &a) {
 struct MigrateRun::State {
     MigrateArgs &a;
     const Layout layout;
+    const TargetLayout &target;
+    // The staging table is indexed and swapped in (finalize_collection); a framework layout's is published
+    // through its LayoutSink instead (publish_layout.hpp).
     const bool native;
     SourceOptions so;
     PgvectorSinkOptions sopts;
@@ -202,7 +206,8 @@ struct MigrateRun::State {
 };
 
 MigrateRun::State::State(MigrateArgs &args)
-    : a(args), layout(parse_layout(args.layout)), native(layout == Layout::native), so(args.src.opts), store(args.schema) {
+    : a(args), layout(parse_layout(args.layout)), target(target_layout(layout)), native(layout == Layout::native),
+      so(args.src.opts), store(args.schema) {
     resolve_token(so);
     sopts.schema = a.schema;
     sopts.index = a.idx;
@@ -242,7 +247,7 @@ void MigrateRun::State::start() {
         policy = apply_pgvector_policy(pgvector_version, a.idx);
         sopts.index = a.idx; // after the policy, which may turn parallel HNSW builds off
         lopts.index = a.idx;
-        if (native) ensure_schema_and_registry(pg, a.schema);
+        if (target.has_registry()) ensure_schema_and_registry(pg, a.schema);
         else ensure_schema(pg, a.schema); // a framework's tables only: no registry
         store.ensure_tables(pg);
         store.lock(pg, kLockWaitSeconds);
@@ -303,7 +308,7 @@ void MigrateRun::State::start() {
             j->c = c;
             j->table = derive_table_name(c.name);
             j->staging = staging_table_name(c.name);
-            if (native) {
+            if (target.has_registry()) {
                 auto clash = pg.exec_params("SELECT name FROM " + qualified(a.schema, "chroma_collections") +
                                                 " WHERE table_name = $1 AND id::text <> $2 AND name <> $3",
                                             {j->table, c.id, c.name});
