@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <xxhash.h>
 
 namespace c2p {
@@ -39,7 +40,9 @@ Digest record_digest(const RecordBatch &b, size_t i) {
     // Streamed in three pieces, so the vector is hashed where it lies rather than copied into the
     // canonical bytes first; the hash is the one of the whole sequence (StableAcrossVersions).
     thread_local std::string buf;
-    thread_local XXH3_state_t *state = XXH3_createState();
+    thread_local const std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> owned(XXH3_createState(),
+                                                                                     &XXH3_freeState);
+    XXH3_state_t *state = owned.get();
     XXH3_128bits_reset(state);
     buf.clear();
     put_str(buf, b.ids[i]);
