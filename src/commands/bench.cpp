@@ -82,7 +82,7 @@ void run_bench_cmd(BenchArgs &a) {
     report["environment"] = collect_environment(pg, facts);
     report["resources"] = process_resources();
     if (!a.report_dir.empty()) {
-        auto paths = write_report(a.report_dir, report);
+        auto paths = write_bench_report(a.report_dir, report);
         report["report_files"] = paths;
         log::info("report", fmt::format("report written: {}", fmt::join(paths, ", ")), {{"files", paths}});
     }

@@ -23,43 +23,38 @@ struct VerifyArgs {
     bool bench = false;
 };
 
-void print_human(const nlohmann::ordered_json &r) {
+void print_human(const VerifyReport &r) {
     fmt::print("\n{:<28} {:>10} {:>10} {:>8} {:>6} {:>9} {:>9}  {}\n", "collection", "source", "target",
                "missing", "extra", "different", "recall@k", "result");
-    for (const auto &c : r["collections"]) {
-        const auto &cp = c["completeness"];
-        std::string recall = "n/a";
-        if (c.contains("search") && c["search"].contains("recall_at_k") && c["search"]["recall_at_k"].is_number())
-            recall = fmt::format("{:.3f}", c["search"]["recall_at_k"].get<double>());
-        fmt::print("{:<28} {:>10} {:>10} {:>8} {:>6} {:>9} {:>9}  {}\n", c["name"].get<std::string>(),
-                   cp.value("source_records", uint64_t(0)), cp.value("target_records", uint64_t(0)),
-                   cp.value("missing", uint64_t(0)), cp.value("extra", uint64_t(0)), cp.value("different", uint64_t(0)),
-                   recall, c["ok"].get<bool>() ? "PASS" : "FAIL");
+    for (const auto &c : r.collections) {
+        const CompletenessCounts cp = c.counts();
+        auto recall = c.recall_at_k();
+        fmt::print("{:<28} {:>10} {:>10} {:>8} {:>6} {:>9} {:>9}  {}\n", c.name, cp.source_records, cp.target_records,
+                   cp.missing, cp.extra, cp.different, recall ? fmt::format("{:.3f}", *recall) : "n/a",
+                   c.ok() ? "PASS" : "FAIL");
     }
-    for (const auto &c : r["collections"]) {
-        if (!c.contains("search")) continue;
-        const auto &s = c["search"];
-        for (const auto &f : s.value("filtered", nlohmann::ordered_json::array()))
-            fmt::print("  {} filtered ({:.1f}% of rows) {}: recall@k {:.3f}{}, fewest rows {} of {}\n",
-                       c["name"].get<std::string>(), f["selectivity"].get<double>() * 100, f["sql"].get<std::string>(),
-                       f["recall_at_k"].get<double>(),
-                       f.contains("chroma_recall_at_k") ? fmt::format(" (Chroma {:.3f})", f["chroma_recall_at_k"].get<double>())
-                                                        : std::string(),
-                       f["fewest_rows"].get<uint64_t>(), f["expected_rows"].get<uint64_t>());
-        if (s.contains("source") && s["source"].contains("chroma_recall_vs_exact") && s["recall_at_k"].is_number())
-            fmt::print("  {} unfiltered: recall@k pgvector {:.3f}, Chroma {:.3f} (same queries)\n",
-                       c["name"].get<std::string>(), s["recall_at_k"].get<double>(),
-                       s["source"]["chroma_recall_vs_exact"].get<double>());
+    for (const auto &c : r.collections) {
+        if (!c.search) continue;
+        const SearchCheckResult &s = *c.search;
+        for (const auto &f : s.filtered)
+            fmt::print("  {} filtered ({:.1f}% of rows) {}: recall@k {:.3f}{}, fewest rows {} of {}\n", c.name,
+                       f.selectivity * 100, f.sql, f.recall_at_k,
+                       f.chroma_recall_at_k ? fmt::format(" (Chroma {:.3f})", *f.chroma_recall_at_k) : std::string(),
+                       f.fewest_rows, f.expected_rows);
+        if (s.source.queried && s.recall_at_k)
+            fmt::print("  {} unfiltered: recall@k pgvector {:.3f}, Chroma {:.3f} (same queries)\n", c.name,
+                       *s.recall_at_k, s.source.chroma_recall_vs_exact);
     }
-    if (r["environment"].contains("pgvector_policy"))
-        fmt::print("pgvector {}: {}\n", r["environment"]["pgvector_version"].get<std::string>(),
-                   r["environment"]["pgvector_policy"]["verdict"].get<std::string>());
-    for (const auto &w : r["warnings"]) fmt::print("warning: {}\n", w.get<std::string>());
-    for (const auto &n : r["notes"]) fmt::print("note: {}\n", n.get<std::string>());
-    for (const auto &a : r["environment"]["advice"])
+    const auto &env = r.environment;
+    if (env.contains("pgvector_policy"))
+        fmt::print("pgvector {}: {}\n", env["pgvector_version"].get<std::string>(),
+                   env["pgvector_policy"]["verdict"].get<std::string>());
+    for (const auto &w : r.warnings) fmt::print("warning: {}\n", w);
+    for (const auto &n : r.notes) fmt::print("note: {}\n", n);
+    for (const auto &a : env.value("advice", nlohmann::ordered_json::array()))
         fmt::print("advice: {}: {}\n", a["setting"].get<std::string>(), a["advice"].get<std::string>());
-    for (const auto &f : r["failures"]) fmt::print("FAIL: {}\n", f.get<std::string>());
-    fmt::print("verdict: {}\n", r["verdict"].get<std::string>());
+    for (const auto &f : r.failures) fmt::print("FAIL: {}\n", f);
+    fmt::print("verdict: {}\n", r.passed() ? "PASS" : "FAIL");
 }
 
 void run_verify_cmd(VerifyArgs &a) {
@@ -78,22 +73,19 @@ void run_verify_cmd(VerifyArgs &a) {
     auto report = run_verify(*source, cols, a.src.collections.empty() && a.src.exclude_collections.empty(), a.opts);
 
     if (a.bench && !target.benchable()) {
-        report["warnings"].push_back(fmt::format("--bench runs on the native layout's tables only; the {} layout was "
+        report.warnings.push_back(fmt::format("--bench runs on the native layout's tables only; the {} layout was "
                                                  "not benchmarked",
                                                  a.layout));
     } else if (a.bench) {
         // The benchmark runs on the largest verified collection that has a table.
-        const nlohmann::ordered_json *best = nullptr;
-        for (const auto &c : report["collections"])
-            if (c.contains("table") && (!best || c["completeness"].value("target_records", uint64_t(0)) >
-                                                     (*best)["completeness"].value("target_records", uint64_t(0))))
+        const CollectionVerify *best = nullptr;
+        for (const auto &c : report.collections)
+            if (c.found == CollectionVerify::Found::table &&
+                (!best || c.counts().target_records > best->counts().target_records))
                 best = &c;
-        if (best && (*best)["completeness"].value("target_records", uint64_t(0)) > 0) {
-            std::string table = (*best)["table"].get<std::string>();
-            table = table.substr(a.opts.schema.size() + 1);
-            BenchTarget bt{a.opts.to, a.opts.schema, table, (*best)["name"].get<std::string>(),
-                           (*best)["dimension"].is_number() ? (*best)["dimension"].get<uint32_t>() : 0u,
-                           parse_space((*best)["space"].get<std::string>())};
+        if (best && best->counts().target_records > 0) {
+            BenchTarget bt{a.opts.to, best->schema, best->table, best->name, best->dimension.value_or(0),
+                           parse_space(best->space)};
             BenchOptions bo = a.opts.bench_options;
             auto *chroma = dynamic_cast<ChromaHttpSource *>(source.get());
             const CollectionInfo *info = nullptr;
@@ -111,21 +103,20 @@ void run_verify_cmd(VerifyArgs &a) {
                     for (const auto &id : j.at("ids").at(0)) ids.push_back(id.get<std::string>());
                     return ids;
                 };
-            if (bt.dim) report["bench"] = run_bench(bt, bo);
+            if (bt.dim) report.bench = run_bench(bt, bo);
         }
-        report["resources"] = process_resources();
+        report.resources = process_resources();
     }
     if (!a.report_dir.empty()) {
         auto paths = write_report(a.report_dir, report);
-        report["report_files"] = paths;
+        report.report_files = paths;
         log::info("report", fmt::format("report written: {}", fmt::join(paths, ", ")), {{"files", paths}});
     }
-    if (g.json) print_json(report);
+    if (g.json) print_json(report.to_json());
     else if (!g.quiet) print_human(report);
-    if (report["verdict"] != "PASS") {
-        std::string first = report["failures"].empty() ? "" : report["failures"][0].get<std::string>();
-        throw DataError(fmt::format("verification failed: {} problem(s); first: {}", report["failures"].size(), first));
-    }
+    if (!report.passed())
+        throw DataError(fmt::format("verification failed: {} problem(s); first: {}", report.failures.size(),
+                                    report.failures.front()));
 }
 
 } // namespace

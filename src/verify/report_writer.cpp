@@ -42,9 +42,9 @@ std::string fmt_count(double v) {
     }
     return out;
 }
-std::string recall_text(const json &search) {
-    if (!search.is_object() || !search.contains("recall_at_k") || !search["recall_at_k"].is_number()) return "n/a";
-    return fmt::format("{:.3f}", search["recall_at_k"].get<double>());
+std::string recall_text(const CollectionVerify &c) {
+    auto r = c.recall_at_k();
+    return r ? fmt::format("{:.3f}", *r) : "n/a";
 }
 std::string md_cell(const std::string &s) {
     std::string out;
@@ -57,13 +57,10 @@ std::string md_cell(const std::string &s) {
 }
 
 // Horizontal bars: one per collection, with the --min-recall threshold as a dashed line.
-std::string recall_svg(const json &cols, double threshold) {
+std::string recall_svg(const std::vector<CollectionVerify> &cols, double threshold) {
     std::vector<std::pair<std::string, double>> bars;
-    for (const auto &c : cols) {
-        const json &s = sub(c, "search");
-        if (s.contains("recall_at_k") && s["recall_at_k"].is_number())
-            bars.emplace_back(str(c, "name"), s["recall_at_k"].get<double>());
-    }
+    for (const auto &c : cols)
+        if (auto r = c.recall_at_k()) bars.emplace_back(c.name, *r);
     if (bars.empty()) return "<p class=muted>No recall measured (no vector index or no records).</p>";
     const int label_w = 190, bar_w = 360, row_h = 24, top = 8;
     int h = top + int(bars.size()) * row_h + 22;
@@ -172,8 +169,8 @@ std::string environment_html(const json &env) {
     return h + "</div></div>";
 }
 
-std::string list_html(const char *title, const json &items, const char *cls) {
-    if (!items.is_array() || items.empty()) return "";
+std::string list_html(const char *title, const std::vector<std::string> &items, const char *cls) {
+    if (items.empty()) return "";
     std::string h = fmt::format("<b class={}>{}</b><ul>", cls, title);
     size_t n = 0;
     for (const auto &i : items) {
@@ -181,9 +178,15 @@ std::string list_html(const char *title, const json &items, const char *cls) {
             h += fmt::format("<li>… and {} more (report.json)</li>", items.size() - 30);
             break;
         }
-        h += "<li>" + html_escape(i.is_string() ? i.get<std::string>() : i.dump()) + "</li>";
+        h += "<li>" + html_escape(i) + "</li>";
     }
     return h + "</ul>";
+}
+std::vector<std::string> strings_of(const json &items) {
+    std::vector<std::string> out;
+    if (items.is_array())
+        for (const auto &i : items) out.push_back(i.is_string() ? i.get<std::string>() : i.dump());
+    return out;
 }
 
 // Run options as "key: value; …" instead of raw JSON.
@@ -203,25 +206,22 @@ std::string plain_value(const json &v) {
 }
 
 // Filtered search as the app runs it, and the search settings its sessions get.
-std::string filtered_html(const json &cols) {
+std::string filtered_html(const std::vector<CollectionVerify> &cols) {
     std::string rows, settings;
     for (const auto &c : cols) {
-        const json &s = sub(c, "search");
-        for (const auto &f : sub(s, "filtered")) {
-            const json &v = sub(f, "recall_verdict");
-            bool ok = num(f, "queries_short") == 0 && str(v, "verdict", "PASS") != "FAIL";
+        if (!c.search) continue;
+        const SearchCheckResult &s = *c.search;
+        for (const auto &f : s.filtered) {
+            bool ok = f.queries_short == 0 && !(f.recall_verdict && f.recall_verdict->verdict == "FAIL");
             rows += fmt::format("<tr><td>{}</td><td><code>{}</code></td><td class=n>{:.1f}%</td><td class='n{}'>{} of {}</td>"
                                 "<td class=n>{:.3f}</td><td class=n>{}</td><td class=n>{}</td><td class='{}'>{}</td></tr>",
-                                html_escape(str(c, "name")), html_escape(str(f, "sql")), num(f, "selectivity") * 100,
-                                num(f, "queries_short") > 0 ? " bad" : "", str(f, "fewest_rows"), str(f, "expected_rows"),
-                                num(f, "recall_at_k"),
-                                f.contains("chroma_recall_at_k") ? fmt::format("{:.3f}", num(f, "chroma_recall_at_k")) : "n/a",
-                                f.contains("overlap_pgvector_vs_chroma")
-                                    ? fmt::format("{:.3f}", num(f, "overlap_pgvector_vs_chroma"))
-                                    : "n/a",
+                                html_escape(c.name), html_escape(f.sql), f.selectivity * 100,
+                                f.queries_short > 0 ? " bad" : "", f.fewest_rows, f.expected_rows, f.recall_at_k,
+                                f.chroma_recall_at_k ? fmt::format("{:.3f}", *f.chroma_recall_at_k) : "n/a",
+                                f.overlap_pgvector_vs_chroma ? fmt::format("{:.3f}", *f.overlap_pgvector_vs_chroma) : "n/a",
                                 ok ? "ok" : "bad", ok ? "PASS" : "FAIL");
         }
-        const json &ss = sub(s, "session_settings");
+        const json &ss = s.session_settings;
         if (!ss.empty() && settings.empty()) {
             std::vector<std::pair<std::string, std::string>> kv;
             for (auto it = ss.begin(); it != ss.end(); ++it)
@@ -238,92 +238,96 @@ std::string filtered_html(const json &cols) {
     return h;
 }
 
-std::string verify_html(const json &r) {
+// "hnsw vector_cosine_ops", or `none` when the collection has no vector index.
+std::string index_text(const CollectionVerify &c, const char *none) {
+    const auto &sc = c.schema_check;
+    return sc && sc->index ? sc->index->method + " " + sc->index->opclass : std::string(none);
+}
+
+// Missing, extra and different records, the first `most` of a collection (all of them: 0).
+template <class Line>
+void each_difference(const CollectionVerify &c, size_t most, Line line) {
+    if (!c.completeness) return;
+    const CompletenessResult &cr = *c.completeness;
+    size_t shown = 0;
+    auto more = [&] { return most == 0 || shown++ < most; };
+    for (const auto &id : cr.missing_ids)
+        if (more()) line("missing in target: ", id, std::string());
+    for (const auto &id : cr.extra_ids)
+        if (more()) line("extra in target: ", id, std::string());
+    for (const auto &d : cr.different) {
+        if (!more()) break;
+        std::string det;
+        for (const auto &x : d.details) det += (det.empty() ? "" : "; ") + x;
+        line("different: ", d.id, det);
+    }
+}
+
+std::string verify_html(const VerifyReport &r) {
     std::string h;
-    const json &cols = sub(r, "collections");
-    const json &tot = sub(r, "totals");
+    const auto &cols = r.collections;
+    const VerifyTotals &tot = r.totals;
     h += "<h2>Collections</h2><table><tr><th>collection</th><th>space</th><th>dim</th><th>records source</th>"
          "<th>records target</th><th>missing</th><th>extra</th><th>different</th><th>schema &amp; index</th>"
          "<th>recall@k</th><th>result</th></tr>";
     for (const auto &c : cols) {
-        const json &cp = sub(c, "completeness");
-        const json &sc = sub(c, "schema");
-        bool ok = c.value("ok", false);
-        auto cell = [&](const char *k) {
-            double v = num(cp, k);
-            return fmt::format("<td class='n{}'>{}</td>", v > 0 ? " bad" : "", fmt_count(v));
-        };
-        std::string idx = sc.contains("index") && sc["index"].is_object()
-                              ? str(sc["index"], "method") + " " + str(sc["index"], "opclass")
-                              : std::string("no index");
-        h += "<tr><td>" + html_escape(str(c, "name")) + "</td><td>" + html_escape(str(c, "space")) + "</td><td class=n>" +
-             html_escape(str(c, "dimension")) + "</td><td class=n>" + fmt_count(num(cp, "source_records")) +
-             "</td><td class=n>" + fmt_count(num(cp, "target_records")) + "</td>" + cell("missing") + cell("extra") +
-             cell("different") + "<td class='" + (sc.value("ok", true) ? "" : "bad") + "'>" + html_escape(idx) +
-             "</td><td class=n>" + recall_text(sub(c, "search")) + "</td><td class='" + (ok ? "ok" : "bad") + "'>" +
-             (ok ? "PASS" : "FAIL") + "</td></tr>";
+        const CompletenessCounts cp = c.counts();
+        auto cell = [&](uint64_t v) { return fmt::format("<td class='n{}'>{}</td>", v > 0 ? " bad" : "", fmt_count(double(v))); };
+        const bool schema_ok = !c.schema_check || c.schema_check->failures.empty();
+        h += "<tr><td>" + html_escape(c.name) + "</td><td>" + html_escape(c.space) + "</td><td class=n>" +
+             html_escape(c.dimension ? std::to_string(*c.dimension) : "") + "</td><td class=n>" +
+             fmt_count(double(cp.source_records)) + "</td><td class=n>" + fmt_count(double(cp.target_records)) + "</td>" +
+             cell(cp.missing) + cell(cp.extra) + cell(cp.different) + "<td class='" + (schema_ok ? "" : "bad") + "'>" +
+             html_escape(index_text(c, "no index")) + "</td><td class=n>" + recall_text(c) + "</td><td class='" +
+             (c.ok() ? "ok" : "bad") + "'>" + (c.ok() ? "PASS" : "FAIL") + "</td></tr>";
     }
     h += fmt::format("<tr><th>total</th><th></th><th></th><th class=n>{}</th><th class=n>{}</th><th class=n>{}</th>"
                      "<th class=n>{}</th><th class=n>{}</th><th></th><th></th><th></th></tr></table>",
-                     fmt_count(num(tot, "source_records")), fmt_count(num(tot, "target_records")),
-                     fmt_count(num(tot, "missing")), fmt_count(num(tot, "extra")), fmt_count(num(tot, "different")));
-    const json &st = sub(r, "settings");
-    h += "<div class=grid><div><h2>Search recall (pgvector index vs exact, k = " + html_escape(str(st, "k")) +
-         ", hnsw.ef_search = " + html_escape(str(st, "ef_search")) + ")</h2>" +
-         recall_svg(cols, num(st, "min_recall", 0)) + "</div><div><h2>Agreement with the source's own search</h2><table>"
+                     fmt_count(double(tot.source_records)), fmt_count(double(tot.target_records)),
+                     fmt_count(double(tot.missing)), fmt_count(double(tot.extra)), fmt_count(double(tot.different)));
+    h += "<div class=grid><div><h2>Search recall (pgvector index vs exact, k = " + std::to_string(r.k) +
+         ", hnsw.ef_search = " + html_escape(r.ef_search > 0 ? std::to_string(r.ef_search) : "the database's default") +
+         ")</h2>" + recall_svg(cols, r.min_recall) +
+         "</div><div><h2>Agreement with the source's own search</h2><table>"
          "<tr><th>collection</th><th>Chroma recall vs exact</th><th>pgvector ∩ Chroma</th><th>distances agree</th></tr>";
     for (const auto &c : cols) {
-        const json &s = sub(sub(c, "search"), "source");
-        if (!s.value("queried", false)) {
-            h += "<tr><td>" + html_escape(str(c, "name")) + "</td><td colspan=3 class=muted>" +
-                 html_escape(str(s, "reason", str(s, "error", "not queried"))) + "</td></tr>";
+        const SourceAgreement none{.reason = "not queried"};
+        const SourceAgreement &s = c.search ? c.search->source : none;
+        if (!s.queried) {
+            h += "<tr><td>" + html_escape(c.name) + "</td><td colspan=3 class=muted>" +
+                 html_escape(s.reason.value_or(s.error.value_or("not queried"))) + "</td></tr>";
             continue;
         }
         h += fmt::format("<tr><td>{}</td><td class=n>{:.3f}</td><td class=n>{}</td><td class='{}'>{} of {}</td></tr>",
-                         html_escape(str(c, "name")), num(s, "chroma_recall_vs_exact"),
-                         s["overlap_pgvector_index_vs_chroma"].is_number()
-                             ? fmt::format("{:.3f}", s["overlap_pgvector_index_vs_chroma"].get<double>())
-                             : "n/a",
-                         num(s, "distances_disagree") > 0 ? "bad" : "ok",
-                         fmt_count(num(s, "distances_compared") - num(s, "distances_disagree")),
-                         fmt_count(num(s, "distances_compared")));
+                         html_escape(c.name), s.chroma_recall_vs_exact,
+                         s.overlap_pgvector_index_vs_chroma ? fmt::format("{:.3f}", *s.overlap_pgvector_index_vs_chroma)
+                                                            : "n/a",
+                         s.distances_disagree > 0 ? "bad" : "ok",
+                         fmt_count(double(s.distances_compared - s.distances_disagree)),
+                         fmt_count(double(s.distances_compared)));
     }
     h += "</table></div></div>";
     h += filtered_html(cols);
-    // Differences, first few per collection.
     std::string diffs;
     for (const auto &c : cols) {
-        const json &cp = sub(c, "completeness");
         std::string part;
-        size_t shown = 0;
-        for (const char *k : {"missing_ids", "extra_ids"})
-            for (const auto &id : sub(cp, k)) {
-                if (shown++ >= 10) break;
-                part += "<li>" + std::string(k[0] == 'm' ? "missing in target: " : "extra in target: ") +
-                        html_escape(id.get<std::string>()) + "</li>";
-            }
-        for (const auto &d : sub(cp, "different_records")) {
-            if (shown++ >= 10) break;
-            std::string det;
-            for (const auto &x : sub(d, "details")) det += (det.empty() ? "" : "; ") + x.get<std::string>();
-            part += "<li>different: " + html_escape(str(d, "id")) + (det.empty() ? "" : " — " + html_escape(det)) + "</li>";
-        }
-        if (!part.empty()) diffs += "<b>" + html_escape(str(c, "name")) + "</b><ul>" + part + "</ul>";
+        each_difference(c, 10, [&](const char *what, const std::string &id, const std::string &det) {
+            part += "<li>" + std::string(what) + html_escape(id) + (det.empty() ? "" : " — " + html_escape(det)) + "</li>";
+        });
+        if (!part.empty()) diffs += "<b>" + html_escape(c.name) + "</b><ul>" + part + "</ul>";
     }
     if (!diffs.empty()) h += "<h2>Record differences (first 10 per collection; all in report.json)</h2>" + diffs;
     // The migration's own figures.
-    const json &mig = sub(r, "migration");
     h += "<h2>Migration</h2>";
-    const json &reg = sub(mig, "registry");
-    if (reg.is_array() && !reg.empty()) {
+    if (!r.registry.empty()) {
         h += "<table><tr><th>collection</th><th>migrated at (UTC)</th><th>records</th><th>index</th><th>from</th></tr>";
-        for (const auto &g : reg)
-            h += "<tr><td>" + html_escape(str(g, "name")) + "</td><td>" + html_escape(str(g, "migrated_at")) +
-                 "</td><td class=n>" + fmt_count(num(g, "record_count")) + "</td><td>" + html_escape(str(g, "index_method")) +
-                 "</td><td>" + html_escape(str(g, "source")) + "</td></tr>";
+        for (const auto &g : r.registry)
+            h += "<tr><td>" + html_escape(g.name) + "</td><td>" + html_escape(g.migrated_at) + "</td><td class=n>" +
+                 fmt_count(double(g.record_count.value_or(0))) + "</td><td>" + html_escape(g.index_method) + "</td><td>" +
+                 html_escape(g.source) + "</td></tr>";
         h += "</table>";
     }
-    const json &runs = sub(mig, "runs");
+    const json &runs = r.runs;
     if (runs.is_array() && !runs.empty()) {
         h += "<table><tr>";
         for (auto it = runs[0].begin(); it != runs[0].end(); ++it) h += "<th>" + html_escape(it.key()) + "</th>";
@@ -336,13 +340,12 @@ std::string verify_html(const json &r) {
         }
         h += "</table>";
     } else {
-        h += "<p class=muted>" + html_escape(str(mig, "note", "No run figures recorded.")) + "</p>";
+        h += "<p class=muted>" + html_escape(r.runs_note.value_or("No run figures recorded.")) + "</p>";
     }
-    const json &vt = sub(r, "verification");
     h += fmt::format("<p class=muted>Verification read {} source records and the target side in parallel in {:.2f}s ({} records/s); "
                      "peak memory {}, CPU {:.2f}s.</p>",
-                     fmt_count(num(tot, "source_records")), num(vt, "seconds"), fmt_count(num(vt, "records_per_second")),
-                     human_bytes(num(sub(r, "resources"), "peak_rss_bytes")), num(sub(r, "resources"), "cpu_seconds"));
+                     fmt_count(double(tot.source_records)), r.seconds, fmt_count(r.records_per_second()),
+                     human_bytes(num(r.resources, "peak_rss_bytes")), num(r.resources, "cpu_seconds"));
     return h;
 }
 
@@ -442,6 +445,85 @@ void write_file(const std::filesystem::path &p, const std::string &content) {
     if (ec) throw EnvError("cannot write the report file " + p.string() + ": " + ec.message());
 }
 
+// The page around a report: title, what was checked, the verdict box, failures, warnings and notes.
+std::string page_start(const std::string &title, const std::string &verdict, const std::string &subtitle,
+                       const std::string &summary, const std::vector<std::string> &failures,
+                       const std::vector<std::string> &warnings, const std::vector<std::string> &notes) {
+    std::string h = "<!DOCTYPE html><html lang=en><head><meta charset='utf-8'><meta name=viewport "
+                    "content='width=device-width,initial-scale=1'><title>" + html_escape(title) + " — " +
+                    html_escape(verdict) + "</title><style>" + kCss + "</style></head><body>";
+    h += "<h1>" + html_escape(title) + "</h1><div class=muted>" + html_escape(subtitle) + "</div>";
+    std::string cls = verdict == "PASS" ? "pass" : verdict == "FAIL" ? "fail" : "info";
+    h += "<div class='verdict " + cls + "'><div class=big>" + html_escape(verdict) + "</div><div>" + html_escape(summary) +
+         "</div></div>";
+    h += list_html("Failures", failures, "bad");
+    h += list_html("Warnings", warnings, "muted");
+    h += list_html("Notes", notes, "muted");
+    return h;
+}
+
+std::string md_start(const char *kind, const std::string &verdict, const std::string &generated_at,
+                     const std::string &tool_version, const std::vector<std::pair<const char *, std::vector<std::string>>> &lists) {
+    std::string m = fmt::format("# chroma2pg {}: **{}**\n\n", kind, verdict);
+    m += fmt::format("Generated {} by chroma2pg {}.\n\n", generated_at, tool_version);
+    for (const auto &[title, items] : lists) {
+        if (items.empty()) continue;
+        m += fmt::format("## {}\n\n", title);
+        for (const auto &x : items) m += "- " + md_cell(x) + "\n";
+        m += "\n";
+    }
+    return m;
+}
+
+std::string bench_md(const json &b, const json &resources) {
+    std::string s = fmt::format("## Search: {} ({} records, {} dims, {}), k = {}\n\n", str(b, "collection"),
+                                fmt_count(num(b, "rows")), str(b, "dimension"), str(b, "space"), str(b, "k"));
+    s += "| hnsw.ef_search | recall@k | clients | queries/s | p50 ms | p95 ms | p99 ms |\n|---:|---:|---:|---:|---:|---:|---:|\n";
+    for (const auto &x : sub(b, "search"))
+        for (const auto &run : sub(x, "runs"))
+            s += fmt::format("| {} | {} | {} | {:.0f} | {:.3f} | {:.3f} | {:.3f} |\n", str(x, "ef_search"),
+                             x["recall_at_k"].is_number() ? fmt::format("{:.3f}", x["recall_at_k"].get<double>()) : "n/a",
+                             str(run, "clients"), num(run, "qps"), num(run, "p50_ms"), num(run, "p95_ms"),
+                             num(run, "p99_ms"));
+    const json &ins = sub(b, "insert");
+    s += fmt::format("\n## Insert\n\n{} rows by binary COPY into a scratch table: {} records/s ({:.1f} MB/s)",
+                     fmt_count(num(ins, "rows")), fmt_count(num(ins, "records_per_second")), num(ins, "mb_per_second"));
+    if (!sub(ins, "with_hnsw_index").empty())
+        s += fmt::format("; with an HNSW index maintained: {} records/s",
+                         fmt_count(num(sub(ins, "with_hnsw_index"), "records_per_second")));
+    const json &res = sub(b, "resources").empty() ? resources : sub(b, "resources");
+    s += fmt::format("\n\nTool: peak RSS {}, CPU {:.2f} s.\n\n", human_bytes(num(res, "peak_rss_bytes")),
+                     num(res, "cpu_seconds"));
+    return s;
+}
+
+std::string environment_md(const json &env) {
+    if (env.empty()) return "";
+    std::string m = fmt::format("## PostgreSQL\n\n{} — PostgreSQL {}, pgvector {}\n\n| setting | value |\n|---|---|\n",
+                                str(env, "server"), str(env, "server_version"), str(env, "pgvector_version", "not installed"));
+    for (auto it = sub(env, "settings").begin(); it != sub(env, "settings").end(); ++it)
+        m += "| " + it.key() + " | " + md_cell(str(it.value(), "value")) + " |\n";
+    for (const auto &a : sub(env, "advice")) m += "\n- `" + str(a, "setting") + "`: " + md_cell(str(a, "advice"));
+    return m + "\n";
+}
+
+void write_files(const std::string &dir, const std::string &json_text, const std::string &md, const std::string &html,
+                 std::vector<std::string> &paths) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) throw EnvError("--report " + dir + ": cannot create the directory: " + ec.message());
+    fs::path d(dir);
+    write_file(d / "report.json", json_text);
+    write_file(d / "report.md", md);
+    write_file(d / "report.html", html);
+    for (const char *n : {"report.json", "report.md", "report.html"}) paths.push_back(fs::absolute(d / n).string());
+}
+
+std::string json_file_text(const json &report) {
+    return report.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
 } // namespace
 
 std::string html_escape(std::string_view s) {
@@ -460,146 +542,93 @@ std::string html_escape(std::string_view s) {
     return out;
 }
 
-std::string render_html(const json &r) {
-    std::string kind = str(r, "kind");
-    std::string verdict = str(r, "verdict", "?");
-    std::string title = kind == "bench" ? "chroma2pg benchmark" : "chroma2pg migration verification";
-    std::string h = "<!DOCTYPE html><html lang=en><head><meta charset='utf-8'><meta name=viewport "
-                    "content='width=device-width,initial-scale=1'><title>" + html_escape(title) + " — " +
-                    html_escape(verdict) + "</title><style>" + kCss + "</style></head><body>";
-    h += "<h1>" + html_escape(title) + "</h1><div class=muted>" +
-         html_escape(fmt::format("{} · generated {} · chroma2pg {}", kind == "bench" ? str(sub(r, "target"), "server")
-                                                                                      : str(sub(r, "source"), "description") + " → " + str(sub(r, "target"), "server"),
-                                 str(r, "generated_at"), str(r, "tool_version"))) +
-         "</div>";
-    std::string cls = verdict == "PASS" ? "pass" : verdict == "FAIL" ? "fail" : "info";
-    std::string summary;
-    if (kind == "bench") {
-        summary = fmt::format("{}; insert {} records/s", bench_headline(r, kRecallTarget),
-                              fmt_count(num(sub(r, "insert"), "records_per_second")));
-    } else {
-        const json &t = sub(r, "totals");
-        summary = fmt::format("{} collection(s): {} records in the source, {} in PostgreSQL; {} missing, {} extra, {} "
-                              "different",
-                              fmt_count(num(t, "collections")), fmt_count(num(t, "source_records")),
-                              fmt_count(num(t, "target_records")), fmt_count(num(t, "missing")),
-                              fmt_count(num(t, "extra")), fmt_count(num(t, "different")));
-    }
-    h += "<div class='verdict " + cls + "'><div class=big>" + html_escape(verdict) + "</div><div>" + html_escape(summary) +
-         "</div></div>";
-    h += list_html("Failures", sub(r, "failures"), "bad");
-    h += list_html("Warnings", sub(r, "warnings"), "muted");
-    h += list_html("Notes", sub(r, "notes"), "muted");
-    h += kind == "bench" ? bench_html(r, sub(r, "resources")) : verify_html(r);
-    if (r.contains("bench") && r["bench"].is_object())
-        h += "<h1 style='margin-top:18px'>Benchmark</h1><p>" + html_escape(bench_headline(r["bench"], kRecallTarget)) +
-             "</p>" + bench_html(r["bench"], sub(r, "resources"));
+std::string render_html(const VerifyReport &r) {
+    const VerifyTotals &t = r.totals;
+    std::string verdict = r.passed() ? "PASS" : "FAIL";
+    std::string summary = fmt::format("{} collection(s): {} records in the source, {} in PostgreSQL; {} missing, {} extra, {} "
+                                      "different",
+                                      fmt_count(double(t.collections)), fmt_count(double(t.source_records)),
+                                      fmt_count(double(t.target_records)), fmt_count(double(t.missing)),
+                                      fmt_count(double(t.extra)), fmt_count(double(t.different)));
+    std::string h = page_start("chroma2pg migration verification", verdict,
+                               fmt::format("{} · generated {} · chroma2pg {}", r.source_description + " → " + r.target_server,
+                                           r.generated_at, r.tool_version),
+                               summary, r.failures, r.warnings, r.notes);
+    h += verify_html(r);
+    if (r.bench.is_object())
+        h += "<h1 style='margin-top:18px'>Benchmark</h1><p>" + html_escape(bench_headline(r.bench, kRecallTarget)) +
+             "</p>" + bench_html(r.bench, r.resources);
+    h += environment_html(r.environment);
+    h += "</body></html>\n";
+    return h;
+}
+
+std::string render_bench_html(const json &r) {
+    std::string h = page_start("chroma2pg benchmark", str(r, "verdict", "?"),
+                               fmt::format("{} · generated {} · chroma2pg {}", str(sub(r, "target"), "server"),
+                                           str(r, "generated_at"), str(r, "tool_version")),
+                               fmt::format("{}; insert {} records/s", bench_headline(r, kRecallTarget),
+                                           fmt_count(num(sub(r, "insert"), "records_per_second"))),
+                               strings_of(sub(r, "failures")), strings_of(sub(r, "warnings")), strings_of(sub(r, "notes")));
+    h += bench_html(r, sub(r, "resources"));
     h += environment_html(sub(r, "environment"));
     h += "</body></html>\n";
     return h;
 }
 
-std::string render_markdown(const json &r) {
-    std::string kind = str(r, "kind");
-    std::string m = fmt::format("# chroma2pg {}: **{}**\n\n", kind == "bench" ? "benchmark" : "verification",
-                                str(r, "verdict", "?"));
-    m += fmt::format("Generated {} by chroma2pg {}.\n\n", str(r, "generated_at"), str(r, "tool_version"));
-    for (const char *k : {"failures", "warnings", "notes"}) {
-        const json &l = sub(r, k);
-        if (l.is_array() && !l.empty()) {
-            m += fmt::format("## {}\n\n", k[0] == 'f' ? "Failures" : k[0] == 'w' ? "Warnings" : "Notes");
-            for (const auto &x : l) m += "- " + md_cell(x.get<std::string>()) + "\n";
-            m += "\n";
-        }
+std::string render_markdown(const VerifyReport &r) {
+    std::string m = md_start("verification", r.passed() ? "PASS" : "FAIL", r.generated_at, r.tool_version,
+                             {{"Failures", r.failures}, {"Warnings", r.warnings}, {"Notes", r.notes}});
+    m += "## Collections\n\n| collection | space | dim | source | target | missing | extra | different | index | recall@k | result |\n"
+         "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|\n";
+    for (const auto &c : r.collections) {
+        const CompletenessCounts cp = c.counts();
+        m += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", md_cell(c.name), c.space,
+                         c.dimension ? std::to_string(*c.dimension) : "", fmt_count(double(cp.source_records)),
+                         fmt_count(double(cp.target_records)), fmt_count(double(cp.missing)), fmt_count(double(cp.extra)),
+                         fmt_count(double(cp.different)), index_text(c, "none"), recall_text(c), c.ok() ? "PASS" : "FAIL");
     }
-    auto bench_md = [&](const json &b) {
-        std::string s = fmt::format("## Search: {} ({} records, {} dims, {}), k = {}\n\n", str(b, "collection"),
-                                    fmt_count(num(b, "rows")), str(b, "dimension"), str(b, "space"), str(b, "k"));
-        s += "| hnsw.ef_search | recall@k | clients | queries/s | p50 ms | p95 ms | p99 ms |\n|---:|---:|---:|---:|---:|---:|---:|\n";
-        for (const auto &x : sub(b, "search"))
-            for (const auto &run : sub(x, "runs"))
-                s += fmt::format("| {} | {} | {} | {:.0f} | {:.3f} | {:.3f} | {:.3f} |\n", str(x, "ef_search"),
-                                 x["recall_at_k"].is_number() ? fmt::format("{:.3f}", x["recall_at_k"].get<double>()) : "n/a",
-                                 str(run, "clients"), num(run, "qps"), num(run, "p50_ms"), num(run, "p95_ms"),
-                                 num(run, "p99_ms"));
-        const json &ins = sub(b, "insert");
-        s += fmt::format("\n## Insert\n\n{} rows by binary COPY into a scratch table: {} records/s ({:.1f} MB/s)", 
-                         fmt_count(num(ins, "rows")), fmt_count(num(ins, "records_per_second")), num(ins, "mb_per_second"));
-        if (!sub(ins, "with_hnsw_index").empty())
-            s += fmt::format("; with an HNSW index maintained: {} records/s",
-                             fmt_count(num(sub(ins, "with_hnsw_index"), "records_per_second")));
-        const json &res = sub(b, "resources").empty() ? sub(r, "resources") : sub(b, "resources");
-        s += fmt::format("\n\nTool: peak RSS {}, CPU {:.2f} s.\n\n", human_bytes(num(res, "peak_rss_bytes")),
-                         num(res, "cpu_seconds"));
-        return s;
-    };
-    if (kind == "bench") {
-        m += bench_md(r);
-    } else {
-        m += "## Collections\n\n| collection | space | dim | source | target | missing | extra | different | index | recall@k | result |\n"
-             "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|\n";
-        for (const auto &c : sub(r, "collections")) {
-            const json &cp = sub(c, "completeness");
-            const json &sc = sub(c, "schema");
-            std::string idx = sc.contains("index") && sc["index"].is_object()
-                                  ? str(sc["index"], "method") + " " + str(sc["index"], "opclass")
-                                  : "none";
-            m += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", md_cell(str(c, "name")),
-                             str(c, "space"), str(c, "dimension"), fmt_count(num(cp, "source_records")),
-                             fmt_count(num(cp, "target_records")), fmt_count(num(cp, "missing")),
-                             fmt_count(num(cp, "extra")), fmt_count(num(cp, "different")), idx,
-                             recall_text(sub(c, "search")), c.value("ok", false) ? "PASS" : "FAIL");
-        }
-        m += "\n";
-        std::string filtered;
-        for (const auto &c : sub(r, "collections"))
-            for (const auto &f : sub(sub(c, "search"), "filtered"))
-                filtered += fmt::format("| {} | `{}` | {:.1f}% | {} of {} | {:.3f} | {} |\n", md_cell(str(c, "name")),
-                                        md_cell(str(f, "sql")), num(f, "selectivity") * 100, str(f, "fewest_rows"),
-                                        str(f, "expected_rows"), num(f, "recall_at_k"),
-                                        f.contains("chroma_recall_at_k") ? fmt::format("{:.3f}", num(f, "chroma_recall_at_k"))
-                                                                         : std::string("n/a"));
-        if (!filtered.empty())
-            m += "## Filtered search\n\n| collection | filter | rows matching | fewest rows returned | pgvector recall@k | "
-                 "Chroma recall@k |\n|---|---|---:|---:|---:|---:|\n" + filtered + "\n";
-        for (const auto &c : sub(r, "collections")) {
-            const json &cp = sub(c, "completeness");
-            std::string part;
-            for (const auto &id : sub(cp, "missing_ids")) part += "- missing in target: `" + md_cell(id.get<std::string>()) + "`\n";
-            for (const auto &id : sub(cp, "extra_ids")) part += "- extra in target: `" + md_cell(id.get<std::string>()) + "`\n";
-            for (const auto &d : sub(cp, "different_records")) {
-                std::string det;
-                for (const auto &x : sub(d, "details")) det += (det.empty() ? "" : "; ") + x.get<std::string>();
-                part += "- different: `" + md_cell(str(d, "id")) + "`" + (det.empty() ? "" : " — " + md_cell(det)) + "\n";
-            }
-            if (!part.empty()) m += "### Differences in " + md_cell(str(c, "name")) + "\n\n" + part + "\n";
-        }
-        if (r.contains("bench") && r["bench"].is_object()) m += bench_md(r["bench"]);
+    m += "\n";
+    std::string filtered;
+    for (const auto &c : r.collections)
+        if (c.search)
+            for (const auto &f : c.search->filtered)
+                filtered += fmt::format("| {} | `{}` | {:.1f}% | {} of {} | {:.3f} | {} |\n", md_cell(c.name),
+                                        md_cell(f.sql), f.selectivity * 100, f.fewest_rows, f.expected_rows,
+                                        f.recall_at_k,
+                                        f.chroma_recall_at_k ? fmt::format("{:.3f}", *f.chroma_recall_at_k) : std::string("n/a"));
+    if (!filtered.empty())
+        m += "## Filtered search\n\n| collection | filter | rows matching | fewest rows returned | pgvector recall@k | "
+             "Chroma recall@k |\n|---|---|---:|---:|---:|---:|\n" + filtered + "\n";
+    for (const auto &c : r.collections) {
+        std::string part;
+        each_difference(c, 0, [&](const char *what, const std::string &id, const std::string &det) {
+            part += "- " + std::string(what) + "`" + md_cell(id) + "`" + (det.empty() ? "" : " — " + md_cell(det)) + "\n";
+        });
+        if (!part.empty()) m += "### Differences in " + md_cell(c.name) + "\n\n" + part + "\n";
     }
-    const json &env = sub(r, "environment");
-    if (!env.empty()) {
-        m += fmt::format("## PostgreSQL\n\n{} — PostgreSQL {}, pgvector {}\n\n| setting | value |\n|---|---|\n",
-                         str(env, "server"), str(env, "server_version"), str(env, "pgvector_version", "not installed"));
-        for (auto it = sub(env, "settings").begin(); it != sub(env, "settings").end(); ++it)
-            m += "| " + it.key() + " | " + md_cell(str(it.value(), "value")) + " |\n";
-        for (const auto &a : sub(env, "advice")) m += "\n- `" + str(a, "setting") + "`: " + md_cell(str(a, "advice"));
-        m += "\n";
-    }
-    return m;
+    if (r.bench.is_object()) m += bench_md(r.bench, r.resources);
+    return m + environment_md(r.environment);
 }
 
-std::vector<std::string> write_report(const std::string &dir, const json &report) {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) throw EnvError("--report " + dir + ": cannot create the directory: " + ec.message());
-    fs::path d(dir);
-    std::vector<std::string> out;
-    write_file(d / "report.json", report.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
-    write_file(d / "report.md", render_markdown(report));
-    write_file(d / "report.html", render_html(report));
-    for (const char *n : {"report.json", "report.md", "report.html"}) out.push_back(fs::absolute(d / n).string());
-    return out;
+std::string render_bench_markdown(const json &r) {
+    std::string m = md_start("benchmark", str(r, "verdict", "?"), str(r, "generated_at"), str(r, "tool_version"),
+                             {{"Failures", strings_of(sub(r, "failures"))},
+                              {"Warnings", strings_of(sub(r, "warnings"))},
+                              {"Notes", strings_of(sub(r, "notes"))}});
+    return m + bench_md(r, sub(r, "resources")) + environment_md(sub(r, "environment"));
+}
+
+std::vector<std::string> write_report(const std::string &dir, const VerifyReport &report) {
+    std::vector<std::string> paths;
+    write_files(dir, json_file_text(report.to_json()), render_markdown(report), render_html(report), paths);
+    return paths;
+}
+
+std::vector<std::string> write_bench_report(const std::string &dir, const json &report) {
+    std::vector<std::string> paths;
+    write_files(dir, json_file_text(report), render_bench_markdown(report), render_bench_html(report), paths);
+    return paths;
 }
 
 json process_resources() {

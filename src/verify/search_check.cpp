@@ -78,19 +78,17 @@ std::string vector_text(const float *v, uint32_t dim) {
     return s + "]";
 }
 
-json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionInfo &c, const QuerySample &q,
-                      const SearchOptions &o, ChromaHttpSource *chroma) {
-    json out;
-    std::vector<std::string> failures, warnings;
+SearchCheckResult run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionInfo &c,
+                                   const QuerySample &q, const SearchOptions &o, ChromaHttpSource *chroma) {
+    SearchCheckResult out;
+    std::vector<std::string> &failures = out.failures, &warnings = out.warnings;
     size_t nq = q.ids.size();
     const uint32_t dim = t.dim;
     const size_t k = static_cast<size_t>(o.k);
-    out["queries"] = nq;
-    out["k"] = o.k;
+    out.queries = nq;
+    out.k = o.k;
     if (nq == 0 || dim == 0) {
-        out["skipped"] = "no records to query";
-        out["failures"] = json::array();
-        out["warnings"] = json::array();
+        out.skipped = "no records to query";
         return out;
     }
     const std::string tbl = qualified(t.schema, t.table);
@@ -134,9 +132,9 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
     std::vector<std::vector<Neighbour>> exact = exact_run(iop, "", nq), exact_space_own;
     if (iop != op) exact_space_own = exact_run(op, "", nq);
     const auto &exact_space = iop != op ? exact_space_own : exact;
-    out["exact_ms_per_query"] = std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / double(nq);
-    out["operator"] = iop;
-    if (iop != op) out["note"] = fmt::format("the index serves {} (the layout's queries); recall is measured with it, "
+    out.exact_ms_per_query = std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / double(nq);
+    out.operator_sql = iop;
+    if (iop != op) out.note = fmt::format("the index serves {} (the layout's queries); recall is measured with it, "
                                              "the comparison with Chroma with the collection's {} ({})",
                                              iop, space_name(t.space), op);
 
@@ -157,15 +155,15 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
     json settings = session_search_settings(app);
     for (const auto &[name, value] : role_defaults)
         if (settings.contains(name)) settings[name]["source"] = "role " + o.app_role;
-    out["session_settings"] = settings;
-    if (!o.app_role.empty()) out["app_role"] = o.app_role;
+    out.session_settings = settings;
+    if (!o.app_role.empty()) out.app_role = o.app_role;
     if (o.ef_search > 0) {
         app.exec(fmt::format("SET hnsw.ef_search = {}", o.ef_search));
-        out["ef_search_override"] = o.ef_search;
+        out.ef_search_override = o.ef_search;
     }
     const std::string ef_now = o.ef_search > 0 ? std::to_string(o.ef_search) : setting_of(settings, "hnsw.ef_search", "40");
     const std::string iterative = setting_of(settings, "hnsw.iterative_scan", "off");
-    out["ef_search"] = std::stoi(ef_now);
+    out.ef_search = std::stoi(ef_now);
     const ChromaHnswParams chroma_params = chroma_hnsw_params(c);
     const bool hnsw = t.index_method == "hnsw";
     if (hnsw && o.ef_search == 0 && std::stoi(ef_now) < chroma_params.ef_search)
@@ -185,7 +183,7 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
         app.exec("COMMIT");
         return res;
     };
-    out["index_path"] = "the app's session settings with enable_seqscan = off, so the vector index answers as it "
+    out.index_path = "the app's session settings with enable_seqscan = off, so the vector index answers as it "
                         "does once the table is large enough for the planner to choose it";
 
     // Indexed: the plan must be able to use the vector index; the recall is what the app's session gets.
@@ -199,22 +197,20 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
         std::string plan_text;
         for (int i = 0; i < plan.rows(); ++i) plan_text += plan.text(i, 0) + "\n";
         bool used = plan_text.find(t.index_name) != std::string::npos;
-        out["index_used"] = used;
+        out.index_used = used;
         if (!used)
             failures.push_back(fmt::format("collection '{}': the planner does not use vector index {} for "
                                            "ORDER BY {} LIMIT k",
                                            c.name, t.index_name, ord));
-        if (t.index_method == "ivfflat") out["ivfflat_probes"] = setting_of(settings, "ivfflat.probes", "1");
+        if (t.index_method == "ivfflat") out.ivfflat_probes = setting_of(settings, "ivfflat.probes", "1");
         auto t1 = Clock::now();
         approx = index_path(app_sql(""), nq);
-        out["indexed_ms_per_query"] = std::chrono::duration<double, std::milli>(Clock::now() - t1).count() / double(nq);
+        out.indexed_ms_per_query = std::chrono::duration<double, std::milli>(Clock::now() - t1).count() / double(nq);
         for (size_t i = 0; i < nq; ++i) recalls.push_back(recall_at_k(exact[i], approx[i], k));
-        out["recall_at_k"] = mean_of(recalls);
-        out["recall_min"] = *std::min_element(recalls.begin(), recalls.end());
-        out["recall_p10"] = percentile(recalls, 10);
+        out.recall_at_k = mean_of(recalls);
+        out.recall_min = *std::min_element(recalls.begin(), recalls.end());
+        out.recall_p10 = percentile(recalls, 10);
     } else {
-        out["index_used"] = false;
-        out["recall_at_k"] = nullptr;
         warnings.push_back(fmt::format("collection '{}': no vector index, so no recall to measure (searches are exact)",
                                        c.name));
     }
@@ -238,8 +234,7 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
         }
         double contrast = med > 0 ? median(kth) / med : 1.0;
         unstructured = nq >= 5 && contrast >= kUnstructuredContrast;
-        out["structure"] = {{"kth_neighbour_l2_median", median(kth)}, {"pairwise_l2_median", med},
-                            {"contrast", contrast}, {"looks_unstructured", unstructured}};
+        out.structure = {median(kth), med, contrast, unstructured};
         if (unstructured)
             warnings.push_back(fmt::format(
                 "collection '{}': the data looks unstructured (the {}-th nearest neighbour is {:.0f}% as far as a "
@@ -249,7 +244,6 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
     }
 
     // Filtered queries built from the collection's own metadata, as LangChain and Mastra write them.
-    json filtered = json::array();
     std::vector<MetadataFilter> filters;
     if (!t.index_name.empty()) {
         try {
@@ -272,13 +266,18 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
             if (got[i].size() < expected) ++short_queries;
             if (pg_knn(app, app_sql(f.sql), params[i]).size() < expected) ++short_planner;
         }
-        json fj = {{"kind", f.kind},         {"key", f.key},
-                   {"sql", f.sql},           {"chroma_where", f.where},
-                   {"matching_rows", f.matching}, {"selectivity", f.selectivity},
-                   {"queries", nf},          {"expected_rows", expected},
-                   {"fewest_rows", fewest},  {"queries_short", short_queries},
-                   {"queries_short_planner_choice", short_planner},
-                   {"recall_at_k", mean_of(rec)}};
+        FilteredSearch fj{.kind = f.kind,
+                          .key = f.key,
+                          .sql = f.sql,
+                          .chroma_where = f.where,
+                          .matching_rows = f.matching,
+                          .selectivity = f.selectivity,
+                          .queries = nf,
+                          .expected_rows = expected,
+                          .fewest_rows = fewest,
+                          .queries_short = short_queries,
+                          .queries_short_planner_choice = short_planner,
+                          .recall_at_k = mean_of(rec)};
         short_queries = std::max(short_queries, short_planner);
         const std::string what = fmt::format("collection '{}': filtered search ({}, {:.1f}% of rows)", c.name, f.sql,
                                              f.selectivity * 100);
@@ -309,25 +308,25 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
                     crec.push_back(recall_at_k(ex_space[i], theirs[i], k));
                     agree.push_back(id_overlap(theirs[i], got[i], k));
                 }
-                fj["chroma_recall_at_k"] = mean_of(crec);
-                fj["recall_gap_noise"] = gap_noise(rec, crec);
-                fj["overlap_pgvector_vs_chroma"] = mean_of(agree);
+                fj.chroma_recall_at_k = mean_of(crec);
+                fj.recall_gap_noise = gap_noise(rec, crec);
+                fj.overlap_pgvector_vs_chroma = mean_of(agree);
             } catch (const std::exception &e) {
-                fj["chroma_error"] = e.what();
+                fj.chroma_error = e.what();
                 warnings.push_back(fmt::format("{}: could not query the source with where {}: {}", what, f.where.dump(),
                                                e.what()));
             }
         }
-        filtered.push_back(fj);
+        out.filtered.push_back(std::move(fj));
     }
-    out["filtered"] = filtered;
     if (filters.empty() && !t.index_name.empty())
-        out["filtered_note"] = "no metadata key with a value on 1-20% of the rows: no filtered queries to check";
+        out.filtered_note = "no metadata key with a value on 1-20% of the rows: no filtered queries to check";
 
     // The source's own answers (a Chroma server): overlap, and distances in Chroma's convention.
     std::optional<double> chroma_recall;
     if (chroma) {
-        json s = {{"queried", true}};
+        SourceAgreement &s = out.source;
+        s.queried = true;
         try {
             auto theirs = chroma_query(*chroma, c, q, dim, o.k, nq);
             std::vector<double> crec, overlap_pg;
@@ -356,29 +355,29 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
                         }
             }
             chroma_recall = mean_of(crec);
-            out["recall_gap_noise"] = gap_noise(recalls, crec);
-            s["chroma_recall_vs_exact"] = *chroma_recall;
-            s["chroma_ef_search"] = chroma_params.ef_search;
-            s["overlap_pgvector_index_vs_chroma"] = overlap_pg.empty() ? json() : json(mean_of(overlap_pg));
-            s["distances_compared"] = compared;
-            s["distances_disagree"] = disagree;
-            s["max_abs_distance_difference"] = max_diff;
-            s["distance_convention"] = t.space == Space::l2   ? "chroma l2 = (a <-> b)^2"
+            out.recall_gap_noise = gap_noise(recalls, crec);
+            s.chroma_recall_vs_exact = *chroma_recall;
+            s.chroma_ef_search = chroma_params.ef_search;
+            if (!overlap_pg.empty()) s.overlap_pgvector_index_vs_chroma = mean_of(overlap_pg);
+            s.distances_compared = compared;
+            s.distances_disagree = disagree;
+            s.max_abs_distance_difference = max_diff;
+            s.distance_convention = t.space == Space::l2   ? "chroma l2 = (a <-> b)^2"
                                        : t.space == Space::ip ? "chroma ip = 1 + (a <#> b) = 1 - dot"
                                                               : "chroma cosine = a <=> b";
-            s["distance_tolerance"] = {{"relative", rel}, {"absolute", abs}};
-            s["disagreements"] = examples;
+            s.tolerance_relative = rel;
+            s.tolerance_absolute = abs;
+            s.disagreements = examples;
             if (disagree > 0)
                 failures.push_back(fmt::format("collection '{}': {} of {} distances differ between Chroma and pgvector "
                                                "(converted to Chroma's {} convention; largest difference {:.3g})",
                                                c.name, disagree, compared, space_name(t.space), max_diff));
         } catch (const std::exception &e) {
-            s = {{"queried", false}, {"error", e.what()}};
+            s = SourceAgreement{.queried = false, .error = e.what()};
             warnings.push_back(fmt::format("collection '{}': could not query the source: {}", c.name, e.what()));
         }
-        out["source"] = s;
     } else {
-        out["source"] = {{"queried", false}, {"reason", "the source cannot answer queries (not a Chroma server)"}};
+        out.source.reason = "the source cannot answer queries (not a Chroma server)";
     }
 
     // The verdict on recall: relative to Chroma's own on the same queries; an absolute floor only when given.
@@ -389,31 +388,31 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
     // the per-query gaps): 5 queries on random vectors can miss 2 of 50 neighbours by chance.
     auto judge = [&](const std::string &what, double recall, std::optional<double> theirs, double noise,
                      bool strict = true) {
-        json v = {{"pgvector", recall}, {"chroma", theirs ? json(*theirs) : json()}, {"gap_noise", noise}};
+        RecallVerdict v{.pgvector = recall, .chroma = theirs, .gap_noise = noise};
         const bool gap = theirs && recall < *theirs - o.max_recall_gap;
         const bool beyond_noise = gap && recall < *theirs - o.max_recall_gap - noise;
         std::string knob = hnsw ? fmt::format("hnsw.ef_search is {} in the app's sessions (Chroma's: {})", ef_now,
                                               chroma_params.ef_search)
                                 : "raise ivfflat.probes";
         if (beyond_noise) {
-            v["verdict"] = strict ? "FAIL" : "WARN";
+            v.verdict = strict ? "FAIL" : "WARN";
             (strict ? failures : warnings).push_back(fmt::format("{}: pgvector's recall@{} {:.3f} is below Chroma's own {:.3f} on the same "
                                            "queries (more than {}); {}",
                                            what, k, recall, *theirs, o.max_recall_gap, knob));
         } else if (o.min_recall > 0 && recall < o.min_recall) {
-            v["verdict"] = "FAIL";
+            v.verdict = "FAIL";
             failures.push_back(fmt::format("{}: recall@{} {:.3f} is below --min-recall {} ({}){}", what, k, recall,
                                            o.min_recall, knob,
                                            unstructured ? "; the data looks unstructured (see the warning)"
                                                         : "; or rebuild the index with larger m / ef_construction"));
         } else if (gap) {
-            v["verdict"] = "WARN";
+            v.verdict = "WARN";
             warnings.push_back(fmt::format("{}: pgvector's recall@{} {:.3f} is below Chroma's own {:.3f} on the same "
                                            "queries, but within the sampling noise of these queries (+-{:.3f}); verify "
                                            "with more --queries to settle it",
                                            what, k, recall, *theirs, noise));
         } else {
-            v["verdict"] = "PASS";
+            v.verdict = "PASS";
             if (!theirs && o.min_recall == 0 && recall < 0.9 && !unstructured)
                 warnings.push_back(fmt::format("{}: recall@{} {:.3f} (no Chroma server to compare with; pass --min-recall "
                                                "to make a floor a failure); {}",
@@ -422,16 +421,11 @@ json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionI
         return v;
     };
     if (!recalls.empty())
-        out["recall_verdict"] = judge(fmt::format("collection '{}'", c.name), out["recall_at_k"].get<double>(), chroma_recall,
-                                      out.value("recall_gap_noise", 0.0));
-    for (auto &fj : out["filtered"]) {
-        std::optional<double> theirs;
-        if (fj.contains("chroma_recall_at_k")) theirs = fj["chroma_recall_at_k"].get<double>();
-        fj["recall_verdict"] = judge(fmt::format("collection '{}': filtered search ({})", c.name, fj["sql"].get<std::string>()),
-                                     fj["recall_at_k"].get<double>(), theirs, fj.value("recall_gap_noise", 0.0), false);
-    }
-    out["failures"] = failures;
-    out["warnings"] = warnings;
+        out.recall_verdict = judge(fmt::format("collection '{}'", c.name), *out.recall_at_k, chroma_recall,
+                                   out.recall_gap_noise.value_or(0.0));
+    for (auto &fj : out.filtered)
+        fj.recall_verdict = judge(fmt::format("collection '{}': filtered search ({})", c.name, fj.sql), fj.recall_at_k,
+                                  fj.chroma_recall_at_k, fj.recall_gap_noise.value_or(0.0), false);
     return out;
 }
 

@@ -11,6 +11,7 @@
 #include "core/record.hpp"
 #include "target/pg_connection.hpp"
 #include "verify/search_metrics.hpp"
+#include "verify/search_result.hpp"
 
 namespace c2p {
 
@@ -48,9 +49,8 @@ struct QuerySample {
     std::vector<float> vectors; // ids.size() * dim
 };
 
-// Returns {queries, k, session_settings, index_used, recall_at_k, recall_min, filtered[…], structure{…}, source{…},
-// failures, warnings}. The indexed queries run in a fresh session with the database's defaults, as the app's do.
-nlohmann::ordered_json run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionInfo &c,
+// The indexed queries run in a fresh session with the database's defaults, as the app's do.
+SearchCheckResult run_search_check(PgConnection &pg, const SearchTarget &t, const CollectionInfo &c,
                                         const QuerySample &q, const SearchOptions &o, ChromaHttpSource *chroma);
 
 // "[1.5,2,…]": pgvector's text form with shortest round-trip floats (exact).

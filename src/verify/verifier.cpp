@@ -22,7 +22,6 @@
 namespace c2p {
 namespace {
 
-using json = nlohmann::ordered_json;
 
 std::string utc_now() {
     std::time_t t = std::time(nullptr);
@@ -35,43 +34,39 @@ std::string utc_now() {
 
 } // namespace
 
-json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_collections, const VerifyOptions &o) {
+VerifyReport run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_collections,
+                        const VerifyOptions &o) {
     auto t_start = std::chrono::steady_clock::now();
     PgConnection pg(o.to);
     PgConnection::Patience long_statements(pg); // exact searches and whole-table digests may be silent for long
-    json failures = json::array(), warnings = json::array();
+    VerifyReport rep;
     auto pgv = pg.scalar("SELECT extversion FROM pg_extension WHERE extname = 'vector'");
     if (!pgv)
         throw EnvError("postgresql " + pg.describe() + ": the pgvector extension is not installed in this database: "
                        "nothing can have been migrated here (wrong --to database?)");
     auto *chroma = dynamic_cast<ChromaHttpSource *>(&src);
     const TargetLayout &layout = target_layout(o.layout);
-
-    json collections = json::array();
-    json notes = json::array(); // how something was compared (halfvec: float16), not a problem
-    json registry = json::array();
-    uint64_t tot_src = 0, tot_tgt = 0, tot_missing = 0, tot_extra = 0, tot_diff = 0;
-    double read_seconds = 0;
+    VerifyTotals &tot = rep.totals;
     EnvironmentFacts facts;
     facts.k = o.search.k;
     // Records and search, the same for every layout once the collection's rows are located.
-    auto check_records = [&](const CollectionInfo &c, const TargetCollection &t, const SchemaCheck &sc, json &cj,
-                             std::vector<std::string> &cf, std::vector<std::string> &cw) {
+    auto check_records = [&](const CollectionInfo &c, const TargetCollection &t, const SchemaCheck &sc,
+                             CollectionVerify &cv) {
+        auto &cf = cv.failures;
         CompletenessOptions co{o.batch_size, o.max_listed, o.queries, o.show_progress};
-        CompletenessResult cr = check_completeness(src, c, pg, t, co);
-        cj["completeness"] = cr.to_json();
+        const CompletenessResult &cr = cv.completeness.emplace(check_completeness(src, c, pg, t, co));
         const auto &d = cr.diff;
-        tot_src += d.source_count;
-        tot_tgt += d.target_count;
-        tot_missing += cr.missing_ids.size();
-        tot_extra += cr.extra_ids.size();
-        tot_diff += cr.different.size();
-        read_seconds += cr.read_seconds;
+        tot.source_records += d.source_count;
+        tot.target_records += d.target_count;
+        tot.missing += cr.missing_ids.size();
+        tot.extra += cr.extra_ids.size();
+        tot.different += cr.different.size();
+        rep.read_seconds += cr.read_seconds;
         if (cr.float16)
-            notes.push_back(fmt::format("collection '{}': {}.embedding is halfvec, so embeddings were compared at "
-                                        "float16 precision (the source's float32 values rounded to nearest even, as "
-                                        "pgvector converts them), bit for bit",
-                                        c.name, t.schema + "." + t.table));
+            rep.notes.push_back(fmt::format("collection '{}': {}.embedding is halfvec, so embeddings were compared at "
+                                            "float16 precision (the source's float32 values rounded to nearest even, as "
+                                            "pgvector converts them), bit for bit",
+                                            c.name, t.schema + "." + t.table));
         if (d.source_count != d.target_count)
             cf.push_back(fmt::format("collection '{}': {} records in the source, {} in the target", c.name,
                                      d.source_count, d.target_count));
@@ -100,7 +95,7 @@ json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_c
                                      det.empty() ? "" : ": " + det));
         }
         if (cr.nul_escaped > 0)
-            notes.push_back(fmt::format("collection '{}': {} source record(s) hold U+0000, which PostgreSQL cannot store; "
+            rep.notes.push_back(fmt::format("collection '{}': {} source record(s) hold U+0000, which PostgreSQL cannot store; "
                                         "they were compared as `--escape-nul` stores them (U+2400 in its place){}",
                                         c.name, cr.nul_escaped,
                                         cr.nul_escaped_rows
@@ -110,7 +105,7 @@ json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_c
                                                           cr.nul_escaped_rows)
                                             : std::string()));
         if (cr.stored_digest_stale > 0)
-            cw.push_back(fmt::format("collection '{}': {} row(s) have a stored digest that no longer matches "
+            cv.warnings.push_back(fmt::format("collection '{}': {} row(s) have a stored digest that no longer matches "
                                      "their values (changed in PostgreSQL after the migration; `sync` would "
                                      "misjudge them)",
                                      c.name, cr.stored_digest_stale));
@@ -134,118 +129,103 @@ json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_c
         SearchOptions so = o.search;
         so.fresh_session = true;
         so.session_target = o.to;
-        json sj = run_search_check(pg, st, c, cr.sample, so, chroma);
-        for (const auto &f : sj["failures"]) cf.push_back(f.get<std::string>());
-        for (const auto &w : sj["warnings"]) cw.push_back(w.get<std::string>());
-        cj["search"] = sj;
+        cv.search = run_search_check(pg, st, c, cr.sample, so, chroma);
+        for (const auto &f : cv.search->failures) cf.push_back(f);
+        for (const auto &w : cv.search->warnings) cv.warnings.push_back(w);
     };
-    auto not_migrated = [&](const CollectionInfo &c, json &cj, std::vector<std::string> &cf, const std::string &where) {
-        cf.push_back(fmt::format("collection '{}': not migrated ({}); its {} source records are all missing", c.name,
-                                 where, c.record_count));
-        cj["completeness"] = {{"source_records", c.record_count}, {"target_records", 0},
-                              {"missing", c.record_count},        {"extra", 0},
-                              {"different", 0},                   {"digest_parity", false}};
-        tot_src += c.record_count;
-        tot_missing += c.record_count;
+    auto not_migrated = [&](const CollectionInfo &c, CollectionVerify &cv, const std::string &where) {
+        cv.failures.push_back(fmt::format("collection '{}': not migrated ({}); its {} source records are all missing",
+                                          c.name, where, c.record_count));
+        cv.unread = CompletenessCounts{c.record_count, 0, c.record_count, 0, 0, false};
+        tot.source_records += c.record_count;
+        tot.missing += c.record_count;
     };
 
     for (const auto &c : cols) {
-        json cj = {{"name", c.name}, {"id", c.id}, {"space", space_name(c.space)},
-                   {"dimension", c.dimension ? json(*c.dimension) : json()}, {"layout", layout_name(o.layout)}};
-        std::vector<std::string> cf, cw;
+        CollectionVerify &cv = rep.collections.emplace_back();
+        cv.name = c.name;
+        cv.id = c.id;
+        cv.space = space_name(c.space);
+        cv.dimension = c.dimension;
+        cv.layout = layout_name(o.layout);
+        auto &cf = cv.failures;
         auto t = layout.locate(pg, o.schema, c, o.langchain_id_prefix);
         if (!t) {
-            not_migrated(c, cj, cf, layout.not_found(o.schema, c));
+            not_migrated(c, cv, layout.not_found(o.schema, c));
         } else if (t->table.empty()) {
             // Registered by LangChain's layout as an empty collection of unknown dimension: no embedding table.
-            cj["table"] = nullptr;
-            cj["completeness"] = {{"source_records", c.record_count}, {"target_records", 0},
-                                  {"missing", c.record_count},        {"extra", 0},
-                                  {"different", 0},                   {"digest_parity", c.record_count == 0}};
-            tot_src += c.record_count;
-            tot_missing += c.record_count;
+            cv.found = CollectionVerify::Found::registered_without_table;
+            cv.unread = CompletenessCounts{c.record_count, 0, c.record_count, 0, 0, c.record_count == 0};
+            tot.source_records += c.record_count;
+            tot.missing += c.record_count;
             if (c.record_count > 0)
                 cf.push_back(fmt::format("collection '{}': registered in {}.{} but there is no {}.{} table: its {} "
                                          "source records are all missing",
                                          c.name, o.schema, kLangchainCollections, o.schema, kLangchainEmbeddings,
                                          c.record_count));
         } else {
-            cj["table"] = t->describe();
+            cv.found = CollectionVerify::Found::table;
+            cv.table_described = t->describe();
+            cv.schema = t->schema;
+            cv.table = t->table;
             // The native layout's schema is its registry row's promise; a framework's, what its store reads.
-            SchemaCheck sc;
+            SchemaCheck &sc = cv.schema_check.emplace();
             if (layout.has_registry()) {
                 auto reg = lookup_registry(pg, o.schema, c.id, c.name);
                 if (!reg) throw EnvError(fmt::format("collection '{}': its row in {}.chroma_collections went away "
                                                      "while verify ran", c.name, o.schema));
-                registry.push_back({{"name", reg->name}, {"migrated_at", reg->migrated_at},
-                                    {"record_count", reg->record_count ? json(*reg->record_count) : json()},
-                                    {"index_method", reg->index_method}, {"embedding_type", reg->embedding_type},
-                                    {"source", reg->source}});
+                rep.registry.push_back({reg->name, reg->migrated_at, reg->index_method, reg->embedding_type,
+                                        reg->source, reg->record_count});
                 sc = check_schema(pg, o.schema, c, *reg);
             } else {
                 sc = check_layout_schema(pg, *t, c);
             }
             for (auto &f : sc.failures) cf.push_back(f);
-            for (auto &w : sc.warnings) cw.push_back(w);
-            cj["schema"] = sc.to_json();
+            for (auto &w : sc.warnings) cv.warnings.push_back(w);
             if (sc.index) facts.vector_index_bytes += sc.index->bytes;
             facts.table_bytes += sc.table_bytes;
-            if (parse_vector_type(sc.column_type)) check_records(c, *t, sc, cj, cf, cw); // a table with vectors
+            if (parse_vector_type(sc.column_type)) check_records(c, *t, sc, cv); // a table with vectors
         }
-        cj["ok"] = cf.empty();
-        cj["failures"] = cf;
-        cj["warnings"] = cw;
-        for (auto &f : cf) failures.push_back(f);
-        for (auto &w : cw) warnings.push_back(w);
+        for (auto &f : cf) rep.failures.push_back(f);
+        for (auto &w : cv.warnings) rep.warnings.push_back(w);
         log::info("collection_verified",
                   fmt::format("{}: {}", c.name, cf.empty() ? "PASS" : fmt::format("FAIL ({} problem(s))", cf.size())),
                   {{"collection", c.name}, {"ok", cf.empty()}});
-        collections.push_back(cj);
     }
+    tot.collections = cols.size();
     if (all_collections)
-        for (auto &w : layout.unknown_collections(pg, o.schema, cols)) warnings.push_back(w);
+        for (auto &w : layout.unknown_collections(pg, o.schema, cols)) rep.warnings.push_back(w);
 
-    json env = collect_environment(pg, facts);
-    json migration = {{"registry", registry}};
+    rep.environment = collect_environment(pg, facts);
     if (!layout.has_registry())
-        migration["layout_note"] = fmt::format("the {} layout has no chroma2pg registry: the collections were located by the "
-                                        "framework's own tables",
-                                        layout_name(o.layout));
+        rep.layout_note = fmt::format("the {} layout has no chroma2pg registry: the collections were located by the "
+                                      "framework's own tables",
+                                      layout_name(o.layout));
     if (relation_exists(pg, o.schema, "chroma2pg_runs")) {
         auto r = pg.scalar("SELECT coalesce(json_agg(r), '[]') FROM (SELECT * FROM " + qualified(o.schema, "chroma2pg_runs") +
                            " ORDER BY 1 DESC LIMIT 20) r");
-        migration["runs"] = json::parse(r.value_or("[]"));
+        rep.runs = nlohmann::ordered_json::parse(r.value_or("[]"));
     } else {
-        migration["runs"] = nullptr;
-        migration["note"] = "The migration's own throughput figures are not recorded in the database (no " + o.schema +
-                            ".chroma2pg_runs table); see the output of `chroma2pg migrate --json`. The registry above "
-                            "has when each collection was migrated and its record count.";
+        rep.runs_note = "The migration's own throughput figures are not recorded in the database (no " + o.schema +
+                        ".chroma2pg_runs table); see the output of `chroma2pg migrate --json`. The registry above "
+                        "has when each collection was migrated and its record count.";
     }
-    double total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-    json report = {{"kind", "verify"},
-                   {"tool_version", std::string(C2P_VERSION) + " (git " + C2P_GIT_REV + ")"},
-                   {"generated_at", utc_now()},
-                   {"verdict", failures.empty() ? "PASS" : "FAIL"},
-                   {"failures", failures},
-                   {"warnings", warnings},
-                   {"notes", notes},
-                   {"source", {{"description", src.describe()}, {"details", src.details()}}},
-                   {"target", {{"server", pg.describe()}, {"schema", o.schema}, {"layout", layout_name(o.layout)},
-                               {"langchain_id_prefix", o.langchain_id_prefix}}},
-                   {"settings",
-                    {{"queries", o.queries}, {"k", o.search.k},
-                     {"ef_search", o.search.ef_search > 0 ? json(o.search.ef_search) : json("the database's default")},
-                     {"min_recall", o.search.min_recall}, {"max_listed", o.max_listed}}},
-                   {"totals",
-                    {{"collections", cols.size()}, {"source_records", tot_src}, {"target_records", tot_tgt},
-                     {"missing", tot_missing}, {"extra", tot_extra}, {"different", tot_diff}}},
-                   {"collections", collections},
-                   {"migration", migration},
-                   {"environment", env}};
-    report["verification"] = {{"seconds", total_seconds}, {"read_seconds", read_seconds},
-                              {"records_per_second", read_seconds > 0 ? double(tot_src) / read_seconds : 0}};
-    report["resources"] = process_resources();
-    return report;
+    rep.tool_version = std::string(C2P_VERSION) + " (git " + C2P_GIT_REV + ")";
+    rep.generated_at = utc_now();
+    rep.source_description = src.describe();
+    rep.source_details = src.details();
+    rep.target_server = pg.describe();
+    rep.schema = o.schema;
+    rep.layout = layout_name(o.layout);
+    rep.langchain_id_prefix = o.langchain_id_prefix;
+    rep.queries = o.queries;
+    rep.k = o.search.k;
+    rep.ef_search = o.search.ef_search;
+    rep.min_recall = o.search.min_recall;
+    rep.max_listed = o.max_listed;
+    rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    rep.resources = process_resources();
+    return rep;
 }
 
 } // namespace c2p

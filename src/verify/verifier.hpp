@@ -10,6 +10,7 @@
 #include "target/layout_sink.hpp"
 #include "verify/bench.hpp"
 #include "verify/search_check.hpp"
+#include "verify/verify_result.hpp"
 
 namespace c2p {
 
@@ -26,9 +27,9 @@ struct VerifyOptions {
     BenchOptions bench_options;
 };
 
-// Runs every check and returns the report object (kind "verify", verdict PASS/FAIL, failures…).
+// Runs every check and returns what it found (verdict PASS when nothing failed).
 // Throws only for the environment (unreachable server, no pgvector): a mismatch is in the report.
-nlohmann::ordered_json run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_collections,
-                                  const VerifyOptions &o);
+VerifyReport run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_collections,
+                        const VerifyOptions &o);
 
 } // namespace c2p

@@ -145,14 +145,21 @@ TEST(VerifyReport, HtmlEscaping) {
 }
 
 TEST(VerifyReport, HostileNamesNeverReachTheHtmlUnescaped) {
-    nlohmann::ordered_json r = {{"kind", "verify"}, {"verdict", "FAIL"}, {"failures", {"collection '<img src=x onerror=alert(1)>'"}}};
-    r["collections"] = {{{"name", "<b>evil</b>"}, {"ok", false}, {"completeness", {{"source_records", 3}, {"missing_ids", {"<i>"}}}}}};
-    r["totals"] = {{"collections", 1}, {"source_records", 3}};
+    VerifyReport r;
+    r.failures = {"collection '<img src=x onerror=alert(1)>'"};
+    CollectionVerify &c = r.collections.emplace_back();
+    c.name = "<b>evil</b>";
+    c.failures = {"collection '<b>evil</b>': 1 record(s) missing in the target: '<i>'"};
+    c.completeness.emplace();
+    c.completeness->diff.source_count = 3;
+    c.completeness->missing_ids = {"<i>"};
+    r.totals = {.collections = 1, .source_records = 3};
     std::string html = render_html(r);
     EXPECT_EQ(html.find("<img"), std::string::npos);
     EXPECT_EQ(html.find("<b>evil"), std::string::npos);
     EXPECT_NE(html.find("&lt;b&gt;evil&lt;/b&gt;"), std::string::npos);
     EXPECT_NE(html.find(">FAIL<"), std::string::npos);
+    EXPECT_NE(html.find("missing in target: &lt;i&gt;"), std::string::npos);
     EXPECT_EQ(html.find("http://"), html.find("http://www.w3.org")); // no external assets (SVG namespace only)
     std::string md = render_markdown(r);
     EXPECT_NE(md.find("**FAIL**"), std::string::npos);
