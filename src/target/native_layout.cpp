@@ -246,24 +246,7 @@ public:
                 p.existing_rows = uint64_t(r->rows);
             }
         }
-        const std::string qt = qualified(schema, p.table), pk = fit_identifier(p.table, "_pkey");
-        p.indexes.push_back({pk, "primary key", "btree",
-                             "ALTER TABLE " + qt + " ADD CONSTRAINT " + quote_ident(pk) + " PRIMARY KEY (id)", "", ""});
-        const std::string vname = fit_identifier(p.table, "_embedding_idx");
-        const uint32_t dim = c.dimension.value_or(0);
-        const bool half_index = halfvec || dim > kMaxVectorIndexDims;
-        try {
-            if (auto sql = create_vector_index_sql(schema, p.table, vname, c, index, rows, halfvec); !sql.empty())
-                p.indexes.push_back({vname, "vector", index.method == IndexMethod::hnsw ? "hnsw" : "ivfflat", sql,
-                                     space_opclass(c.space, half_index),
-                                     half_index && !halfvec ? fmt::format("(embedding::halfvec({}))", dim) : "embedding"});
-        } catch (const DataError &e) { // too wide to index: the plan says so and goes on
-            p.problems.push_back(e.what());
-        }
-        const std::string gname = fit_identifier(p.table, "_metadata_idx");
-        if (index.metadata_gin)
-            p.indexes.push_back({gname, "gin", "gin",
-                                 "CREATE INDEX " + quote_ident(gname) + " ON " + qt + " USING gin (metadata)", "", ""});
+        p.indexes = native_indexes(schema, p.table, c, index, rows, halfvec, &p.problems);
         return p;
     }
     std::vector<std::string> unknown_collections(PgConnection &pg, const std::string &schema,
@@ -282,6 +265,33 @@ public:
 };
 
 } // namespace
+
+std::vector<PlannedIndex> native_indexes(const std::string &schema, const std::string &table, const CollectionInfo &c,
+                                         const IndexOptions &index, uint64_t rows, bool halfvec,
+                                         std::vector<std::string> *problems) {
+    std::vector<PlannedIndex> out;
+    const std::string qt = qualified(schema, table), pk = fit_identifier(table, "_pkey");
+    // The primary key is built after the load: one sort instead of a btree insert per row.
+    out.push_back({pk, "primary key", "btree",
+                   "ALTER TABLE " + qt + " ADD CONSTRAINT " + quote_ident(pk) + " PRIMARY KEY (id)", "", ""});
+    const std::string vname = fit_identifier(table, "_embedding_idx");
+    const uint32_t dim = c.dimension.value_or(0);
+    const bool half_index = halfvec || dim > kMaxVectorIndexDims;
+    try {
+        if (auto sql = create_vector_index_sql(schema, table, vname, c, index, rows, halfvec); !sql.empty())
+            out.push_back({vname, "vector", index.method == IndexMethod::hnsw ? "hnsw" : "ivfflat", sql,
+                           space_opclass(c.space, half_index),
+                           half_index && !halfvec ? fmt::format("(embedding::halfvec({}))", dim) : "embedding"});
+    } catch (const DataError &e) { // too wide to index: a plan says so and goes on
+        if (!problems) throw;
+        problems->push_back(e.what());
+    }
+    const std::string gname = fit_identifier(table, "_metadata_idx");
+    if (index.metadata_gin)
+        out.push_back({gname, "gin", "gin", "CREATE INDEX " + quote_ident(gname) + " ON " + qt + " USING gin (metadata)",
+                       "", ""});
+    return out;
+}
 
 const TargetLayout &native_target_layout() {
     static const NativeTargetLayout l;

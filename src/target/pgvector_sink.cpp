@@ -13,6 +13,7 @@
 #include "target/pg_transaction.hpp"
 #include "target/sql_params.hpp"
 #include "target/table_names.hpp"
+#include "target/target_layout.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -213,23 +214,24 @@ FinalizeResult finalize_collection(PgConnection &pg, const PgvectorSinkOptions &
         res.rows = load ? load->committed_records()
                         : std::stoull(pg.scalar("SELECT count(*) FROM " + qualified(s, staging)).value_or("0"));
         auto t0 = std::chrono::steady_clock::now();
-        // The primary key is built after the load: one sort instead of a btree insert per row.
-        pg.exec("ALTER TABLE " + qualified(s, staging) + " ADD CONSTRAINT " +
-                quote_ident(fit_identifier(staging, "_pkey")) + " PRIMARY KEY (id)");
-        std::string vec_idx = create_vector_index_sql(s, staging, fit_identifier(staging, "_embedding_idx"), c, opts.index,
-                                                      res.rows, opts.halfvec);
-        if (!vec_idx.empty()) {
+        // The plan --dry-run prints for the table, built on the staging table and renamed at the swap.
+        const auto built = native_indexes(s, staging, c, opts.index, res.rows, opts.halfvec, nullptr);
+        const auto named = native_indexes(s, table, c, opts.index, res.rows, opts.halfvec, nullptr);
+        bool vector_index = false;
+        for (const auto &ix : built) {
+            if (ix.kind != "vector") {
+                pg.exec(ix.sql);
+                continue;
+            }
             const uint32_t dim = c.dimension.value_or(0);
             build_vector_index(pg, opts.target, c.name, {res.rows, dim, opts.halfvec || dim > kMaxVectorIndexDims},
-                               opts.index.for_collection(c), vec_idx);
+                               opts.index.for_collection(c), ix.sql);
+            vector_index = true;
         }
-        if (opts.index.metadata_gin)
-            pg.exec("CREATE INDEX " + quote_ident(fit_identifier(staging, "_metadata_idx")) + " ON " + qualified(s, staging) +
-                    " USING gin (metadata)");
         // Statistics on embeddings and digests help no plan and cost most of ANALYZE (it sorts the sampled vectors).
         pg.exec("ALTER TABLE " + qualified(s, staging) +
                 " ALTER COLUMN embedding SET STATISTICS 0, ALTER COLUMN digest SET STATISTICS 0");
-        if (!vec_idx.empty() || opts.index.metadata_gin)
+        if (vector_index || opts.index.metadata_gin)
             pg.exec("ANALYZE " + qualified(s, staging));
         else // a bare load: like pgcopydb, statistics belong with the index phase the user runs later
             log::info("analyze", fmt::format("collection '{}': bare load, ANALYZE left to autovacuum or to after your "
@@ -241,17 +243,11 @@ FinalizeResult finalize_collection(PgConnection &pg, const PgvectorSinkOptions &
         // Swap in: drop the old table, rename the new one and its indexes, update the registry.
         pg.exec("DROP TABLE IF EXISTS " + qualified(s, table));
         pg.exec("ALTER TABLE " + qualified(s, staging) + " RENAME TO " + quote_ident(table));
-        pg.exec("ALTER INDEX " + qualified(s, fit_identifier(staging, "_pkey")) + " RENAME TO " +
-                quote_ident(fit_identifier(table, "_pkey")));
-        if (!vec_idx.empty())
-            pg.exec("ALTER INDEX " + qualified(s, fit_identifier(staging, "_embedding_idx")) + " RENAME TO " +
-                    quote_ident(fit_identifier(table, "_embedding_idx")));
-        if (opts.index.metadata_gin)
-            pg.exec("ALTER INDEX " + qualified(s, fit_identifier(staging, "_metadata_idx")) + " RENAME TO " +
-                    quote_ident(fit_identifier(table, "_metadata_idx")));
+        for (size_t i = 0; i < built.size(); ++i)
+            pg.exec("ALTER INDEX " + qualified(s, built[i].name) + " RENAME TO " + quote_ident(named[i].name));
         pg.exec_params("DELETE FROM " + qualified(s, "chroma_collections") + " WHERE id::text = $1 OR name = $2",
                        {c.id, c.name});
-        const char *method = vec_idx.empty() ? "none" : opts.index.method == IndexMethod::ivfflat ? "ivfflat" : "hnsw";
+        const char *method = !vector_index ? "none" : opts.index.method == IndexMethod::ivfflat ? "ivfflat" : "hnsw";
         std::optional<std::string> bad_json;
         if (bad.rejected || bad.escaped) {
             nlohmann::ordered_json j = {{"rejected", bad.rejected}, {"escaped", bad.escaped}, {"reject_file", bad.reject_file}};

@@ -168,6 +168,13 @@ std::string sized_record_metadata(const Metadata &m);
 // Every layout's TargetLayout, by its --layout value.
 const TargetLayout &target_layout(Layout l);
 const TargetLayout &native_target_layout();
+// The indexes the native layout builds on `table` (its primary key, the vector index unless there is
+// none, the metadata GIN when asked): what --dry-run prints for the collection's table and what
+// finalize_collection() runs on the staging table, then renames. A collection too wide to index:
+// the reason is appended to `problems`, or thrown (DataError) when `problems` is null.
+std::vector<PlannedIndex> native_indexes(const std::string &schema, const std::string &table, const CollectionInfo &c,
+                                         const IndexOptions &index, uint64_t rows, bool halfvec,
+                                         std::vector<std::string> *problems);
 const TargetLayout &langchain_target_layout();
 const TargetLayout &table_target_layout(Layout l); // a TableLayout's
 

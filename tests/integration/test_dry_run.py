@@ -244,8 +244,20 @@ class PlanIsWhatRuns(unittest.TestCase):
         self.assertIn("swapped in", plan["load"])
         text = s.run(*args, "--dry-run", check=0).stdout
         self.assertIn("  load    binary COPY into %s, a checkpoint every 50000 records" % plan["staging"], text)
-        s.run(*args, check=0)
+        p = s.run("--json", "--log-format", "json", *args, check=0)
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
         self.assert_staging_is_the_runs(plan, url)
+        # The planned indexes are the run's: built on the staging table, then renamed to the planned names.
+        table, staging = plan["table"].split(".", 1)[1], plan["staging"].split(".", 1)[1]
+        issued = [json.loads(l)["sql"] for l in p.stderr.splitlines()
+                  if l.startswith("{") and json.loads(l).get("event") == "index"]
+        planned = [i["sql"] for i in plan["indexes"] if i["kind"] == "vector"]
+        self.assertEqual(len(planned), 1, plan["indexes"])
+        self.assertEqual(issued, [sql.replace(table, staging) for sql in planned])
+        self.assertNotEqual(issued, planned)
+        built = s.pg_query(url, "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND tablename = %s "
+                                "ORDER BY 1", (table,))
+        self.assertEqual([r[0] for r in built], sorted(i["name"] for i in plan["indexes"]))
 
 
 class SpaceRefusal(unittest.TestCase):
