@@ -77,12 +77,12 @@ void run_backup(BackupArgs &a) {
     RunSummary summary;
     uint64_t total_records = 0, total_bytes = 0, total_payload = 0;
     double total_seconds = 0;
-    for (const auto &c : cols) try {
+    const LoopInterruptText stopped{"backup", "written",
+                                    "a backup is kept whole or not at all, so the partial directory is removed",
+                                    "run it again"};
+    each_collection(cols, stopped, [&](const CollectionInfo &c) {
         BackupSink sink(dir.partial_path(), formats, level);
-        auto reader = source->read(c, a.batch_size);
-        Progress progress(c.name, c.record_count, !g.quiet);
-        auto st = run_pipeline(c, *reader, sink, &progress);
-        progress.finish();
+        auto st = load_collection(*source, c, a.batch_size, sink, c.name, !g.quiet);
         const auto &res = sink.result();
         m.collections.push_back(res);
         double rate = st.seconds > 0 ? st.records / st.seconds : 0;
@@ -109,13 +109,7 @@ void run_backup(BackupArgs &a) {
         total_bytes += sink.bytes_written();
         total_payload += st.bytes;
         total_seconds += st.seconds;
-    } catch (const Interrupted &e) {
-        throw interrupted_run(e, "backup",
-                              fmt::format("{} of {} collection(s) written; a backup is kept whole or not at all, so the "
-                                          "partial directory is removed",
-                                          summary.rows.size(), cols.size()),
-                              "run it again");
-    }
+    });
     std::string final_path = dir.commit(m);
     log::info("done", fmt::format("backup complete: {} ({} records, {} collection(s), {})", final_path, total_records,
                                   cols.size(), human_bytes(static_cast<double>(total_bytes))),

@@ -76,4 +76,24 @@ Interrupted interrupted_run(const Interrupted &e, const std::string &command, co
                             const std::string &how, const std::vector<std::string> &add = {},
                             const std::vector<std::string> &drop = {});
 
+// What a collection loop says when Ctrl-C stops it: "<command> interrupted by SIGINT: <done> of <n>
+// collection(s) <finished>; <kept>; <how>: <the command line>".
+struct LoopInterruptText {
+    std::string command, finished, kept, how;
+};
+// Runs `step` on each collection in order; a stop between batches ends the run with `text`.
+template <class Step>
+void each_collection(const std::vector<CollectionInfo> &cols, const LoopInterruptText &text, Step &&step) {
+    size_t done = 0;
+    for (const auto &c : cols) try {
+        step(c);
+        ++done;
+    } catch (const Interrupted &e) {
+        throw interrupted_run(e, text.command,
+                              std::to_string(done) + " of " + std::to_string(cols.size()) + " collection(s) " +
+                                  text.finished + "; " + text.kept,
+                              text.how);
+    }
+}
+
 } // namespace c2p

@@ -132,13 +132,12 @@ void run_restore(RestoreArgs &a) {
     RunSummary summary;
     uint64_t total = 0, total_rejected = 0;
     double seconds = 0;
-    for (size_t i = 0; i < cols.size(); ++i) try {
-        const auto &c = cols[i];
+    const LoopInterruptText stopped{"restore", "restored", "the records sent so far are kept and are not sent again",
+                                    "continue with the same command"};
+    size_t i = 0;
+    each_collection(cols, stopped, [&](const CollectionInfo &c) {
         ChromaHttpWriter writer(server, a.to, wo, targets[i], origin_of(origin, c));
-        auto reader = source->read(c, a.batch_size);
-        Progress progress(targets[i], c.record_count, !g.quiet);
-        auto st = run_pipeline(c, *reader, writer, &progress);
-        progress.finish();
+        auto st = load_collection(*source, c, a.batch_size, writer, targets[i], !g.quiet);
         log::info("collection_done",
                   fmt::format("{}: {} records restored as '{}' in {:.2f}s ({} sent, {} already there{}{})", c.name,
                               st.records, targets[i], st.seconds, writer.records_sent(), writer.records_skipped(),
@@ -165,13 +164,8 @@ void run_restore(RestoreArgs &a) {
         total_rejected += writer.records_rejected();
         total += st.records;
         seconds += st.seconds;
-    } catch (const Interrupted &e) {
-        throw interrupted_run(e, "restore",
-                              fmt::format("{} of {} collection(s) restored; the records sent so far are kept and are "
-                                          "not sent again",
-                                          summary.rows.size(), cols.size()),
-                              "continue with the same command");
-    }
+        ++i;
+    });
     summary.close(run_start);
     summary.totals_extra = {{"records", total}, {"load_seconds", seconds}};
     report_run({{"command", "restore"}, {"source", source->describe()}, {"target", server.describe()}}, summary,

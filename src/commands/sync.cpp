@@ -92,12 +92,15 @@ SyncRound sync_round(const SyncArgs &a, Layout layout, Source &source, const std
     SyncRound round;
     auto &out = round.rows;
     const TargetLayout &target = target_layout(layout);
-    for (const auto &c : cols) try {
+    const LoopInterruptText stopped{"sync", "synced",
+                                    "a collection's changes commit together, so the one in progress is unchanged",
+                                    "run it again"};
+    each_collection(cols, stopped, [&](const CollectionInfo &c) {
         auto t = target.locate(pg, a.schema, c, a.langchain_id_prefix);
         if (!t || !t->table_exists) {
             round.not_migrated.push_back(c.name);
             out.push_back({c.name, "not migrated", {{"id", c.id}}});
-            continue;
+            return;
         }
         if (t->table.empty() && c.record_count > 0)
             throw DataError(fmt::format("collection '{}' was migrated empty, before any {}.{} table existed; migrate it "
@@ -131,13 +134,7 @@ SyncRound sync_round(const SyncArgs &a, Layout layout, Source &source, const std
         if (n.rejected + n.escaped) s.tail["reject_file"] = so.reject_file;
         out.push_back(std::move(s));
         add_counts(round.total, n);
-    } catch (const Interrupted &e) {
-        throw interrupted_run(e, "sync",
-                              fmt::format("{} of {} collection(s) synced; a collection's changes commit together, so "
-                                          "the one in progress is unchanged",
-                                          out.size(), cols.size()),
-                              "run it again");
-    }
+    });
     return round;
 }
 

@@ -111,4 +111,13 @@ PipelineStats run_pipeline(const CollectionInfo &c, BatchReader &reader, Sink &s
     return st;
 }
 
+PipelineStats load_collection(Source &source, const CollectionInfo &c, size_t batch_size, Sink &sink,
+                              const std::string &label, bool show_progress) {
+    auto reader = source.read(c, batch_size);
+    Progress progress(label, c.record_count, show_progress);
+    auto st = run_pipeline(c, *reader, sink, &progress);
+    progress.finish();
+    return st;
+}
+
 } // namespace c2p

@@ -168,6 +168,45 @@ class RunningMigration(unittest.TestCase):
         self.assertIn("run it again: ", lines[0])
         self.assertEqual(os.listdir(out), [])  # a backup is whole or absent
 
+    def test_restore_interrupted_then_continued(self):
+        """Restored into the same server under a new name: SIGINT once the staging collection holds records,
+        then the printed command continues it to every record, with no staging collection left."""
+        new = self.name + "-back"
+        p = r.popen("restore", "--from", self.server.url, "--to-chroma", self.server.url, "--collections", self.name,
+                    "--rename", "%s=%s" % (self.name, new), "--batch-size", 100)
+
+        def staging_count():
+            for c in self.chroma.call("GET", s.API + "/collections"):
+                if c["name"].startswith(new + "-c2p-restoring"):
+                    return self.chroma.call("GET", s.API + "/collections/%s/count" % c["id"])
+            return 0
+        wait_for(lambda: staging_count() > 0, 120, "a staging collection with records", p)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=300)
+        self.assertEqual(p.returncode, 130, err[-3000:])
+        kept = staging_count()
+        self.assertGreater(kept, 0)
+        self.assertLess(kept, N, "the interrupt landed after the restore had finished")
+        lines = [l for l in err.splitlines() if "interrupted by" in l]
+        self.assertEqual(len(lines), 1, err)
+        self.assertIn("restore interrupted by SIGINT: 0 of 1 collection(s) restored; the records sent so far are "
+                      "kept and are not sent again; continue with the same command: ", lines[0])
+        argv = shlex.split(lines[0].split("continue with the same command: ", 1)[1])
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+        self.assertEqual(done.returncode, 0, done.stderr[-3000:])
+        self.addCleanup(self.chroma.delete_collection, new)
+        names = [c["name"] for c in self.chroma.call("GET", s.API + "/collections")]
+        self.assertIn(new, names)
+        self.assertFalse([n for n in names if "c2p-restoring" in n], names)
+        # Every record as the source server itself returns it (Chroma keeps an absent metadata as {} here).
+        got = s.as_records(self.chroma.get_all(self.chroma.collection(new)["id"]))
+        had = s.as_records(self.chroma.get_all(self.col["id"]))
+        self.assertEqual(set(got), set(self.want))
+        for rid, g in got.items():
+            self.assertEqual([s.f32_bits(x) for x in g[0]], [s.f32_bits(x) for x in had[rid][0]], rid)
+            self.assertEqual((g[1], g[2]), had[rid][1:3], rid)
+            self.assertTrue(s.json_types_equal(g[3], had[rid][3]), (rid, g[3], had[rid][3]))
+
 
 class UsageHints(unittest.TestCase):
     @classmethod
