@@ -56,56 +56,49 @@ void run_bench_cmd(BenchArgs &a) {
 
     BenchTarget t{a.to, a.schema, pick->table_name, pick->name, *pick->dimension, parse_space(pick->space)};
     log::info("start", fmt::format("benchmarking {} ({}.{}) on {}", pick->name, a.schema, pick->table_name, pg.describe()));
-    nlohmann::ordered_json b = run_bench(t, a.opts);
+    BenchReport report;
+    const BenchResult &b = report.bench = run_bench(t, a.opts);
 
     EnvironmentFacts facts;
     facts.k = a.opts.k;
-    if (b["index"].is_object()) facts.vector_index_bytes = b["index"].value("bytes", uint64_t(0));
+    if (b.index) facts.vector_index_bytes = b.index->bytes;
     std::time_t now = std::time(nullptr);
     std::tm tm{};
     gmtime_r(&now, &tm);
     char ts[32];
     std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    nlohmann::ordered_json report = {{"kind", "bench"},
-                                     {"tool_version", std::string(C2P_VERSION) + " (git " + C2P_GIT_REV + ")"},
-                                     {"generated_at", ts},
-                                     {"verdict", "DONE"},
-                                     {"failures", nlohmann::ordered_json::array()},
-                                     {"warnings", nlohmann::ordered_json::array()},
-                                     {"target", {{"server", pg.describe()}, {"schema", a.schema}}}};
-    for (const auto &s : b["search"])
-        if (!s["index_used"].get<bool>())
-            report["warnings"].push_back(fmt::format("hnsw.ef_search {}: the planner did not use the vector index; "
-                                                     "these figures are for exact scans",
-                                                     s["ef_search"].get<int>()));
-    report.update(b);
-    report["environment"] = collect_environment(pg, facts);
-    report["resources"] = process_resources();
+    report.tool_version = std::string(C2P_VERSION) + " (git " + C2P_GIT_REV + ")";
+    report.generated_at = ts;
+    report.target_server = pg.describe();
+    report.schema = a.schema;
+    for (const auto &s : b.search)
+        if (!s.index_used)
+            report.warnings.push_back(fmt::format("hnsw.ef_search {}: the planner did not use the vector index; "
+                                                  "these figures are for exact scans",
+                                                  s.ef_search));
+    report.environment = collect_environment(pg, facts);
+    report.resources = process_resources();
     if (!a.report_dir.empty()) {
         auto paths = write_bench_report(a.report_dir, report);
-        report["report_files"] = paths;
+        report.report_files = paths;
         log::info("report", fmt::format("report written: {}", fmt::join(paths, ", ")), {{"files", paths}});
     }
     if (g.json) {
-        print_json(report);
+        print_json(report.to_json());
         return;
     }
     if (g.quiet) return;
-    fmt::print("\n{} ({} records, {} dims, {}), k = {}\n", pick->name, b["rows"].get<uint64_t>(), t.dim,
-               space_name(t.space), a.opts.k);
+    fmt::print("\n{} ({} records, {} dims, {}), k = {}\n", pick->name, b.rows, t.dim, space_name(t.space), a.opts.k);
     fmt::print("{:>9} {:>9} {:>8} {:>10} {:>9} {:>9} {:>9}\n", "ef_search", "recall", "clients", "queries/s",
                "p50 ms", "p95 ms", "p99 ms");
-    for (const auto &s : b["search"])
-        for (const auto &r : s["runs"])
-            fmt::print("{:>9} {:>9.3f} {:>8} {:>10.0f} {:>9.3f} {:>9.3f} {:>9.3f}\n", s["ef_search"].get<int>(),
-                       s["recall_at_k"].is_number() ? s["recall_at_k"].get<double>() : 0.0, r["clients"].get<int>(),
-                       r["qps"].get<double>(), r["p50_ms"].get<double>(), r["p95_ms"].get<double>(),
-                       r["p99_ms"].get<double>());
-    if (b.contains("insert"))
-        fmt::print("insert: {:.0f} records/s (binary COPY, {} rows)\n", b["insert"]["records_per_second"].get<double>(),
-                   b["insert"]["rows"].get<uint64_t>());
-    fmt::print("tool: peak RSS {} MB, CPU {:.2f} s\n",
-               report["resources"]["peak_rss_bytes"].get<uint64_t>() / (1 << 20), report["resources"]["cpu_seconds"].get<double>());
+    for (const auto &s : b.search)
+        for (const auto &r : s.runs)
+            fmt::print("{:>9} {:>9.3f} {:>8} {:>10.0f} {:>9.3f} {:>9.3f} {:>9.3f}\n", s.ef_search, s.recall_at_k.value_or(0),
+                       r.clients, r.latency.qps, r.latency.p50_ms, r.latency.p95_ms, r.latency.p99_ms);
+    if (b.insert)
+        fmt::print("insert: {:.0f} records/s (binary COPY, {} rows)\n", b.insert->records_per_second, b.insert->rows);
+    fmt::print("tool: peak RSS {} MB, CPU {:.2f} s\n", report.resources.peak_rss_bytes / (1 << 20),
+               report.resources.cpu_seconds);
 }
 
 } // namespace

@@ -52,7 +52,7 @@ void client_loop(const BenchTarget &t, const std::string &sql, int ef, const std
     }
 }
 
-json insert_bench(PgConnection &pg, const BenchTarget &t, size_t rows, bool with_index) {
+InsertRate insert_bench(PgConnection &pg, const BenchTarget &t, size_t rows, bool with_index) {
     std::mt19937 rng(42);
     std::normal_distribution<float> g(0, 1);
     std::vector<float> v(t.dim);
@@ -85,29 +85,83 @@ json insert_bench(PgConnection &pg, const BenchTarget &t, size_t rows, bool with
     pg.copy_in_end();
     double s = std::chrono::duration<double>(Clock::now() - t0).count();
     pg.exec("DROP TABLE pg_temp." + table);
-    return {{"rows", rows}, {"seconds", s}, {"records_per_second", s > 0 ? double(rows) / s : 0},
-            {"mb_per_second", s > 0 ? double(bytes) / s / 1e6 : 0}};
+    return {rows, s, s > 0 ? double(rows) / s : 0, s > 0 ? double(bytes) / s / 1e6 : 0};
 }
+
+void put_latency(json &j, const LatencySummary &l) {
+    j["queries"] = l.queries;
+    j["qps"] = l.qps;
+    j["mean_ms"] = l.mean_ms;
+    j["p50_ms"] = l.p50_ms;
+    j["p95_ms"] = l.p95_ms;
+    j["p99_ms"] = l.p99_ms;
+    j["max_ms"] = l.max_ms;
+}
+
+json insert_json(const InsertRate &r) {
+    return {{"rows", r.rows}, {"seconds", r.seconds}, {"records_per_second", r.records_per_second},
+            {"mb_per_second", r.mb_per_second}};
+}
+
+std::string recall_or_na(const std::optional<double> &r) { return r ? fmt::format("{:.3f}", *r) : "n/a"; }
 
 } // namespace
 
-json latency_summary(std::vector<double> lat, double seconds) {
+LatencySummary latency_summary(std::vector<double> lat, double seconds) {
     std::sort(lat.begin(), lat.end());
     double sum = 0;
     for (double x : lat) sum += x;
-    return {{"queries", lat.size()},
-            {"qps", seconds > 0 ? double(lat.size()) / seconds : 0},
-            {"mean_ms", lat.empty() ? 0 : sum / double(lat.size())},
-            {"p50_ms", percentile_sorted(lat, 50)},
-            {"p95_ms", percentile_sorted(lat, 95)},
-            {"p99_ms", percentile_sorted(lat, 99)},
-            {"max_ms", lat.empty() ? 0 : lat.back()}};
+    return {lat.size(),
+            seconds > 0 ? double(lat.size()) / seconds : 0,
+            lat.empty() ? 0 : sum / double(lat.size()),
+            percentile_sorted(lat, 50),
+            percentile_sorted(lat, 95),
+            percentile_sorted(lat, 99),
+            lat.empty() ? 0 : lat.back()};
+}
+
+json BenchResult::to_json() const {
+    json out = {{"collection", collection}, {"table", table},  {"dimension", dimension},
+                {"space", space},           {"k", k},          {"duration_seconds", duration_seconds},
+                {"rows", rows}};
+    out["index"] = index ? json{{"name", index->name}, {"method", index->method}, {"bytes", index->bytes}} : json();
+    json sj = json::array();
+    for (const auto &e : search) {
+        json s = {{"ef_search", e.ef_search}};
+        if (e.database_default) s["ef_search_source"] = "the database's default";
+        s["planner_prefers_index"] = e.planner_prefers_index;
+        s["index_used"] = e.index_used;
+        s["recall_at_k"] = e.recall_at_k ? json(*e.recall_at_k) : json();
+        json runs = json::array();
+        for (const auto &r : e.runs) {
+            json rj = {{"clients", r.clients}};
+            put_latency(rj, r.latency);
+            runs.push_back(rj);
+        }
+        s["runs"] = runs;
+        sj.push_back(s);
+    }
+    out["search"] = sj;
+    if (source_baseline) {
+        const SourceBaseline &b = *source_baseline;
+        json bj = {{"source", b.source}, {"clients", 1}};
+        if (b.recall_measured) bj["recall_at_k"] = b.recall_at_k ? json(*b.recall_at_k) : json();
+        if (b.latency) put_latency(bj, *b.latency);
+        if (b.error) bj["error"] = *b.error;
+        out["source_baseline"] = bj;
+    }
+    if (insert) {
+        json ij = insert_json(*insert);
+        if (insert_with_hnsw_index) ij["with_hnsw_index"] = insert_json(*insert_with_hnsw_index);
+        out["insert"] = ij;
+    }
+    return out;
 }
 
 // The same queries through the source's own search, one client, for the run's duration: its latency and recall.
-json source_baseline(const BenchOptions &o, const std::vector<std::string> &queries,
-                     const std::vector<std::vector<Neighbour>> &exact) {
-    json b = {{"source", o.source_name}, {"clients", 1}};
+SourceBaseline source_baseline(const BenchOptions &o, const std::vector<std::string> &queries,
+                               const std::vector<std::vector<Neighbour>> &exact) {
+    SourceBaseline b{.source = o.source_name};
     try {
         double rsum = 0;
         for (size_t i = 0; i < exact.size(); ++i) {
@@ -115,7 +169,8 @@ json source_baseline(const BenchOptions &o, const std::vector<std::string> &quer
             for (auto &id : o.source_search(queries[i])) got.push_back({id, INFINITY}); // ids only: no tie credit
             rsum += recall_at_k(exact[i], got, size_t(o.k));
         }
-        b["recall_at_k"] = exact.empty() ? json() : json(rsum / double(exact.size()));
+        b.recall_measured = true;
+        if (!exact.empty()) b.recall_at_k = rsum / double(exact.size());
         std::vector<double> lat;
         auto start = Clock::now();
         auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration));
@@ -124,35 +179,36 @@ json source_baseline(const BenchOptions &o, const std::vector<std::string> &quer
             o.source_search(queries[i % queries.size()]);
             lat.push_back(std::chrono::duration<double, std::milli>(Clock::now() - q0).count());
         }
-        b.update(latency_summary(std::move(lat), std::chrono::duration<double>(Clock::now() - start).count()));
+        const LatencySummary &l = b.latency.emplace(
+            latency_summary(std::move(lat), std::chrono::duration<double>(Clock::now() - start).count()));
         log::info("bench_source", fmt::format("{} (same queries, 1 client): {:.0f} q/s, p50 {:.2f} ms, p95 {:.2f} ms, p99 "
                                               "{:.2f} ms, recall@{} {}",
-                                              o.source_name, b["qps"].get<double>(), b["p50_ms"].get<double>(),
-                                              b["p95_ms"].get<double>(), b["p99_ms"].get<double>(), o.k,
-                                              b["recall_at_k"].is_number() ? fmt::format("{:.3f}", b["recall_at_k"].get<double>())
-                                                                           : std::string("n/a")));
+                                              o.source_name, l.qps, l.p50_ms, l.p95_ms, l.p99_ms, o.k,
+                                              recall_or_na(b.recall_at_k)));
     } catch (const std::exception &e) {
-        b["error"] = e.what();
+        b.error = e.what();
     }
     return b;
 }
 
-json run_bench(const BenchTarget &t, const BenchOptions &o) {
+BenchResult run_bench(const BenchTarget &t, const BenchOptions &o) {
     PgConnection pg(t.conninfo);
     PgConnection::Patience long_statements(pg); // building the comparison index may be silent for long
     const std::string tbl = qualified(t.schema, t.table);
-    json out = {{"collection", t.collection}, {"table", t.schema + "." + t.table}, {"dimension", t.dim},
-                {"space", space_name(t.space)}, {"k", o.k}, {"duration_seconds", o.duration}};
+    BenchResult out{.collection = t.collection,
+                    .table = t.schema + "." + t.table,
+                    .space = space_name(t.space),
+                    .dimension = t.dim,
+                    .k = o.k,
+                    .duration_seconds = o.duration};
     uint64_t rows = std::stoull(pg.scalar("SELECT count(*) FROM " + tbl).value_or("0"));
-    out["rows"] = rows;
+    out.rows = rows;
     if (rows == 0) throw DataError("bench: table " + tbl + " is empty: nothing to search");
     auto idx = pg.exec("SELECT c.relname, am.amname, pg_relation_size(c.oid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am "
                        "ON am.oid = c.relam WHERE i.indrelid = " + quote_literal(tbl) +
                        "::regclass AND am.amname IN ('hnsw','ivfflat') AND i.indisvalid ORDER BY 1 LIMIT 1");
     std::string index_name = idx.rows() ? idx.text(0, 0) : "";
-    out["index"] = idx.rows() ? json{{"name", idx.text(0, 0)}, {"method", idx.text(0, 1)},
-                                     {"bytes", std::stoull(idx.text(0, 2))}}
-                              : json();
+    if (idx.rows()) out.index = BenchResult::Index{idx.text(0, 0), idx.text(0, 1), std::stoull(idx.text(0, 2))};
 
     // Query vectors drawn from the data, in a fixed pseudo-random order (text form, sent as is).
     auto qr = pg.exec(fmt::format("SELECT embedding::text FROM {} ORDER BY md5(id) LIMIT {}", tbl, o.queries));
@@ -175,26 +231,25 @@ json run_bench(const BenchTarget &t, const BenchOptions &o) {
         exact.push_back(pg_knn(pg, fmt::format("SELECT id, {0} FROM {1} ORDER BY {0}, id LIMIT {2}", dist, tbl, o.k), queries[i]));
     pg.exec("COMMIT");
 
-    json search = json::array();
     for (int ef : o.ef_search) {
         pg.exec(ef > 0 ? fmt::format("SET hnsw.ef_search = {}", ef) : std::string("RESET hnsw.ef_search"));
-        json s = {{"ef_search", ef > 0 ? ef : std::stoi(pg.scalar("SHOW hnsw.ef_search").value_or("40"))}};
-        if (ef == 0) s["ef_search_source"] = "the database's default";
+        EfSearchBench &s = out.search.emplace_back();
+        s.ef_search = ef > 0 ? ef : std::stoi(pg.scalar("SHOW hnsw.ef_search").value_or("40"));
+        s.database_default = ef == 0;
         auto plan = pg.exec_params("EXPLAIN " + sql, {queries[0]});
         std::string plan_text;
         for (int i = 0; i < plan.rows(); ++i) plan_text += plan.text(i, 0) + "\n";
         // Whether the planner picks the index on its own (small tables are often scanned), then the measured
         // configuration: sequential scans off, so the figures are the index's.
-        s["planner_prefers_index"] = !index_name.empty() && plan_text.find(index_name) != std::string::npos;
+        s.planner_prefers_index = !index_name.empty() && plan_text.find(index_name) != std::string::npos;
         pg.exec("SET enable_seqscan = off");
         plan = pg.exec_params("EXPLAIN " + sql, {queries[0]});
         plan_text.clear();
         for (int i = 0; i < plan.rows(); ++i) plan_text += plan.text(i, 0) + "\n";
-        s["index_used"] = !index_name.empty() && plan_text.find(index_name) != std::string::npos;
+        s.index_used = !index_name.empty() && plan_text.find(index_name) != std::string::npos;
         double rsum = 0;
         for (size_t i = 0; i < nr; ++i) rsum += recall_at_k(exact[i], pg_knn(pg, sql, queries[i]), size_t(o.k));
-        s["recall_at_k"] = nr ? json(rsum / double(nr)) : json();
-        json runs = json::array();
+        if (nr) s.recall_at_k = rsum / double(nr);
         for (int nc : o.clients) {
             std::vector<std::vector<double>> lat(static_cast<size_t>(nc));
             std::vector<std::exception_ptr> errs(static_cast<size_t>(nc));
@@ -215,30 +270,23 @@ json run_bench(const BenchTarget &t, const BenchOptions &o) {
                 if (e) std::rethrow_exception(e);
             std::vector<double> all;
             for (auto &l : lat) all.insert(all.end(), l.begin(), l.end());
-            json run = {{"clients", nc}};
-            run.update(latency_summary(std::move(all), o.duration));
+            const BenchRun &run = s.runs.emplace_back(BenchRun{nc, latency_summary(std::move(all), o.duration)});
+            const LatencySummary &l = run.latency;
             log::info("bench_run", fmt::format("ef_search {} (recall@{} {}) clients {}: {:.0f} q/s, p50 {:.2f} ms, p95 {:.2f} "
                                                "ms, p99 {:.2f} ms",
-                                               s["ef_search"].get<int>(), o.k,
-                                               s["recall_at_k"].is_number() ? fmt::format("{:.3f}", s["recall_at_k"].get<double>())
-                                                                            : std::string("n/a"),
-                                               nc, run["qps"].get<double>(), run["p50_ms"].get<double>(),
-                                               run["p95_ms"].get<double>(), run["p99_ms"].get<double>()));
-            runs.push_back(run);
+                                               s.ef_search, o.k, recall_or_na(s.recall_at_k), nc, l.qps, l.p50_ms,
+                                               l.p95_ms, l.p99_ms));
         }
-        s["runs"] = runs;
-        search.push_back(s);
     }
     pg.exec("RESET hnsw.ef_search");
     pg.exec("RESET enable_seqscan");
-    out["search"] = search;
-    if (o.source_search) out["source_baseline"] = source_baseline(o, queries, exact);
+    if (o.source_search) out.source_baseline = source_baseline(o, queries, exact);
 
     if (o.insert_rows > 0) {
-        json ins = insert_bench(pg, t, o.insert_rows, false);
-        if (t.dim <= kMaxVectorIndexDims) ins["with_hnsw_index"] = insert_bench(pg, t, std::max<size_t>(1, o.insert_rows / 5), true);
-        log::info("bench_insert", fmt::format("insert: {:.0f} records/s by binary COPY", ins["records_per_second"].get<double>()));
-        out["insert"] = ins;
+        out.insert = insert_bench(pg, t, o.insert_rows, false);
+        if (t.dim <= kMaxVectorIndexDims)
+            out.insert_with_hnsw_index = insert_bench(pg, t, std::max<size_t>(1, o.insert_rows / 5), true);
+        log::info("bench_insert", fmt::format("insert: {:.0f} records/s by binary COPY", out.insert->records_per_second));
     }
     return out;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,12 +33,61 @@ struct BenchTarget {
     Space space = Space::l2;
 };
 
-// Returns {collection, rows, dimension, space, k, index, search: [{ef_search, recall_at_k, index_used,
-// runs: [{clients, queries, qps, mean_ms, p50_ms, p95_ms, p99_ms}]}], insert: {...}}.
-// One connection and one thread per client, each running a prepared statement in a loop.
-nlohmann::ordered_json run_bench(const BenchTarget &t, const BenchOptions &o);
+struct LatencySummary {
+    uint64_t queries = 0;
+    double qps = 0, mean_ms = 0, p50_ms = 0, p95_ms = 0, p99_ms = 0, max_ms = 0;
+};
 
-// Latency summary of one run (pure; for tests): {queries, qps, mean_ms, p50_ms, p95_ms, p99_ms}.
-nlohmann::ordered_json latency_summary(std::vector<double> latencies_ms, double seconds);
+// One (ef_search, clients) run.
+struct BenchRun {
+    int clients = 0;
+    LatencySummary latency;
+};
+
+// The runs at one hnsw.ef_search value.
+struct EfSearchBench {
+    int ef_search = 0;
+    bool database_default = false; // ef_search is what the database's sessions get
+    bool planner_prefers_index = false, index_used = false;
+    std::optional<double> recall_at_k; // no recall queries: none
+    std::vector<BenchRun> runs;
+};
+
+// The same queries through the source's own search, one client.
+struct SourceBaseline {
+    std::string source;
+    bool recall_measured = false;
+    std::optional<double> recall_at_k;
+    std::optional<LatencySummary> latency;
+    std::optional<std::string> error;
+};
+
+struct InsertRate {
+    uint64_t rows = 0;
+    double seconds = 0, records_per_second = 0, mb_per_second = 0;
+};
+
+struct BenchResult {
+    std::string collection, table, space;
+    uint32_t dimension = 0;
+    int k = 0;
+    double duration_seconds = 0;
+    uint64_t rows = 0;
+    struct Index {
+        std::string name, method;
+        uint64_t bytes = 0;
+    };
+    std::optional<Index> index;
+    std::vector<EfSearchBench> search;
+    std::optional<SourceBaseline> source_baseline;
+    std::optional<InsertRate> insert, insert_with_hnsw_index;
+    nlohmann::ordered_json to_json() const;
+};
+
+// One connection and one thread per client, each running a prepared statement in a loop.
+BenchResult run_bench(const BenchTarget &t, const BenchOptions &o);
+
+// Latency summary of one run (pure; for tests).
+LatencySummary latency_summary(std::vector<double> latencies_ms, double seconds);
 
 } // namespace c2p

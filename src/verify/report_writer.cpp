@@ -1,7 +1,5 @@
 #include "verify/report_writer.hpp"
 
-#include <sys/resource.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -88,10 +86,10 @@ std::string recall_svg(const std::vector<CollectionVerify> &cols, double thresho
 }
 
 // Grouped bars: p50 / p95 / p99 latency per client count, for one ef_search value.
-std::string latency_svg(const json &runs, const std::string &caption) {
-    if (!runs.is_array() || runs.empty()) return "";
+std::string latency_svg(const std::vector<BenchRun> &runs, const std::string &caption) {
+    if (runs.empty()) return "";
     double max_ms = 0;
-    for (const auto &r : runs) max_ms = std::max(max_ms, num(r, "p99_ms"));
+    for (const auto &r : runs) max_ms = std::max(max_ms, r.latency.p99_ms);
     if (max_ms <= 0) max_ms = 1;
     const int left = 50, plot_h = 150, group_w = 90, top = 10;
     const std::string legend = fmt::format("ms — {} (blue p50, amber p95, red p99)", caption);
@@ -111,16 +109,18 @@ std::string latency_svg(const json &runs, const std::string &caption) {
     const char *keys[] = {"p50_ms", "p95_ms", "p99_ms"};
     for (size_t g = 0; g < runs.size(); ++g) {
         int x0 = left + int(g) * group_w + 12;
+        const LatencySummary &l = runs[g].latency;
+        const double values[] = {l.p50_ms, l.p95_ms, l.p99_ms};
         for (int b = 0; b < 3; ++b) {
-            double v = num(runs[g], keys[b]);
+            double v = values[b];
             double bh = plot_h * v / max_ms;
             svg += fmt::format("<rect x='{}' y='{:.1f}' width='20' height='{:.1f}' fill='{}'><title>{} {:.3f} ms</title></rect>",
                                x0 + b * 22, top + plot_h - bh, bh, colours[b], keys[b], v);
         }
         svg += fmt::format("<text x='{}' y='{}' text-anchor='middle' class=lbl>{} client{}</text>", x0 + 32,
-                           top + plot_h + 16, str(runs[g], "clients"), num(runs[g], "clients") == 1 ? "" : "s");
+                           top + plot_h + 16, runs[g].clients, runs[g].clients == 1 ? "" : "s");
         svg += fmt::format("<text x='{}' y='{}' text-anchor='middle' class=val>{:.0f} q/s</text>", x0 + 32,
-                           top + plot_h + 30, num(runs[g], "qps"));
+                           top + plot_h + 30, l.qps);
     }
     svg += fmt::format("<text x='{}' y='{}' class=val>{}</text>", left, h - 2, html_escape(legend));
     return svg + "</svg>";
@@ -181,12 +181,6 @@ std::string list_html(const char *title, const std::vector<std::string> &items, 
         h += "<li>" + html_escape(i) + "</li>";
     }
     return h + "</ul>";
-}
-std::vector<std::string> strings_of(const json &items) {
-    std::vector<std::string> out;
-    if (items.is_array())
-        for (const auto &i : items) out.push_back(i.is_string() ? i.get<std::string>() : i.dump());
-    return out;
 }
 
 // Run options as "key: value; …" instead of raw JSON.
@@ -345,89 +339,77 @@ std::string verify_html(const VerifyReport &r) {
     h += fmt::format("<p class=muted>Verification read {} source records and the target side in parallel in {:.2f}s ({} records/s); "
                      "peak memory {}, CPU {:.2f}s.</p>",
                      fmt_count(double(tot.source_records)), r.seconds, fmt_count(r.records_per_second()),
-                     human_bytes(num(r.resources, "peak_rss_bytes")), num(r.resources, "cpu_seconds"));
+                     human_bytes(double(r.resources.peak_rss_bytes)), r.resources.cpu_seconds);
     return h;
 }
 
-// The figures of the bench run whose recall reaches `target` (the highest throughput), else nullptr.
-const json *headline_run(const json &b, double target, double *recall) {
-    const json *best = nullptr;
-    for (const auto &s : sub(b, "search"))
-        for (const auto &x : sub(s, "runs"))
-            if (s["recall_at_k"].is_number() && s["recall_at_k"].get<double>() >= target &&
-                (!best || num(x, "qps") > num(*best, "qps"))) {
-                best = &x;
-                *recall = s["recall_at_k"].get<double>();
-            }
+// The bench run with the highest throughput whose recall reaches `target`, and its ef_search; else null.
+std::pair<const BenchRun *, const EfSearchBench *> headline_run(const BenchResult &b, double target) {
+    std::pair<const BenchRun *, const EfSearchBench *> best{nullptr, nullptr};
+    for (const auto &s : b.search)
+        for (const auto &x : s.runs)
+            if (s.recall_at_k && *s.recall_at_k >= target && (!best.first || x.latency.qps > best.first->latency.qps))
+                best = {&x, &s};
     return best;
 }
 
 // "1,234 queries/s at recall 0.95 (ef_search 100, 4 clients)", or why there is no headline figure.
-std::string bench_headline(const json &b, double target) {
-    double recall = 0;
-    if (const json *x = headline_run(b, target, &recall)) {
-        std::string ef;
-        for (const auto &s : sub(b, "search"))
-            for (const auto &y : sub(s, "runs"))
-                if (&y == x) ef = str(s, "ef_search");
-        return fmt::format("best {:.0f} queries/s at recall@k {:.3f} (hnsw.ef_search {}, {} client(s))", num(*x, "qps"),
-                           recall, ef, str(*x, "clients"));
-    }
+std::string bench_headline(const BenchResult &b, double target) {
+    if (auto [x, s] = headline_run(b, target); x)
+        return fmt::format("best {:.0f} queries/s at recall@k {:.3f} (hnsw.ef_search {}, {} client(s))", x->latency.qps,
+                           *s->recall_at_k, s->ef_search, x->clients);
     double best_recall = 0;
-    for (const auto &s : sub(b, "search")) best_recall = std::max(best_recall, num(s, "recall_at_k"));
+    for (const auto &s : b.search) best_recall = std::max(best_recall, s.recall_at_k.value_or(0));
     return fmt::format("no throughput headline: no hnsw.ef_search reached recall@k {:.2f} (best {:.3f}); see the table",
                        target, best_recall);
 }
 
-std::string bench_html(const json &b, const json &resources) {
+std::string recall_cell(const std::optional<double> &r) { return r ? fmt::format("{:.3f}", *r) : "n/a"; }
+
+std::string bench_html(const BenchResult &b, const ProcessResources &res) {
     std::string h;
     h += "<h2>Search</h2><p>" + html_escape(fmt::format("{} ({} records, {} dimensions, space {}), k = {}, {} s per run",
-                                                        str(b, "collection"), fmt_count(num(b, "rows")), str(b, "dimension"),
-                                                        str(b, "space"), str(b, "k"), str(b, "duration_seconds"))) +
+                                                        b.collection, fmt_count(double(b.rows)), b.dimension, b.space, b.k,
+                                                        json(b.duration_seconds).dump())) +
          "</p><table><tr><th>hnsw.ef_search</th><th>recall@k</th><th>clients</th><th>queries/s</th><th>p50 ms</th>"
          "<th>p95 ms</th><th>p99 ms</th></tr>";
-    const json *chart_runs = nullptr;
-    std::string chart_caption;
-    for (const auto &s : sub(b, "search")) {
+    const EfSearchBench *chart = nullptr;
+    for (const auto &s : b.search) {
         bool first = true;
-        for (const auto &r : sub(s, "runs")) {
-            h += "<tr><td class=n>" + (first ? html_escape(str(s, "ef_search")) : "") + "</td><td class=n>" +
-                 (first ? (s["recall_at_k"].is_number() ? fmt::format("{:.3f}", s["recall_at_k"].get<double>()) : "n/a") : "") +
+        for (const auto &r : s.runs) {
+            const LatencySummary &l = r.latency;
+            h += "<tr><td class=n>" + (first ? std::to_string(s.ef_search) : "") + "</td><td class=n>" +
+                 (first ? recall_cell(s.recall_at_k) : "") +
                  fmt::format("</td><td class=n>{}</td><td class=n>{:.0f}</td><td class=n>{:.3f}</td><td class=n>{:.3f}</td>"
                              "<td class=n>{:.3f}</td></tr>",
-                             str(r, "clients"), num(r, "qps"), num(r, "p50_ms"), num(r, "p95_ms"), num(r, "p99_ms"));
+                             r.clients, l.qps, l.p50_ms, l.p95_ms, l.p99_ms);
             first = false;
         }
-        if (!chart_runs || num(s, "ef_search") == 100) {
-            chart_runs = &s["runs"];
-            chart_caption = "hnsw.ef_search " + str(s, "ef_search");
-        }
+        if (!chart || s.ef_search == 100) chart = &s;
     }
     h += "</table>";
-    const json &base = sub(b, "source_baseline");
-    if (!base.empty())
-        h += "<h2>" + html_escape(str(base, "source", "source")) + " baseline (the same queries through its own search, 1 client)</h2>" +
-             (base.contains("error") ? "<p class=bad>" + html_escape(str(base, "error")) + "</p>"
-                                     : kv_table({{"queries/s", fmt::format("{:.0f}", num(base, "qps"))},
-                                                 {"recall@k", base["recall_at_k"].is_number()
-                                                                  ? fmt::format("{:.3f}", num(base, "recall_at_k"))
-                                                                  : std::string("n/a")},
-                                                 {"p50 / p95 / p99 ms", fmt::format("{:.3f} / {:.3f} / {:.3f}", num(base, "p50_ms"),
-                                                                                    num(base, "p95_ms"), num(base, "p99_ms"))}}));
-    if (chart_runs) h += "<h2>Latency per client count</h2>" + latency_svg(*chart_runs, chart_caption);
-    const json &ins = sub(b, "insert");
-    if (!ins.empty()) {
-        h += "<h2>Insert</h2>" +
-             kv_table({{"rows (binary COPY into a scratch table)", fmt_count(num(ins, "rows"))},
-                       {"records/s", fmt_count(num(ins, "records_per_second"))},
-                       {"MB/s", fmt::format("{:.1f}", num(ins, "mb_per_second"))},
-                       {"records/s with an HNSW index maintained",
-                        sub(ins, "with_hnsw_index").empty() ? std::string("n/a")
-                                                            : fmt_count(num(sub(ins, "with_hnsw_index"), "records_per_second"))}});
+    if (const auto &base = b.source_baseline) {
+        const LatencySummary l = base->latency.value_or(LatencySummary{});
+        h += "<h2>" + html_escape(base->source) + " baseline (the same queries through its own search, 1 client)</h2>" +
+             (base->error ? "<p class=bad>" + html_escape(*base->error) + "</p>"
+                          : kv_table({{"queries/s", fmt::format("{:.0f}", l.qps)},
+                                      {"recall@k", recall_cell(base->recall_at_k)},
+                                      {"p50 / p95 / p99 ms",
+                                       fmt::format("{:.3f} / {:.3f} / {:.3f}", l.p50_ms, l.p95_ms, l.p99_ms)}}));
     }
-    const json &res = resources;
-    h += "<h2>This tool</h2>" + kv_table({{"peak RSS", human_bytes(num(res, "peak_rss_bytes"))},
-                                         {"CPU time (user + system)", fmt::format("{:.2f} s", num(res, "cpu_seconds"))}});
+    if (chart)
+        h += "<h2>Latency per client count</h2>" + latency_svg(chart->runs, "hnsw.ef_search " + std::to_string(chart->ef_search));
+    if (const auto &ins = b.insert) {
+        h += "<h2>Insert</h2>" +
+             kv_table({{"rows (binary COPY into a scratch table)", fmt_count(double(ins->rows))},
+                       {"records/s", fmt_count(ins->records_per_second)},
+                       {"MB/s", fmt::format("{:.1f}", ins->mb_per_second)},
+                       {"records/s with an HNSW index maintained",
+                        b.insert_with_hnsw_index ? fmt_count(b.insert_with_hnsw_index->records_per_second)
+                                                 : std::string("n/a")}});
+    }
+    h += "<h2>This tool</h2>" + kv_table({{"peak RSS", human_bytes(double(res.peak_rss_bytes))},
+                                         {"CPU time (user + system)", fmt::format("{:.2f} s", res.cpu_seconds)}});
     return h;
 }
 
@@ -475,25 +457,22 @@ std::string md_start(const char *kind, const std::string &verdict, const std::st
     return m;
 }
 
-std::string bench_md(const json &b, const json &resources) {
-    std::string s = fmt::format("## Search: {} ({} records, {} dims, {}), k = {}\n\n", str(b, "collection"),
-                                fmt_count(num(b, "rows")), str(b, "dimension"), str(b, "space"), str(b, "k"));
+std::string bench_md(const BenchResult &b, const ProcessResources &res) {
+    std::string s = fmt::format("## Search: {} ({} records, {} dims, {}), k = {}\n\n", b.collection,
+                                fmt_count(double(b.rows)), b.dimension, b.space, b.k);
     s += "| hnsw.ef_search | recall@k | clients | queries/s | p50 ms | p95 ms | p99 ms |\n|---:|---:|---:|---:|---:|---:|---:|\n";
-    for (const auto &x : sub(b, "search"))
-        for (const auto &run : sub(x, "runs"))
-            s += fmt::format("| {} | {} | {} | {:.0f} | {:.3f} | {:.3f} | {:.3f} |\n", str(x, "ef_search"),
-                             x["recall_at_k"].is_number() ? fmt::format("{:.3f}", x["recall_at_k"].get<double>()) : "n/a",
-                             str(run, "clients"), num(run, "qps"), num(run, "p50_ms"), num(run, "p95_ms"),
-                             num(run, "p99_ms"));
-    const json &ins = sub(b, "insert");
+    for (const auto &x : b.search)
+        for (const auto &run : x.runs)
+            s += fmt::format("| {} | {} | {} | {:.0f} | {:.3f} | {:.3f} | {:.3f} |\n", x.ef_search,
+                             recall_cell(x.recall_at_k), run.clients, run.latency.qps, run.latency.p50_ms,
+                             run.latency.p95_ms, run.latency.p99_ms);
+    const InsertRate ins = b.insert.value_or(InsertRate{});
     s += fmt::format("\n## Insert\n\n{} rows by binary COPY into a scratch table: {} records/s ({:.1f} MB/s)",
-                     fmt_count(num(ins, "rows")), fmt_count(num(ins, "records_per_second")), num(ins, "mb_per_second"));
-    if (!sub(ins, "with_hnsw_index").empty())
+                     fmt_count(double(ins.rows)), fmt_count(ins.records_per_second), ins.mb_per_second);
+    if (b.insert_with_hnsw_index)
         s += fmt::format("; with an HNSW index maintained: {} records/s",
-                         fmt_count(num(sub(ins, "with_hnsw_index"), "records_per_second")));
-    const json &res = sub(b, "resources").empty() ? resources : sub(b, "resources");
-    s += fmt::format("\n\nTool: peak RSS {}, CPU {:.2f} s.\n\n", human_bytes(num(res, "peak_rss_bytes")),
-                     num(res, "cpu_seconds"));
+                         fmt_count(b.insert_with_hnsw_index->records_per_second));
+    s += fmt::format("\n\nTool: peak RSS {}, CPU {:.2f} s.\n\n", human_bytes(double(res.peak_rss_bytes)), res.cpu_seconds);
     return s;
 }
 
@@ -555,23 +534,23 @@ std::string render_html(const VerifyReport &r) {
                                            r.generated_at, r.tool_version),
                                summary, r.failures, r.warnings, r.notes);
     h += verify_html(r);
-    if (r.bench.is_object())
-        h += "<h1 style='margin-top:18px'>Benchmark</h1><p>" + html_escape(bench_headline(r.bench, kRecallTarget)) +
-             "</p>" + bench_html(r.bench, r.resources);
+    if (r.bench)
+        h += "<h1 style='margin-top:18px'>Benchmark</h1><p>" + html_escape(bench_headline(*r.bench, kRecallTarget)) +
+             "</p>" + bench_html(*r.bench, r.resources);
     h += environment_html(r.environment);
     h += "</body></html>\n";
     return h;
 }
 
-std::string render_bench_html(const json &r) {
-    std::string h = page_start("chroma2pg benchmark", str(r, "verdict", "?"),
-                               fmt::format("{} · generated {} · chroma2pg {}", str(sub(r, "target"), "server"),
-                                           str(r, "generated_at"), str(r, "tool_version")),
-                               fmt::format("{}; insert {} records/s", bench_headline(r, kRecallTarget),
-                                           fmt_count(num(sub(r, "insert"), "records_per_second"))),
-                               strings_of(sub(r, "failures")), strings_of(sub(r, "warnings")), strings_of(sub(r, "notes")));
-    h += bench_html(r, sub(r, "resources"));
-    h += environment_html(sub(r, "environment"));
+std::string render_bench_html(const BenchReport &r) {
+    std::string h = page_start("chroma2pg benchmark", "DONE",
+                               fmt::format("{} · generated {} · chroma2pg {}", r.target_server, r.generated_at,
+                                           r.tool_version),
+                               fmt::format("{}; insert {} records/s", bench_headline(r.bench, kRecallTarget),
+                                           fmt_count(r.bench.insert ? r.bench.insert->records_per_second : 0)),
+                               {}, r.warnings, {});
+    h += bench_html(r.bench, r.resources);
+    h += environment_html(r.environment);
     h += "</body></html>\n";
     return h;
 }
@@ -607,16 +586,13 @@ std::string render_markdown(const VerifyReport &r) {
         });
         if (!part.empty()) m += "### Differences in " + md_cell(c.name) + "\n\n" + part + "\n";
     }
-    if (r.bench.is_object()) m += bench_md(r.bench, r.resources);
+    if (r.bench) m += bench_md(*r.bench, r.resources);
     return m + environment_md(r.environment);
 }
 
-std::string render_bench_markdown(const json &r) {
-    std::string m = md_start("benchmark", str(r, "verdict", "?"), str(r, "generated_at"), str(r, "tool_version"),
-                             {{"Failures", strings_of(sub(r, "failures"))},
-                              {"Warnings", strings_of(sub(r, "warnings"))},
-                              {"Notes", strings_of(sub(r, "notes"))}});
-    return m + bench_md(r, sub(r, "resources")) + environment_md(sub(r, "environment"));
+std::string render_bench_markdown(const BenchReport &r) {
+    std::string m = md_start("benchmark", "DONE", r.generated_at, r.tool_version, {{"Warnings", r.warnings}});
+    return m + bench_md(r.bench, r.resources) + environment_md(r.environment);
 }
 
 std::vector<std::string> write_report(const std::string &dir, const VerifyReport &report) {
@@ -625,19 +601,25 @@ std::vector<std::string> write_report(const std::string &dir, const VerifyReport
     return paths;
 }
 
-std::vector<std::string> write_bench_report(const std::string &dir, const json &report) {
+std::vector<std::string> write_bench_report(const std::string &dir, const BenchReport &report) {
     std::vector<std::string> paths;
-    write_files(dir, json_file_text(report), render_bench_markdown(report), render_bench_html(report), paths);
+    write_files(dir, json_file_text(report.to_json()), render_bench_markdown(report), render_bench_html(report), paths);
     return paths;
 }
 
-json process_resources() {
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    double cpu = double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-    return {{"peak_rss_bytes", static_cast<uint64_t>(ru.ru_maxrss) * 1024}, {"cpu_seconds", cpu},
-            {"user_seconds", double(ru.ru_utime.tv_sec) + double(ru.ru_utime.tv_usec) / 1e6},
-            {"system_seconds", double(ru.ru_stime.tv_sec) + double(ru.ru_stime.tv_usec) / 1e6}};
+json BenchReport::to_json() const {
+    json j = {{"kind", "bench"},
+              {"tool_version", tool_version},
+              {"generated_at", generated_at},
+              {"verdict", "DONE"},
+              {"failures", json::array()},
+              {"warnings", warnings},
+              {"target", {{"server", target_server}, {"schema", schema}}}};
+    j.update(bench.to_json());
+    j["environment"] = environment;
+    j["resources"] = resources.to_json();
+    if (!report_files.empty()) j["report_files"] = report_files;
+    return j;
 }
 
 } // namespace c2p

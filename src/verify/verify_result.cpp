@@ -68,8 +68,8 @@ json VerifyReport::to_json() const {
               {"environment", environment},
               {"verification",
                {{"seconds", seconds}, {"read_seconds", read_seconds}, {"records_per_second", records_per_second()}}},
-              {"resources", resources}};
-    if (!bench.is_null()) j["bench"] = bench;
+              {"resources", resources.to_json()}};
+    if (bench) j["bench"] = bench->to_json();
     if (!report_files.empty()) j["report_files"] = report_files;
     return j;
 }

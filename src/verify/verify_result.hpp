@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/process_resources.hpp"
+#include "verify/bench.hpp"
 #include "verify/completeness.hpp"
 #include "verify/schema_check.hpp"
 #include "verify/search_result.hpp"
@@ -67,8 +69,8 @@ struct VerifyReport {
     std::optional<std::string> runs_note;  // why there are no run figures
     nlohmann::ordered_json environment;    // collect_environment()
     double seconds = 0, read_seconds = 0;
-    nlohmann::ordered_json resources;      // process_resources()
-    nlohmann::ordered_json bench;          // verify --bench: run_bench(), else null
+    ProcessResources resources;
+    std::optional<BenchResult> bench;      // verify --bench
     std::vector<std::string> report_files; // once written
 
     bool passed() const { return failures.empty(); }
