@@ -165,6 +165,51 @@ TEST(VerifyReport, HostileNamesNeverReachTheHtmlUnescaped) {
     EXPECT_NE(md.find("**FAIL**"), std::string::npos);
 }
 
+// The report's JSON keys come from to_json() alone; the Markdown reads the same typed fields.
+TEST(VerifyReport, TypedResultsReachJsonAndMarkdown) {
+    VerifyReport r;
+    CollectionVerify &gone = r.collections.emplace_back();
+    gone.name = "gone";
+    gone.space = "l2";
+    gone.failures = {"collection 'gone': not migrated"};
+    gone.unread = CompletenessCounts{7, 0, 7, 0, 0, false};
+    r.failures = gone.failures;
+    CollectionVerify &here = r.collections.emplace_back();
+    here.name = "here";
+    here.space = "cosine";
+    here.dimension = 3;
+    here.found = CollectionVerify::Found::table;
+    here.table_described = "public.chroma_here";
+    here.completeness.emplace();
+    here.completeness->diff.source_count = 5;
+    here.completeness->diff.target_count = 6;
+    here.completeness->diff.extra = {42};
+    here.completeness->extra_ids = {"x"};
+    here.search.emplace();
+    here.search->recall_at_k = 0.875;
+    r.totals = {.collections = 2, .source_records = 12, .target_records = 6, .missing = 7, .extra = 1};
+
+    auto j = r.to_json();
+    EXPECT_EQ(j["verdict"], "FAIL");
+    EXPECT_EQ(j["totals"]["missing"], 7);
+    EXPECT_FALSE(j["collections"][0].contains("table")); // not migrated: no table at all
+    EXPECT_EQ(j["collections"][0]["completeness"]["source_records"], 7);
+    EXPECT_EQ(j["collections"][0]["ok"], false);
+    EXPECT_EQ(j["collections"][1]["table"], "public.chroma_here");
+    EXPECT_EQ(j["collections"][1]["completeness"]["extra"], 1);
+    EXPECT_EQ(j["collections"][1]["completeness"]["digest_parity"], false);
+    EXPECT_EQ(j["collections"][1]["search"]["recall_at_k"], 0.875);
+    EXPECT_TRUE(j["collections"][1]["ok"].get<bool>());
+    EXPECT_TRUE(j["collections"][0]["dimension"].is_null());
+
+    std::string md = render_markdown(r);
+    EXPECT_NE(md.find("| gone | l2 |  | 7 | 0 | 7 | 0 | 0 | none | n/a | FAIL |"), std::string::npos) << md;
+    EXPECT_NE(md.find("| here | cosine | 3 | 5 | 6 | 0 | 1 | 0 | none | 0.875 | PASS |"), std::string::npos) << md;
+    EXPECT_NE(md.find("- extra in target: `x`"), std::string::npos) << md;
+    r.failures.clear();
+    EXPECT_EQ(r.to_json()["verdict"], "PASS");
+}
+
 TEST(PgTableReader, DecodesPgvectorBinary) {
     // dim 2, unused 0, 1.5f and -2.0f big-endian.
     const unsigned char raw[] = {0, 2, 0, 0, 0x3f, 0xc0, 0, 0, 0xc0, 0, 0, 0};
