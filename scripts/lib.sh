@@ -11,6 +11,14 @@ export TOOLS_DIR
 PG_BINDIR="${PG_BINDIR:-/usr/lib/postgresql/15/bin}"
 export PG_BINDIR
 
+# Compiles go through ccache once setup.sh has installed it, so the next build of the same sources
+# (the next test run, the package test's Release build, a clean clone) is quick. Paths are hashed
+# relative to the repository, so every clone shares the cache. CMake reads these on a first configure.
+if command -v ccache >/dev/null 2>&1 && [[ -z "${CMAKE_CXX_COMPILER_LAUNCHER:-}" ]]; then
+  export CMAKE_C_COMPILER_LAUNCHER=ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache
+  export CCACHE_BASEDIR="$REPO_ROOT" CCACHE_NOHASHDIR=1
+fi
+
 _script_name() { basename "${0:-chroma2pg}"; }
 
 # log MSG... : progress message on stderr (keeps stdout clean for values).

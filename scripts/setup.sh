@@ -32,7 +32,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 APT_PACKAGES=(
-  build-essential cmake pkg-config git curl ca-certificates dpkg-dev
+  build-essential cmake pkg-config git curl ca-certificates dpkg-dev ccache
   libpq-dev postgresql-15 postgresql-server-dev-15 postgresql-client-15
   libsqlite3-dev sqlite3
   libcurl4-openssl-dev

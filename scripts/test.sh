@@ -11,6 +11,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
 scripts/setup.sh --no-build
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # again: setup may have just installed ccache
 BUILD_DIR="${C2P_TEST_BUILD_DIR:-$REPO_ROOT/build-asan}"
 log "building with ASan + UBSan in $BUILD_DIR"
 run_quiet "cmake configure" cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHROMA2PG_SANITIZE=ON
