@@ -72,26 +72,28 @@ void run_verify_cmd(VerifyArgs &a) {
     log::info("start", fmt::format("verifying {} collection(s): {} against postgresql", cols.size(), source->describe()));
     auto report = run_verify(*source, cols, a.src.collections.empty() && a.src.exclude_collections.empty(), a.opts);
 
-    if (a.bench && !target.benchable()) {
-        report.warnings.push_back(fmt::format("--bench runs on the native layout's tables only; the {} layout was "
-                                                 "not benchmarked",
-                                                 a.layout));
-    } else if (a.bench) {
-        // The benchmark runs on the largest verified collection that has a table.
+    if (a.bench) {
+        // The benchmark runs on the largest verified collection that has a table, queried as its layout's client does.
         const CollectionVerify *best = nullptr;
         for (const auto &c : report.collections)
-            if (c.found == CollectionVerify::Found::table &&
-                (!best || c.counts().target_records > best->counts().target_records))
-                best = &c;
+            if (c.located && (!best || c.counts().target_records > best->counts().target_records)) best = &c;
         if (best && best->counts().target_records > 0) {
-            BenchTarget bt{a.opts.to, best->schema, best->table, best->name, best->dimension.value_or(0),
-                           parse_space(best->space)};
+            const TargetCollection &t = *best->located;
+            const SearchShape shape = target.search_shape(t);
+            BenchTarget bt{a.opts.to, t.schema, t.table, best->name, best->dimension.value_or(0), parse_space(best->space)};
+            bt.id_expr = shape.id_expr;
+            bt.embedding_column = shape.embedding_column;
+            bt.filter = shape.filter;
+            bt.index_space = shape.index_space;
+            if (best->schema_check && best->schema_check->index) bt.index_name = best->schema_check->index->name;
             BenchOptions bo = a.opts.bench_options;
             auto *chroma = dynamic_cast<ChromaHttpSource *>(source.get());
             const CollectionInfo *info = nullptr;
             for (const auto &c : cols)
                 if (c.name == bt.collection) info = &c;
-            if (chroma && info) // the baseline: the same queries through Chroma's /query
+            // The baseline: the same queries through Chroma's /query (its neighbours are in the collection's
+            // space, so only where the client searches in that space too).
+            if (chroma && info && (!bt.index_space || *bt.index_space == bt.space))
                 bo.source_search = [chroma, info, k = bo.k](const std::string &v) {
                     auto r = chroma->client().post(chroma->collection_path(*info) + "/query",
                                                    fmt::format("{{\"query_embeddings\":[{}],\"n_results\":{},"

@@ -178,7 +178,6 @@ public:
     bool has_registry() const override { return true; }
     bool takes_index_choice() const override { return true; }
     bool builds_side_by_side() const override { return true; }
-    bool benchable() const override { return true; }
     std::optional<TargetCollection> locate(PgConnection &pg, const std::string &schema, const CollectionInfo &c,
                                            bool) const override {
         if (!relation_exists(pg, schema, "chroma_collections"))

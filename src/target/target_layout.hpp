@@ -88,8 +88,6 @@ public:
     // --index-builds N > 1: collections indexed and swapped in side by side. A framework layout publishes
     // each collection in one transaction with its index build, one at a time.
     virtual bool builds_side_by_side() const { return false; }
-    // verify --bench: the benchmark's queries are written for chroma2pg's own tables.
-    virtual bool benchable() const { return false; }
 
     // The collection's rows, nullopt when it was not migrated there (not_found() says where it was looked
     // for). A table of `table.empty()`: registered without rows (langchain, before any embedding table).

@@ -201,26 +201,30 @@ BenchResult run_bench(const BenchTarget &t, const BenchOptions &o) {
                     .dimension = t.dim,
                     .k = o.k,
                     .duration_seconds = o.duration};
-    uint64_t rows = std::stoull(pg.scalar("SELECT count(*) FROM " + tbl).value_or("0"));
+    const std::string where = t.filter.empty() ? "" : " WHERE " + t.filter;
+    const std::string &ec = t.embedding_column, &id = t.id_expr;
+    uint64_t rows = std::stoull(pg.scalar("SELECT count(*) FROM " + tbl + where).value_or("0"));
     out.rows = rows;
-    if (rows == 0) throw DataError("bench: table " + tbl + " is empty: nothing to search");
+    if (rows == 0) throw DataError("bench: table " + tbl + where + " is empty: nothing to search");
     auto idx = pg.exec("SELECT c.relname, am.amname, pg_relation_size(c.oid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am "
                        "ON am.oid = c.relam WHERE i.indrelid = " + quote_literal(tbl) +
-                       "::regclass AND am.amname IN ('hnsw','ivfflat') AND i.indisvalid ORDER BY 1 LIMIT 1");
+                       "::regclass AND am.amname IN ('hnsw','ivfflat') AND i.indisvalid" +
+                       (t.index_name.empty() ? "" : " AND c.relname = " + quote_literal(t.index_name)) +
+                       " ORDER BY 1 LIMIT 1");
     std::string index_name = idx.rows() ? idx.text(0, 0) : "";
     if (idx.rows()) out.index = BenchResult::Index{idx.text(0, 0), idx.text(0, 1), std::stoull(idx.text(0, 2))};
 
     // Query vectors drawn from the data, in a fixed pseudo-random order (text form, sent as is).
-    auto qr = pg.exec(fmt::format("SELECT embedding::text FROM {} ORDER BY md5(id) LIMIT {}", tbl, o.queries));
+    auto qr = pg.exec(fmt::format("SELECT {}::text FROM {}{} ORDER BY md5({}) LIMIT {}", ec, tbl, where, id, o.queries));
     std::vector<std::string> queries;
     for (int i = 0; i < qr.rows(); ++i) queries.push_back(qr.text(i, 0));
-    const std::string op = space_operator(t.space);
+    const std::string op = space_operator(t.index_space.value_or(t.space));
     // A --halfvec table's column is halfvec: the query is cast to it (halfvec has no operator with vector).
-    const bool half_column = existing_column_type(pg, t.schema, t.table, "embedding").value_or("").rfind("halfvec", 0) == 0;
+    const bool half_column = existing_column_type(pg, t.schema, t.table, ec).value_or("").rfind("halfvec", 0) == 0;
     const bool half = !half_column && t.dim > kMaxVectorIndexDims;
-    const std::string dist = "embedding " + op + (half_column ? fmt::format(" $1::halfvec({})", t.dim) : " $1::vector");
-    const std::string ord = half ? fmt::format("embedding::halfvec({0}) {1} $1::vector::halfvec({0})", t.dim, op) : dist;
-    const std::string sql = fmt::format("SELECT id, {} FROM {} ORDER BY {} LIMIT {}", dist, tbl, ord, o.k);
+    const std::string dist = ec + " " + op + (half_column ? fmt::format(" $1::halfvec({})", t.dim) : " $1::vector");
+    const std::string ord = half ? fmt::format("{2}::halfvec({0}) {1} $1::vector::halfvec({0})", t.dim, op, ec) : dist;
+    const std::string sql = fmt::format("SELECT {}, {} FROM {}{} ORDER BY {} LIMIT {}", id, dist, tbl, where, ord, o.k);
 
     size_t nr = std::min(o.recall_queries, queries.size());
     std::vector<std::vector<Neighbour>> exact;
@@ -228,7 +232,8 @@ BenchResult run_bench(const BenchTarget &t, const BenchOptions &o) {
     pg.exec("SET LOCAL enable_indexscan = off");
     pg.exec("SET LOCAL enable_bitmapscan = off");
     for (size_t i = 0; i < nr; ++i)
-        exact.push_back(pg_knn(pg, fmt::format("SELECT id, {0} FROM {1} ORDER BY {0}, id LIMIT {2}", dist, tbl, o.k), queries[i]));
+        exact.push_back(pg_knn(pg, fmt::format("SELECT {3}, {0} FROM {1}{4} ORDER BY {0}, {3} LIMIT {2}", dist, tbl, o.k, id, where),
+                               queries[i]));
     pg.exec("COMMIT");
 
     for (int ef : o.ef_search) {

@@ -31,6 +31,12 @@ struct BenchTarget {
     std::string conninfo, schema, table, collection;
     uint32_t dim = 0;
     Space space = Space::l2;
+    // How the app's query reaches the collection's rows in its layout (TargetLayout::search_shape()).
+    std::string id_expr = "id", embedding_column = "embedding";
+    std::string filter;               // the collection's rows in a shared table (langchain); empty: every row
+    std::optional<Space> index_space; // the operator the client always uses, when not the collection's
+    std::string index_name;           // the collection's vector index (a shared table has one per collection);
+                                      // empty: the table's first valid one
 };
 
 struct LatencySummary {

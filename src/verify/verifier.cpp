@@ -166,8 +166,7 @@ VerifyReport run_verify(Source &src, const std::vector<CollectionInfo> &cols, bo
         } else {
             cv.found = CollectionVerify::Found::table;
             cv.table_described = t->describe();
-            cv.schema = t->schema;
-            cv.table = t->table;
+            cv.located = *t;
             // The native layout's schema is its registry row's promise; a framework's, what its store reads.
             SchemaCheck &sc = cv.schema_check.emplace();
             if (layout.has_registry()) {

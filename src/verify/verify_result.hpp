@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "target/target_layout.hpp"
 #include "util/process_resources.hpp"
 #include "verify/bench.hpp"
 #include "verify/completeness.hpp"
@@ -27,8 +28,8 @@ struct CollectionVerify {
     std::string name, id, space, layout;
     std::optional<uint32_t> dimension;
     enum class Found { not_migrated, registered_without_table, table } found = Found::not_migrated;
-    std::string table_described; // found == table: where its rows are, for people
-    std::string schema, table;   // found == table: the table itself
+    std::string table_described;             // found == table: where its rows are, for people
+    std::optional<TargetCollection> located; // found == table: the rows as the layout locates them
     std::optional<SchemaCheck> schema_check;
     std::optional<CompletenessResult> completeness; // every record compared
     std::optional<CompletenessCounts> unread;       // not migrated: the counts without a comparison

@@ -106,6 +106,23 @@ class LayoutBase(unittest.TestCase):
     def specs_norm(self, name):
         return any(name.startswith(n + "-") and norm for n, _, _, _, norm in self.specs)
 
+    def check_verify_bench(self, table):
+        """verify --bench benchmarks the layout's own table as its client queries it: the largest
+        collection's rows only (a shared table holds the others too), through the vector index."""
+        p = s.run("--json", "verify", "--from", s.CHROMA_URL, "--to", self.url, "--layout", self.layout,
+                  "--collections", ",".join(self.cols), "--queries", "20", "--bench", check=0)
+        r = json.loads(p.stdout)
+        largest = max(self.cols, key=lambda n: len(self.cols[n][3]))
+        b = r["bench"]
+        self.assertEqual(b["collection"], largest)
+        self.assertEqual(b["table"], "public." + table(largest))
+        self.assertEqual(b["rows"], len(self.cols[largest][3]))
+        self.assertEqual(len(b["search"]), 1)
+        self.assertTrue(b["search"][0]["index_used"], b["search"][0])
+        self.assertGreater(b["search"][0]["recall_at_k"], 0.8)
+        self.assertTrue(all(run["queries"] > 0 for run in b["search"][0]["runs"]), b["search"][0]["runs"])
+        self.assertFalse([w for w in r["warnings"] if "bench" in w], r["warnings"])
+
 
 class LangchainLayout(LayoutBase):
     layout = "langchain"
@@ -121,6 +138,9 @@ class LangchainLayout(LayoutBase):
                            (name,))
             self.assertEqual(c[0][0], col["id"])
             self.assertTrue(s.json_types_equal(json.loads(c[0][1]), {"team": "lay", "v": 2, "r": 0.5}))
+
+    def test_verify_bench(self):
+        self.check_verify_bench(lambda name: "langchain_pg_embedding")
 
     def test_schema_as_langchain_creates_it(self):
         cols = s.pg_query(self.url, "SELECT table_name, column_name, data_type, is_nullable FROM "
@@ -235,6 +255,9 @@ class LlamaindexLayout(LayoutBase):
             idx = dict(s.pg_query(self.url, "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", (t,)))
             self.assertIn("hnsw (embedding vector_cosine_ops)", idx[t + "_embedding_idx"])
             self.assertIn("ref_doc_id", idx[name.lower() + "_idx_1"])
+
+    def test_verify_bench(self):
+        self.check_verify_bench(self.table)
 
     def test_framework_query_matches_chroma(self):
         # PGVectorStore._build_query + a MetadataFilter(key="s", value=<str>, operator=EQ): a string value
