@@ -1,13 +1,7 @@
 #include "verify/search_result.hpp"
 
 namespace c2p {
-namespace {
-
 using json = nlohmann::ordered_json;
-
-template <class T> json or_null(const std::optional<T> &v) { return v ? json(*v) : json(); }
-
-} // namespace
 
 json RecallVerdict::to_json() const {
     return {{"pgvector", pgvector}, {"chroma", or_null(chroma)}, {"gap_noise", gap_noise}, {"verdict", verdict}};

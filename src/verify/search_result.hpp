@@ -11,6 +11,11 @@
 
 namespace c2p {
 
+// An optional figure in a report: its value, or null.
+template <class T> nlohmann::ordered_json or_null(const std::optional<T> &v) {
+    return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json();
+}
+
 // pgvector's recall judged against Chroma's own on the same queries (and --min-recall when given).
 struct RecallVerdict {
     double pgvector = 0;

@@ -1,13 +1,7 @@
 #include "verify/verify_result.hpp"
 
 namespace c2p {
-namespace {
-
 using json = nlohmann::ordered_json;
-
-template <class T> json or_null(const std::optional<T> &v) { return v ? json(*v) : json(); }
-
-} // namespace
 
 json CompletenessCounts::to_json() const {
     return {{"source_records", source_records}, {"target_records", target_records}, {"missing", missing},
