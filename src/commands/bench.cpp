@@ -36,7 +36,9 @@ void run_bench_cmd(BenchArgs &a) {
     auto rows = all_registry_rows(pg, a.schema);
     if (rows.empty())
         throw UsageError("no migrated collections in schema '" + a.schema + "' (no rows in " + a.schema +
-                         ".chroma_collections): run `chroma2pg migrate` first, or pass --schema");
+                         ".chroma_collections): run `chroma2pg migrate` first, or pass --schema; a framework "
+                         "layout keeps no registry: benchmark its tables with `chroma2pg verify --layout LAYOUT "
+                         "--bench`");
     const RegistryRow *pick = nullptr;
     if (!a.collection.empty()) {
         for (const auto &r : rows)

@@ -52,6 +52,12 @@ class Bench(unittest.TestCase):
         p = run("bench", "--to", self.url, "--collection", "nope", "--duration", "0.2", check=2)
         self.assertIn(self.name, p.stderr)
 
+    def test_no_registry_points_to_verify_bench(self):
+        # A schema with no chroma2pg registry (as a framework layout leaves it): the way to a benchmark is named.
+        p = run("bench", "--to", self.url, "--schema", "no_such_schema", "--duration", "0.2", check=2)
+        self.assertIn("no migrated collections in schema 'no_such_schema'", p.stderr)
+        self.assertIn("chroma2pg verify --layout LAYOUT --bench", p.stderr)
+
     def test_bad_flags(self):
         run("bench", "--to", self.url, "--clients", "0", check=2)
         run("bench", "--to", self.url, "--duration", "0", check=2)
