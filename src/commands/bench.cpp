@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "backup/manifest.hpp"
 #include "commands/commands.hpp"
 #include "commands/common.hpp"
 #include "target/pg_connection.hpp"
@@ -64,13 +65,8 @@ void run_bench_cmd(BenchArgs &a) {
     EnvironmentFacts facts;
     facts.k = a.opts.k;
     if (b.index) facts.vector_index_bytes = b.index->bytes;
-    std::time_t now = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char ts[32];
-    std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
     report.tool_version = std::string(C2P_VERSION) + " (git " + C2P_GIT_REV + ")";
-    report.generated_at = ts;
+    report.generated_at = utc_iso8601(std::time(nullptr));
     report.target_server = pg.describe();
     report.schema = a.schema;
     for (const auto &s : b.search)
