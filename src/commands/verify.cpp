@@ -28,9 +28,8 @@ void print_human(const VerifyReport &r) {
                "missing", "extra", "different", "recall@k", "result");
     for (const auto &c : r.collections) {
         const CompletenessCounts cp = c.counts();
-        auto recall = c.recall_at_k();
         fmt::print("{:<28} {:>10} {:>10} {:>8} {:>6} {:>9} {:>9}  {}\n", c.name, cp.source_records, cp.target_records,
-                   cp.missing, cp.extra, cp.different, recall ? fmt::format("{:.3f}", *recall) : "n/a",
+                   cp.missing, cp.extra, cp.different, fraction_text(c.recall_at_k()),
                    c.ok() ? "PASS" : "FAIL");
     }
     for (const auto &c : r.collections) {

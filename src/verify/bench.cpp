@@ -103,8 +103,6 @@ json insert_json(const InsertRate &r) {
             {"mb_per_second", r.mb_per_second}};
 }
 
-std::string recall_or_na(const std::optional<double> &r) { return r ? fmt::format("{:.3f}", *r) : "n/a"; }
-
 } // namespace
 
 LatencySummary latency_summary(std::vector<double> lat, double seconds) {
@@ -184,7 +182,7 @@ SourceBaseline source_baseline(const BenchOptions &o, const std::vector<std::str
         log::info("bench_source", fmt::format("{} (same queries, 1 client): {:.0f} q/s, p50 {:.2f} ms, p95 {:.2f} ms, p99 "
                                               "{:.2f} ms, recall@{} {}",
                                               o.source_name, l.qps, l.p50_ms, l.p95_ms, l.p99_ms, o.k,
-                                              recall_or_na(b.recall_at_k)));
+                                              fraction_text(b.recall_at_k)));
     } catch (const std::exception &e) {
         b.error = e.what();
     }
@@ -279,7 +277,7 @@ BenchResult run_bench(const BenchTarget &t, const BenchOptions &o) {
             const LatencySummary &l = run.latency;
             log::info("bench_run", fmt::format("ef_search {} (recall@{} {}) clients {}: {:.0f} q/s, p50 {:.2f} ms, p95 {:.2f} "
                                                "ms, p99 {:.2f} ms",
-                                               s.ef_search, o.k, recall_or_na(s.recall_at_k), nc, l.qps, l.p50_ms,
+                                               s.ef_search, o.k, fraction_text(s.recall_at_k), nc, l.qps, l.p50_ms,
                                                l.p95_ms, l.p99_ms));
         }
     }

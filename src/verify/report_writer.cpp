@@ -40,10 +40,6 @@ std::string fmt_count(double v) {
     }
     return out;
 }
-std::string recall_text(const CollectionVerify &c) {
-    auto r = c.recall_at_k();
-    return r ? fmt::format("{:.3f}", *r) : "n/a";
-}
 std::string md_cell(const std::string &s) {
     std::string out;
     for (char c : s) {
@@ -211,8 +207,7 @@ std::string filtered_html(const std::vector<CollectionVerify> &cols) {
                                 "<td class=n>{:.3f}</td><td class=n>{}</td><td class=n>{}</td><td class='{}'>{}</td></tr>",
                                 html_escape(c.name), html_escape(f.sql), f.selectivity * 100,
                                 f.queries_short > 0 ? " bad" : "", f.fewest_rows, f.expected_rows, f.recall_at_k,
-                                f.chroma_recall_at_k ? fmt::format("{:.3f}", *f.chroma_recall_at_k) : "n/a",
-                                f.overlap_pgvector_vs_chroma ? fmt::format("{:.3f}", *f.overlap_pgvector_vs_chroma) : "n/a",
+                                fraction_text(f.chroma_recall_at_k), fraction_text(f.overlap_pgvector_vs_chroma),
                                 ok ? "ok" : "bad", ok ? "PASS" : "FAIL");
         }
         const json &ss = s.session_settings;
@@ -260,7 +255,7 @@ void each_difference(const CollectionVerify &c, size_t most, Line line) {
 std::string verify_html(const VerifyReport &r) {
     std::string h;
     const auto &cols = r.collections;
-    const VerifyTotals &tot = r.totals;
+    const VerifyTotals tot = r.totals();
     h += "<h2>Collections</h2><table><tr><th>collection</th><th>space</th><th>dim</th><th>records source</th>"
          "<th>records target</th><th>missing</th><th>extra</th><th>different</th><th>schema &amp; index</th>"
          "<th>recall@k</th><th>result</th></tr>";
@@ -272,7 +267,7 @@ std::string verify_html(const VerifyReport &r) {
              html_escape(c.dimension ? std::to_string(*c.dimension) : "") + "</td><td class=n>" +
              fmt_count(double(cp.source_records)) + "</td><td class=n>" + fmt_count(double(cp.target_records)) + "</td>" +
              cell(cp.missing) + cell(cp.extra) + cell(cp.different) + "<td class='" + (schema_ok ? "" : "bad") + "'>" +
-             html_escape(index_text(c, "no index")) + "</td><td class=n>" + recall_text(c) + "</td><td class='" +
+             html_escape(index_text(c, "no index")) + "</td><td class=n>" + fraction_text(c.recall_at_k()) + "</td><td class='" +
              (c.ok() ? "ok" : "bad") + "'>" + (c.ok() ? "PASS" : "FAIL") + "</td></tr>";
     }
     h += fmt::format("<tr><th>total</th><th></th><th></th><th class=n>{}</th><th class=n>{}</th><th class=n>{}</th>"
@@ -294,8 +289,7 @@ std::string verify_html(const VerifyReport &r) {
         }
         h += fmt::format("<tr><td>{}</td><td class=n>{:.3f}</td><td class=n>{}</td><td class='{}'>{} of {}</td></tr>",
                          html_escape(c.name), s.chroma_recall_vs_exact,
-                         s.overlap_pgvector_index_vs_chroma ? fmt::format("{:.3f}", *s.overlap_pgvector_index_vs_chroma)
-                                                            : "n/a",
+                         fraction_text(s.overlap_pgvector_index_vs_chroma),
                          s.distances_disagree > 0 ? "bad" : "ok",
                          fmt_count(double(s.distances_compared - s.distances_disagree)),
                          fmt_count(double(s.distances_compared)));
@@ -364,8 +358,6 @@ std::string bench_headline(const BenchResult &b, double target) {
                        target, best_recall);
 }
 
-std::string recall_cell(const std::optional<double> &r) { return r ? fmt::format("{:.3f}", *r) : "n/a"; }
-
 std::string bench_html(const BenchResult &b, const ProcessResources &res) {
     std::string h;
     h += "<h2>Search</h2><p>" + html_escape(fmt::format("{} ({} records, {} dimensions, space {}), k = {}, {} s per run",
@@ -379,7 +371,7 @@ std::string bench_html(const BenchResult &b, const ProcessResources &res) {
         for (const auto &r : s.runs) {
             const LatencySummary &l = r.latency;
             h += "<tr><td class=n>" + (first ? std::to_string(s.ef_search) : "") + "</td><td class=n>" +
-                 (first ? recall_cell(s.recall_at_k) : "") +
+                 (first ? fraction_text(s.recall_at_k) : "") +
                  fmt::format("</td><td class=n>{}</td><td class=n>{:.0f}</td><td class=n>{:.3f}</td><td class=n>{:.3f}</td>"
                              "<td class=n>{:.3f}</td></tr>",
                              r.clients, l.qps, l.p50_ms, l.p95_ms, l.p99_ms);
@@ -393,7 +385,7 @@ std::string bench_html(const BenchResult &b, const ProcessResources &res) {
         h += "<h2>" + html_escape(base->source) + " baseline (the same queries through its own search, 1 client)</h2>" +
              (base->error ? "<p class=bad>" + html_escape(*base->error) + "</p>"
                           : kv_table({{"queries/s", fmt::format("{:.0f}", l.qps)},
-                                      {"recall@k", recall_cell(base->recall_at_k)},
+                                      {"recall@k", fraction_text(base->recall_at_k)},
                                       {"p50 / p95 / p99 ms",
                                        fmt::format("{:.3f} / {:.3f} / {:.3f}", l.p50_ms, l.p95_ms, l.p99_ms)}}));
     }
@@ -464,7 +456,7 @@ std::string bench_md(const BenchResult &b, const ProcessResources &res) {
     for (const auto &x : b.search)
         for (const auto &run : x.runs)
             s += fmt::format("| {} | {} | {} | {:.0f} | {:.3f} | {:.3f} | {:.3f} |\n", x.ef_search,
-                             recall_cell(x.recall_at_k), run.clients, run.latency.qps, run.latency.p50_ms,
+                             fraction_text(x.recall_at_k), run.clients, run.latency.qps, run.latency.p50_ms,
                              run.latency.p95_ms, run.latency.p99_ms);
     const InsertRate ins = b.insert.value_or(InsertRate{});
     s += fmt::format("\n## Insert\n\n{} rows by binary COPY into a scratch table: {} records/s ({:.1f} MB/s)",
@@ -522,7 +514,7 @@ std::string html_escape(std::string_view s) {
 }
 
 std::string render_html(const VerifyReport &r) {
-    const VerifyTotals &t = r.totals;
+    const VerifyTotals t = r.totals();
     std::string verdict = r.passed() ? "PASS" : "FAIL";
     std::string summary = fmt::format("{} collection(s): {} records in the source, {} in PostgreSQL; {} missing, {} extra, {} "
                                       "different",
@@ -565,7 +557,7 @@ std::string render_markdown(const VerifyReport &r) {
         m += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", md_cell(c.name), c.space,
                          c.dimension ? std::to_string(*c.dimension) : "", fmt_count(double(cp.source_records)),
                          fmt_count(double(cp.target_records)), fmt_count(double(cp.missing)), fmt_count(double(cp.extra)),
-                         fmt_count(double(cp.different)), index_text(c, "none"), recall_text(c), c.ok() ? "PASS" : "FAIL");
+                         fmt_count(double(cp.different)), index_text(c, "none"), fraction_text(c.recall_at_k()), c.ok() ? "PASS" : "FAIL");
     }
     m += "\n";
     std::string filtered;
@@ -575,7 +567,7 @@ std::string render_markdown(const VerifyReport &r) {
                 filtered += fmt::format("| {} | `{}` | {:.1f}% | {} of {} | {:.3f} | {} |\n", md_cell(c.name),
                                         md_cell(f.sql), f.selectivity * 100, f.fewest_rows, f.expected_rows,
                                         f.recall_at_k,
-                                        f.chroma_recall_at_k ? fmt::format("{:.3f}", *f.chroma_recall_at_k) : std::string("n/a"));
+                                        fraction_text(f.chroma_recall_at_k));
     if (!filtered.empty())
         m += "## Filtered search\n\n| collection | filter | rows matching | fewest rows returned | pgvector recall@k | "
              "Chroma recall@k |\n|---|---|---:|---:|---:|---:|\n" + filtered + "\n";

@@ -1,7 +1,11 @@
 #include "verify/search_result.hpp"
 
+#include <fmt/format.h>
+
 namespace c2p {
 using json = nlohmann::ordered_json;
+
+std::string fraction_text(const std::optional<double> &v) { return v ? fmt::format("{:.3f}", *v) : "n/a"; }
 
 json RecallVerdict::to_json() const {
     return {{"pgvector", pgvector}, {"chroma", or_null(chroma)}, {"gap_noise", gap_noise}, {"verdict", verdict}};

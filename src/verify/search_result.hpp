@@ -15,6 +15,8 @@ namespace c2p {
 template <class T> nlohmann::ordered_json or_null(const std::optional<T> &v) {
     return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json();
 }
+// A recall or an overlap for people: three decimals, or "n/a" where it was not measured.
+std::string fraction_text(const std::optional<double> &v);
 
 // pgvector's recall judged against Chroma's own on the same queries (and --min-recall when given).
 struct RecallVerdict {

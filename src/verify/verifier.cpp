@@ -46,7 +46,6 @@ VerifyReport run_verify(Source &src, const std::vector<CollectionInfo> &cols, bo
                        "nothing can have been migrated here (wrong --to database?)");
     auto *chroma = dynamic_cast<ChromaHttpSource *>(&src);
     const TargetLayout &layout = target_layout(o.layout);
-    VerifyTotals &tot = rep.totals;
     EnvironmentFacts facts;
     facts.k = o.search.k;
     // Records and search, the same for every layout once the collection's rows are located.
@@ -56,11 +55,6 @@ VerifyReport run_verify(Source &src, const std::vector<CollectionInfo> &cols, bo
         CompletenessOptions co{o.batch_size, o.max_listed, o.queries, o.show_progress};
         const CompletenessResult &cr = cv.completeness.emplace(check_completeness(src, c, pg, t, co));
         const auto &d = cr.diff;
-        tot.source_records += d.source_count;
-        tot.target_records += d.target_count;
-        tot.missing += cr.missing_ids.size();
-        tot.extra += cr.extra_ids.size();
-        tot.different += cr.different.size();
         rep.read_seconds += cr.read_seconds;
         if (cr.float16)
             rep.notes.push_back(fmt::format("collection '{}': {}.embedding is halfvec, so embeddings were compared at "
@@ -137,8 +131,6 @@ VerifyReport run_verify(Source &src, const std::vector<CollectionInfo> &cols, bo
         cv.failures.push_back(fmt::format("collection '{}': not migrated ({}); its {} source records are all missing",
                                           c.name, where, c.record_count));
         cv.unread = CompletenessCounts{c.record_count, 0, c.record_count, 0, 0, false};
-        tot.source_records += c.record_count;
-        tot.missing += c.record_count;
     };
 
     for (const auto &c : cols) {
@@ -154,18 +146,14 @@ VerifyReport run_verify(Source &src, const std::vector<CollectionInfo> &cols, bo
             not_migrated(c, cv, layout.not_found(o.schema, c));
         } else if (t->table.empty()) {
             // Registered by LangChain's layout as an empty collection of unknown dimension: no embedding table.
-            cv.found = CollectionVerify::Found::registered_without_table;
+            cv.registered_without_table = true;
             cv.unread = CompletenessCounts{c.record_count, 0, c.record_count, 0, 0, c.record_count == 0};
-            tot.source_records += c.record_count;
-            tot.missing += c.record_count;
             if (c.record_count > 0)
                 cf.push_back(fmt::format("collection '{}': registered in {}.{} but there is no {}.{} table: its {} "
                                          "source records are all missing",
                                          c.name, o.schema, kLangchainCollections, o.schema, kLangchainEmbeddings,
                                          c.record_count));
         } else {
-            cv.found = CollectionVerify::Found::table;
-            cv.table_described = t->describe();
             cv.located = *t;
             // The native layout's schema is its registry row's promise; a framework's, what its store reads.
             SchemaCheck &sc = cv.schema_check.emplace();
@@ -191,7 +179,6 @@ VerifyReport run_verify(Source &src, const std::vector<CollectionInfo> &cols, bo
                   fmt::format("{}: {}", c.name, cf.empty() ? "PASS" : fmt::format("FAIL ({} problem(s))", cf.size())),
                   {{"collection", c.name}, {"ok", cf.empty()}});
     }
-    tot.collections = cols.size();
     if (all_collections)
         for (auto &w : layout.unknown_collections(pg, o.schema, cols)) rep.warnings.push_back(w);
 

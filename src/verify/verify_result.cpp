@@ -17,8 +17,8 @@ CompletenessCounts CollectionVerify::counts() const {
 
 json CollectionVerify::to_json() const {
     json j = {{"name", name}, {"id", id}, {"space", space}, {"dimension", or_null(dimension)}, {"layout", layout}};
-    if (found == Found::registered_without_table) j["table"] = nullptr;
-    if (found == Found::table) j["table"] = table_described;
+    if (located) j["table"] = located->describe();
+    else if (registered_without_table) j["table"] = nullptr;
     if (schema_check) j["schema"] = schema_check->to_json();
     if (completeness) j["completeness"] = completeness->to_json();
     else if (unread) j["completeness"] = unread->to_json();
@@ -29,7 +29,21 @@ json CollectionVerify::to_json() const {
     return j;
 }
 
+VerifyTotals VerifyReport::totals() const {
+    VerifyTotals t{.collections = collections.size()};
+    for (const auto &c : collections) {
+        const CompletenessCounts n = c.counts();
+        t.source_records += n.source_records;
+        t.target_records += n.target_records;
+        t.missing += n.missing;
+        t.extra += n.extra;
+        t.different += n.different;
+    }
+    return t;
+}
+
 json VerifyReport::to_json() const {
+    const VerifyTotals t = totals();
     json cols = json::array(), reg = json::array();
     for (const auto &c : collections) cols.push_back(c.to_json());
     for (const auto &r : registry)
@@ -54,9 +68,9 @@ json VerifyReport::to_json() const {
                 {"ef_search", ef_search > 0 ? json(ef_search) : json("the database's default")},
                 {"min_recall", min_recall}, {"max_listed", max_listed}}},
               {"totals",
-               {{"collections", totals.collections}, {"source_records", totals.source_records},
-                {"target_records", totals.target_records}, {"missing", totals.missing}, {"extra", totals.extra},
-                {"different", totals.different}}},
+               {{"collections", t.collections}, {"source_records", t.source_records},
+                {"target_records", t.target_records}, {"missing", t.missing}, {"extra", t.extra},
+                {"different", t.different}}},
               {"collections", cols},
               {"migration", migration},
               {"environment", environment},

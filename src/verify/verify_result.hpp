@@ -27,9 +27,8 @@ struct CompletenessCounts {
 struct CollectionVerify {
     std::string name, id, space, layout;
     std::optional<uint32_t> dimension;
-    enum class Found { not_migrated, registered_without_table, table } found = Found::not_migrated;
-    std::string table_described;             // found == table: where its rows are, for people
-    std::optional<TargetCollection> located; // found == table: the rows as the layout locates them
+    std::optional<TargetCollection> located; // its rows as the layout locates them; none: not migrated
+    bool registered_without_table = false;   // langchain: a collection row, no embedding table yet
     std::optional<SchemaCheck> schema_check;
     std::optional<CompletenessResult> completeness; // every record compared
     std::optional<CompletenessCounts> unread;       // not migrated: the counts without a comparison
@@ -62,7 +61,6 @@ struct VerifyReport {
     size_t queries = 0, max_listed = 0;
     int k = 0, ef_search = 0; // 0: the database's default
     double min_recall = 0;
-    VerifyTotals totals;
     std::vector<CollectionVerify> collections;
     std::vector<RegistrySummary> registry;
     std::optional<std::string> layout_note;
@@ -75,7 +73,8 @@ struct VerifyReport {
     std::vector<std::string> report_files; // once written
 
     bool passed() const { return failures.empty(); }
-    double records_per_second() const { return read_seconds > 0 ? double(totals.source_records) / read_seconds : 0; }
+    VerifyTotals totals() const; // the collections' counts summed
+    double records_per_second() const { return read_seconds > 0 ? double(totals().source_records) / read_seconds : 0; }
     nlohmann::ordered_json to_json() const;
 };
 

@@ -153,7 +153,6 @@ TEST(VerifyReport, HostileNamesNeverReachTheHtmlUnescaped) {
     c.completeness.emplace();
     c.completeness->diff.source_count = 3;
     c.completeness->missing_ids = {"<i>"};
-    r.totals = {.collections = 1, .source_records = 3};
     std::string html = render_html(r);
     EXPECT_EQ(html.find("<img"), std::string::npos);
     EXPECT_EQ(html.find("<b>evil"), std::string::npos);
@@ -178,8 +177,7 @@ TEST(VerifyReport, TypedResultsReachJsonAndMarkdown) {
     here.name = "here";
     here.space = "cosine";
     here.dimension = 3;
-    here.found = CollectionVerify::Found::table;
-    here.table_described = "public.chroma_here";
+    here.located = TargetCollection{.schema = "public", .table = "chroma_here"};
     here.completeness.emplace();
     here.completeness->diff.source_count = 5;
     here.completeness->diff.target_count = 6;
@@ -187,11 +185,13 @@ TEST(VerifyReport, TypedResultsReachJsonAndMarkdown) {
     here.completeness->extra_ids = {"x"};
     here.search.emplace();
     here.search->recall_at_k = 0.875;
-    r.totals = {.collections = 2, .source_records = 12, .target_records = 6, .missing = 7, .extra = 1};
 
     auto j = r.to_json();
     EXPECT_EQ(j["verdict"], "FAIL");
     EXPECT_EQ(j["totals"]["missing"], 7);
+    EXPECT_EQ(j["totals"]["collections"], 2); // the collections' counts summed
+    EXPECT_EQ(j["totals"]["source_records"], 12);
+    EXPECT_EQ(j["totals"]["extra"], 1);
     EXPECT_FALSE(j["collections"][0].contains("table")); // not migrated: no table at all
     EXPECT_EQ(j["collections"][0]["completeness"]["source_records"], 7);
     EXPECT_EQ(j["collections"][0]["ok"], false);
