@@ -10,7 +10,7 @@
 #include "backup/backup_file_reader.hpp"
 #include "backup/backup_writer.hpp"
 #include "backup/manifest.hpp"
-#include "backup/sha256.hpp"
+#include "util/sha256.hpp"
 #include "core/record_digest.hpp"
 #include "util/error.hpp"
 #include "util/progress.hpp"

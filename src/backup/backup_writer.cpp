@@ -15,6 +15,7 @@
 #include "backup/output_file.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/utc_time.hpp"
 
 namespace c2p {
 namespace fs = std::filesystem;

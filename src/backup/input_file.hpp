@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "backup/sha256.hpp"
+#include "util/sha256.hpp"
 
 namespace c2p {
 

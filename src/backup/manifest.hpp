@@ -47,8 +47,4 @@ Manifest read_manifest(const std::string &dir);
 // unique per collection id.
 std::string safe_file_stem(const std::string &name, const std::string &id);
 
-// 20261125T154736Z (directory names) and 2026-11-25T15:47:36Z (manifest) for a UTC time.
-std::string utc_compact(std::time_t t);
-std::string utc_iso8601(std::time_t t);
-
 } // namespace c2p

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "backup/sha256.hpp"
+#include "util/sha256.hpp"
 
 namespace c2p {
 

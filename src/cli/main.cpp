@@ -7,7 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "cli/command_line.hpp"
+#include "commands/command_line.hpp"
 #include "cli/suggest.hpp"
 #include "commands/commands.hpp"
 #include "commands/common.hpp"

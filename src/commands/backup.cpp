@@ -15,6 +15,7 @@
 #include "pipeline/pipeline.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/utc_time.hpp"
 #include "util/progress.hpp"
 #include "util/version_info.hpp"
 

@@ -2,12 +2,12 @@
 
 #include <fmt/format.h>
 
-#include "backup/manifest.hpp"
 #include "commands/commands.hpp"
 #include "commands/common.hpp"
 #include "target/pg_connection.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/utc_time.hpp"
 #include "util/version_info.hpp"
 #include "verify/bench.hpp"
 #include "verify/environment.hpp"

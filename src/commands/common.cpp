@@ -9,7 +9,7 @@
 
 #include <fmt/format.h>
 
-#include "cli/command_line.hpp"
+#include "commands/command_line.hpp"
 #include "sources/http/http_client.hpp"
 #include "target/layout_sink.hpp"
 #include "target/table_layout.hpp"

@@ -25,6 +25,7 @@
 #include "target/target_layout.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/utc_time.hpp"
 #include "util/progress.hpp"
 
 namespace c2p {

@@ -26,7 +26,7 @@
 #include "target/native_layout.hpp"
 #include "target/pg_connection.hpp"
 #include "target/pgvector_sink.hpp"
-#include "target/reject_file.hpp"
+#include "core/reject_file.hpp"
 #include "target/table_layout.hpp"
 #include "target/target_layout.hpp"
 #include "target/table_names.hpp"

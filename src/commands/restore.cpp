@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "backup/sha256.hpp"
+#include "util/sha256.hpp"
 #include "commands/commands.hpp"
 #include "commands/common.hpp"
 #include "commands/run_summary.hpp"

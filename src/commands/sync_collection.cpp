@@ -9,7 +9,7 @@
 #include "core/record_digest.hpp"
 #include "target/pg_table_reader.hpp"
 #include "target/pgvector_sink.hpp"
-#include "target/reject_file.hpp"
+#include "core/reject_file.hpp"
 #include "util/error.hpp"
 
 namespace c2p {

@@ -17,7 +17,7 @@
 #include "target/target_layout.hpp"
 #include "target/pg_connection.hpp"
 #include "target/pgvector_sink.hpp"
-#include "target/reject_file.hpp"
+#include "core/reject_file.hpp"
 
 namespace c2p {
 

@@ -12,7 +12,7 @@
 #include "target/copy_binary.hpp"
 #include "target/native_layout.hpp"
 #include "target/pg_connection.hpp"
-#include "target/reject_file.hpp"
+#include "core/reject_file.hpp"
 
 namespace c2p {
 

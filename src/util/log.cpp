@@ -1,5 +1,6 @@
 #include "util/log.hpp"
 #include "util/log_scope.hpp"
+#include "util/utc_time.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -32,17 +33,6 @@ const char *level_name(Level l) {
     return "info";
 }
 
-std::string utc_now() {
-    auto now = std::chrono::system_clock::now();
-    auto t = std::chrono::system_clock::to_time_t(now);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-    return buf;
-}
 } // namespace
 
 void configure(Format f, Level min_level) {
@@ -116,7 +106,7 @@ void write(Level l, std::string_view event, std::string_view message, const nloh
     std::string line;
     if (g_format == Format::json) {
         nlohmann::ordered_json j;
-        j["time"] = utc_now();
+        j["time"] = utc_iso8601_ms(std::chrono::system_clock::now());
         j["level"] = level_name(l);
         j["event"] = std::string(event);
         j["message"] = std::string(message);

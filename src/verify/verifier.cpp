@@ -12,6 +12,7 @@
 #include "target/target_layout.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/utc_time.hpp"
 #include "util/version_info.hpp"
 #include "verify/completeness.hpp"
 #include "verify/environment.hpp"
@@ -20,19 +21,6 @@
 #include "verify/schema_check.hpp"
 
 namespace c2p {
-namespace {
-
-
-std::string utc_now() {
-    std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
-} // namespace
 
 VerifyReport run_verify(Source &src, const std::vector<CollectionInfo> &cols, bool all_collections,
                         const VerifyOptions &o) {
@@ -197,7 +185,7 @@ VerifyReport run_verify(Source &src, const std::vector<CollectionInfo> &cols, bo
                         "has when each collection was migrated and its record count.";
     }
     rep.tool_version = std::string(C2P_VERSION) + " (git " + C2P_GIT_REV + ")";
-    rep.generated_at = utc_now();
+    rep.generated_at = utc_iso8601(std::time(nullptr));
     rep.source_description = src.describe();
     rep.source_details = src.details();
     rep.target_server = pg.describe();

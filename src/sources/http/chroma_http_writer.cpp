@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "backup/sha256.hpp"
+#include "util/sha256.hpp"
 #include "core/json_text.hpp"
 #include "core/metadata_json.hpp"
 #include "util/error.hpp"

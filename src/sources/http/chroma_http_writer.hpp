@@ -14,7 +14,7 @@
 
 #include "core/sink.hpp"
 #include "sources/http/chroma_http_source.hpp"
-#include "target/reject_file.hpp"
+#include "core/reject_file.hpp"
 
 namespace c2p {
 

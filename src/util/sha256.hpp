@@ -1,4 +1,4 @@
-// Streaming SHA-256 (OpenSSL EVP) for backup file digests.
+// Streaming SHA-256 (OpenSSL EVP): backup file digests, restore's staging tags.
 #pragma once
 
 #include <string>

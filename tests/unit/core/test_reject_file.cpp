@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "target/pgvector_sink.hpp"
-#include "target/reject_file.hpp"
+#include "core/reject_file.hpp"
 
 using namespace c2p;
 using json = nlohmann::ordered_json;

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/command_line.hpp"
+#include "commands/command_line.hpp"
 #include "cli/suggest.hpp"
 #include "sources/http/http_client.hpp"
 #include "util/error.hpp"

@@ -1,4 +1,4 @@
-#include "target/reject_file.hpp"
+#include "core/reject_file.hpp"
 
 #include <cmath>
 #include <filesystem>

@@ -1,4 +1,4 @@
-#include "cli/command_line.hpp"
+#include "commands/command_line.hpp"
 
 #include <algorithm>
 #include <array>
