@@ -114,7 +114,7 @@ struct CollectionPlan {
 // `resumed`: the collection's load in the interrupted run that --resume continues (the run neither
 // refuses nor replaces it: it goes on where that run stopped).
 CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const CollectionInfo &c, const MigratePlanOptions &o,
-                                      const std::optional<LoadRow> &resumed,
+                                      const LayoutOptions &lo, const std::optional<LoadRow> &resumed,
                                       std::vector<Problem> &problems) {
     RecordBatch s = sample_records(src, c, o.batch_size);
     auto dim = dimension_of(c, s);
@@ -130,7 +130,7 @@ CollectionPlan plan_target_collection(PgConnection &pg, Source &src, const Colle
     std::string load;
     uint64_t existing_rows = 0;
     try {
-        LayoutPlan lp = target_layout(o.layout).plan(pg, o.schema, ci, o.index, o.halfvec, rows);
+        LayoutPlan lp = target_layout(o.layout).plan(pg, ci, lo, rows);
         for (auto &p : lp.problems) problems.push_back({ExitCode::data, p});
         j["table"] = o.schema + "." + lp.table;
         if (!lp.shared_tables.empty()) j["shared_tables"] = lp.shared_tables;
@@ -442,12 +442,19 @@ TargetEstimate estimate_target(PgConnection &pg, const CollectionInfo &c, const 
     return e;
 }
 
+LayoutOptions layout_options(const MigratePlanOptions &o, const std::string &to, int jobs, Source &source) {
+    LayoutOptions lo{o.schema, o.index, o.halfvec, o.replace, o.langchain_id_prefix, to, {}, jobs};
+    for (const auto &c : source.list_collections()) lo.source_names.push_back(c.name);
+    return lo;
+}
+
 void run_migrate_dry_run(const SourceFlags &src_flags, const std::string &to, const MigratePlanOptions &o, bool skip) {
     SourceOptions so = src_flags.opts;
     resolve_token(so);
     auto source = open_source(src_flags.from, so);
     auto cols = select_collections(*source, src_flags);
     require_storable_names(cols);
+    const LayoutOptions lo = layout_options(o, to, 1, *source);
     PgConnection pg(to);
     // Whatever happens below, this session cannot write.
     pg.exec("SET default_transaction_read_only = on");
@@ -485,7 +492,7 @@ void run_migrate_dry_run(const SourceFlags &src_flags, const std::string &to, co
         std::optional<LoadRow> resumed;
         if (prev && o.resume)
             if (auto l = store.load(pg, c.id); l && l->run_id == prev->run_id) resumed = l;
-        auto p = plan_target_collection(pg, *source, c, o, resumed, problems);
+        auto p = plan_target_collection(pg, *source, c, o, lo, resumed, problems);
         total += p.estimate;
         records += c.record_count;
         if (!resumed || !resumed->finished_by(prev->run_id)) ++to_build;

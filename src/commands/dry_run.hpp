@@ -29,6 +29,10 @@ struct MigratePlanOptions {
     int index_builds = 0;                // --index-builds (0: choose_index_builds decides)
 };
 
+// What a layout's sink loads with and its plan is made with (--dry-run plans with the run's own options):
+// `source_names`, every collection of the source, so that names folding alike are planned as they load.
+LayoutOptions layout_options(const MigratePlanOptions &o, const std::string &to, int jobs, Source &source);
+
 struct BackupPlanOptions {
     std::string out;
     std::vector<BackupFormat> formats;

@@ -228,10 +228,7 @@ MigrateRun::State::State(MigrateArgs &args)
     require_storable_names(cols);
     // A framework layout: the same checkpointed load into the native staging table, then each collection
     // is published into the layout's tables (publish_layout.hpp).
-    lopts = LayoutOptions{a.schema, a.idx, a.halfvec, a.replace, a.langchain_id_prefix, a.to, {}, a.jobs};
-    const TableLayout *tl = find_table_layout(layout);
-    if (tl && tl->fold_name) // every name of the source: two that fold alike each get a hash
-        for (const auto &c : source->list_collections()) lopts.source_names.push_back(c.name);
+    lopts = layout_options(plan_options(a), a.to, a.jobs, *source);
 }
 
 void MigrateRun::State::start() {

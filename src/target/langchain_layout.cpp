@@ -31,6 +31,16 @@ std::string langchain_gin_index_sql(const std::string &schema) {
            " USING gin (cmetadata jsonb_path_ops)";
 }
 
+std::optional<VectorColumn> langchain_existing_column(PgConnection &pg, const std::string &schema, const CollectionInfo &c) {
+    auto col = existing_vector_column(pg, schema, kEmbeddings, "embedding");
+    if (col && col->dim && c.dimension && *col->dim != *c.dimension)
+        throw DataError(fmt::format(
+            "collection '{}' has {} dimensions but {}.{}.embedding is {}: one LangChain table holds one "
+            "dimension; migrate this collection into another --schema (its own langchain tables)",
+            c.name, *c.dimension, schema, kEmbeddings, col->sql()));
+    return col;
+}
+
 std::string langchain_vector_index_name(const std::string &uuid) {
     std::string hex;
     for (char ch : uuid)
@@ -67,14 +77,9 @@ std::string LangchainSink::prepare() {
     ensure_schema(pg_, s);
     pg_.exec(langchain_collection_table_sql(s));
 
-    auto existing = existing_vector_column(pg_, s, kEmbeddings, "embedding");
+    auto existing = langchain_existing_column(pg_, s, c);
     if (existing) {
         col_ = *existing;
-        if (col_.dim && c.dimension && *col_.dim != *c.dimension)
-            throw DataError(fmt::format(
-                "collection '{}' has {} dimensions but {}.{}.embedding is {}: one LangChain table holds one "
-                "dimension; migrate this collection into another --schema (its own langchain tables)",
-                c.name, *c.dimension, s, kEmbeddings, col_.sql()));
         if (!checking_ && col_.halfvec != o_.halfvec)
             log::warn("layout_column", fmt::format("{}.{}.embedding already exists as {}; loading into it as is{}", s,
                                                    kEmbeddings, col_.sql(), o_.halfvec ? " (--halfvec ignored)" : ""),
@@ -197,8 +202,8 @@ public:
     std::string not_found(const std::string &schema, const CollectionInfo &) const override {
         return fmt::format("no row in {}.{} with its id or name", schema, kLangchainCollections);
     }
-    LayoutPlan plan(PgConnection &pg, const std::string &schema, const CollectionInfo &c, const IndexOptions &index,
-                    bool halfvec, uint64_t rows) const override {
+    LayoutPlan plan(PgConnection &pg, const CollectionInfo &c, const LayoutOptions &o, uint64_t rows) const override {
+        const std::string &schema = o.schema;
         LayoutPlan p;
         p.table = kLangchainEmbeddings;
         p.load = "published into the layout's tables in one transaction (indexes, ANALYZE)";
@@ -210,10 +215,16 @@ public:
                           {c.id, c.name})
                     .value_or("0"));
         p.exists = p.existing_rows > 0;
+        VectorColumn col{o.halfvec, c.dimension}; // the sink's, when it creates the table
+        try {
+            if (auto existing = langchain_existing_column(pg, schema, c)) col = *existing;
+        } catch (const DataError &e) {
+            p.problems.push_back(e.what());
+        }
         p.indexes.push_back({std::string(kLangchainEmbeddings) + "_pkey", "primary key", "btree", "PRIMARY KEY (id)", "", ""});
         p.indexes.push_back({"ix_cmetadata_gin", "gin", "gin", langchain_gin_index_sql(schema), "", ""});
-        plan_vector_index_into(p, qualified(schema, p.table), langchain_vector_index_name(c.id), c, c.space, index,
-                               halfvec, rows, langchain_collection_predicate(c.id), "embedding");
+        plan_vector_index_into(p, qualified(schema, p.table), langchain_vector_index_name(c.id), c, c.space, o.index,
+                               col, rows, langchain_collection_predicate(c.id), "embedding");
         return p;
     }
     PgTableReadOptions read_options(const TargetCollection &t, uint32_t dim) const override {

@@ -18,6 +18,9 @@ constexpr const char *kLangchainEmbeddings = "langchain_pg_embedding";
 std::string langchain_collection_table_sql(const std::string &schema);
 std::string langchain_embedding_table_sql(const std::string &schema, const VectorColumn &col);
 std::string langchain_gin_index_sql(const std::string &schema);
+// The shared embedding table's column when the table exists (nullopt when not); DataError when its dimension
+// is not collection `c`'s. The sink and --dry-run's plan both ask this.
+std::optional<VectorColumn> langchain_existing_column(PgConnection &pg, const std::string &schema, const CollectionInfo &c);
 // The partial vector index of one collection, named from its uuid.
 std::string langchain_vector_index_name(const std::string &collection_uuid);
 // The rows of one collection in the shared table (also the partial index's predicate).

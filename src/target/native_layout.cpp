@@ -228,8 +228,8 @@ public:
     std::string not_found(const std::string &schema, const CollectionInfo &) const override {
         return fmt::format("no row in {}.chroma_collections", schema);
     }
-    LayoutPlan plan(PgConnection &pg, const std::string &schema, const CollectionInfo &c, const IndexOptions &index,
-                    bool halfvec, uint64_t rows) const override {
+    LayoutPlan plan(PgConnection &pg, const CollectionInfo &c, const LayoutOptions &o, uint64_t rows) const override {
+        const std::string &schema = o.schema;
         LayoutPlan p;
         p.table = derive_table_name(c.name);
         p.load = "indexed, then swapped in for the table in one transaction";
@@ -245,7 +245,7 @@ public:
                 p.existing_rows = uint64_t(r->rows);
             }
         }
-        p.indexes = native_indexes(schema, p.table, c, index, rows, halfvec, &p.problems);
+        p.indexes = native_indexes(schema, p.table, c, o.index, rows, o.halfvec, &p.problems);
         return p;
     }
     std::vector<std::string> unknown_collections(PgConnection &pg, const std::string &schema,

@@ -144,26 +144,37 @@ bool table_layout_owned_by_other(PgConnection &pg, const std::string &schema, co
     return comment && comment->rfind("chroma2pg: ", 0) == 0 && *comment != table_layout_comment(c);
 }
 
+std::string table_layout_target_table(PgConnection &pg, const TableLayout &tl, const std::string &schema,
+                                      const CollectionInfo &c, const std::vector<std::string> &source_names) {
+    std::string table = table_layout_table(tl, c.name);
+    if (!tl.fold_name) return table;
+    bool taken = table_layout_owned_by_other(pg, schema, table, c);
+    for (const auto &other : source_names)
+        taken = taken || (other != c.name && table_layout_table(tl, other) == table);
+    return taken ? table_layout_table(tl, c.name, true) : table;
+}
+
+std::optional<VectorColumn> table_layout_existing_column(PgConnection &pg, const TableLayout &tl,
+                                                         const std::string &schema, const std::string &table,
+                                                         const CollectionInfo &c) {
+    auto col = existing_vector_column(pg, schema, table, tl.embedding_column);
+    if (col && col->dim && c.dimension && *col->dim != *c.dimension)
+        throw DataError(fmt::format("collection '{}' has {} dimensions but {}.{}.{} is {}; drop the table or pass "
+                                    "--schema to migrate elsewhere",
+                                    c.name, *c.dimension, schema, table, tl.embedding_column, col->sql()));
+    return col;
+}
+
 std::string TableLayoutSink::prepare() {
     const CollectionInfo &c = info_;
     const std::string &s = o_.schema;
     ensure_schema(pg_, s);
-    table_ = table_layout_table(tl_, c.name);
-    if (tl_.fold_name) {
-        bool taken = table_layout_owned_by_other(pg_, s, table_, c);
-        for (const auto &other : o_.source_names)
-            taken = taken || (other != c.name && table_layout_table(tl_, other) == table_);
-        if (taken) table_ = table_layout_table(tl_, c.name, true);
-    }
+    table_ = table_layout_target_table(pg_, tl_, s, c, o_.source_names);
     if (!checking_)
         for (const auto &w : tl_.caveats(c)) log::warn("layout_caveat", w, {{"collection", c.name}});
     const std::string qt = qualified(s, table_);
-    if (auto existing = existing_vector_column(pg_, s, table_, tl_.embedding_column)) {
+    if (auto existing = table_layout_existing_column(pg_, tl_, s, table_, c)) {
         col_ = *existing;
-        if (col_.dim && c.dimension && *col_.dim != *c.dimension)
-            throw DataError(fmt::format("collection '{}' has {} dimensions but {}.{}.{} is {}; drop the table or pass "
-                                        "--schema to migrate elsewhere",
-                                        c.name, *c.dimension, s, table_, tl_.embedding_column, col_.sql()));
         json_column_ = existing_column_type(pg_, s, table_, tl_.metadata_column).value_or("jsonb") == "json";
         auto n = pg_.scalar("SELECT count(*) FROM " + qt);
         if (n && *n != "0" && !o_.replace)
@@ -237,14 +248,21 @@ public:
     std::string not_found(const std::string &schema, const CollectionInfo &c) const override {
         return fmt::format("no table {}.{}", schema, table_layout_table(tl_, c.name));
     }
-    LayoutPlan plan(PgConnection &pg, const std::string &schema, const CollectionInfo &c, const IndexOptions &index,
-                    bool halfvec, uint64_t rows) const override {
+    LayoutPlan plan(PgConnection &pg, const CollectionInfo &c, const LayoutOptions &o, uint64_t rows) const override {
+        const std::string &schema = o.schema;
         LayoutPlan p;
-        p.table = table_layout_table(tl_, c.name);
+        p.table = table_layout_target_table(pg, tl_, schema, c, o.source_names);
         p.load = "published into the layout's tables in one transaction (indexes, ANALYZE)";
         const std::string qt = qualified(schema, p.table);
-        if (relation_exists(pg, schema, p.table))
+        VectorColumn col{o.halfvec, c.dimension}; // the sink's, when it creates the table
+        if (relation_exists(pg, schema, p.table)) {
             p.existing_rows = std::stoull(pg.scalar("SELECT count(*) FROM " + qt).value_or("0"));
+            try {
+                if (auto existing = table_layout_existing_column(pg, tl_, schema, p.table, c)) col = *existing;
+            } catch (const DataError &e) {
+                p.problems.push_back(e.what());
+            }
+        }
         p.exists = p.existing_rows > 0;
         p.indexes.push_back({p.table + "_pkey", "primary key", "btree", "PRIMARY KEY (" + tl_.primary_key + ")", "", ""});
         for (const auto &sql : tl_.secondary_index_sql(schema, p.table, c.name)) {
@@ -252,7 +270,7 @@ public:
             size_t a = sql.find('"') + 1, b = sql.find('"', a);
             p.indexes.push_back({sql.substr(a, b - a), "client's own", "btree", sql, "", ""});
         }
-        plan_vector_index_into(p, qt, tl_.vector_index_name(p.table), c, tl_.search_space(c.space), index, halfvec, rows,
+        plan_vector_index_into(p, qt, tl_.vector_index_name(p.table), c, tl_.search_space(c.space), o.index, col, rows,
                                "", tl_.embedding_column);
         return p;
     }

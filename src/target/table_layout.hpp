@@ -123,6 +123,15 @@ std::string table_layout_comment(const CollectionInfo &c);
 // The table has chroma2pg's comment naming another collection (a folded name that is not this one's).
 bool table_layout_owned_by_other(PgConnection &pg, const std::string &schema, const std::string &table,
                                  const CollectionInfo &c);
+// The table migrate loads collection `c` into: its folded name, hashed when that name holds another
+// collection or another of `source_names` folds alike. The sink and --dry-run's plan both ask this.
+std::string table_layout_target_table(PgConnection &pg, const TableLayout &tl, const std::string &schema,
+                                      const CollectionInfo &c, const std::vector<std::string> &source_names);
+// The table's embedding column when the table exists (nullopt when not); DataError when its dimension is not
+// the collection's.
+std::optional<VectorColumn> table_layout_existing_column(PgConnection &pg, const TableLayout &tl,
+                                                         const std::string &schema, const std::string &table,
+                                                         const CollectionInfo &c);
 
 // Each layout's definition (one file each), e.g. mastra_layout().
 const TableLayout &table_layout_named(const std::string &name); // UsageError when there is none

@@ -103,11 +103,13 @@ void TargetLayout::apply_staged(PgConnection &, const TargetCollection &, const 
 void TargetLayout::after_sync(PgConnection &, const TargetCollection &, const CollectionInfo &) const {}
 
 void TargetLayout::plan_vector_index_into(LayoutPlan &p, const std::string &qualified_table, const std::string &name,
-                                          const CollectionInfo &c, Space space, const IndexOptions &index, bool halfvec,
-                                          uint64_t rows, const std::string &where, const std::string &column) {
-    if (!c.dimension) return; // vector(n) needs n: no index for an empty collection of unknown dimension
+                                          const CollectionInfo &c, Space space, const IndexOptions &index,
+                                          const VectorColumn &col, uint64_t rows, const std::string &where,
+                                          const std::string &column) {
+    const std::optional<uint32_t> dim = col.dim ? col.dim : c.dimension;
+    if (!dim) return; // vector(n) needs n: no index for an empty collection of unknown dimension
     try {
-        auto v = plan_vector_index(qualified_table, name, VectorColumn{halfvec, c.dimension}, *c.dimension, space,
+        auto v = plan_vector_index(qualified_table, name, col, *dim, space,
                                    index.for_collection(c), rows, where, c.name, column);
         if (!v.sql.empty())
             p.indexes.push_back({name, "vector", index.method == IndexMethod::hnsw ? "hnsw" : "ivfflat", v.sql,

@@ -109,9 +109,9 @@ public:
     // Warnings for the collections the target holds that none of `cols` is (deleted in Chroma since?).
     virtual std::vector<std::string> unknown_collections(PgConnection &pg, const std::string &schema,
                                                          const std::vector<CollectionInfo> &cols) const;
-    // migrate's plan for collection `c` (its dimension known from the source or a sample) of `rows` rows.
-    virtual LayoutPlan plan(PgConnection &pg, const std::string &schema, const CollectionInfo &c,
-                            const IndexOptions &index, bool halfvec, uint64_t rows) const = 0;
+    // migrate's plan for collection `c` (its dimension known from the source or a sample) of `rows` rows, given
+    // the options the run's sink gets: the table and the index statements the run then issues.
+    virtual LayoutPlan plan(PgConnection &pg, const CollectionInfo &c, const LayoutOptions &o, uint64_t rows) const = 0;
     // --dry-run's size estimate. The metadata JSON the layout stores for record i (empty: NULL); by default
     // a framework's (chroma2pg's markers included), or the record's own when the run would refuse it.
     virtual std::string sized_metadata(const RecordBatch &s, size_t i) const;
@@ -150,10 +150,12 @@ public:
     virtual void after_sync(PgConnection &pg, const TargetCollection &t, const CollectionInfo &c) const;
 
 protected:
-    // Appends a framework layout's vector index on `column` to the plan (plan_vector_index), or why there is none.
+    // Appends a framework layout's vector index on `column` (of type `col`: the table's when it exists) to the
+    // plan (plan_vector_index), or why there is none.
     static void plan_vector_index_into(LayoutPlan &p, const std::string &qualified_table, const std::string &name,
-                                       const CollectionInfo &c, Space space, const IndexOptions &index, bool halfvec,
-                                       uint64_t rows, const std::string &where, const std::string &column);
+                                       const CollectionInfo &c, Space space, const IndexOptions &index,
+                                       const VectorColumn &col, uint64_t rows, const std::string &where,
+                                       const std::string &column);
     // The rows of `listing` (id, name, …) that are none of `cols` (by id or by name).
     static std::vector<int> unknown_rows(const PgResult &listing, const std::vector<CollectionInfo> &cols);
     // A framework table's rows: its own id column, no uri or digest column, chroma2pg's markers in metadata.

@@ -205,9 +205,10 @@ class DryRun(unittest.TestCase):
 
 class PlanIsWhatRuns(unittest.TestCase):
     """For every framework layout, the vector index --dry-run plans is the statement the real run then
-    issues (its `index` log event), the table is the one it creates, and the plan's client_config is
-    the one the run reports. For every layout, native too, the staging table and checkpoint interval
-    the plan names are the run's (its chroma2pg_loads row)."""
+    issues (its `index` log event), the table is the one it creates, the indexes it plans are exactly
+    the table's afterwards, and the plan's client_config is the one the run reports. For every layout,
+    native too, the staging table and checkpoint interval the plan names are the run's (its
+    chroma2pg_loads row)."""
     LAYOUTS = ["langchain", "llamaindex", "langchainjs", "llamaindex-ts", "mastra", "pgvectorstore"]
 
     def test_each_layout(self):
@@ -229,6 +230,58 @@ class PlanIsWhatRuns(unittest.TestCase):
                 self.assertEqual(plan["table"].split(".", 1)[1], ran["table"])
                 self.assertEqual(plan["client_config"], ran["client_config"])
                 self.assert_staging_is_the_runs(plan, url)
+                self.assertEqual(self.indexes_of(url, ran["table"]), sorted(i["name"] for i in plan["indexes"]))
+
+    def indexes_of(self, url, table):
+        return [r[0] for r in s.pg_query(url, "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND "
+                                              "tablename = %s ORDER BY 1", (table,))]
+
+    def test_existing_column(self):
+        """--replace loads into the table that is there, keeping its column's type: a halfvec table replaced
+        without --halfvec stays halfvec, and the plan's vector index is the one the run builds on it."""
+        src = s.fixture_dir("v1.3__AbhiSree06__RBAC-Chatbot__vector_db")
+        for layout in ["langchain", "llamaindex"]:
+            with self.subTest(layout=layout):
+                url, drop = s.new_database("plan")
+                self.addCleanup(drop)
+                args = ["migrate", "--from", src, "--to", url, "--layout", layout]
+                s.run(*args, "--halfvec")
+                plan = json.loads(s.run("--json", *args, "--replace", "--dry-run", check=0).stdout)["collections"][0]
+                p = s.run("--json", "--log-format", "json", *args, "--replace", check=0)
+                self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+                issued = [json.loads(l)["sql"] for l in p.stderr.splitlines()
+                          if l.startswith("{") and json.loads(l).get("event") == "index"]
+                planned = [i["sql"] for i in plan["indexes"] if i["kind"] == "vector"]
+                self.assertEqual(issued, planned)
+                self.assertIn("halfvec_", planned[0])
+
+    def test_folded_names(self):
+        """Mastra and LlamaIndex TS fold a collection's name into a table name; two collections whose names
+        fold alike each get a hashed table. The plan names the tables and indexes the run then creates."""
+        chroma = s.Chroma(s.CHROMA_URL)
+        names = ["Fold-Plan-" + uuid.uuid4().hex[:6]]
+        names.append(names[0].lower().replace("-", "_"))
+        for name in names:
+            col = chroma.create_collection(name)
+            self.addCleanup(chroma.delete_collection, name)
+            ids, embs, docs, metas, uris = s.varied_records(30, 8, seed=4)
+            chroma.add(col["id"], ids, embs, docs, metas, uris)
+        for layout in ["mastra", "llamaindex-ts"]:
+            with self.subTest(layout=layout):
+                url, drop = s.new_database("plan")
+                self.addCleanup(drop)
+                args = ["migrate", "--from", s.CHROMA_URL, "--collections", ",".join(names), "--to", url,
+                        "--layout", layout]
+                plan = json.loads(s.run("--json", *args, "--dry-run", check=0).stdout)["collections"]
+                p = s.run("--json", *args, check=0)
+                self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+                ran = {c["name"]: c["table"] for c in json.loads(p.stdout)["collections"]}
+                tables = {c["name"]: c["table"].split(".", 1)[1] for c in plan}
+                self.assertEqual(tables, ran)
+                self.assertEqual(len(set(ran.values())), 2, ran)
+                for c in plan:  # neither is the folded name itself: both are hashed
+                    self.assertNotEqual(tables[c["name"]], names[1], tables)
+                    self.assertEqual(self.indexes_of(url, tables[c["name"]]), sorted(i["name"] for i in c["indexes"]))
 
     def assert_staging_is_the_runs(self, plan, url):
         staged = s.pg_query(url, "SELECT staging_table FROM chroma2pg_loads")
