@@ -18,7 +18,8 @@
 #include "commands/publish_layout.hpp"
 #include "commands/run_summary.hpp"
 #include "pipeline/pipeline.hpp"
-#include "pipeline/task_pool.hpp"
+#include "pipeline/range_runner.hpp"
+#include "pipeline/retry.hpp"
 #include "target/checkpoint_store.hpp"
 #include "target/client_config.hpp"
 #include "target/index_build.hpp"
@@ -54,7 +55,6 @@ struct Job {
     bool done_before = false; // finished by the interrupted run this one resumes
     std::unique_ptr<RejectFile> rejects;
     std::unique_ptr<Progress> progress;
-    std::atomic<int> ranges_left{0};
     std::atomic<uint64_t> records_read{0}, bytes{0};
     FinalizeResult fin;
     LiveCheck live;
@@ -73,40 +73,17 @@ struct Worker {
     std::unique_ptr<Source> own_source;
 };
 
-// Sleeps up to `s` seconds, waking early when the run is cancelled.
-void backoff_sleep(double s, const std::atomic<bool> &cancel) {
-    auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(s);
-    while (std::chrono::steady_clock::now() < until && !cancel && !interrupt::requested()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-}
-
-// Runs fn; a transient failure (EnvError: connection lost, server restarting, Chroma unreachable) is
-// retried with exponential backoff on a fresh connection. fn must continue from the checkpoints.
+// Runs fn on the worker's session (a fresh one after a failure), retried from the checkpoints (retry.hpp).
 template <class Fn>
 void with_retries(const std::string &what, int retries, Worker &w, const std::string &to, const std::atomic<bool> &cancel,
                   Fn fn) {
-    for (int attempt = 1;; ++attempt) {
-        try {
+    retry_transient(
+        what, retries, cancel,
+        [&] {
             if (!w.pg || !w.pg->ok()) w.pg = std::make_unique<PgConnection>(to);
             fn(*w.pg);
-            return;
-        } catch (const EnvError &e) {
-            if (cancel) throw Cancelled();
-            // A hung server (--pg-timeout) or a refusal retrying cannot fix (disk full, a privilege): fail now.
-            bool hopeless = dynamic_cast<const PgUnresponsive *>(&e) || dynamic_cast<const PgRefused *>(&e);
-            if (hopeless || attempt >= retries)
-                throw EnvError(fmt::format("{}: {}{}; everything committed so far is kept: rerun the same command with "
-                                           "--resume {}",
-                                           what, e.what(), hopeless ? "" : fmt::format(" (gave up after {} attempts)", attempt),
-                                           hopeless ? "once the cause is fixed" : "to continue"));
-            double delay = std::min(30.0, 0.5 * (1 << std::min(attempt, 6)));
-            log::warn("retry", fmt::format("{}: {}; retrying from the last checkpoint in {:.1f}s (attempt {}/{})", what,
-                                           e.what(), delay, attempt + 1, retries),
-                      {{"what", what}, {"attempt", attempt + 1}, {"reason", e.what()}});
-            w.pg.reset();
-            backoff_sleep(delay, cancel);
-            if (cancel) throw Cancelled();
-        }
-    }
+        },
+        [&] { w.pg.reset(); }, kResumeAdvice);
 }
 
 std::string describe_progress(const LoadRow &l) {
@@ -305,14 +282,8 @@ void MigrateRun::State::start() {
             j->c = c;
             j->table = derive_table_name(c.name);
             j->staging = staging_table_name(c.name);
-            if (target.has_registry()) {
-                auto clash = pg.exec_params("SELECT name FROM " + qualified(a.schema, "chroma_collections") +
-                                                " WHERE table_name = $1 AND id::text <> $2 AND name <> $3",
-                                            {j->table, c.id, c.name});
-                if (clash.rows() > 0)
-                    throw DataError("collection '" + c.name + "': its table name " + j->table +
-                                    " is already used by collection '" + clash.text(0, 0) + "'");
-            }
+            if (target.has_registry())
+                if (auto clash = registered_table_clash(pg, a.schema, j->table, c)) throw DataError(*clash);
             std::string reject_path = (std::filesystem::path(a.reject_dir) / (j->table + ".rejects.jsonl")).string();
             j->rejects = std::make_unique<RejectFile>(reject_path, c.name);
             auto l = store.load(pg, c.id);
@@ -426,8 +397,8 @@ void MigrateRun::State::load() {
         workers[w].own_source = open_source(a.src.from, so);
         workers[w].source = workers[w].own_source.get();
     }
-    TaskPool pool(nworkers, finishers);
-    const auto &cancel = pool.cancelled();
+    RangeRunner runner(nworkers, finishers);
+    const auto &cancel = runner.cancelled();
     RunEta run_eta(!g.quiet);
     auto finalize = [&](Job &j, Worker &w) {
         log::Scope scope(json{{"collection", j.c.name}});
@@ -470,58 +441,47 @@ void MigrateRun::State::load() {
         if (j.progress) j.progress->finish();
         run_eta.collection_done(j.c.record_count);
     };
-    // The collection's last range is loaded: it ends on this worker, or on a finisher's session.
-    auto finish = [&](Job &j, int w) {
-        if (finishers == 0) return finalize(j, workers[size_t(w)]);
-        pool.add_finish([&, jptr = &j](int fw) { finalize(*jptr, workers[size_t(fw)]); });
-    };
     load_start = std::chrono::steady_clock::now();
-    for (auto &jp : jobs)
-        if (!jp->done_before) run_eta.add_collection(jp->c.record_count);
+    std::vector<Job *> todo;
+    std::vector<RangeWork> work;
     for (auto &jp : jobs) {
         Job &j = *jp;
         if (j.done_before) continue;
+        run_eta.add_collection(j.c.record_count);
         j.progress = std::make_unique<Progress>(j.c.name, j.c.record_count, !g.quiet);
         if (!j.fresh) j.progress->add(j.load.committed_records() + j.load.committed_rejected(), 0);
-        int left = 0;
-        for (const auto &p : j.load.progress) left += p.done ? 0 : 1;
-        j.ranges_left = left;
-        if (left == 0) {
-            pool.add([&, jptr = &j](int w) {
-                jptr->start_clock();
-                finish(*jptr, w);
-            });
-            continue;
-        }
-        for (size_t r = 0; r < j.load.ranges.size(); ++r) {
-            if (j.load.progress[r].done) continue;
-            pool.add([&, jptr = &j, r](int wi) {
-                Job &job = *jptr;
-                job.start_clock();
-                Worker &w = workers[size_t(wi)];
-                const SourceRange range = job.load.ranges[r];
-                bool retried = false;
-                with_retries(fmt::format("collection '{}' range {}", job.c.name, r), a.retries, w, a.to, cancel,
-                             [&](PgConnection &conn) {
-                                 RangeProgress p = store.range_progress(conn, job.c.id, int(r), range);
-                                 if (p.done) return;
-                                 if (retried) // lines of the chunk that did not commit will be written again
-                                     job.rejects->prune([&](uint64_t off) { return off < p.next || off >= range.end; });
-                                 retried = true;
-                                 uint64_t count = range.end == kOpenEnd ? kToTheEnd : range.end - p.next;
-                                 auto reader = w.source->read_range(job.c, a.batch_size, p.next, count);
-                                 RangeLoader loader(conn, sopts, store, run_id, job.staging, int(r), p.next, *job.rejects,
-                                                    &cancel);
-                                 auto st = run_pipeline(job.c, *reader, loader, job.progress.get());
-                                 job.records_read += st.records;
-                                 job.bytes += st.bytes;
-                             });
-                if (--job.ranges_left == 0) finish(job, wi);
-            });
-        }
+        RangeWork rw;
+        for (size_t r = 0; r < j.load.ranges.size(); ++r)
+            if (!j.load.progress[r].done) rw.ranges.push_back(r);
+        todo.push_back(&j);
+        work.push_back(std::move(rw));
     }
+    RangeSteps steps;
+    steps.started = [&](size_t c) { todo[c]->start_clock(); };
+    steps.finish = [&](size_t c, int w) { finalize(*todo[c], workers[size_t(w)]); };
+    steps.load = [&](size_t c, size_t r, int wi) {
+        Job &job = *todo[c];
+        Worker &w = workers[size_t(wi)];
+        const SourceRange range = job.load.ranges[r];
+        bool retried = false;
+        with_retries(fmt::format("collection '{}' range {}", job.c.name, r), a.retries, w, a.to, cancel,
+                     [&](PgConnection &conn) {
+                         RangeProgress p = store.range_progress(conn, job.c.id, int(r), range);
+                         if (p.done) return;
+                         if (retried) // lines of the chunk that did not commit will be written again
+                             job.rejects->prune([&](uint64_t off) { return off < p.next || off >= range.end; });
+                         retried = true;
+                         uint64_t count = range.end == kOpenEnd ? kToTheEnd : range.end - p.next;
+                         auto reader = w.source->read_range(job.c, a.batch_size, p.next, count);
+                         RangeLoader loader(conn, sopts, store, run_id, job.staging, int(r), p.next, *job.rejects,
+                                            &cancel);
+                         auto st = run_pipeline(job.c, *reader, loader, job.progress.get());
+                         job.records_read += st.records;
+                         job.bytes += st.bytes;
+                     });
+    };
     try {
-        pool.run();
+        runner.run(work, steps);
     } catch (const Cancelled &) {
         throw EnvError("migration cancelled; rerun with --resume to continue");
     } catch (const Interrupted &e) {

@@ -109,6 +109,15 @@ std::optional<RegisteredCollection> find_registered(PgConnection &pg, const std:
     return rc;
 }
 
+std::optional<std::string> registered_table_clash(PgConnection &pg, const std::string &schema, const std::string &table,
+                                                  const CollectionInfo &c) {
+    auto r = pg.exec_params("SELECT name FROM " + qualified(schema, "chroma_collections") +
+                                " WHERE table_name = $1 AND id::text <> $2 AND name <> $3",
+                            {table, c.id, c.name});
+    if (r.rows() == 0) return std::nullopt;
+    return "collection '" + c.name + "': its table name " + table + " is already used by collection '" + r.text(0, 0) + "'";
+}
+
 bool relation_exists(PgConnection &pg, const std::string &schema, const std::string &name) {
     return pg.scalar("SELECT to_regclass($1) IS NOT NULL", {qualified(schema, name)}) == "t";
 }
@@ -234,12 +243,7 @@ public:
         p.table = derive_table_name(c.name);
         p.load = "indexed, then swapped in for the table in one transaction";
         if (relation_exists(pg, schema, "chroma_collections")) {
-            auto clash = pg.exec_params("SELECT name FROM " + qualified(schema, "chroma_collections") +
-                                            " WHERE table_name = $1 AND id::text <> $2 AND name <> $3",
-                                        {p.table, c.id, c.name});
-            if (clash.rows() > 0)
-                p.problems.push_back("collection '" + c.name + "': its table name " + p.table +
-                                     " is already used by collection '" + clash.text(0, 0) + "'");
+            if (auto clash = registered_table_clash(pg, schema, p.table, c)) p.problems.push_back(*clash);
             if (auto r = find_registered(pg, schema, c.id, c.name); r && r->rows >= 0) {
                 p.exists = true;
                 p.existing_rows = uint64_t(r->rows);

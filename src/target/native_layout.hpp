@@ -48,6 +48,10 @@ struct RegisteredCollection {
 };
 std::optional<RegisteredCollection> find_registered(PgConnection &pg, const std::string &schema,
                                                     const std::string &collection_id, const std::string &name);
+// Why collection `c` cannot have `table` (another registered collection has it), nullopt when it can. The
+// registry must exist. migrate refuses the collection (DataError); --dry-run lists it as a problem.
+std::optional<std::string> registered_table_clash(PgConnection &pg, const std::string &schema, const std::string &table,
+                                                  const CollectionInfo &c);
 
 // SQL fragments for the table and its indexes.
 std::string qualified(const std::string &schema, const std::string &table);

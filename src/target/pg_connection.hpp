@@ -33,11 +33,11 @@ struct PgConnectionLost : EnvError {
 // The server refused for a cause outside the data (disk or tablespace full, a missing privilege): retrying
 // cannot help, so it is not retried; the message names the fix.
 struct PgRefused : EnvError {
-    explicit PgRefused(const std::string &msg) : EnvError(msg) {}
+    explicit PgRefused(const std::string &msg) : EnvError(msg, false) {}
 };
 // The server stopped answering for --pg-timeout seconds: not retried, so a hung server fails in bounded time.
 struct PgUnresponsive : EnvError {
-    explicit PgUnresponsive(const std::string &msg) : EnvError(msg) {}
+    explicit PgUnresponsive(const std::string &msg) : EnvError(msg, false) {}
 };
 
 class CopyBinaryBuffer;

@@ -94,10 +94,6 @@ private:
     bool in_tx_ = false, in_copy_ = false;
 };
 
-// Thrown inside a loader when another worker failed and the run is stopping.
-struct Cancelled : std::runtime_error {
-    Cancelled() : std::runtime_error("cancelled") {}
-};
 
 struct FinalizeResult {
     uint64_t rows = 0;

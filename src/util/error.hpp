@@ -32,7 +32,19 @@ struct UsageError : Error {
 };
 // Something outside the data: a server unreachable, auth refused, a missing extension.
 struct EnvError : Error {
-    explicit EnvError(const std::string &msg) : Error(ExitCode::environment, msg) {}
+    explicit EnvError(const std::string &msg, bool retryable = true)
+        : Error(ExitCode::environment, msg), retryable_(retryable) {}
+    // Whether the same work may succeed later on a fresh connection (a lost session, a server restarting),
+    // rather than a refusal that needs the user (a full disk, a privilege, a server hung past --pg-timeout).
+    bool retryable() const { return retryable_; }
+
+private:
+    bool retryable_;
+};
+
+// Thrown inside a task when another one failed and the run is stopping (TaskPool's cancel flag).
+struct Cancelled : std::runtime_error {
+    Cancelled() : std::runtime_error("cancelled") {}
 };
 
 } // namespace c2p

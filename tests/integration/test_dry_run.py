@@ -236,6 +236,23 @@ class PlanIsWhatRuns(unittest.TestCase):
         return [r[0] for r in s.pg_query(url, "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND "
                                               "tablename = %s ORDER BY 1", (table,))]
 
+    def test_registered_table_clash(self):
+        """The registry gives the collection's table to another collection: the plan lists it as a problem
+        and the run refuses it with the same words, both exit 1, before anything is loaded."""
+        src = s.fixture_dir("v1.3__AbhiSree06__RBAC-Chatbot__vector_db")
+        url, drop = s.new_database("plan")
+        self.addCleanup(drop)
+        args = ["migrate", "--from", src, "--to", url]
+        s.run(*args, "--index", "none")
+        table = s.pg_query(url, "SELECT table_name FROM chroma_collections")[0][0]
+        s.pg_query(url, "UPDATE chroma_collections SET id = gen_random_uuid(), name = 'someone-else'")
+        p = s.run("--json", *args, "--dry-run", check=1)
+        why = "its table name %s is already used by collection 'someone-else'" % table
+        self.assertIn(why, p.stderr)
+        p = s.run(*args, check=1)
+        self.assertIn(why, p.stderr)
+        self.assertEqual(s.pg_query(url, "SELECT count(*) FROM chroma2pg_loads WHERE status <> 'done'")[0][0], 0)
+
     def test_existing_column(self):
         """--replace loads into the table that is there, keeping its column's type: a halfvec table replaced
         without --halfvec stays halfvec, and the plan's vector index is the one the run builds on it."""
