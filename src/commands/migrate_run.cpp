@@ -83,7 +83,7 @@ void with_retries(const std::string &what, int retries, Worker &w, const std::st
             if (!w.pg || !w.pg->ok()) w.pg = std::make_unique<PgConnection>(to);
             fn(*w.pg);
         },
-        [&] { w.pg.reset(); }, kResumeAdvice);
+        [&] { w.pg.reset(); }, kMigrateRetry);
 }
 
 std::string describe_progress(const LoadRow &l) {

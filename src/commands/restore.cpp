@@ -12,6 +12,7 @@
 #include "commands/common.hpp"
 #include "commands/run_summary.hpp"
 #include "pipeline/pipeline.hpp"
+#include "pipeline/retry.hpp"
 #include "sources/backup/backup_source.hpp"
 #include "sources/http/chroma_http_source.hpp"
 #include "sources/http/chroma_http_writer.hpp"
@@ -31,6 +32,7 @@ struct RestoreArgs {
     size_t max_body_mb = 8;
     std::string summary; // --summary FILE
     std::string reject_dir = "chroma2pg-rejects";
+    int retries = 8;
 };
 
 // What the staging collections are tagged with: a backup is known by its manifest (creation time and
@@ -80,6 +82,7 @@ void run_restore(RestoreArgs &a) {
     interrupt::install(); // Ctrl-C stops at a batch boundary and says what was kept
     auto &g = global_options();
     if (a.batch_size == 0) throw UsageError("--batch-size must be at least 1");
+    if (a.retries < 1) throw UsageError("--retries must be at least 1");
     if (a.to.rfind("http://", 0) != 0 && a.to.rfind("https://", 0) != 0)
         throw UsageError("--to-chroma " + a.to + ": expected the Chroma server URL (http[s]://host:port)");
     auto renames = parse_renames(a.renames);
@@ -135,9 +138,20 @@ void run_restore(RestoreArgs &a) {
     const LoopInterruptText stopped{"restore", "restored", "the records sent so far are kept and are not sent again",
                                     "continue with the same command"};
     size_t i = 0;
+    const std::atomic<bool> not_cancelled{false}; // one collection at a time: no other task to fail
     each_collection(cols, stopped, [&](const CollectionInfo &c) {
-        ChromaHttpWriter writer(server, a.to, wo, targets[i], origin_of(origin, c));
-        auto st = load_collection(*source, c, a.batch_size, writer, targets[i], !g.quiet);
+        // Chroma gone for longer than its requests' own retries (a restart): the collection starts over with a
+        // new writer, which goes on from the records its staging collection already holds.
+        std::unique_ptr<ChromaHttpWriter> w;
+        PipelineStats st;
+        retry_transient(
+            fmt::format("collection '{}'", c.name), a.retries, not_cancelled,
+            [&] {
+                w = std::make_unique<ChromaHttpWriter>(server, a.to, wo, targets[i], origin_of(origin, c));
+                st = load_collection(*source, c, a.batch_size, *w, targets[i], !g.quiet);
+            },
+            [] {}, kRestoreRetry);
+        ChromaHttpWriter &writer = *w;
         log::info("collection_done",
                   fmt::format("{}: {} records restored as '{}' in {:.2f}s ({} sent, {} already there{}{})", c.name,
                               st.records, targets[i], st.seconds, writer.records_sent(), writer.records_skipped(),
@@ -190,6 +204,8 @@ void register_restore(CLI::App &app) {
                 "complete; an interrupted restore is continued by running the same command again (a restore\n"
                 "from another backup refuses it unless --overwrite, which deletes it). Existing non-empty\n"
                 "collections are refused unless --overwrite (then replaced once the new copy is complete).\n"
+                "Chroma unreachable for longer than a request's own retries (a restart) starts the collection\n"
+                "again, from the records already restored (--retries).\n"
                 "A record Chroma refuses (a value it cannot take) goes to --reject-dir; the rest is restored\n"
                 "and the run exits 1.\n"
                 "The summary (per collection: records read, written, duration, rates) is printed on stdout, and\n"
@@ -233,6 +249,11 @@ void register_restore(CLI::App &app) {
     cmd->add_option("--reject-dir", a->reject_dir,
                     "Where the per-collection reject files (<name>.rejects.jsonl) of records Chroma refused go")
         ->envname("CHROMA2PG_REJECT_DIR")
+        ->capture_default_str();
+    cmd->add_option("--retries", a->retries,
+                    "Attempts per collection when Chroma cannot be reached (a restart), with backoff up to 30 s; each "
+                    "goes on from the records already restored")
+        ->envname("CHROMA2PG_RETRIES")
         ->capture_default_str();
     add_summary_option(*cmd, a->summary);
     cmd->callback([a] { run_restore(*a); });

@@ -21,7 +21,7 @@ void backoff_sleep(double s, const std::atomic<bool> &cancel) {
 } // namespace
 
 void retry_transient(const std::string &what, int attempts, const std::atomic<bool> &cancel,
-                     const std::function<void()> &attempt, const std::function<void()> &reset, const std::string &kept) {
+                     const std::function<void()> &attempt, const std::function<void()> &reset, const RetryText &text) {
     for (int n = 1;; ++n) {
         try {
             attempt();
@@ -31,12 +31,12 @@ void retry_transient(const std::string &what, int attempts, const std::atomic<bo
             const bool hopeless = !e.retryable();
             if (hopeless || n >= attempts)
                 throw EnvError(fmt::format("{}: {}{}; {} {}", what, e.what(),
-                                           hopeless ? "" : fmt::format(" (gave up after {} attempts)", n), kept,
+                                           hopeless ? "" : fmt::format(" (gave up after {} attempts)", n), text.kept,
                                            hopeless ? "once the cause is fixed" : "to continue"),
                                false);
             const double delay = std::min(30.0, 0.5 * (1 << std::min(n, 6)));
-            log::warn("retry", fmt::format("{}: {}; retrying from the last checkpoint in {:.1f}s (attempt {}/{})", what,
-                                           e.what(), delay, n + 1, attempts),
+            log::warn("retry", fmt::format("{}: {}; retrying from {} in {:.1f}s (attempt {}/{})", what, e.what(),
+                                           text.from, delay, n + 1, attempts),
                       {{"what", what}, {"attempt", n + 1}, {"reason", e.what()}});
             reset();
             backoff_sleep(delay, cancel);

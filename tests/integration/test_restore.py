@@ -155,6 +155,38 @@ class Restore(unittest.TestCase):
         finally:
             self.chroma.delete_collection(name)
 
+    def test_5_chroma_down_mid_restore(self):
+        """The target Chroma is killed mid-restore and comes back only after its requests' own retries gave
+        up (12 s): the collection is retried (--retries) from the records already restored, and the run ends
+        exit 0 with the collection exact."""
+        name = "rstd-" + uuid.uuid4().hex[:8]
+        c = self.chroma.create_collection(name)
+        try:
+            ids, embs, docs, metas, uris = support.varied_records(6000, 96, seed=11)
+            self.chroma.add(c["id"], ids, embs, docs, metas, uris)
+            out = os.path.join(self.tmp, "d-" + uuid.uuid4().hex[:6])
+            bk = run_json("backup", "--from", support.CHROMA_URL, "--out", out, "--collections", name)["backup"]
+            p = subprocess.Popen([support.BIN, "restore", "--from", bk, "--to-chroma", self.fresh.url,
+                                  "--batch-size", "100"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            deadline, partial = time.time() + 120, 0
+            while time.time() < deadline and p.poll() is None and partial == 0:
+                staging = stagings(self.target, name)
+                if staging:
+                    partial = self.target.call("GET", support.API + "/collections/%s/count" % staging[0]["id"])
+                time.sleep(0.05)
+            self.assertGreater(partial, 0, "no record reached the staging collection")
+            self.assertIsNone(p.poll(), "the restore finished before the kill: nothing was tested")
+            self.fresh.kill9()
+            time.sleep(12)
+            self.fresh.restart()
+            out_text, err = p.communicate(timeout=600)
+            self.assertEqual(p.returncode, 0, err[-4000:])
+            self.assertIn("retrying from the records already restored", err)
+            self.assertLess(partial, 6000)
+            self.assert_same_collection(name, self.target, name)
+        finally:
+            self.chroma.delete_collection(name)
+
 
 RestoreOnCurrent = support.on_chroma("current", Restore)
 

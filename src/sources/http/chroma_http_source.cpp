@@ -131,7 +131,8 @@ void throw_http_error(const std::string &base, const std::string &what, const Ht
     if (r.status == 401 || r.status == 403)
         throw EnvError(fmt::format("Chroma at {} refused the credentials (HTTP {}) for {}: check --token / "
                                    "CHROMA_API_KEY / CHROMA_TOKEN and --token-header: {}",
-                                   base, r.status, what, body));
+                                   base, r.status, what, body),
+                       false); // retrying the same token cannot help
     if (r.status == 404)
         throw DataError(fmt::format("Chroma at {}: {}: not found (HTTP 404): {}", base, what, body));
     throw EnvError(fmt::format("Chroma at {}: {} failed with HTTP {}: {}", base, what, r.status, body));

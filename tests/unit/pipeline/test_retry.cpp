@@ -17,7 +17,7 @@ TEST(RetryTransient, RetriesUntilItSucceeds) {
         [&] {
             if (++tries < 2) throw EnvError("connection lost");
         },
-        [&] { ++resets; }, kResumeAdvice);
+        [&] { ++resets; }, kMigrateRetry);
     EXPECT_EQ(tries, 2);
     EXPECT_EQ(resets, 1);
 }
@@ -27,7 +27,7 @@ TEST(RetryTransient, NotRetryableFailsAtOnce) {
     std::atomic<bool> cancel{false};
     int tries = 0;
     try {
-        retry_transient("range 0", 5, cancel, [&] { ++tries, throw EnvError("disk full", false); }, [] {}, kResumeAdvice);
+        retry_transient("range 0", 5, cancel, [&] { ++tries, throw EnvError("disk full", false); }, [] {}, kMigrateRetry);
         FAIL() << "no error";
     } catch (const EnvError &e) {
         EXPECT_EQ(std::string(e.what()), "range 0: disk full; everything committed so far is kept: rerun the same "
@@ -42,7 +42,7 @@ TEST(RetryTransient, GivesUpAfterTheAttempts) {
     std::atomic<bool> cancel{false};
     int tries = 0;
     try {
-        retry_transient("range 0", 1, cancel, [&] { ++tries, throw EnvError("server restarting"); }, [] {}, kResumeAdvice);
+        retry_transient("range 0", 1, cancel, [&] { ++tries, throw EnvError("server restarting"); }, [] {}, kMigrateRetry);
         FAIL() << "no error";
     } catch (const EnvError &e) {
         EXPECT_EQ(std::string(e.what()), "range 0: server restarting (gave up after 1 attempts); everything committed "
@@ -50,7 +50,7 @@ TEST(RetryTransient, GivesUpAfterTheAttempts) {
     }
     EXPECT_EQ(tries, 1);
     tries = 0;
-    EXPECT_THROW(retry_transient("range 0", 5, cancel, [&] { ++tries, throw DataError("bad record"); }, [] {}, kResumeAdvice),
+    EXPECT_THROW(retry_transient("range 0", 5, cancel, [&] { ++tries, throw DataError("bad record"); }, [] {}, kMigrateRetry),
                  DataError);
     EXPECT_EQ(tries, 1);
 }
@@ -58,6 +58,18 @@ TEST(RetryTransient, GivesUpAfterTheAttempts) {
 // Another task failed (the cancel flag): a failing attempt is not retried.
 TEST(RetryTransient, CancelledIsNotRetried) {
     std::atomic<bool> cancel{true};
-    EXPECT_THROW(retry_transient("range 0", 5, cancel, [] { throw EnvError("connection lost"); }, [] {}, kResumeAdvice),
+    EXPECT_THROW(retry_transient("range 0", 5, cancel, [] { throw EnvError("connection lost"); }, [] {}, kMigrateRetry),
                  Cancelled);
+}
+
+// restore's words: where it goes on from, and what the user keeps.
+TEST(RetryTransient, TheCommandsWords) {
+    std::atomic<bool> cancel{false};
+    try {
+        retry_transient("collection 'docs'", 1, cancel, [] { throw EnvError("cannot reach Chroma"); }, [] {}, kRestoreRetry);
+        FAIL() << "no error";
+    } catch (const EnvError &e) {
+        EXPECT_EQ(std::string(e.what()), "collection 'docs': cannot reach Chroma (gave up after 1 attempts); the records "
+                                         "sent so far are kept and are not sent again: rerun the same command to continue");
+    }
 }
