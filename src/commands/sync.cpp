@@ -10,6 +10,7 @@
 #include "commands/run_summary.hpp"
 #include "commands/sync_follow.hpp"
 #include "commands/sync_collection.hpp"
+#include "pipeline/retry.hpp"
 #include "target/langchain_layout.hpp"
 #include "target/target_layout.hpp"
 #include "target/native_layout.hpp"
@@ -39,6 +40,7 @@ struct SyncArgs {
     bool follow = false;    // --follow: rounds until stopped (sync_follow.cpp)
     double interval = 5;    // seconds between rounds
     std::string stop_file;  // --stop-file: its appearance asks for a final round, then the exit
+    int retries = 8;        // attempts per collection when the session is lost
 };
 
 // A collection's summary row. Written: rows inserted or updated (none in a dry run); deletions are
@@ -95,8 +97,13 @@ SyncRound sync_round(const SyncArgs &a, Layout layout, Source &source, const std
     const LoopInterruptText stopped{"sync", "synced",
                                     "a collection's changes commit together, so the one in progress is unchanged",
                                     "run it again"};
-    each_collection(cols, stopped, [&](const CollectionInfo &c) {
-        auto t = target.locate(pg, a.schema, c, a.langchain_id_prefix);
+    // A collection whose session is lost (PostgreSQL restarting) is synced again on a fresh one: its changes
+    // had not committed, and comparing again finds them again.
+    std::unique_ptr<PgConnection> fresh;
+    PgConnection *session = &pg;
+    const std::atomic<bool> not_cancelled{false}; // one collection at a time: no other task to fail
+    auto sync_one = [&](PgConnection &conn, const CollectionInfo &c) {
+        auto t = target.locate(conn, a.schema, c, a.langchain_id_prefix);
         if (!t || !t->table_exists) {
             round.not_migrated.push_back(c.name);
             out.push_back({c.name, "not migrated", {{"id", c.id}}});
@@ -113,14 +120,14 @@ SyncRound sync_round(const SyncArgs &a, Layout layout, Source &source, const std
         so.escape_nul = a.escape_nul;
         so.reject_file = (std::filesystem::path(a.reject_dir) / (derive_table_name(c.name) + ".sync-rejects.jsonl")).string();
         if (!t->table.empty()) {
-            if (auto why = target.id_mismatch(pg, *t, c, a.langchain_id_prefix, "sync")) throw UsageError(*why);
+            if (auto why = target.id_mismatch(conn, *t, c, a.langchain_id_prefix, "sync")) throw UsageError(*why);
             if (t->column.dim && c.dimension && *t->column.dim != *c.dimension)
                 throw DataError(fmt::format("collection '{}': {}.embedding is {}, the source has {} dimensions; "
                                             "re-migrate it with `chroma2pg migrate --layout {} --replace`",
                                             c.name, t->describe(), t->column.sql(), *c.dimension, a.layout));
             Progress progress(c.name, c.record_count, show_progress);
             auto t0 = std::chrono::steady_clock::now();
-            n = sync_collection(pg, source, c, *t, so, progress);
+            n = sync_collection(conn, source, c, *t, so, progress);
             progress.finish();
             secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         }
@@ -134,6 +141,18 @@ SyncRound sync_round(const SyncArgs &a, Layout layout, Source &source, const std
         if (n.rejected + n.escaped) s.tail["reject_file"] = so.reject_file;
         out.push_back(std::move(s));
         add_counts(round.total, n);
+    };
+    each_collection(cols, stopped, [&](const CollectionInfo &c) {
+        retry_transient(
+            fmt::format("collection '{}'", c.name), a.retries, not_cancelled,
+            [&] {
+                if (!session->ok()) {
+                    fresh = std::make_unique<PgConnection>(a.to);
+                    session = fresh.get();
+                }
+                sync_one(*session, c);
+            },
+            [] {}, kSyncRetry);
     });
     return round;
 }
@@ -145,6 +164,7 @@ void run_sync(SyncArgs &a) {
     SourceOptions so = a.src.opts;
     resolve_token(so);
     if (a.batch_size == 0) throw UsageError("--batch-size must be at least 1");
+    if (a.retries < 1) throw UsageError("--retries must be at least 1");
     if (a.follow && a.dry_run) throw UsageError("--follow applies the changes round after round; --dry-run reports once");
     if (!a.follow && !a.stop_file.empty()) throw UsageError("--stop-file applies to --follow only");
     if (a.interval < 0) throw UsageError("--interval must be 0 or more seconds");
@@ -246,6 +266,11 @@ void register_sync(CLI::App &app) {
     cmd->add_option("--stop-file", a->stop_file,
                     "--follow: when this file appears, run one final round (it sees every write made before) and exit")
         ->envname("CHROMA2PG_STOP_FILE");
+    cmd->add_option("--retries", a->retries,
+                    "Attempts per collection when the PostgreSQL session is lost (a restart), with backoff up to 30 s; "
+                    "each compares the collection again")
+        ->envname("CHROMA2PG_RETRIES")
+        ->capture_default_str();
     add_summary_option(*cmd, a->summary);
     cmd->callback([a] { run_sync(*a); });
 }

@@ -15,6 +15,8 @@ struct RetryText {
 };
 constexpr RetryText kMigrateRetry{"the last checkpoint",
                                   "everything committed so far is kept: rerun the same command with --resume"};
+constexpr RetryText kSyncRetry{"the collection's last committed state",
+                               "the collections synced so far are kept: run the same command again"};
 constexpr RetryText kRestoreRetry{"the records already restored",
                                   "the records sent so far are kept and are not sent again: rerun the same command"};
 

@@ -1,6 +1,7 @@
 """Transient faults during `migrate`: PostgreSQL restarted in the middle of the load, and the Chroma
 server restarted in the middle of the read. Both runs complete on their own (retry with backoff from
-the last checkpoint) with exact parity."""
+the last checkpoint) with exact parity. And during `sync`: PostgreSQL restarted in the middle of a
+collection, which is synced again on a fresh session."""
 import os
 import shutil
 import subprocess
@@ -71,6 +72,34 @@ class Faults(unittest.TestCase):
         out, err = p.communicate(timeout=600)
         self.assertEqual(p.returncode, 0, err[-4000:])
         self.assertIn("retry", err)  # the client saw the server go away and came back
+        r.assert_parity(self, url, self.name, self.want)
+
+    def test_postgres_restart_mid_sync(self):
+        """sync's collection is in one transaction: PostgreSQL restarted while it copies the changes loses
+        them, and the collection is synced again on a fresh session (--retries) to exact parity."""
+        tmp = tempfile.mkdtemp(prefix="c2p-pgfault-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        pgdir = os.path.join(tmp, "pg")
+        url = subprocess.check_output([s.PG_SCRIPT, "start", pgdir, "--fast"], text=True).strip()
+        self.addCleanup(subprocess.run, [s.PG_SCRIPT, "stop", pgdir], capture_output=True)
+        s.run("migrate", "--from", self.server.url, "--to", url, "--index", "none")
+        table = r.table_of(url, self.name)
+        s.pg_query(url, 'DELETE FROM "%s"' % table)  # every record is new again
+        p = r.popen("sync", "--from", self.server.url, "--to", url, "--batch-size", 200)
+        deadline, copying = time.time() + 120, False
+        while time.time() < deadline and p.poll() is None and not copying:
+            try:  # the sync's session copying its staged changes: mid-collection
+                copying = s.pg_query(url, "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND "
+                                          "query LIKE 'COPY%%' AND pid <> pg_backend_pid()")[0][0] > 0
+            except psycopg2.Error:
+                pass
+            time.sleep(0.02)
+        self.assertTrue(copying, "the sync was never seen copying")
+        self.assertIsNone(p.poll(), "finished before the restart: nothing was tested")
+        subprocess.run([s.PG_SCRIPT, "restart", pgdir], check=True, capture_output=True)
+        out, err = p.communicate(timeout=600)
+        self.assertEqual(p.returncode, 0, err[-4000:])
+        self.assertIn("retrying from the collection's last committed state", err)
         r.assert_parity(self, url, self.name, self.want)
 
 
