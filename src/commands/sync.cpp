@@ -63,14 +63,14 @@ void add_counts(SyncCounts &total, const SyncCounts &n) {
 }
 
 // The totals and the result, reported (table, --json, --summary), then the collections not migrated.
-void report_sync(const SyncArgs &a, const std::string &layout, const std::string &source, const std::string &target,
+void report_sync(const SyncArgs &a, const TargetLayout &layout, const std::string &source, const std::string &target,
                  const std::vector<SummaryRow> &rows, const SyncCounts &total, std::chrono::steady_clock::time_point run_start,
                  const std::vector<std::string> &not_migrated, const json &follow) {
     RunSummary run{rows};
     run.close(run_start);
     run.totals_extra = {{"read", total.read},         {"inserted", total.inserted},   {"updated", total.updated},
                         {"deleted", total.deleted},   {"unchanged", total.unchanged}};
-    json result = {{"command", "sync"}, {"layout", layout}, {"dry_run", a.dry_run}, {"source", source},
+    json result = {{"command", "sync"}, {"layout", layout.name()}, {"dry_run", a.dry_run}, {"source", source},
                    {"target", target}, {"schema", a.schema}};
     if (!follow.is_null()) result["follow"] = follow; // the rows and totals are then the last round's
     report_run(std::move(result), run, a.summary,
@@ -80,10 +80,10 @@ void report_sync(const SyncArgs &a, const std::string &layout, const std::string
     if (!not_migrated.empty()) {
         std::string list;
         for (const auto &n : not_migrated) list += (list.empty() ? "'" : ", '") + n + "'";
-        if (layout == "native")
+        if (layout.has_registry())
             throw DataError("not migrated yet, so not synced: " + list + "; run `chroma2pg migrate --collections ...` for them");
-        throw DataError("not migrated yet as the " + layout + " layout, so not synced: " + list +
-                        "; run `chroma2pg migrate --layout " + layout + " --collections ...` for them");
+        throw DataError(std::string("not migrated yet as the ") + layout.name() + " layout, so not synced: " + list +
+                        "; run `chroma2pg migrate --layout " + layout.name() + " --collections ...` for them");
     }
 }
 
@@ -207,7 +207,7 @@ void run_sync(SyncArgs &a) {
     } else {
         last = round(pg, cols, !g.quiet);
     }
-    report_sync(a, a.layout, source->describe(), pg.describe(), last.rows, last.total, run_start, last.not_migrated,
+    report_sync(a, target, source->describe(), pg.describe(), last.rows, last.total, run_start, last.not_migrated,
                 follow_result);
     if (last.total.rejected > 0)
         throw DataError(fmt::format("synced everything else; {} record(s) PostgreSQL cannot store were skipped (reject "
