@@ -444,7 +444,10 @@ TargetEstimate estimate_target(PgConnection &pg, const CollectionInfo &c, const 
 
 LayoutOptions layout_options(const MigratePlanOptions &o, const std::string &to, int jobs, Source &source) {
     LayoutOptions lo{o.schema, o.index, o.halfvec, o.replace, o.langchain_id_prefix, to, {}, jobs};
-    for (const auto &c : source.list_collections()) lo.source_names.push_back(c.name);
+    // Only folded names can collide, and listing a server costs a request per collection.
+    const TableLayout *tl = find_table_layout(o.layout);
+    if (tl && tl->fold_name)
+        for (const auto &c : source.list_collections()) lo.source_names.push_back(c.name);
     return lo;
 }
 

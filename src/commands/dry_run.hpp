@@ -30,7 +30,8 @@ struct MigratePlanOptions {
 };
 
 // What a layout's sink loads with and its plan is made with (--dry-run plans with the run's own options):
-// `source_names`, every collection of the source, so that names folding alike are planned as they load.
+// `source_names`, every collection of the source when the layout folds names, so that names folding alike
+// are planned as they load.
 LayoutOptions layout_options(const MigratePlanOptions &o, const std::string &to, int jobs, Source &source);
 
 struct BackupPlanOptions {
