@@ -45,21 +45,31 @@ class Faults(unittest.TestCase):
         cls.server.stop()
         shutil.rmtree(cls.server.tmp, ignore_errors=True)
 
-    def test_postgres_restart_mid_migration(self):
+    def private_postgres(self):
+        """A cluster of this test's own (it is restarted): its URL and data directory."""
         tmp = tempfile.mkdtemp(prefix="c2p-pgfault-")
         self.addCleanup(shutil.rmtree, tmp, True)
         pgdir = os.path.join(tmp, "pg")
         url = subprocess.check_output([s.PG_SCRIPT, "start", pgdir, "--fast"], text=True).strip()
         self.addCleanup(subprocess.run, [s.PG_SCRIPT, "stop", pgdir], capture_output=True)
+        return url, pgdir
+
+    def restart_then_finish(self, p, url, pgdir, logged):
+        """Restarts the cluster under the running command `p`, which must then end exit 0 on its own, having
+        logged `logged`, with exact parity."""
+        subprocess.run([s.PG_SCRIPT, "restart", pgdir], check=True, capture_output=True)
+        out, err = p.communicate(timeout=600)
+        self.assertEqual(p.returncode, 0, err[-4000:])
+        self.assertIn(logged, err)
+        r.assert_parity(self, url, self.name, self.want)
+
+    def test_postgres_restart_mid_migration(self):
+        url, pgdir = self.private_postgres()
         p = r.popen("migrate", "--from", self.server.url, "--to", url, "--checkpoint-records", 1000,
                     "--batch-size", 500, "--index", "none", "--jobs", 2)
         self.assertTrue(wait_for_checkpoints(url, 2), "no checkpoint committed")
         self.assertIsNone(p.poll(), "finished before the restart: nothing was tested")
-        subprocess.run([s.PG_SCRIPT, "restart", pgdir], check=True, capture_output=True)
-        out, err = p.communicate(timeout=600)
-        self.assertEqual(p.returncode, 0, err[-4000:])
-        self.assertIn("retry", err)
-        r.assert_parity(self, url, self.name, self.want)
+        self.restart_then_finish(p, url, pgdir, "retry")
 
     def test_chroma_restart_mid_read(self):
         url, drop = s.new_database("fault")
@@ -77,11 +87,7 @@ class Faults(unittest.TestCase):
     def test_postgres_restart_mid_sync(self):
         """sync's collection is in one transaction: PostgreSQL restarted while it copies the changes loses
         them, and the collection is synced again on a fresh session (--retries) to exact parity."""
-        tmp = tempfile.mkdtemp(prefix="c2p-pgfault-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        pgdir = os.path.join(tmp, "pg")
-        url = subprocess.check_output([s.PG_SCRIPT, "start", pgdir, "--fast"], text=True).strip()
-        self.addCleanup(subprocess.run, [s.PG_SCRIPT, "stop", pgdir], capture_output=True)
+        url, pgdir = self.private_postgres()
         s.run("migrate", "--from", self.server.url, "--to", url, "--index", "none")
         table = r.table_of(url, self.name)
         s.pg_query(url, 'DELETE FROM "%s"' % table)  # every record is new again
@@ -96,11 +102,7 @@ class Faults(unittest.TestCase):
             time.sleep(0.02)
         self.assertTrue(copying, "the sync was never seen copying")
         self.assertIsNone(p.poll(), "finished before the restart: nothing was tested")
-        subprocess.run([s.PG_SCRIPT, "restart", pgdir], check=True, capture_output=True)
-        out, err = p.communicate(timeout=600)
-        self.assertEqual(p.returncode, 0, err[-4000:])
-        self.assertIn("retrying from the collection's last committed state", err)
-        r.assert_parity(self, url, self.name, self.want)
+        self.restart_then_finish(p, url, pgdir, "retrying from the collection's last committed state")
 
 
 if __name__ == "__main__":
