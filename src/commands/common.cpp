@@ -1,6 +1,7 @@
 #include "commands/common.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
@@ -10,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "commands/command_line.hpp"
+#include "pipeline/range_runner.hpp"
 #include "sources/http/http_client.hpp"
 #include "target/layout_sink.hpp"
 #include "target/table_layout.hpp"
@@ -209,6 +211,26 @@ Interrupted interrupted_run(const Interrupted &e, const std::string &command, co
     std::string cmd = command_line::rerun(add, drop, &note);
     return Interrupted(e.signo, command + " interrupted by " + interrupt::signal_name(e.signo) + ": " + state + "; " + how +
                                     ": " + cmd + (note.empty() ? "" : " (" + note + ")"));
+}
+
+void each_collection(const std::vector<CollectionInfo> &cols, const LoopInterruptText &text, int jobs,
+                     const std::function<void(const CollectionInfo &c, int worker)> &step) {
+    std::atomic<size_t> done{0};
+    std::vector<RangeWork> work(cols.size()); // no ranges: a collection is its finish step
+    RangeSteps steps;
+    steps.started = [](size_t) {};
+    steps.finish = [&](size_t i, int worker) {
+        step(cols[i], worker);
+        ++done;
+    };
+    try {
+        RangeRunner(std::max(1, std::min<int>(jobs, int(cols.size()))), 0).run(work, steps);
+    } catch (const Interrupted &e) {
+        throw interrupted_run(e, text.command,
+                              std::to_string(done.load()) + " of " + std::to_string(cols.size()) + " collection(s) " +
+                                  text.finished + "; " + text.kept,
+                              text.how);
+    }
 }
 
 void print_json(const nlohmann::ordered_json &j) {

@@ -1,6 +1,7 @@
 // Options and helpers every command shares: source flags, target flags, collection selection, output.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -76,24 +77,19 @@ Interrupted interrupted_run(const Interrupted &e, const std::string &command, co
                             const std::string &how, const std::vector<std::string> &add = {},
                             const std::vector<std::string> &drop = {});
 
+// The most --jobs (parallel sessions) a command takes.
+constexpr int kMaxJobs = 64;
+
 // What a collection loop says when Ctrl-C stops it: "<command> interrupted by SIGINT: <done> of <n>
 // collection(s) <finished>; <kept>; <how>: <the command line>".
 struct LoopInterruptText {
     std::string command, finished, kept, how;
 };
-// Runs `step` on each collection in order; a stop between batches ends the run with `text`.
-template <class Step>
-void each_collection(const std::vector<CollectionInfo> &cols, const LoopInterruptText &text, Step &&step) {
-    size_t done = 0;
-    for (const auto &c : cols) try {
-        step(c);
-        ++done;
-    } catch (const Interrupted &e) {
-        throw interrupted_run(e, text.command,
-                              std::to_string(done) + " of " + std::to_string(cols.size()) + " collection(s) " +
-                                  text.finished + "; " + text.kept,
-                              text.how);
-    }
-}
+// Runs `step(c, worker)` on each collection on `jobs` workers, started in order: each collection is one
+// task of the runner migrate's ranges run on (pipeline/range_runner.hpp); with one job, in this thread.
+// The first failure stops the tasks not yet started and is rethrown once the running ones end; a stop
+// (Ctrl-C) between batches ends the run with `text`.
+void each_collection(const std::vector<CollectionInfo> &cols, const LoopInterruptText &text, int jobs,
+                     const std::function<void(const CollectionInfo &c, int worker)> &step);
 
 } // namespace c2p

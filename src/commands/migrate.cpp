@@ -14,8 +14,6 @@
 namespace c2p {
 namespace {
 
-constexpr int kMaxJobs = 64;
-
 void run_migrate(MigrateArgs &a) {
     a.idx.method = parse_index_method(a.index);
     if (a.batch_size == 0) throw UsageError("--batch-size must be at least 1");

@@ -139,7 +139,7 @@ void run_restore(RestoreArgs &a) {
                                     "continue with the same command"};
     size_t i = 0;
     const std::atomic<bool> not_cancelled{false}; // one collection at a time: no other task to fail
-    each_collection(cols, stopped, [&](const CollectionInfo &c) {
+    each_collection(cols, stopped, 1, [&](const CollectionInfo &c, int) {
         // Chroma gone for longer than its requests' own retries (a restart): the collection starts over with a
         // new writer, which goes on from the records its staging collection already holds.
         std::unique_ptr<ChromaHttpWriter> w;

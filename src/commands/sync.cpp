@@ -41,6 +41,7 @@ struct SyncArgs {
     double interval = 5;    // seconds between rounds
     std::string stop_file;  // --stop-file: its appearance asks for a final round, then the exit
     int retries = 8;        // attempts per collection when the session is lost
+    int jobs = 1;           // collections synced at once
 };
 
 // A collection's summary row. Written: rows inserted or updated (none in a dry run); deletions are
@@ -87,28 +88,38 @@ void report_sync(const SyncArgs &a, const TargetLayout &layout, const std::strin
     }
 }
 
+// What a sync worker owns: its PostgreSQL session (the first worker starts on the round's) and its source
+// handle (the first worker's is the round's; the others open their own).
+struct SyncWorker {
+    PgConnection *pg = nullptr;
+    std::unique_ptr<PgConnection> own_pg;
+    Source *source = nullptr;
+    std::unique_ptr<Source> own_source;
+};
+
+// What syncing one collection gave: its summary row, and its counts for the totals.
+struct SyncedCollection {
+    SummaryRow row;
+    SyncCounts counts;
+    bool not_migrated = false;
+};
+
 // One round: each collection located in the target as verify locates it, then brought up to date in a
-// transaction of its own (sync_collection.hpp), in any layout.
-SyncRound sync_round(const SyncArgs &a, Layout layout, Source &source, const std::vector<CollectionInfo> &cols,
-                     PgConnection &pg, bool show_progress) {
-    SyncRound round;
-    auto &out = round.rows;
+// transaction of its own (sync_collection.hpp), in any layout; --jobs collections at once, each on a
+// worker's own session and source handle. `open` opens another handle on the round's source.
+SyncRound sync_round(const SyncArgs &a, Layout layout, Source &source, const std::function<std::unique_ptr<Source>()> &open,
+                     const std::vector<CollectionInfo> &cols, PgConnection &pg, bool show_progress) {
     const TargetLayout &target = target_layout(layout);
     const LoopInterruptText stopped{"sync", "synced",
                                     "a collection's changes commit together, so the one in progress is unchanged",
                                     "run it again"};
-    // A collection whose session is lost (PostgreSQL restarting) is synced again on a fresh one: its changes
-    // had not committed, and comparing again finds them again.
-    std::unique_ptr<PgConnection> fresh;
-    PgConnection *session = &pg;
-    const std::atomic<bool> not_cancelled{false}; // one collection at a time: no other task to fail
-    auto sync_one = [&](PgConnection &conn, const CollectionInfo &c) {
+    std::vector<SyncWorker> workers(static_cast<size_t>(std::max(1, std::min<int>(a.jobs, int(cols.size())))));
+    workers[0].pg = &pg;
+    workers[0].source = &source;
+    std::vector<SyncedCollection> done(cols.size());
+    auto sync_one = [&](PgConnection &conn, Source &src, const CollectionInfo &c) -> SyncedCollection {
         auto t = target.locate(conn, a.schema, c, a.langchain_id_prefix);
-        if (!t || !t->table_exists) {
-            round.not_migrated.push_back(c.name);
-            out.push_back({c.name, "not migrated", {{"id", c.id}}});
-            return;
-        }
+        if (!t || !t->table_exists) return {{c.name, "not migrated", {{"id", c.id}}}, {}, true};
         if (t->table.empty() && c.record_count > 0)
             throw DataError(fmt::format("collection '{}' was migrated empty, before any {}.{} table existed; migrate it "
                                         "again with `chroma2pg migrate --layout langchain --replace`",
@@ -127,7 +138,7 @@ SyncRound sync_round(const SyncArgs &a, Layout layout, Source &source, const std
                                             c.name, t->describe(), t->column.sql(), *c.dimension, a.layout));
             Progress progress(c.name, c.record_count, show_progress);
             auto t0 = std::chrono::steady_clock::now();
-            n = sync_collection(conn, source, c, *t, so, progress);
+            n = sync_collection(conn, src, c, *t, so, progress);
             progress.finish();
             secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         }
@@ -139,24 +150,37 @@ SyncRound sync_round(const SyncArgs &a, Layout layout, Source &source, const std
         SummaryRow s = sync_row(c, t->table.empty() ? "" : t->describe(), n, secs, a.dry_run);
         s.tail["embedding_type"] = t->column.halfvec ? "halfvec" : "vector";
         if (n.rejected + n.escaped) s.tail["reject_file"] = so.reject_file;
-        out.push_back(std::move(s));
-        add_counts(round.total, n);
+        return {std::move(s), n, false};
     };
-    each_collection(cols, stopped, [&](const CollectionInfo &c) {
+    // A collection whose session is lost (PostgreSQL restarting) is synced again on a fresh one: its changes
+    // had not committed, and comparing again finds them again.
+    const std::atomic<bool> not_cancelled{false}; // a collection's retries are its own: its transaction is apart
+    each_collection(cols, stopped, a.jobs, [&](const CollectionInfo &c, int wi) {
+        SyncWorker &w = workers[size_t(wi)];
+        if (!w.source) {
+            w.own_source = open();
+            w.source = w.own_source.get();
+        }
+        const size_t i = static_cast<size_t>(&c - cols.data());
         retry_transient(
             fmt::format("collection '{}'", c.name), a.retries, not_cancelled,
             [&] {
-                if (!session->ok()) {
-                    fresh = std::make_unique<PgConnection>(a.to);
-                    session = fresh.get();
+                if (!w.pg || !w.pg->ok()) {
+                    w.own_pg = std::make_unique<PgConnection>(a.to);
+                    w.pg = w.own_pg.get();
                 }
-                sync_one(*session, c);
+                done[i] = sync_one(*w.pg, *w.source, c);
             },
             [] {}, kSyncRetry);
     });
+    SyncRound round;
+    for (auto &d : done) {
+        if (d.not_migrated) round.not_migrated.push_back(d.row.name);
+        add_counts(round.total, d.counts);
+        round.rows.push_back(std::move(d.row));
+    }
     return round;
 }
-
 
 void run_sync(SyncArgs &a) {
     interrupt::install(); // Ctrl-C stops at a batch boundary and says what was kept
@@ -165,6 +189,7 @@ void run_sync(SyncArgs &a) {
     resolve_token(so);
     if (a.batch_size == 0) throw UsageError("--batch-size must be at least 1");
     if (a.retries < 1) throw UsageError("--retries must be at least 1");
+    if (a.jobs < 1 || a.jobs > kMaxJobs) throw UsageError(fmt::format("--jobs must be 1..{}, not {}", kMaxJobs, a.jobs));
     if (a.follow && a.dry_run) throw UsageError("--follow applies the changes round after round; --dry-run reports once");
     if (!a.follow && !a.stop_file.empty()) throw UsageError("--stop-file applies to --follow only");
     if (a.interval < 0) throw UsageError("--interval must be 0 or more seconds");
@@ -186,7 +211,7 @@ void run_sync(SyncArgs &a) {
                                    target.has_registry() ? "" : " (" + a.layout + " layout)",
                                    a.follow ? ", following until stopped" : ""));
     auto round = [&](PgConnection &conn, const std::vector<CollectionInfo> &now, bool show_progress) {
-        return sync_round(a, layout, *source, now, conn, show_progress);
+        return sync_round(a, layout, *source, [&] { return open_source(a.src.from, so); }, now, conn, show_progress);
     };
     const auto run_start = std::chrono::steady_clock::now();
     SyncRound last;
@@ -270,6 +295,11 @@ void register_sync(CLI::App &app) {
                     "Attempts per collection when the PostgreSQL session is lost (a restart), with backoff up to 30 s; "
                     "each compares the collection again")
         ->envname("CHROMA2PG_RETRIES")
+        ->capture_default_str();
+    cmd->add_option("--jobs,-j", a->jobs,
+                    "Collections synced at once, each in its own transaction on its own PostgreSQL session and source "
+                    "handle (the final round of a cut-over waits for the slowest)")
+        ->envname("CHROMA2PG_JOBS")
         ->capture_default_str();
     add_summary_option(*cmd, a->summary);
     cmd->callback([a] { run_sync(*a); });

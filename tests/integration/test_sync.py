@@ -1,8 +1,12 @@
 """`sync` after adds, updates (embedding only, metadata only, document only), upserts and deletes in
 the source: the target equals the source afterwards, only the changed rows were written (xmin), a
 second sync changes nothing, and --dry-run reports the same counts while changing nothing."""
+import json
+import time
 import unittest
 import uuid
+
+import psycopg2
 
 import resume_support as r
 import support as s
@@ -102,6 +106,49 @@ class Sync(unittest.TestCase):
         p = s.run("sync", "--from", s.CHROMA_URL, "--to", url, "--collections", name)
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("migrate", p.stderr)
+
+    def test_jobs_sync_collections_side_by_side(self):
+        """--jobs 2: while the first collection's table is locked (its sync waits), the second worker syncs
+        the others; once the lock goes, every collection equals the source and the summary lists them in
+        the order asked for, each with its own changes."""
+        s.require_env(self)
+        chroma = s.Chroma(s.CHROMA_URL)
+        names = ["sync-jobs-%d-%s" % (i, uuid.uuid4().hex[:6]) for i in range(3)]
+        cols = []
+        for i, name in enumerate(names):
+            cols.append(r.fill(chroma, name, 400, 8, seed=30 + i)[0])
+            self.addCleanup(chroma.delete_collection, name)
+        url, drop = s.new_database("sync")
+        self.addCleanup(drop)
+        args = ["--from", s.CHROMA_URL, "--to", url, "--collections", ",".join(names)]
+        s.run("migrate", *args, "--index", "none")
+        for i, col in enumerate(cols):  # collection i: 3 + i new, 2 removed
+            new = ["new-%d-%d" % (i, k) for k in range(3 + i)]
+            chroma.add(col["id"], new, [[0.5 * k] * 8 for k in range(len(new))], ["n"] * len(new))
+            gone = [x[0] for x in s.pg_query(url, 'SELECT id FROM "%s" ORDER BY id LIMIT 2' % r.table_of(url, names[i]))]
+            chroma.call("POST", s.API + "/collections/%s/delete" % col["id"], {"ids": gone})
+        held = psycopg2.connect(url)
+        self.addCleanup(held.close)
+        held.cursor().execute('LOCK TABLE "%s" IN ACCESS EXCLUSIVE MODE' % r.table_of(url, names[0]))
+        p = r.popen("--json", "sync", *args, "--jobs", 2)
+        try:
+            deadline = time.time() + 120
+            last = names[2]
+            while not s.pg_query(url, 'SELECT count(*) FROM "%s" WHERE id = \'new-2-4\'' % r.table_of(url, last))[0][0]:
+                if p.poll() is not None or time.time() > deadline:
+                    p.kill()
+                    self.fail("the other collections were not synced while the first waited: " + p.communicate()[1][-3000:])
+                time.sleep(0.2)
+            self.assertIsNone(p.poll(), "the first collection's sync did not wait for its lock")
+        finally:
+            held.rollback()
+        out, err = p.communicate(timeout=120)
+        self.assertEqual(p.returncode, 0, err[-3000:])
+        got = json.loads(out)["collections"]
+        self.assertEqual([c["name"] for c in got], names)
+        self.assertEqual([(c["inserted"], c["deleted"]) for c in got], [(3, 2), (4, 2), (5, 2)])
+        for name, col in zip(names, cols):
+            r.assert_parity(self, url, name, s.as_records(chroma.get_all(col["id"])))
 
 
 SyncOnCurrent = s.on_chroma("current", Sync)
