@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Where a bare load's time goes, against PostgreSQL's own work by hand, alternating: chroma2pg's run split
+# by its log events (start: the source opened, its size estimated, the target checked; analyze: the load
+# and the primary key done; then the swap's commit, the search settings and the exit), and `psql \copy`
+# of the same rows (binary) then ADD PRIMARY KEY, each after CHECKPOINT + sync.
+#
+#   bench/bare_load_phases.sh PG_URL DIR BIN [REPS=5]
+set -euo pipefail
+export PGOPTIONS="-c client_min_messages=warning"
+PG_URL=$1 DIR=$2 BIN=$3 REPS=${4:-5}
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+COLS="id, embedding, document, uri, metadata, digest"
+quiet() { psql "$PG_URL" -qc checkpoint; sync; sleep 1; }
+"$BIN" --quiet migrate --from "$DIR" --to "$PG_URL" --index none --metadata-index none --replace
+TABLE=$(psql "$PG_URL" -Atc "SELECT table_name FROM chroma_collections ORDER BY migrated_at DESC LIMIT 1")
+psql "$PG_URL" -qc "\\copy (SELECT $COLS FROM $TABLE) TO '$work/rows.bin' WITH (FORMAT binary)"
+for _ in $(seq "$REPS"); do
+  quiet
+  s=$(date +%s.%N)
+  "$BIN" --log-format json migrate --from "$DIR" --to "$PG_URL" --index none --metadata-index none --replace \
+    2>"$work/events" >/dev/null
+  e=$(date +%s.%N)
+  /usr/bin/python3 - "$s" "$e" "$work/events" <<'PY'
+import datetime, json, sys
+s, e = float(sys.argv[1]), float(sys.argv[2])
+ev = {}
+for line in open(sys.argv[3]):
+    if line.startswith("{"):
+        j = json.loads(line)
+        t = datetime.datetime.strptime(j["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+        ev.setdefault(j["event"], t.timestamp())
+print("chroma2pg: %.3f s: until start %.3f, load + primary key %.3f, after %.3f"
+      % (e - s, ev["start"] - s, ev["analyze"] - ev["start"], e - ev["analyze"]))
+PY
+  psql "$PG_URL" -qc "DROP TABLE IF EXISTS bench_by_hand" -c "CREATE TABLE bench_by_hand (LIKE $TABLE)"
+  quiet
+  s=$(date +%s.%N)
+  psql "$PG_URL" -qc "\\copy bench_by_hand ($COLS) FROM '$work/rows.bin' WITH (FORMAT binary)"
+  m=$(date +%s.%N)
+  psql "$PG_URL" -qc "ALTER TABLE bench_by_hand ADD PRIMARY KEY (id)"
+  e=$(date +%s.%N)
+  echo "by hand:   $(echo "$e - $s" | bc) s: \\copy $(echo "$m - $s" | bc), primary key $(echo "$e - $m" | bc)"
+done
+psql "$PG_URL" -qc "DROP TABLE IF EXISTS bench_by_hand"
