@@ -354,10 +354,19 @@ void print_backup_plan(const json &plan) {
     print_plan_end(out, plan, "on disk");
 }
 
-json problems_json(const std::vector<Problem> &problems) {
-    json a = json::array();
-    for (const auto &p : problems) a.push_back(p.message);
-    return a;
+// The end of a dry run: its space check and problems into the plan, the plan printed, then the real run's
+// refusals (not enough space: exit 3; the first problem).
+void end_plan(json &plan, const SpaceCheck &space, bool skip, const std::vector<Problem> &problems,
+              void (*print)(const json &)) {
+    plan["space"] = json::array({space.to_json(skip)});
+    plan["space_check"] = skip ? "skipped (--skip-space-check)" : "enforced";
+    json listed = json::array();
+    for (const auto &p : problems) listed.push_back(p.message);
+    plan["problems"] = std::move(listed);
+    if (global_options().json) print_json(plan);
+    else print(plan);
+    enforce_space({space}, skip);
+    if (!problems.empty()) raise(problems.front());
 }
 
 } // namespace
@@ -509,14 +518,7 @@ void run_migrate_dry_run(const SourceFlags &src_flags, const std::string &to, co
     if (!version.empty()) restrict_to_policy(pgvector_policy(version), idx);
     IndexBuilds builds = plan_index_builds(pg, o, idx, version, to_build);
     plan["index_builds"] = {{"builds", builds.builds}, {"why", builds.why}};
-    SpaceCheck space = database_space(pg, total);
-    plan["space"] = json::array({space.to_json(skip)});
-    plan["space_check"] = skip ? "skipped (--skip-space-check)" : "enforced";
-    plan["problems"] = problems_json(problems);
-    if (global_options().json) print_json(plan);
-    else print_migrate_plan(plan);
-    enforce_space({space}, skip);
-    if (!problems.empty()) raise(problems.front());
+    end_plan(plan, database_space(pg, total), skip, problems, print_migrate_plan);
 }
 
 IndexBuilds plan_index_builds(PgConnection &pg, const MigratePlanOptions &o, const IndexOptions &idx,
@@ -558,14 +560,7 @@ void run_backup_dry_run(const SourceFlags &src_flags, const BackupPlanOptions &o
     }
     plan["collections"] = cj;
     plan["totals"] = {{"collections", cols.size()}, {"records", records}, {"estimated_bytes", total}};
-    SpaceCheck space = directory_space("backup directory", o.out, total);
-    plan["space"] = json::array({space.to_json(skip)});
-    plan["space_check"] = skip ? "skipped (--skip-space-check)" : "enforced";
-    plan["problems"] = problems_json(problems);
-    if (global_options().json) print_json(plan);
-    else print_backup_plan(plan);
-    enforce_space({space}, skip);
-    if (!problems.empty()) raise(problems.front());
+    end_plan(plan, directory_space("backup directory", o.out, total), skip, problems, print_backup_plan);
 }
 
 void check_migrate_space(PgConnection &pg, Source &src, const std::vector<CollectionInfo> &cols,
