@@ -147,12 +147,8 @@ void LangchainSink::after_copy() {
 }
 
 std::optional<VectorIndexPlan> LangchainSink::index_plan() {
-    uint32_t dim = col_.dim ? *col_.dim : info_.dimension.value_or(0);
-    if (!have_table_ || dim == 0) return std::nullopt;
-    // Partial: each collection gets its own graph and its own space's operator class, and a query
-    // filtered on collection_id (as PGVector's always is) searches only it.
-    return plan_vector_index(qualified(o_.schema, kEmbeddings), langchain_vector_index_name(info_.id), col_, dim,
-                             info_.space, o_.index.for_collection(info_), rows_, langchain_collection_predicate(info_.id), info_.name);
+    if (!have_table_) return std::nullopt;
+    return LayoutSink::index_plan();
 }
 
 std::string LangchainSink::expression_index_advice(const VectorIndexPlan &p) const {
@@ -223,8 +219,7 @@ public:
         }
         p.indexes.push_back({std::string(kLangchainEmbeddings) + "_pkey", "primary key", "btree", "PRIMARY KEY (id)", "", ""});
         p.indexes.push_back({"ix_cmetadata_gin", "gin", "gin", langchain_gin_index_sql(schema), "", ""});
-        plan_vector_index_into(p, qualified(schema, p.table), langchain_vector_index_name(c.id), c, c.space, o.index,
-                               col, rows, langchain_collection_predicate(c.id), "embedding");
+        plan_vector_index_into(p, c, o, col, rows);
         return p;
     }
     PgTableReadOptions read_options(const TargetCollection &t, uint32_t dim) const override {
@@ -279,8 +274,16 @@ public:
                             fmt::format("PGVector(embeddings=embeddings, connection=engine, {}){}", python_kwargs(cfg),
                                         schema == "public" ? "" : "  # with search_path = " + schema)};
     }
+    // Partial: each collection gets its own graph and its own space's operator class, and a query filtered on
+    // collection_id (as PGVector's always is) searches only it.
+    VectorIndexPlan vector_index(const std::string &schema, const std::string &table, const CollectionInfo &c,
+                                 const VectorColumn &col, uint32_t dim, const IndexOptions &index,
+                                 uint64_t rows) const override {
+        return plan_vector_index(qualified(schema, table), langchain_vector_index_name(c.id), col, dim, c.space,
+                                 index.for_collection(c), rows, langchain_collection_predicate(c.id), c.name);
+    }
     std::unique_ptr<LayoutSink> make_sink(PgConnection &pg, const LayoutOptions &o) const override {
-        return std::make_unique<LangchainSink>(pg, o);
+        return std::make_unique<LangchainSink>(pg, o, *this);
     }
     void lock_for_sync(PgConnection &pg, const TargetCollection &t) const override {
         pg.exec("SELECT pg_advisory_xact_lock(hashtext('chroma2pg:langchain:' || " + quote_literal(t.schema) + "))");

@@ -34,7 +34,9 @@ void encode_langchain_row(CopyBinaryBuffer &buf, const VectorColumn &col, const 
 
 class LangchainSink : public LayoutSink {
 public:
-    LangchainSink(PgConnection &pg, LayoutOptions o) : LayoutSink(pg, std::move(o)) { table_ = kLangchainEmbeddings; }
+    LangchainSink(PgConnection &pg, LayoutOptions o, const TargetLayout &layout) : LayoutSink(pg, std::move(o), layout) {
+        table_ = kLangchainEmbeddings;
+    }
 
 protected:
     std::string prepare() override;

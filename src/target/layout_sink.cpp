@@ -96,6 +96,7 @@ VectorIndexPlan plan_vector_index(const std::string &qtable, const std::string &
                                   uint32_t dim, Space space, const IndexOptions &o, uint64_t rows,
                                   const std::string &where, const std::string &collection, const std::string &column) {
     VectorIndexPlan p;
+    p.name = index_name;
     // Which type the index is built on: the column itself when it can be, else a cast expression.
     bool half = col.halfvec || dim > kMaxVectorIndexDims;
     p.on_column = col.dim.has_value() && col.halfvec == half;
@@ -202,7 +203,8 @@ void framework_row_to_record(std::optional<std::string> &document, std::optional
 
 // ---- the shared transaction of a framework layout load
 
-LayoutSink::LayoutSink(PgConnection &pg, LayoutOptions o) : pg_(pg), o_(std::move(o)) {}
+LayoutSink::LayoutSink(PgConnection &pg, LayoutOptions o, const TargetLayout &layout)
+    : pg_(pg), o_(std::move(o)), layout_(layout) {}
 LayoutSink::~LayoutSink() = default;
 
 void LayoutSink::begin(const CollectionInfo &c) {
@@ -234,6 +236,12 @@ void LayoutSink::write(const RecordBatch &b) {
         if (buf_.size() >= kCopyChunkBytes) pg_.copy_in_send(buf_);
     }
     rows_ += b.size();
+}
+
+std::optional<VectorIndexPlan> LayoutSink::index_plan() {
+    const uint32_t dim = col_.dim.value_or(info_.dimension.value_or(0));
+    if (dim == 0) return std::nullopt;
+    return layout_.vector_index(o_.schema, table_, info_, col_, dim, o_.index, rows_);
 }
 
 void LayoutSink::finish() {

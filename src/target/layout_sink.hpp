@@ -17,6 +17,8 @@
 
 namespace c2p {
 
+class TargetLayout;
+
 // native and langchain have sinks of their own; each value from first_table_layout on is a TableLayout,
 // by its position in table_layout_registry() (table_layout.hpp; llamaindex first).
 enum class Layout : int { native, langchain, llamaindex, first_table_layout = llamaindex };
@@ -64,6 +66,7 @@ std::optional<std::string> existing_column_type(PgConnection &pg, const std::str
 
 // How a collection's vectors are indexed, and how a query must be written to use that index.
 struct VectorIndexPlan {
+    std::string name;        // the index's
     std::string sql;         // CREATE INDEX …, empty when no index applies
     std::string order_expr;  // "embedding" or "(embedding::halfvec(3072))"
     std::string param_type;  // "vector(768)", "halfvec(3072)": the query vector's cast
@@ -82,7 +85,8 @@ VectorIndexPlan plan_vector_index(const std::string &qualified_table, const std:
 // (and their rejects listed) on the way in.
 class LayoutSink : public Sink {
 public:
-    LayoutSink(PgConnection &pg, LayoutOptions o);
+    // `layout`: the layout whose tables it loads, which says the vector index to build (vector_index()).
+    LayoutSink(PgConnection &pg, LayoutOptions o, const TargetLayout &layout);
     ~LayoutSink() override;
     void begin(const CollectionInfo &c) final;
     void write(const RecordBatch &batch) final;
@@ -107,8 +111,9 @@ protected:
     virtual void encode_row(const RecordBatch &b, size_t i) = 0;
     // After the COPY ended, before the index: move staged rows in place (langchain).
     virtual void after_copy() {}
-    // The vector index to build now; nullopt when none applies.
-    virtual std::optional<VectorIndexPlan> index_plan() = 0;
+    // The vector index to build now, the layout's vector_index() (the one --dry-run plans) for the rows written;
+    // nullopt when none applies (no dimension known).
+    virtual std::optional<VectorIndexPlan> index_plan();
     // What to tell the user when the index is on an expression the framework's query does not use.
     virtual std::string expression_index_advice(const VectorIndexPlan &p) const = 0;
     // Tables to ANALYZE before the commit.
@@ -116,6 +121,7 @@ protected:
 
     PgConnection &pg_;
     LayoutOptions o_;
+    const TargetLayout &layout_;
     CollectionInfo info_;
     VectorColumn col_;
     std::string table_;

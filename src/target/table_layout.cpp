@@ -199,14 +199,6 @@ void TableLayoutSink::encode_row(const RecordBatch &b, size_t i) {
     tl_.encode_row(buf_, col_, json_column_, b, i, info_.name);
 }
 
-std::optional<VectorIndexPlan> TableLayoutSink::index_plan() {
-    uint32_t dim = col_.dim ? *col_.dim : info_.dimension.value_or(0);
-    if (dim == 0) return std::nullopt;
-    return plan_vector_index(qualified(o_.schema, table_), tl_.vector_index_name(table_), col_, dim,
-                             tl_.search_space(info_.space), o_.index.for_collection(info_), rows_, "", info_.name,
-                             tl_.embedding_column);
-}
-
 std::string TableLayoutSink::expression_index_advice(const VectorIndexPlan &p) const {
     return fmt::format("collection '{}': the index is on {}; {}'s own query orders by `{}` and will not use it (exact "
                        "search). {}, or query with ORDER BY {} <=> $1::{}",
@@ -270,8 +262,7 @@ public:
             size_t a = sql.find('"') + 1, b = sql.find('"', a);
             p.indexes.push_back({sql.substr(a, b - a), "client's own", "btree", sql, "", ""});
         }
-        plan_vector_index_into(p, qt, tl_.vector_index_name(p.table), c, tl_.search_space(c.space), o.index, col, rows,
-                               "", tl_.embedding_column);
+        plan_vector_index_into(p, c, o, col, rows);
         return p;
     }
     PgTableReadOptions read_options(const TargetCollection &t, uint32_t dim) const override {
@@ -308,8 +299,15 @@ public:
         auto cfg = tl_.client_config(schema, table, c);
         return ClientConfig{tl_.client, cfg, tl_.snippet(cfg)};
     }
+    VectorIndexPlan vector_index(const std::string &schema, const std::string &table, const CollectionInfo &c,
+                                 const VectorColumn &col, uint32_t dim, const IndexOptions &index,
+                                 uint64_t rows) const override {
+        return plan_vector_index(qualified(schema, table), tl_.vector_index_name(table), col, dim,
+                                 tl_.search_space(c.space), index.for_collection(c), rows, "", c.name,
+                                 tl_.embedding_column);
+    }
     std::unique_ptr<LayoutSink> make_sink(PgConnection &pg, const LayoutOptions &o) const override {
-        return std::make_unique<TableLayoutSink>(pg, o, tl_);
+        return std::make_unique<TableLayoutSink>(pg, o, tl_, *this);
     }
     std::string staged_columns(const TargetCollection &) const override { return tl_.copy_columns(); }
     std::string create_staging_sql(const TargetCollection &t, const std::string &staging) const override {

@@ -139,12 +139,12 @@ const TableLayout &table_layout_named(const std::string &name); // UsageError wh
 // The generic load of a table layout: one transaction per collection, as the other framework layouts.
 class TableLayoutSink : public LayoutSink {
 public:
-    TableLayoutSink(PgConnection &pg, LayoutOptions o, const TableLayout &tl) : LayoutSink(pg, std::move(o)), tl_(tl) {}
+    TableLayoutSink(PgConnection &pg, LayoutOptions o, const TableLayout &tl, const TargetLayout &layout)
+        : LayoutSink(pg, std::move(o), layout), tl_(tl) {}
 
 protected:
     std::string prepare() override;
     void encode_row(const RecordBatch &b, size_t i) override;
-    std::optional<VectorIndexPlan> index_plan() override;
     std::string expression_index_advice(const VectorIndexPlan &p) const override;
     std::vector<std::string> analyze_tables() const override;
 

@@ -102,17 +102,19 @@ void TargetLayout::apply_staged(PgConnection &, const TargetCollection &, const 
 }
 void TargetLayout::after_sync(PgConnection &, const TargetCollection &, const CollectionInfo &) const {}
 
-void TargetLayout::plan_vector_index_into(LayoutPlan &p, const std::string &qualified_table, const std::string &name,
-                                          const CollectionInfo &c, Space space, const IndexOptions &index,
-                                          const VectorColumn &col, uint64_t rows, const std::string &where,
-                                          const std::string &column) {
+VectorIndexPlan TargetLayout::vector_index(const std::string &, const std::string &, const CollectionInfo &,
+                                           const VectorColumn &, uint32_t, const IndexOptions &, uint64_t) const {
+    throw std::logic_error(std::string("the ") + name() + " layout's indexes are native_indexes()");
+}
+
+void TargetLayout::plan_vector_index_into(LayoutPlan &p, const CollectionInfo &c, const LayoutOptions &o,
+                                          const VectorColumn &col, uint64_t rows) const {
     const std::optional<uint32_t> dim = col.dim ? col.dim : c.dimension;
     if (!dim) return; // vector(n) needs n: no index for an empty collection of unknown dimension
     try {
-        auto v = plan_vector_index(qualified_table, name, col, *dim, space,
-                                   index.for_collection(c), rows, where, c.name, column);
+        auto v = vector_index(o.schema, p.table, c, col, *dim, o.index, rows);
         if (!v.sql.empty())
-            p.indexes.push_back({name, "vector", index.method == IndexMethod::hnsw ? "hnsw" : "ivfflat", v.sql,
+            p.indexes.push_back({v.name, "vector", o.index.method == IndexMethod::hnsw ? "hnsw" : "ivfflat", v.sql,
                                  v.opclass, v.order_expr});
     } catch (const DataError &e) { // too wide to index: the plan says so and goes on
         p.problems.push_back(e.what());

@@ -128,6 +128,12 @@ public:
     // client: sql/ has the queries).
     virtual std::optional<ClientConfig> client_config(const std::string &schema, const std::string &table,
                                                       const CollectionInfo &c) const;
+    // The collection's vector index on `table` (unqualified) whose embedding column is `col` (of `dim`
+    // dimensions), for `rows` rows: what plan() lists and what the layout's sink builds (LayoutSink::index_plan();
+    // native's are native_indexes()). DataError when the collection is too wide to index.
+    virtual VectorIndexPlan vector_index(const std::string &schema, const std::string &table, const CollectionInfo &c,
+                                         const VectorColumn &col, uint32_t dim, const IndexOptions &index,
+                                         uint64_t rows) const;
     // migrate: the sink that publishes a staged collection into the layout's tables in one transaction;
     // nullptr for native, whose staging table is indexed and swapped in (finalize_collection).
     virtual std::unique_ptr<LayoutSink> make_sink(PgConnection &pg, const LayoutOptions &o) const;
@@ -150,12 +156,10 @@ public:
     virtual void after_sync(PgConnection &pg, const TargetCollection &t, const CollectionInfo &c) const;
 
 protected:
-    // Appends a framework layout's vector index on `column` (of type `col`: the table's when it exists) to the
-    // plan (plan_vector_index), or why there is none.
-    static void plan_vector_index_into(LayoutPlan &p, const std::string &qualified_table, const std::string &name,
-                                       const CollectionInfo &c, Space space, const IndexOptions &index,
-                                       const VectorColumn &col, uint64_t rows, const std::string &where,
-                                       const std::string &column);
+    // Appends the collection's vector_index() on p.table (its column of type `col`: the table's when it exists) to
+    // the plan, or why there is none.
+    void plan_vector_index_into(LayoutPlan &p, const CollectionInfo &c, const LayoutOptions &o, const VectorColumn &col,
+                                uint64_t rows) const;
     // The rows of `listing` (id, name, …) that are none of `cols` (by id or by name).
     static std::vector<int> unknown_rows(const PgResult &listing, const std::vector<CollectionInfo> &cols);
     // A framework table's rows: its own id column, no uri or digest column, chroma2pg's markers in metadata.
