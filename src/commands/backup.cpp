@@ -81,7 +81,7 @@ void run_backup(BackupArgs &a) {
     const LoopInterruptText stopped{"backup", "written",
                                     "a backup is kept whole or not at all, so the partial directory is removed",
                                     "run it again"};
-    each_collection(cols, stopped, 1, [&](const CollectionInfo &c, int) {
+    each_collection(cols, stopped, 1, {}, [&](const CollectionInfo &c, int) {
         BackupSink sink(dir.partial_path(), formats, level);
         auto st = load_collection(*source, c, a.batch_size, sink, c.name, !g.quiet);
         const auto &res = sink.result();

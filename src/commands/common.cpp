@@ -214,17 +214,23 @@ Interrupted interrupted_run(const Interrupted &e, const std::string &command, co
 }
 
 void each_collection(const std::vector<CollectionInfo> &cols, const LoopInterruptText &text, int jobs,
-                     const std::function<void(const CollectionInfo &c, int worker)> &step) {
+                     const CollectionRetry &retry, const std::function<void(const CollectionInfo &c, int worker)> &step) {
     std::atomic<size_t> done{0};
+    RangeRunner runner(std::max(1, std::min<int>(jobs, int(cols.size()))), 0);
     std::vector<RangeWork> work(cols.size()); // no ranges: a collection is its finish step
     RangeSteps steps;
     steps.started = [](size_t) {};
     steps.finish = [&](size_t i, int worker) {
-        step(cols[i], worker);
+        const CollectionInfo &c = cols[i];
+        if (retry.attempts > 1)
+            retry_transient(fmt::format("collection '{}'", c.name), retry.attempts, runner.cancelled(),
+                            [&] { step(c, worker); }, [] {}, retry.text);
+        else
+            step(c, worker);
         ++done;
     };
     try {
-        RangeRunner(std::max(1, std::min<int>(jobs, int(cols.size()))), 0).run(work, steps);
+        runner.run(work, steps);
     } catch (const Interrupted &e) {
         throw interrupted_run(e, text.command,
                               std::to_string(done.load()) + " of " + std::to_string(cols.size()) + " collection(s) " +

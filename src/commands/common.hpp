@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "pipeline/retry.hpp"
 #include "sources/source.hpp"
 #include "util/interrupt.hpp"
 
@@ -85,11 +86,17 @@ constexpr int kMaxJobs = 64;
 struct LoopInterruptText {
     std::string command, finished, kept, how;
 };
+// How a collection is tried again after a transient failure (pipeline/retry.hpp): `attempts` in all, each
+// running its step again, which goes on from what is committed; 1: not retried.
+struct CollectionRetry {
+    int attempts = 1;
+    RetryText text{};
+};
 // Runs `step(c, worker)` on each collection on `jobs` workers, started in order: each collection is one
 // task of the runner migrate's ranges run on (pipeline/range_runner.hpp); with one job, in this thread.
-// The first failure stops the tasks not yet started and is rethrown once the running ones end; a stop
-// (Ctrl-C) between batches ends the run with `text`.
+// The first failure stops the tasks not yet started, ends the others' retry waits, and is rethrown once
+// the running ones end; a stop (Ctrl-C) between batches ends the run with `text`.
 void each_collection(const std::vector<CollectionInfo> &cols, const LoopInterruptText &text, int jobs,
-                     const std::function<void(const CollectionInfo &c, int worker)> &step);
+                     const CollectionRetry &retry, const std::function<void(const CollectionInfo &c, int worker)> &step);
 
 } // namespace c2p

@@ -12,7 +12,6 @@
 #include "commands/common.hpp"
 #include "commands/run_summary.hpp"
 #include "pipeline/pipeline.hpp"
-#include "pipeline/retry.hpp"
 #include "sources/backup/backup_source.hpp"
 #include "sources/http/chroma_http_source.hpp"
 #include "sources/http/chroma_http_writer.hpp"
@@ -138,20 +137,11 @@ void run_restore(RestoreArgs &a) {
     const LoopInterruptText stopped{"restore", "restored", "the records sent so far are kept and are not sent again",
                                     "continue with the same command"};
     size_t i = 0;
-    const std::atomic<bool> not_cancelled{false}; // one collection at a time: no other task to fail
-    each_collection(cols, stopped, 1, [&](const CollectionInfo &c, int) {
-        // Chroma gone for longer than its requests' own retries (a restart): the collection starts over with a
-        // new writer, which goes on from the records its staging collection already holds.
-        std::unique_ptr<ChromaHttpWriter> w;
-        PipelineStats st;
-        retry_transient(
-            fmt::format("collection '{}'", c.name), a.retries, not_cancelled,
-            [&] {
-                w = std::make_unique<ChromaHttpWriter>(server, a.to, wo, targets[i], origin_of(origin, c));
-                st = load_collection(*source, c, a.batch_size, *w, targets[i], !g.quiet);
-            },
-            [] {}, kRestoreRetry);
-        ChromaHttpWriter &writer = *w;
+    // Chroma gone for longer than its requests' own retries (a restart): the collection starts over with a
+    // new writer, which goes on from the records its staging collection already holds.
+    each_collection(cols, stopped, 1, {a.retries, kRestoreRetry}, [&](const CollectionInfo &c, int) {
+        ChromaHttpWriter writer(server, a.to, wo, targets[i], origin_of(origin, c));
+        auto st = load_collection(*source, c, a.batch_size, writer, targets[i], !g.quiet);
         log::info("collection_done",
                   fmt::format("{}: {} records restored as '{}' in {:.2f}s ({} sent, {} already there{}{})", c.name,
                               st.records, targets[i], st.seconds, writer.records_sent(), writer.records_skipped(),

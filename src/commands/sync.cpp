@@ -10,7 +10,6 @@
 #include "commands/run_summary.hpp"
 #include "commands/sync_follow.hpp"
 #include "commands/sync_collection.hpp"
-#include "pipeline/retry.hpp"
 #include "target/langchain_layout.hpp"
 #include "target/target_layout.hpp"
 #include "target/native_layout.hpp"
@@ -154,24 +153,17 @@ SyncRound sync_round(const SyncArgs &a, Layout layout, Source &source, const std
     };
     // A collection whose session is lost (PostgreSQL restarting) is synced again on a fresh one: its changes
     // had not committed, and comparing again finds them again.
-    const std::atomic<bool> not_cancelled{false}; // a collection's retries are its own: its transaction is apart
-    each_collection(cols, stopped, a.jobs, [&](const CollectionInfo &c, int wi) {
+    each_collection(cols, stopped, a.jobs, {a.retries, kSyncRetry}, [&](const CollectionInfo &c, int wi) {
         SyncWorker &w = workers[size_t(wi)];
         if (!w.source) {
             w.own_source = open();
             w.source = w.own_source.get();
         }
-        const size_t i = static_cast<size_t>(&c - cols.data());
-        retry_transient(
-            fmt::format("collection '{}'", c.name), a.retries, not_cancelled,
-            [&] {
-                if (!w.pg || !w.pg->ok()) {
-                    w.own_pg = std::make_unique<PgConnection>(a.to);
-                    w.pg = w.own_pg.get();
-                }
-                done[i] = sync_one(*w.pg, *w.source, c);
-            },
-            [] {}, kSyncRetry);
+        if (!w.pg || !w.pg->ok()) {
+            w.own_pg = std::make_unique<PgConnection>(a.to);
+            w.pg = w.own_pg.get();
+        }
+        done[static_cast<size_t>(&c - cols.data())] = sync_one(*w.pg, *w.source, c);
     });
     SyncRound round;
     for (auto &d : done) {
