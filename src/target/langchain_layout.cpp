@@ -32,13 +32,9 @@ std::string langchain_gin_index_sql(const std::string &schema) {
 }
 
 std::optional<VectorColumn> langchain_existing_column(PgConnection &pg, const std::string &schema, const CollectionInfo &c) {
-    auto col = existing_vector_column(pg, schema, kEmbeddings, "embedding");
-    if (col && col->dim && c.dimension && *col->dim != *c.dimension)
-        throw DataError(fmt::format(
-            "collection '{}' has {} dimensions but {}.{}.embedding is {}: one LangChain table holds one "
-            "dimension; migrate this collection into another --schema (its own langchain tables)",
-            c.name, *c.dimension, schema, kEmbeddings, col->sql()));
-    return col;
+    return existing_vector_column_for(pg, schema, kEmbeddings, "embedding", c,
+                                      ": one LangChain table holds one dimension; migrate this collection into "
+                                      "another --schema (its own langchain tables)");
 }
 
 std::string langchain_vector_index_name(const std::string &uuid) {

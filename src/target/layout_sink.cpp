@@ -92,6 +92,16 @@ std::optional<VectorColumn> existing_vector_column(PgConnection &pg, const std::
     return c;
 }
 
+std::optional<VectorColumn> existing_vector_column_for(PgConnection &pg, const std::string &schema,
+                                                       const std::string &table, const std::string &column,
+                                                       const CollectionInfo &c, const std::string &advice) {
+    auto col = existing_vector_column(pg, schema, table, column);
+    if (col && col->dim && c.dimension && *col->dim != *c.dimension)
+        throw DataError(fmt::format("collection '{}' has {} dimensions but {}.{}.{} is {}{}", c.name, *c.dimension,
+                                    schema, table, column, col->sql(), advice));
+    return col;
+}
+
 VectorIndexPlan plan_vector_index(const std::string &qtable, const std::string &index_name, const VectorColumn &col,
                                   uint32_t dim, Space space, const IndexOptions &o, uint64_t rows,
                                   const std::string &where, const std::string &collection, const std::string &column) {

@@ -60,6 +60,11 @@ std::optional<VectorColumn> parse_vector_type(const std::string &format_type);
 // The column's type when the table exists, nullopt when it does not; DataError when not a vector type.
 std::optional<VectorColumn> existing_vector_column(PgConnection &pg, const std::string &schema, const std::string &table,
                                                    const std::string &column);
+// The same, for loading collection `c` into it: DataError "collection '…' has N dimensions but
+// schema.table.column is vector(M)<advice>" when the column's dimension is not the collection's.
+std::optional<VectorColumn> existing_vector_column_for(PgConnection &pg, const std::string &schema,
+                                                       const std::string &table, const std::string &column,
+                                                       const CollectionInfo &c, const std::string &advice);
 // format_type() of any column ("json", "jsonb"…), nullopt when absent.
 std::optional<std::string> existing_column_type(PgConnection &pg, const std::string &schema, const std::string &table,
                                                 const std::string &column);

@@ -157,12 +157,8 @@ std::string table_layout_target_table(PgConnection &pg, const TableLayout &tl, c
 std::optional<VectorColumn> table_layout_existing_column(PgConnection &pg, const TableLayout &tl,
                                                          const std::string &schema, const std::string &table,
                                                          const CollectionInfo &c) {
-    auto col = existing_vector_column(pg, schema, table, tl.embedding_column);
-    if (col && col->dim && c.dimension && *col->dim != *c.dimension)
-        throw DataError(fmt::format("collection '{}' has {} dimensions but {}.{}.{} is {}; drop the table or pass "
-                                    "--schema to migrate elsewhere",
-                                    c.name, *c.dimension, schema, table, tl.embedding_column, col->sql()));
-    return col;
+    return existing_vector_column_for(pg, schema, table, tl.embedding_column, c,
+                                      "; drop the table or pass --schema to migrate elsewhere");
 }
 
 std::string TableLayoutSink::prepare() {
