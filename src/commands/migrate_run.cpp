@@ -394,7 +394,7 @@ void MigrateRun::State::load() {
     } catch (const EnvError &) { // with_retries connects (and retries) itself
     }
     for (size_t w = 1; w < workers.size(); ++w) {
-        workers[w].own_source = open_source(a.src.from, so);
+        workers[w].own_source = open_source(a.src.from, worker_source_options(so));
         workers[w].source = workers[w].own_source.get();
     }
     RangeRunner runner(nworkers, finishers);

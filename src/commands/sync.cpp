@@ -203,7 +203,8 @@ void run_sync(SyncArgs &a) {
                                    target.has_registry() ? "" : " (" + a.layout + " layout)",
                                    a.follow ? ", following until stopped" : ""));
     auto round = [&](PgConnection &conn, const std::vector<CollectionInfo> &now, bool show_progress) {
-        return sync_round(a, layout, *source, [&] { return open_source(a.src.from, so); }, now, conn, show_progress);
+        return sync_round(a, layout, *source, [&] { return open_source(a.src.from, worker_source_options(so)); }, now,
+                          conn, show_progress);
     };
     const auto run_start = std::chrono::steady_clock::now();
     SyncRound last;

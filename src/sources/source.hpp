@@ -58,7 +58,15 @@ struct SourceOptions {
     bool insecure_tls = false;
     bool salvage = false;         // persistent dir: recover what can be, report the rest
     bool no_table_scans = false;  // persistent dir: read by rowid lookups only (tests compare both ways)
+    // persistent dir: read the collections' HNSW files from the start, while SQLite is copied, for a
+    // source whose collections will all be listed (a worker's source, which reads one, sets it off)
+    bool plan_ahead = true;
 };
 std::unique_ptr<Source> open_source(const std::string &spec, const SourceOptions &opts);
+// The options of a worker's own handle on a source, which reads the collections it is given one by one.
+inline SourceOptions worker_source_options(SourceOptions o) {
+    o.plan_ahead = false;
+    return o;
+}
 
 } // namespace c2p

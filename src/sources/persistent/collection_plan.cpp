@@ -92,6 +92,38 @@ std::vector<uint64_t> scan_labels(const hnsw::View &view, const hnsw::MappedFile
     return out;
 }
 
+// A collection's ids in scan order, packed (4-byte length, then the bytes) into blocks: read from
+// SQLite while the HNSW part is built, then consumed once, each block freed when passed.
+class IdStream {
+public:
+    void add(std::string_view id) {
+        const size_t need = sizeof(uint32_t) + id.size();
+        if (blocks_.empty() || blocks_.back().capacity() - blocks_.back().size() < need) {
+            blocks_.emplace_back();
+            blocks_.back().reserve(std::max(kBlockBytes, need));
+        }
+        const auto len = uint32_t(id.size());
+        blocks_.back().append(reinterpret_cast<const char *>(&len), sizeof len).append(id);
+    }
+    template <class F> void consume(F &&f) {
+        for (auto &b : blocks_) {
+            for (size_t at = 0; at < b.size();) {
+                uint32_t len;
+                std::memcpy(&len, b.data() + at, sizeof len);
+                at += sizeof len;
+                f(std::string_view(b.data() + at, len));
+                at += len;
+            }
+            std::string().swap(b);
+        }
+        blocks_.clear();
+    }
+
+private:
+    static constexpr size_t kBlockBytes = size_t(1) << 20;
+    std::vector<std::string> blocks_;
+};
+
 } // namespace
 
 WalMeta parse_wal_metadata(const std::string &text, const std::string &what) {
@@ -195,10 +227,10 @@ json api_configuration(const json &stored) {
     return out;
 }
 
-std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const CatalogCollection &c, const std::string &dir,
-                                 bool salvage, bool allow_scan) {
-    auto plan = std::make_shared<Plan>();
-    Plan &p = *plan;
+HnswPart read_hnsw_part(const Catalog &cat, const CatalogCollection &c, const std::string &dir) {
+    HnswPart part;
+    part.plan = std::make_shared<Plan>();
+    Plan &p = *part.plan;
     p.dir = dir;
     p.c = c;
     p.cosine = c.space == Space::cosine;
@@ -221,14 +253,15 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
     det["space_source"] = c.space_source;
     if (!c.schema.is_null()) det["schema"] = c.schema;
 
-    std::optional<uint32_t> dim = c.dimension;
-    uint64_t meta_max = c.meta_max_seq.value_or(0);
-    std::optional<uint64_t> vec_max = c.vec_max_seq;
+    std::optional<uint32_t> &dim = part.dim;
+    dim = c.dimension;
+    std::optional<uint64_t> &vec_max = part.vec_max;
+    vec_max = c.vec_max_seq;
     std::string seg_rel = c.vec_segment;
     std::string seg_dir = dir + "/" + c.vec_segment;
 
     // ---- HNSW segment ----
-    uint64_t hnsw_elements = 0, deleted_elements = 0, from_hnsw = 0;
+    uint64_t &hnsw_elements = part.hnsw_elements, &deleted_elements = part.deleted_elements;
     std::optional<unpickle::IndexMetadata> pk;
     std::future<std::vector<uint64_t>> labels;
     std::error_code folder_ec;
@@ -376,9 +409,7 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
             if (!p.vec.add(id, VecLoc{VecLoc::hnsw, false, el}, false)) {
                 ++twice_n;
                 if (twice.size() < kShowIds) twice.push_back(std::string(id));
-                continue;
             }
-            ++from_hnsw;
         }
         if (lost_n) {
             std::sort(lost.begin(), lost.end());
@@ -408,7 +439,36 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
                                  "ignored, as Chroma does",
                                  unnamed, seg_rel));
     }
-    pk.reset(); // p.vec holds what is needed of it
+    return part; // p.vec holds what is needed of the pickle
+}
+
+std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const CatalogCollection &c, const std::string &dir,
+                                 bool salvage, bool allow_scan, std::future<HnswPart> hnsw_part) {
+    // The HNSW files are read on another thread while this one reads the collection's ids from SQLite.
+    if (!hnsw_part.valid())
+        hnsw_part = std::async(std::launch::async, [&cat, &c, &dir] { return read_hnsw_part(cat, c, dir); });
+    IdStream ids;
+    bool scan_rows = false;
+    if (!c.meta_segment.empty()) {
+        auto n = db.prepare("SELECT count(*) FROM embeddings WHERE segment_id = ?");
+        n.bind(1, c.meta_segment);
+        // A scan reads every collection's rows but no index: ~3× cheaper per row than lookups.
+        scan_rows = allow_scan && n.step() && uint64_t(n.i64(0)) * 3 >= cat.embedding_rows;
+        auto s = db.prepare(segment_rows_sql(scan_rows));
+        s.bind(1, c.meta_segment);
+        while (s.step()) ids.add(s.text_view(1));
+    }
+    HnswPart part = hnsw_part.get();
+    std::shared_ptr<Plan> plan = std::move(part.plan);
+    Plan &p = *plan;
+    p.scan_rows = scan_rows;
+    Ctx ctx{p, fmt::format("collection '{}' ({})", c.name, c.id)};
+    CollectionInfo &info = p.info;
+    json &det = info.details;
+    std::optional<uint32_t> dim = part.dim;
+    const std::optional<uint64_t> vec_max = part.vec_max;
+    const uint64_t meta_max = c.meta_max_seq.value_or(0);
+    const std::string seg_rel = c.vec_segment;
 
     // ---- WAL: one pass, ordered by seq_id ----
     uint64_t vec_floor = vec_max.value_or(0);
@@ -560,26 +620,21 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
     // ---- Match live records with vectors ----
     uint64_t live = 0;
     std::vector<std::string> novec;
-    auto check = [&](const std::string &id) {
+    auto check = [&](std::string_view id) {
         ++live;
         if (VecLoc *it = p.vec.find(id)) it->matched = true;
-        else novec.push_back(id);
+        else novec.emplace_back(id);
     };
     if (!c.meta_segment.empty()) {
-        auto n = db.prepare("SELECT count(*) FROM embeddings WHERE segment_id = ?");
-        n.bind(1, c.meta_segment);
-        // A scan reads every collection's rows but no index: ~3× cheaper per row than lookups.
-        p.scan_rows = allow_scan && n.step() && uint64_t(n.i64(0)) * 3 >= cat.embedding_rows;
         // In the reader's order, so the vector lookups below (and the reader's) hit VecIndex's
         // next-entry guess.
-        auto s = db.prepare(segment_rows_sql(p.scan_rows));
-        s.bind(1, c.meta_segment);
-        while (s.step()) {
-            std::string id = s.text(1);
-            auto o = p.overrides.find(id);
-            if (o != p.overrides.end() && !o->second.exists) continue;
+        ids.consume([&](std::string_view id) {
+            if (!p.overrides.empty()) {
+                auto o = p.overrides.find(std::string(id));
+                if (o != p.overrides.end() && !o->second.exists) return;
+            }
             check(id);
-        }
+        });
         for (auto &id : p.wal_only_ids) check(id);
     }
     std::vector<std::string> orphan_vecs;
@@ -596,8 +651,7 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
                    fmt::format("{} vectors have no record in the metadata segment (not exported): {}", orphan_n,
                                show_ids(orphan_vecs, orphan_n)),
                    orphan_vecs, orphan_n);
-    uint64_t from_wal = 0;
-    from_hnsw = 0;
+    uint64_t from_wal = 0, from_hnsw = 0;
     p.vec.for_each([&](std::string_view, VecLoc &loc) {
         if (loc.matched && loc.kind == VecLoc::wal) ++from_wal;
         if (loc.matched && loc.kind == VecLoc::hnsw) ++from_hnsw;
@@ -649,8 +703,8 @@ std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const
     det["records_in_metadata"] = live;
     det["vectors_from_hnsw"] = from_hnsw;
     det["vectors_from_wal"] = from_wal;
-    det["hnsw_elements"] = hnsw_elements;
-    det["deleted_elements"] = deleted_elements;
+    det["hnsw_elements"] = part.hnsw_elements;
+    det["deleted_elements"] = part.deleted_elements;
     det["wal_rows"] = wal_rows;
     det["wal_rows_replayed_vectors"] = wal_vec_rows;
     det["wal_rows_replayed_metadata"] = wal_meta_rows;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,10 +57,22 @@ struct Plan {
 // ORDER BY would sort them all before the first row). Bind the segment id as parameter 1.
 std::string segment_rows_sql(bool scan);
 
+// The part of a plan read from the collection's HNSW segment files alone (header, pickle, element
+// labels; no SQLite): the plan with its files, view, id → element map, details, damage and
+// warnings so far. It may run on another thread while SQLite is read.
+struct HnswPart {
+    std::shared_ptr<Plan> plan;
+    std::optional<uint32_t> dim;     // collections.dimension, else header.bin's
+    std::optional<uint64_t> vec_max; // the vector segment's max seq id (max_seq_id, else the pickle's)
+    uint64_t hnsw_elements = 0, deleted_elements = 0;
+};
+HnswPart read_hnsw_part(const Catalog &cat, const CatalogCollection &c, const std::string &dir);
+
 // Builds the plan. In salvage mode the WAL's older vectors fill in for lost ones.
-// `allow_scan`: the reader may scan whole tables (segment_rows_sql).
+// `allow_scan`: the reader may scan whole tables (segment_rows_sql). `hnsw_part`: read_hnsw_part
+// of this collection, already started; when not given it is started here, on another thread.
 std::shared_ptr<Plan> build_plan(const sqlite::Db &db, const Catalog &cat, const CatalogCollection &c, const std::string &dir,
-                                 bool salvage, bool allow_scan = true);
+                                 bool salvage, bool allow_scan = true, std::future<HnswPart> hnsw_part = {});
 
 // A collection's configuration as Chroma's API returns it: 1.x stores {"vector_index": {"hnsw": H},
 // "embedding_function": E} in collections.config_json_str and serves {"hnsw": H, "spann": null,

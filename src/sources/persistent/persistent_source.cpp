@@ -1,10 +1,12 @@
 #include "sources/persistent/persistent_source.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <future>
 #include <map>
+#include <thread>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -180,12 +182,50 @@ private:
     }
 };
 
+// Reads each collection's HNSW part (read_hnsw_part), in catalog order, on one thread of its own:
+// the plans are then built in that order (list_collections) while it goes on to the next one.
+class HnswAhead {
+public:
+    HnswAhead() = default;
+    HnswAhead(const HnswAhead &) = delete;
+    HnswAhead &operator=(const HnswAhead &) = delete;
+    ~HnswAhead() {
+        stop_ = true;
+        if (thread_.joinable()) thread_.join();
+    }
+    void start(const Catalog &cat, const std::string &dir) {
+        promises_.resize(cat.collections.size());
+        for (auto &p : promises_) futures_.push_back(p.get_future());
+        thread_ = std::thread([this, &cat, &dir] {
+            for (size_t i = 0; i < promises_.size() && !stop_; ++i) {
+                try {
+                    promises_[i].set_value(read_hnsw_part(cat, cat.collections[i], dir));
+                } catch (...) {
+                    promises_[i].set_exception(std::current_exception());
+                }
+            }
+        });
+    }
+    // Collection i's part, or nothing (build_plan then reads it itself) when not started or already taken.
+    std::future<HnswPart> take(size_t i) { return i < futures_.size() ? std::move(futures_[i]) : std::future<HnswPart>(); }
+
+private:
+    std::vector<std::promise<HnswPart>> promises_;
+    std::vector<std::future<HnswPart>> futures_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
 class PersistentSourceImpl : public PersistentSource {
 public:
     PersistentSourceImpl(std::string dir, SourceOptions opts) : dir_(std::move(dir)), opts_(std::move(opts)) {
         if (!is_persistent_dir(dir_)) throw EnvError(fmt::format("{}: not a directory containing chroma.sqlite3", dir_));
-        snap_ = std::make_shared<sqlite::Snapshot>(dir_ + "/chroma.sqlite3");
-        cat_ = read_catalog(snap_->db(), dir_);
+        // The catalog is read as soon as the snapshot's state is fixed (alongside the copy), and with it
+        // the collections' HNSW files start to be read.
+        snap_ = std::make_shared<sqlite::Snapshot>(dir_ + "/chroma.sqlite3", [this](const sqlite::Db &db) {
+            cat_ = read_catalog(db, dir_);
+            if (opts_.plan_ahead) ahead_.start(cat_, dir_);
+        });
         // A pass over embedding_metadata that only read() needs: it runs on the second
         // connection while the plans are built on the first.
         if (cat_.embedding_rows > 0)
@@ -251,13 +291,14 @@ private:
     Catalog cat_;
     std::map<std::string, std::shared_ptr<Plan>> plans_;
     std::shared_future<bool> metadata_ordered_;
+    HnswAhead ahead_; // last: stopped before the catalog it reads goes
 
     std::shared_ptr<Plan> plan_for(const std::string &id) {
         auto it = plans_.find(id);
         if (it != plans_.end()) return it->second;
-        for (auto &c : cat_.collections)
-            if (c.id == id) {
-                auto p = build_plan(snap_->db(), cat_, c, dir_, opts_.salvage, !opts_.no_table_scans);
+        for (size_t i = 0; i < cat_.collections.size(); ++i)
+            if (const auto &c = cat_.collections[i]; c.id == id) {
+                auto p = build_plan(snap_->db(), cat_, c, dir_, opts_.salvage, !opts_.no_table_scans, ahead_.take(i));
                 plans_[id] = p;
                 return p;
             }

@@ -509,11 +509,31 @@ std::optional<int64_t> opt_int(const Value &v, Ref dict, const char *key, const 
     return v.integer(*f);
 }
 
+// Labels handed out as 1, 2, 3, … (Chroma's), in any order: each pair goes straight to its place, in
+// one pass, the later of two with one label taking it. False when the labels are not that dense.
+bool place_dense_labels(std::vector<IdLabel> &pairs) {
+    if (pairs.empty() || pairs.size() > UINT32_MAX) return false;
+    auto [lo, hi] = std::minmax_element(pairs.begin(), pairs.end(),
+                                        [](const IdLabel &a, const IdLabel &b) { return a.label < b.label; });
+    const uint64_t span = hi->label - lo->label;
+    if (span >= pairs.size()) return false;
+    const uint64_t base = lo->label;
+    std::vector<uint32_t> at(size_t(span) + 1, 0); // 1 + the index of the pair holding label base + k
+    for (size_t i = 0; i < pairs.size(); ++i) at[size_t(pairs[i].label - base)] = uint32_t(i + 1);
+    std::vector<IdLabel> placed;
+    placed.reserve(pairs.size());
+    for (uint32_t i : at)
+        if (i) placed.push_back(pairs[i - 1]);
+    pairs = std::move(placed);
+    return true;
+}
+
 // Sorts (id, label) pairs by label in place; of a repeated label the last entry wins, as in Python.
 void sort_by_label(std::vector<IdLabel> &pairs) {
     auto by_label = [](const IdLabel &a, const IdLabel &b) { return a.label < b.label; };
-    // Chroma writes the dict in label order: usually there is nothing to sort.
-    if (!std::is_sorted(pairs.begin(), pairs.end(), by_label)) std::stable_sort(pairs.begin(), pairs.end(), by_label);
+    // Often the dict is in label order already; Chroma 1.x writes it in hash order.
+    if (!std::is_sorted(pairs.begin(), pairs.end(), by_label) && !place_dense_labels(pairs))
+        std::stable_sort(pairs.begin(), pairs.end(), by_label);
     size_t out = 0;
     for (size_t i = 0; i < pairs.size(); ++i)
         if (i + 1 == pairs.size() || pairs[i + 1].label != pairs[i].label) pairs[out++] = pairs[i];

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -60,6 +61,11 @@ std::string Stmt::text(int c) const {
     const unsigned char *p = sqlite3_column_text(st_, c);
     int n = sqlite3_column_bytes(st_, c);
     return p ? std::string(reinterpret_cast<const char *>(p), size_t(n)) : std::string();
+}
+std::string_view Stmt::text_view(int c) const {
+    const unsigned char *p = sqlite3_column_text(st_, c);
+    int n = sqlite3_column_bytes(st_, c);
+    return p ? std::string_view(reinterpret_cast<const char *>(p), size_t(n)) : std::string_view();
 }
 std::optional<std::string> Stmt::opt_text(int c) const {
     if (is_null(c)) return std::nullopt;
@@ -134,7 +140,7 @@ void copy_file(const std::string &from, const std::string &to) {
 
 } // namespace
 
-Snapshot::Snapshot(const std::string &db_path) {
+Snapshot::Snapshot(const std::string &db_path, const std::function<void(const Db &)> &at_snapshot) {
     uint8_t hdr[100] = {};
     {
         std::ifstream f(db_path, std::ios::binary);
@@ -166,7 +172,14 @@ Snapshot::Snapshot(const std::string &db_path) {
             sqlite3_busy_timeout(src.get(), 10000);
             src.exec("BEGIN");
             src.exec("SELECT count(*) FROM sqlite_master");
-            copy_file(db_path, copy);
+            if (at_snapshot) {
+                // The copy and the caller's first reads see the state this lock holds, side by side.
+                auto copying = std::async(std::launch::async, [&] { copy_file(db_path, copy); });
+                at_snapshot(src); // on a throw, `copying` is waited for before the lock is let go
+                copying.get();
+            } else {
+                copy_file(db_path, copy);
+            }
             src.exec("COMMIT");
             method_ = "file-copy under a read lock";
         }
@@ -182,6 +195,7 @@ Snapshot::Snapshot(const std::string &db_path) {
         std::error_code ec;
         fs::remove_all(tmpdir_, ec);
         tmpdir_.clear();
+        if (wal_mode_ && at_snapshot) at_snapshot(db_);
     } catch (...) {
         aux_ = Db();
         db_ = Db();

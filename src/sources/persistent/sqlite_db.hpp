@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +40,7 @@ public:
     int64_t i64(int c) const;
     double f64(int c) const;
     std::string text(int c) const;
+    std::string_view text_view(int c) const; // valid until the next step() or reset()
     std::optional<std::string> opt_text(int c) const;
     std::string_view blob(int c) const;
 
@@ -73,8 +75,11 @@ private:
 // connection must not be used by two threads at the same time.
 class Snapshot {
 public:
-    // Throws EnvError when the file cannot be opened or copied.
-    explicit Snapshot(const std::string &db_path);
+    // Throws EnvError when the file cannot be opened or copied. `at_snapshot`, when given, is called once
+    // with a connection that sees the snapshot's state, as early as possible: in rollback-journal mode
+    // on the source itself, under the read lock, while the copy is made on another thread; in WAL mode
+    // on the copy. It must only read, and keep nothing of the connection.
+    explicit Snapshot(const std::string &db_path, const std::function<void(const Db &)> &at_snapshot = {});
     ~Snapshot();
     Snapshot(const Snapshot &) = delete;
     Snapshot &operator=(const Snapshot &) = delete;

@@ -255,6 +255,14 @@ TEST(PickleReader, MapsMustAgree) {
     EXPECT_EQ(m.find_label(7)->id, "c");
     EXPECT_EQ(m.find_label(9)->id, "b");
     EXPECT_EQ(m.find_label(6), nullptr);
+    // Dense labels in hash order (Chroma 1.x) are placed, not sorted: the same result.
+    auto dense = build({{"c", 3}, {"a", 1}, {"d", 4}, {"b", 2}}, {{2, "b"}, {4, "d"}, {1, "a"}, {3, "c"}});
+    auto md = read_index_metadata(dense.data(), dense.size(), "t");
+    ASSERT_EQ(md.by_label.size(), 4u);
+    for (size_t i = 0; i < 4; ++i) {
+        EXPECT_EQ(md.by_label[i].label, i + 1);
+        EXPECT_EQ(md.by_label[i].id, std::string(1, char('a' + i)));
+    }
     auto e = [&](const std::vector<uint8_t> &b) {
         try {
             read_index_metadata(b.data(), b.size(), "t");
@@ -266,6 +274,7 @@ TEST(PickleReader, MapsMustAgree) {
     EXPECT_NE(e(build({{"a", 1}, {"b", 2}}, {{1, "a"}, {2, "c"}})).find("maps disagree for id 'b' (label 2)"), std::string::npos);
     EXPECT_NE(e(build({{"a", 1}, {"b", 2}}, {{1, "a"}})).find("maps disagree: 2 ids vs 1 labels"), std::string::npos);
     EXPECT_NE(e(build({{"a", 1}, {"b", 1}}, {{1, "a"}})).find("2 ids share 1 labels"), std::string::npos);
+    EXPECT_NE(e(build({{"a", 2}, {"b", 1}, {"c", 2}}, {{1, "b"}, {2, "c"}})).find("3 ids share 2 labels"), std::string::npos);
 }
 
 TEST(PickleReader, RefusesUnknownOpcode) {
