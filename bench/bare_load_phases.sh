@@ -11,14 +11,23 @@ PG_URL=$1 DIR=$2 BIN=$3 REPS=${4:-5}
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 COLS="id, embedding, document, uri, metadata, digest"
-quiet() { psql "$PG_URL" -qc checkpoint; sync; sleep 1; }
+# Before each timed run: no table of an earlier run is left (autovacuum would read and dirty its
+# ~2 GB at 1,000,000 rows in the middle of the next run), no autovacuum still at work, then a
+# checkpoint and the page cache written back.
+quiet() {
+  while [ "$(psql "$PG_URL" -Atc "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")" != 0 ]; do
+    sleep 0.5
+  done
+  psql "$PG_URL" -qc checkpoint; sync; sleep 1
+}
 "$BIN" --quiet migrate --from "$DIR" --to "$PG_URL" --index none --metadata-index none --replace
 TABLE=$(psql "$PG_URL" -Atc "SELECT table_name FROM chroma_collections ORDER BY migrated_at DESC LIMIT 1")
 psql "$PG_URL" -qc "\\copy (SELECT $COLS FROM $TABLE) TO '$work/rows.bin' WITH (FORMAT binary)"
+psql "$PG_URL" -qc "DROP TABLE IF EXISTS bench_by_hand" -c "CREATE TABLE bench_by_hand (LIKE $TABLE)"
 for _ in $(seq "$REPS"); do
   # The previous table is dropped before the clock starts, as the by-hand table is (--replace would
   # otherwise unlink its ~200 MB at the swap's commit, in the timed run).
-  psql "$PG_URL" -qc "DROP TABLE IF EXISTS $TABLE"
+  psql "$PG_URL" -qc "DROP TABLE IF EXISTS $TABLE" -c "TRUNCATE bench_by_hand"
   quiet
   s=$(date +%s.%N)
   "$BIN" --log-format json migrate --from "$DIR" --to "$PG_URL" --index none --metadata-index none --replace \
@@ -36,7 +45,8 @@ for line in open(sys.argv[3]):
 print("chroma2pg: %.3f s: until start %.3f, load + primary key %.3f, after %.3f"
       % (e - s, ev["start"] - s, ev["analyze"] - ev["start"], e - ev["analyze"]))
 PY
-  psql "$PG_URL" -qc "DROP TABLE IF EXISTS bench_by_hand" -c "CREATE TABLE bench_by_hand (LIKE $TABLE)"
+  psql "$PG_URL" -qc "TRUNCATE bench_by_hand" -c "ALTER TABLE bench_by_hand DROP CONSTRAINT IF EXISTS bench_by_hand_pkey" \
+    -c "DROP TABLE $TABLE"
   quiet
   s=$(date +%s.%N)
   psql "$PG_URL" -qc "\\copy bench_by_hand ($COLS) FROM '$work/rows.bin' WITH (FORMAT binary)"
