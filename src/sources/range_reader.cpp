@@ -50,11 +50,14 @@ private:
 
 } // namespace
 
+std::unique_ptr<BatchReader> slice_reader(std::unique_ptr<BatchReader> inner, uint64_t start, uint64_t count) {
+    if (start == 0 && count == kToTheEnd) return inner;
+    return std::make_unique<RangeReader>(std::move(inner), start, count);
+}
+
 std::unique_ptr<BatchReader> Source::read_range(const CollectionInfo &c, size_t batch_size, uint64_t start,
                                                 uint64_t count) {
-    auto r = read(c, batch_size);
-    if (start == 0 && count == kToTheEnd) return r;
-    return std::make_unique<RangeReader>(std::move(r), start, count);
+    return slice_reader(read(c, batch_size), start, count);
 }
 
 std::unique_ptr<BatchReader> Source::read_ids(const CollectionInfo &, std::vector<std::string>, size_t) {

@@ -48,6 +48,10 @@ public:
                                                   size_t batch_size);
 };
 
+// Records [start, start + count) of what `inner` yields: read_range()'s default, for sources that
+// make their own reader.
+std::unique_ptr<BatchReader> slice_reader(std::unique_ptr<BatchReader> inner, uint64_t start, uint64_t count);
+
 // Picks the source by what `spec` is: http(s) URL, a Chroma persistent directory, or a
 // chroma2pg backup directory. Defined in sources/open_source.cpp.
 struct SourceOptions {

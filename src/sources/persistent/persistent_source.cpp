@@ -43,30 +43,42 @@ void split_meta(Metadata &m, std::optional<std::string> &doc, std::optional<std:
     }
 }
 
+// How a reader finds each record's metadata rows.
+enum class MetaRead {
+    scan,   // a plain scan of embedding_metadata, merged: its rows are in id order (metadata_in_id_order)
+    sorted, // the collection's rows sorted by id (the sort is done before the first row)
+    lookup, // each record's own rows: for a few records from the start, without waiting for either
+};
+
 class Reader : public BatchReader {
 public:
-    // `scan_metadata`: embedding_metadata's rows are in id order (metadata_in_id_order), so a
-    // collection read by a plain scan of `embeddings` reads its metadata by a plain scan too.
-    Reader(std::shared_ptr<sqlite::Snapshot> snap, std::shared_ptr<Plan> plan, size_t batch, bool scan_metadata)
-        : snap_(std::move(snap)), p_(std::move(plan)), batch_(batch ? batch : 1000), scan_md_(scan_metadata),
+    Reader(std::shared_ptr<sqlite::Snapshot> snap, std::shared_ptr<Plan> plan, size_t batch, MetaRead meta)
+        : snap_(std::move(snap)), p_(std::move(plan)), batch_(batch ? batch : 1000), meta_(meta),
           rows_(snap_->db().prepare(segment_rows_sql(p_->scan_rows))),
           // Rows of other collections are skipped by the merge in collect(): ids only grow.
           md_(snap_->db().prepare(fmt::format("SELECT id, key, string_value, int_value, float_value{} FROM embedding_metadata {}",
                                               p_->has_bool ? ", bool_value" : "",
-                                              scan_md_ ? "NOT INDEXED"
-                                                       : "WHERE id IN (SELECT id FROM embeddings WHERE segment_id = ?) ORDER BY id, key"))),
+                                              meta_ == MetaRead::scan     ? "NOT INDEXED"
+                                              : meta_ == MetaRead::lookup ? "WHERE id = ? ORDER BY key"
+                                                                          : "WHERE id IN (SELECT id FROM embeddings WHERE segment_id = ?) ORDER BY id, key"))),
           wal_vec_(snap_->db().prepare("SELECT vector FROM embeddings_queue WHERE seq_id = ?")) {
         if (p_->has_array)
-            arr_.emplace(snap_->db().prepare("SELECT a.id, a.key, a.string_value, a.int_value, a.float_value, a.bool_value FROM "
-                                             "embedding_metadata_array a JOIN embeddings e ON e.id = a.id WHERE e.segment_id = ? "
-                                             "ORDER BY a.id, a.key, a.rowid"));
+            arr_.emplace(snap_->db().prepare(
+                meta_ == MetaRead::lookup
+                    ? "SELECT a.id, a.key, a.string_value, a.int_value, a.float_value, a.bool_value FROM "
+                      "embedding_metadata_array a WHERE a.id = ? ORDER BY a.key, a.rowid"
+                    : "SELECT a.id, a.key, a.string_value, a.int_value, a.float_value, a.bool_value FROM "
+                      "embedding_metadata_array a JOIN embeddings e ON e.id = a.id WHERE e.segment_id = ? "
+                      "ORDER BY a.id, a.key, a.rowid"));
         if (!p_->c.meta_segment.empty()) {
             rows_.bind(1, p_->c.meta_segment);
-            if (!scan_md_) md_.bind(1, p_->c.meta_segment);
-            md_ok_ = md_.step();
-            if (arr_) {
-                arr_->bind(1, p_->c.meta_segment);
-                arr_ok_ = arr_->step();
+            if (meta_ != MetaRead::lookup) {
+                if (meta_ == MetaRead::sorted) md_.bind(1, p_->c.meta_segment);
+                md_ok_ = md_.step();
+                if (arr_) {
+                    arr_->bind(1, p_->c.meta_segment);
+                    arr_ok_ = arr_->step();
+                }
             }
         } else {
             rows_done_ = true;
@@ -111,7 +123,7 @@ private:
     std::shared_ptr<sqlite::Snapshot> snap_;
     std::shared_ptr<Plan> p_;
     size_t batch_;
-    bool scan_md_;
+    MetaRead meta_;
     sqlite::Stmt rows_, md_, wal_vec_;
     std::optional<sqlite::Stmt> arr_;
     bool md_ok_ = false, arr_ok_ = false, rows_done_ = false;
@@ -120,6 +132,16 @@ private:
 
     Metadata collect(int64_t rowid) {
         Metadata m;
+        if (meta_ == MetaRead::lookup) {
+            md_.reset();
+            md_.bind(1, rowid);
+            md_ok_ = md_.step();
+            if (arr_) {
+                arr_->reset();
+                arr_->bind(1, rowid);
+                arr_ok_ = arr_->step();
+            }
+        }
         while (md_ok_ && md_.i64(0) < rowid) md_ok_ = md_.step();
         while (md_ok_ && md_.i64(0) == rowid) {
             MetaScalar v;
@@ -129,7 +151,7 @@ private:
         }
         // A scan meets a record's keys in insertion order; the indexed query sorts them.
         auto by_key = [](const auto &a, const auto &b) { return a.first < b.first; };
-        if (scan_md_ && !std::is_sorted(m.begin(), m.end(), by_key)) std::sort(m.begin(), m.end(), by_key);
+        if (meta_ == MetaRead::scan && !std::is_sorted(m.begin(), m.end(), by_key)) std::sort(m.begin(), m.end(), by_key);
         if (arr_) {
             while (arr_ok_ && arr_->i64(0) < rowid) arr_ok_ = arr_->step();
             while (arr_ok_ && arr_->i64(0) == rowid) {
@@ -274,14 +296,19 @@ public:
     }
 
     std::unique_ptr<BatchReader> read(const CollectionInfo &c, size_t batch_size) override {
-        auto plan = plan_for(c.id);
-        if (!opts_.salvage && !plan->damage.empty()) {
-            std::string report;
-            for (auto &d : plan->damage) report += "\n  - " + d.message;
-            throw DataError(fmt::format("collection '{}' ({}) is damaged; rerun with --salvage:{}", plan->c.name, plan->c.id, report));
-        }
+        auto plan = readable_plan(c);
         bool scan_md = plan->scan_rows && metadata_ordered_.valid() && metadata_ordered_.get();
-        return std::make_unique<Reader>(snap_, plan, batch_size, scan_md);
+        return std::make_unique<Reader>(snap_, plan, batch_size, scan_md ? MetaRead::scan : MetaRead::sorted);
+    }
+
+    std::unique_ptr<BatchReader> read_range(const CollectionInfo &c, size_t batch_size, uint64_t start,
+                                            uint64_t count) override {
+        // A few records from the start (a sample; a load's ranges are larger) look their metadata up
+        // rather than wait for the metadata pass or sort a large collection's ids before the first row.
+        constexpr uint64_t kLookupHead = 5000;
+        if (start == 0 && count <= kLookupHead)
+            return slice_reader(std::make_unique<Reader>(snap_, readable_plan(c), batch_size, MetaRead::lookup), 0, count);
+        return Source::read_range(c, batch_size, start, count);
     }
 
 private:
@@ -292,6 +319,16 @@ private:
     std::map<std::string, std::shared_ptr<Plan>> plans_;
     std::shared_future<bool> metadata_ordered_;
     HnswAhead ahead_; // last: stopped before the catalog it reads goes
+
+    std::shared_ptr<Plan> readable_plan(const CollectionInfo &c) {
+        auto plan = plan_for(c.id);
+        if (!opts_.salvage && !plan->damage.empty()) {
+            std::string report;
+            for (auto &d : plan->damage) report += "\n  - " + d.message;
+            throw DataError(fmt::format("collection '{}' ({}) is damaged; rerun with --salvage:{}", plan->c.name, plan->c.id, report));
+        }
+        return plan;
+    }
 
     std::shared_ptr<Plan> plan_for(const std::string &id) {
         auto it = plans_.find(id);

@@ -1,6 +1,7 @@
 // The persistent-directory source over every real fixture directory, plus synthetic damage.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include <iterator>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include <openssl/evp.h>
 #include <sqlite3.h>
@@ -111,7 +113,9 @@ struct Dump {
     std::map<std::string, std::vector<RecordBatch>> batches;
 };
 
-Dump read_all(const std::string &dir, bool salvage, size_t batch = 7, bool no_table_scans = false) {
+// `head`: only the first records of each collection, read with read_range() (a sample's read).
+Dump read_all(const std::string &dir, bool salvage, size_t batch = 7, bool no_table_scans = false,
+              uint64_t head = kToTheEnd) {
     SourceOptions o;
     o.salvage = salvage;
     o.no_table_scans = no_table_scans;
@@ -119,7 +123,7 @@ Dump read_all(const std::string &dir, bool salvage, size_t batch = 7, bool no_ta
     Dump d;
     d.infos = src->list_collections();
     for (auto &c : d.infos) {
-        auto r = src->read(c, batch);
+        auto r = head == kToTheEnd ? src->read(c, batch) : src->read_range(c, batch, 0, head);
         RecordBatch b;
         while (r->next(b)) {
             EXPECT_LE(b.size(), batch);
@@ -272,6 +276,39 @@ void expect_same(const Dump &a, const Dump &b) {
     }
 }
 
+// Each record of `head` equals the record at its position in `all`.
+void expect_head_of(const Dump &head, const Dump &all, uint64_t n) {
+    for (const auto &[cid, ids] : all.ids) {
+        SCOPED_TRACE(cid);
+        const auto it = head.ids.find(cid);
+        const std::vector<std::string> none;
+        const auto &hids = it == head.ids.end() ? none : it->second;
+        ASSERT_EQ(hids.size(), std::min<size_t>(n, ids.size()));
+        ASSERT_TRUE(std::equal(hids.begin(), hids.end(), ids.begin()));
+        std::vector<std::tuple<Metadata, std::optional<std::string>, std::optional<std::string>>> a, b;
+        for (const auto *d : {&head, &all})
+            for (const auto &batch : d->batches.at(cid))
+                for (size_t j = 0; j < batch.size(); ++j)
+                    (d == &head ? a : b).emplace_back(batch.metadatas[j], batch.documents[j], batch.uris[j]);
+        b.resize(a.size());
+        ASSERT_EQ(a, b);
+        ASSERT_TRUE(std::equal(head.vecs.at(cid).begin(), head.vecs.at(cid).end(), all.vecs.at(cid).begin()));
+    }
+}
+
+// A sample's read (the first records, each record's metadata looked up) gives what a whole read
+// gives for them, with metadata arrays, WAL overrides and rows out of id order.
+TEST(PersistentSource, HeadReadsLookMetadataUp) {
+    fs::path root = fixtures();
+    ASSERT_FIXTURES();
+    for (auto &e : fs::directory_iterator(root)) {
+        std::string name = e.path().filename().string();
+        if (!e.is_directory() || !is_persistent_dir(e.path().string()) || name == kDamaged) continue;
+        SCOPED_TRACE(name);
+        for (uint64_t n : {1, 20, 5000}) expect_head_of(read_all(e.path().string(), false, 7, false, n), read_all(e.path().string(), false), n);
+    }
+}
+
 // Big collections are read by scanning `embeddings` and `embedding_metadata` in rowid order,
 // small ones by rowid lookups: both give the same records. The open-webui fixture mixes six
 // collections (both kinds, their metadata rows interleaved).
@@ -307,6 +344,7 @@ TEST(PersistentSource, MetadataRowsOutOfIdOrder) {
     }
     expect_same(before, read_all(dir.string(), false));
     expect_same(before, read_all(dir.string(), false, 7, true));
+    expect_head_of(read_all(dir.string(), false, 7, false, 5000), before, 5000);
     fs::remove_all(dir);
 }
 
