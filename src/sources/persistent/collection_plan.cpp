@@ -73,22 +73,26 @@ void append_scalar(Metadata &m, const std::string &key, MetaScalar v) {
     m.emplace_back(key, std::visit([](auto &&x) -> MetaValue { return x; }, std::move(v)));
 }
 
-// Element i's label, with kDeletedBit set when hnswlib marked it deleted.
+// Element i's label, with kDeletedBit set when hnswlib marked it deleted. The pass reads a few bytes
+// of every element, so it touches every page of data_level0.bin: through one reused buffer with
+// pread (MappedFile::read_at) it takes ~30% less CPU than through the map, where each first touch
+// of a page faults (100,000 x 384: inspect 0.25 -> 0.19 s). Copying whole vectors out is faster
+// through the map (the reader).
 constexpr uint64_t kDeletedBit = uint64_t(1) << 63;
-std::vector<uint64_t> scan_labels(const hnsw::View &view, const hnsw::MappedFile &data) {
+std::vector<uint64_t> scan_labels(const hnsw::View &view, const hnsw::MappedFile &data, const std::string &what) {
     std::vector<uint64_t> out(view.usable());
     const size_t step = view.header().size_data_per_element;
-    size_t released = 0;
-    for (uint64_t i = 0; i < out.size(); ++i) {
-        // This pass touches every page of data_level0.bin: hand them back as it goes (it runs
-        // while the pickle is parsed, so both count in our peak resident memory).
-        if (i % 4096 == 4095) {
-            data.release_pages(released, size_t(i) * step);
-            released = size_t(i) * step;
+    constexpr uint64_t kWindow = 2048; // elements a read
+    std::vector<uint8_t> buf;
+    for (uint64_t first = 0; first < out.size(); first += kWindow) {
+        const size_t n = size_t(std::min<uint64_t>(kWindow, out.size() - first));
+        buf.resize(n * step);
+        data.read_at(first * step, buf.data(), n * step, what);
+        for (size_t k = 0; k < n; ++k) {
+            const uint8_t *el = buf.data() + k * step;
+            out[first + k] = view.label_of(el) | (view.deleted_of(el) ? kDeletedBit : 0);
         }
-        out[i] = view.label(i) | (view.deleted(i) ? kDeletedBit : 0);
     }
-    data.release_pages();
     return out;
 }
 
@@ -331,7 +335,9 @@ HnswPart read_hnsw_part(const Catalog &cat, const CatalogCollection &c, const st
                     early_error = e.what();
                     view(true);
                 }
-                labels = std::async(std::launch::async, [view = *early, data = &f.data] { return scan_labels(view, *data); });
+                labels = std::async(std::launch::async, [view = *early, data = &f.data, what = ctx.what + ": " + seg_rel + "/data_level0.bin"] {
+                    return scan_labels(view, *data, what);
+                });
             }
             try {
                 pk = unpickle::read_index_metadata(f.pickle.data(), f.pickle.size(),
@@ -368,6 +374,10 @@ HnswPart read_hnsw_part(const Catalog &cat, const CatalogCollection &c, const st
         }
     }
     std::vector<uint64_t> label_of = labels.valid() ? labels.get() : std::vector<uint64_t>{};
+    if (p.files) {
+        p.files->data.close_file();
+        p.files->lengths.close_file();
+    }
     if (pk && p.view) {
         // label → element, as hnswlib's label_lookup_ (the last element with a label wins).
         constexpr uint64_t kNoElement = UINT64_MAX;

@@ -98,9 +98,14 @@ View::View(const Header &h, const uint8_t *data, size_t data_size, const uint8_t
     }
 }
 
-bool View::deleted(uint64_t i) const { return (data_[i * h_.size_data_per_element + 2] & 0x01) != 0; }
+bool View::deleted(uint64_t i) const { return deleted_of(data_ + i * h_.size_data_per_element); }
 
-uint64_t View::label(uint64_t i) const { return rd<uint64_t>(data_ + i * h_.size_data_per_element + h_.label_offset); }
+uint64_t View::label(uint64_t i) const { return label_of(data_ + i * h_.size_data_per_element); }
+
+// hnswlib's deleted mark: bit 0 of the third byte of the element's level-0 link list header.
+bool View::deleted_of(const uint8_t *element) const { return (element[2] & 0x01) != 0; }
+
+uint64_t View::label_of(const uint8_t *element) const { return rd<uint64_t>(element + h_.label_offset); }
 
 void View::vector(uint64_t i, float *out) const {
     std::memcpy(out, data_ + i * h_.size_data_per_element + h_.offset_data, size_t(h_.dim) * 4);
@@ -130,23 +135,46 @@ MappedFile::MappedFile(const std::string &path) {
         }
         data_ = static_cast<const uint8_t *>(m);
     }
-    ::close(fd);
+    fd_ = fd; // kept for read_at: the same inode as the map, whatever happens to the path
 }
 
-MappedFile::MappedFile(MappedFile &&o) noexcept : data_(o.data_), size_(o.size_) {
+MappedFile::MappedFile(MappedFile &&o) noexcept : data_(o.data_), size_(o.size_), fd_(o.fd_) {
     o.data_ = nullptr;
     o.size_ = 0;
+    o.fd_ = -1;
 }
 
 MappedFile &MappedFile::operator=(MappedFile &&o) noexcept {
     if (this != &o) {
         if (data_) ::munmap(const_cast<uint8_t *>(data_), size_);
+        if (fd_ >= 0) ::close(fd_);
         data_ = o.data_;
         size_ = o.size_;
+        fd_ = o.fd_;
         o.data_ = nullptr;
         o.size_ = 0;
+        o.fd_ = -1;
     }
     return *this;
+}
+
+void MappedFile::read_at(uint64_t offset, uint8_t *out, size_t len, const std::string &what) const {
+    size_t got = 0;
+    while (got < len) {
+        if (fd_ < 0) throw EnvError(fmt::format("{}: read after the file was closed", what));
+        ssize_t r = ::pread(fd_, out + got, len - got, off_t(offset + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) throw EnvError(fmt::format("{}: cannot read at byte {}: {}", what, offset + got, std::strerror(errno)));
+        if (r == 0)
+            throw DataError(fmt::format("{}: the file ends at byte {} while it was read (it was {} bytes when opened)", what,
+                                        offset + got, size_));
+        got += size_t(r);
+    }
+}
+
+void MappedFile::close_file() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
 }
 
 void MappedFile::release_pages() const {
@@ -162,6 +190,7 @@ void MappedFile::release_pages(size_t from, size_t to) const {
 
 MappedFile::~MappedFile() {
     if (data_) ::munmap(const_cast<uint8_t *>(data_), size_);
+    if (fd_ >= 0) ::close(fd_);
 }
 
 namespace {

@@ -58,6 +58,9 @@ public:
     uint32_t dim() const { return h_.dim; }
     bool deleted(uint64_t i) const;
     uint64_t label(uint64_t i) const;
+    // The same from an element's bytes read elsewhere (MappedFile::read_at).
+    bool deleted_of(const uint8_t *element) const;
+    uint64_t label_of(const uint8_t *element) const;
     // Copies element i's stored vector into out[0..dim).
     void vector(uint64_t i, float *out) const;
     // The norm stored in length.bin for element i (1.0 if the file has none for i).
@@ -91,10 +94,17 @@ public:
     void release_pages() const;
     // The same for the whole pages inside bytes [from, to): cheap enough to call often.
     void release_pages(size_t from, size_t to) const;
+    // Copies bytes [offset, offset + len) of the mapped file (the same inode) into out with pread.
+    // Throws EnvError on an I/O error or after close_file(), DataError when the file has become shorter.
+    void read_at(uint64_t offset, uint8_t *out, size_t len, const std::string &what) const;
+    // Closes the descriptor read_at uses; the map stays (a plan is kept per collection: no
+    // descriptor is held for each of thousands of collections).
+    void close_file();
 
 private:
     const uint8_t *data_ = nullptr;
     size_t size_ = 0;
+    int fd_ = -1;
 };
 
 // A segment folder opened from disk. Missing files are reported, not thrown, so the caller can

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "fixture_dir.hpp"
 #include "sources/persistent/hnsw_segment_reader.hpp"
 #include "sources/persistent/pickle_reader.hpp"
@@ -87,6 +89,39 @@ TEST(HnswReader, SyntheticElements) {
     v.vector(2, out);
     EXPECT_EQ(out[1], 10.5f);
     EXPECT_EQ(v.length(2), 4.0f);
+}
+
+// The label pass reads elements with pread (MappedFile::read_at): the same bytes as through the map,
+// the element accessors agree on them, and a file cut short while it is read is named, not faulted on.
+TEST(HnswReader, ReadAtMatchesTheMap) {
+    Synthetic s(5);
+    Header h = parse_header(s.header.data(), s.header.size(), "seg");
+    const fs::path path = fs::temp_directory_path() / ("c2p-read-at-" + std::to_string(::getpid()) + ".bin");
+    {
+        std::ofstream f(path, std::ios::binary);
+        f.write(reinterpret_cast<const char *>(s.data.data()), std::streamsize(s.data.size()));
+    }
+    MappedFile m(path.string());
+    ASSERT_EQ(m.size(), s.data.size());
+    View v(h, m.data(), m.size(), nullptr, 0, "seg", false, false);
+    std::vector<uint8_t> el(h.size_data_per_element);
+    for (uint64_t i = 0; i < v.usable(); ++i) {
+        m.read_at(i * h.size_data_per_element, el.data(), el.size(), "seg/data_level0.bin");
+        EXPECT_EQ(0, std::memcmp(el.data(), m.data() + i * h.size_data_per_element, el.size())) << i;
+        EXPECT_EQ(v.label_of(el.data()), v.label(i));
+        EXPECT_EQ(v.deleted_of(el.data()), v.deleted(i));
+    }
+    EXPECT_TRUE(v.deleted_of(m.data() + h.size_data_per_element));
+    fs::resize_file(path, h.size_data_per_element * 2);
+    try {
+        m.read_at(h.size_data_per_element, el.data(), el.size() * 2, "seg/data_level0.bin");
+        ADD_FAILURE() << "a read past the shortened file must throw";
+    } catch (const DataError &e) {
+        EXPECT_NE(std::string(e.what()).find("seg/data_level0.bin: the file ends at byte"), std::string::npos) << e.what();
+    }
+    m.close_file();
+    EXPECT_THROW(m.read_at(0, el.data(), el.size(), "seg/data_level0.bin"), EnvError);
+    fs::remove(path);
 }
 
 TEST(HnswReader, HeaderValidation) {
