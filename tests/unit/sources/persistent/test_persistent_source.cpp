@@ -276,6 +276,16 @@ void expect_same(const Dump &a, const Dump &b) {
     }
 }
 
+// fn(dir) for each fixture directory that reads (all but the damaged one), traced by its name.
+template <class F> void each_readable_fixture(F &&fn) {
+    for (auto &e : fs::directory_iterator(fixtures())) {
+        std::string name = e.path().filename().string();
+        if (!e.is_directory() || !is_persistent_dir(e.path().string()) || name == kDamaged) continue;
+        SCOPED_TRACE(name);
+        fn(e.path().string());
+    }
+}
+
 // Each record of `head` equals the record at its position in `all`.
 void expect_head_of(const Dump &head, const Dump &all, uint64_t n) {
     for (const auto &[cid, ids] : all.ids) {
@@ -299,28 +309,18 @@ void expect_head_of(const Dump &head, const Dump &all, uint64_t n) {
 // A sample's read (the first records, each record's metadata looked up) gives what a whole read
 // gives for them, with metadata arrays, WAL overrides and rows out of id order.
 TEST(PersistentSource, HeadReadsLookMetadataUp) {
-    fs::path root = fixtures();
     ASSERT_FIXTURES();
-    for (auto &e : fs::directory_iterator(root)) {
-        std::string name = e.path().filename().string();
-        if (!e.is_directory() || !is_persistent_dir(e.path().string()) || name == kDamaged) continue;
-        SCOPED_TRACE(name);
-        for (uint64_t n : {1, 20, 5000}) expect_head_of(read_all(e.path().string(), false, 7, false, n), read_all(e.path().string(), false), n);
-    }
+    each_readable_fixture([](const std::string &dir) {
+        for (uint64_t n : {1, 20, 5000}) expect_head_of(read_all(dir, false, 7, false, n), read_all(dir, false), n);
+    });
 }
 
 // Big collections are read by scanning `embeddings` and `embedding_metadata` in rowid order,
 // small ones by rowid lookups: both give the same records. The open-webui fixture mixes six
 // collections (both kinds, their metadata rows interleaved).
 TEST(PersistentSource, TableScansEqualRowidLookups) {
-    fs::path root = fixtures();
     ASSERT_FIXTURES();
-    for (auto &e : fs::directory_iterator(root)) {
-        std::string name = e.path().filename().string();
-        if (!e.is_directory() || !is_persistent_dir(e.path().string()) || name == kDamaged) continue;
-        SCOPED_TRACE(name);
-        expect_same(read_all(e.path().string(), false), read_all(e.path().string(), false, 7, true));
-    }
+    each_readable_fixture([](const std::string &dir) { expect_same(read_all(dir, false), read_all(dir, false, 7, true)); });
 }
 
 // After an update Chroma re-inserts a record's metadata rows at the end of the table: the rows
