@@ -159,9 +159,9 @@ MappedFile &MappedFile::operator=(MappedFile &&o) noexcept {
 }
 
 void MappedFile::read_at(uint64_t offset, uint8_t *out, size_t len, const std::string &what) const {
+    if (fd_ < 0) throw EnvError(fmt::format("{}: read after the file was closed", what));
     size_t got = 0;
     while (got < len) {
-        if (fd_ < 0) throw EnvError(fmt::format("{}: read after the file was closed", what));
         ssize_t r = ::pread(fd_, out + got, len - got, off_t(offset + got));
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) throw EnvError(fmt::format("{}: cannot read at byte {}: {}", what, offset + got, std::strerror(errno)));
@@ -179,13 +179,6 @@ void MappedFile::close_file() {
 
 void MappedFile::release_pages() const {
     if (data_ && size_ > 0) ::madvise(const_cast<uint8_t *>(data_), size_, MADV_DONTNEED);
-}
-
-void MappedFile::release_pages(size_t from, size_t to) const {
-    const size_t page = size_t(::sysconf(_SC_PAGESIZE));
-    from = (from + page - 1) / page * page;
-    to = std::min(to, size_) / page * page;
-    if (data_ && from < to) ::madvise(const_cast<uint8_t *>(data_) + from, to - from, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

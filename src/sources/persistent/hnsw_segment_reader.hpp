@@ -92,8 +92,6 @@ public:
     // Drops the pages read so far from this process's resident set (the page cache keeps them), so
     // peak RSS stays flat however large the index file is. The mapping stays valid.
     void release_pages() const;
-    // The same for the whole pages inside bytes [from, to): cheap enough to call often.
-    void release_pages(size_t from, size_t to) const;
     // Copies bytes [offset, offset + len) of the mapped file (the same inode) into out with pread.
     // Throws EnvError on an I/O error or after close_file(), DataError when the file has become shorter.
     void read_at(uint64_t offset, uint8_t *out, size_t len, const std::string &what) const;
