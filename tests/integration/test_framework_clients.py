@@ -238,8 +238,18 @@ class PythonLegacyReader:
         return out
 
 
-def client_query(layout, url, config, vectors, k=10, filt=None):
-    """Each query vector's hits as the layout's client returns them, configured only with config."""
+# Layouts read here by replaying a Python store's SQL; the others by their JS client through query.mjs.
+PYTHON_READERS = ("pgvectorstore", "langchain", "llamaindex")
+
+
+def client_query(layout, url, config, vectors, k=10, filt=None, filts=None):
+    """Each query vector's hits as the layout's client returns them, configured only with config; filts, if
+    given, is the client's filter of each query vector (one run of a JS client asks them all)."""
+    if filts is not None:
+        assert filt is None and len(filts) == len(vectors)
+        if layout in PYTHON_READERS:
+            return [client_query(layout, url, config, [v], k, f)[0] for v, f in zip(vectors, filts)]
+        return jc.harness("query", layout, url, config, query_vectors=vectors, k=k, filters=filts)["results"]
     if layout == "pgvectorstore":
         return PgVectorStoreReader(url, config).query(vectors, k, filt)
     if layout in ("langchain", "llamaindex"):
@@ -421,15 +431,20 @@ class FrameworkClients:
 
     def test_filters_equal_chromas(self):
         for space, col in self.cols.items():
+            qs, filts, wants, labels = [], [], [], []
             for j, (what, where, keep, spelled) in enumerate(FILTERS):
-                qs = pick_queries(list(col.records.values()), space, 2, seed=40 + j,
-                                  keep=lambda r: keep(r["metadata"] or {}), normalise=col.norm)
-                want = chroma_query(self.chroma, col.cid, qs, 10, where)
-                got = client_query(self.layout, self.reader, self.config(col.name), qs, filt=spelled[self.layout])
-                for i, (hits, w) in enumerate(zip(got, want)):
-                    self.assertEqual(len(w), 10)
-                    self.assertRanking(space, hits, w, "%s %s filter %s query %d" % (self.layout, col.name, what, i))
-                    self.assertPayloads(col.records, hits)
+                some = pick_queries(list(col.records.values()), space, 2, seed=40 + j,
+                                    keep=lambda r: keep(r["metadata"] or {}), normalise=col.norm)
+                wants += chroma_query(self.chroma, col.cid, some, 10, where)
+                qs += some
+                filts += [spelled[self.layout]] * len(some)
+                labels += ["%s %s filter %s query %d" % (self.layout, col.name, what, i) for i in range(len(some))]
+            got = client_query(self.layout, self.reader, self.config(col.name), qs, filts=filts)
+            self.assertEqual(len(got), len(qs))
+            for hits, w, label in zip(got, wants, labels):
+                self.assertEqual(len(w), 10)
+                self.assertRanking(space, hits, w, label)
+                self.assertPayloads(col.records, hits)
 
     def test_null_empty_uri_and_no_metadata_records(self):
         # Queried by their own vectors: the record is its own nearest neighbour under cosine and l2
@@ -611,8 +626,9 @@ class RealUserDirectory(unittest.TestCase):
                 "llamaindex-ts": {"filters": [{"key": "department", "value": "finance", "operator": "=="}]},
                 "mastra": {"department": {"$eq": "finance"}}, "pgvectorstore": {"department": {"$eq": "finance"}}}[layout]
         self.assertGreaterEqual(len(self.queries), 4)
-        for i, (q, keep) in enumerate(self.queries):
-            hits = client_query(layout, reader, c["client_config"], [q], filt=filt if keep else None)[0]
+        got = client_query(layout, reader, c["client_config"], [q for q, _ in self.queries],
+                           filts=[filt if keep else None for _, keep in self.queries])
+        for i, ((q, keep), hits) in enumerate(zip(self.queries, got)):
             want = jc.exact(list(self.records.values()), q, jc.cosine, 10, keep=keep or (lambda r: True))
             label = "%s query %d%s" % (layout, i, " (department = finance)" if keep else "")
             self.assertEqual([h["id"] for h in hits], [rid for rid, _ in want], label)

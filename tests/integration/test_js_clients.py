@@ -48,7 +48,7 @@ def harness(mode, client, url, config, **opts):
     args = [NODE, HARNESS, mode, "--client", client, "--pg", url, "--config", json.dumps(config)]
     with tempfile.TemporaryDirectory() as tmp:
         for key, value in opts.items():
-            if key in ("records", "query_vectors"):
+            if key in ("records", "query_vectors", "filters"):
                 path = os.path.join(tmp, key + ".json")
                 with open(path, "w") as f:
                     json.dump(value, f)

@@ -4,14 +4,15 @@
 // (scripts/install-js-clients.sh --node); the clients are loaded from .tools/js
 // (CHROMA2PG_TOOLS_DIR or C2P_JS_MODULES override where).
 //
-//   query.mjs query    --client C --pg URL --config JSON --query-vectors FILE --k N [--filter JSON]
+//   query.mjs query    --client C --pg URL --config JSON --query-vectors FILE --k N [--filter JSON | --filters FILE]
 //   query.mjs add      --client C --pg URL --config JSON --records FILE
 //   query.mjs describe --client mastra --pg URL --config JSON
 //   query.mjs create   --client mastra --pg URL --config JSON --dimension N [--metric M]
 //
 // C is langchainjs | llamaindex-ts | mastra. --filter is the client's own filter object (LangChain.js
 // `{key: value | {gt: n}}`, LlamaIndex TS `MetadataFilters` `{filters: [{key, value, operator}]}`,
-// Mastra `{key: {$eq: v}}`), passed through untouched. Records are
+// Mastra `{key: {$eq: v}}`), passed through untouched; --filters is a file of one such filter (or null)
+// per query vector, so that one run (one start of node and the client) asks every query. Records are
 // [{id, embedding, document, metadata}]; a document of null is given to the client as it accepts.
 // Output (stdout, JSON): query → {"results": [[{id, score, distance?, document, metadata}, …] per
 // query vector]}, scores and distances exactly as the client reports them; add → {"ids": [...]};
@@ -144,9 +145,14 @@ async function main() {
     if (opts.mode === "query") {
       const vectors = readJson(opts["query-vectors"] ?? usage("--query-vectors is required"));
       const k = Number(opts.k ?? 10);
+      if (opts.filter !== undefined && opts.filters !== undefined) usage("--filter and --filters exclude each other");
       const filter = opts.filter === undefined ? undefined : JSON.parse(opts.filter);
+      const filters = opts.filters === undefined ? null : readJson(opts.filters);
+      if (filters && filters.length !== vectors.length) usage(`--filters has ${filters.length} entries for ${vectors.length} query vectors`);
       const results = [];
-      for (const v of vectors) results.push(await client.query(store, v, k, filter, config));
+      for (const [i, v] of vectors.entries()) {
+        results.push(await client.query(store, v, k, filters ? (filters[i] ?? undefined) : filter, config));
+      }
       out = { results };
     } else if (opts.mode === "add") {
       out = { ids: await client.add(store, readJson(opts.records ?? usage("--records is required")), config) };
