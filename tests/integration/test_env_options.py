@@ -74,13 +74,15 @@ class EnvOptionsTest(unittest.TestCase):
         self.assertEqual(wrong, [], "environment variables not named CHROMA2PG_<OPTION>")
 
     def test_env_vars_take_effect(self):
-        env = dict(os.environ, CHROMA2PG_LOG_FORMAT="json", CHROMA2PG_FROM="http://127.0.0.1:9")
+        # CHROMA2PG_CHROMA_WAIT too: a refused server is retried for 1 s rather than the default 60.
+        env = dict(os.environ, CHROMA2PG_LOG_FORMAT="json", CHROMA2PG_FROM="http://127.0.0.1:9", CHROMA2PG_CHROMA_WAIT="1")
         proc = subprocess.run([BIN, "inspect"], capture_output=True, text=True, env=env, timeout=120)
         self.assertEqual(proc.returncode, 3, proc.stderr)  # nothing listens on port 9
         lines = [json.loads(l) for l in proc.stderr.splitlines() if l.strip()]
         self.assertTrue(lines)
         self.assertEqual(lines[-1]["level"], "error")
         self.assertIn("127.0.0.1:9", lines[-1]["message"])
+        self.assertTrue(any("retrying" in l["message"] for l in lines), lines)
         # The flag wins over the variable.
         proc = subprocess.run([BIN, "--log-format", "text", "inspect"], capture_output=True, text=True,
                               env=env, timeout=120)
