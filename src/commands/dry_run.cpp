@@ -34,9 +34,11 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
-// The sample the estimates are computed on: the first records, bounded in count and in bytes.
+// The sample the estimates are computed on: the first records, bounded in count and in vector bytes
+// (a vector's size is exact from the dimension; the sample is for documents and metadata, and wide
+// vectors read from a server cost a second or more per page).
 constexpr uint64_t kSampleRecords = 2000;
-constexpr uint64_t kSampleVectorBytes = 32ull << 20;
+constexpr uint64_t kSampleVectorBytes = 8ull << 20;
 // zstd's ratio is measured on at most this much of each format's sample text.
 constexpr size_t kZstdSampleBytes = 4u << 20;
 // manifest.json: a fixed part plus about this much per data file.
@@ -380,7 +382,9 @@ uint64_t TargetEstimate::total() const {
 RecordBatch sample_records(Source &src, const CollectionInfo &c, size_t batch_size) {
     RecordBatch out;
     if (c.record_count == 0) return out;
-    const uint64_t want = std::min<uint64_t>(c.record_count, kSampleRecords);
+    uint64_t want = std::min<uint64_t>(c.record_count, kSampleRecords);
+    if (c.dimension && *c.dimension)
+        want = std::min<uint64_t>(want, (kSampleVectorBytes + 4ull * *c.dimension - 1) / (4ull * *c.dimension));
     auto reader = src.read_range(c, std::max<size_t>(1, std::min<size_t>(batch_size, want)), 0, want);
     RecordBatch b;
     while (out.size() < want && out.embeddings.size() * sizeof(float) < kSampleVectorBytes && reader->next(b)) {
