@@ -45,7 +45,7 @@ def assert_parity(tc, url, name, want):
     tc.assertEqual(set(got), set(want), "ids of %s" % name)
     for rid, (emb, doc, uri, meta) in want.items():
         g_emb, g_doc, g_uri, g_meta = got[rid]
-        if [s.f32_bits(x) for x in g_emb] != [s.f32_bits(x) for x in emb]:
+        if s.f32_bytes(g_emb) != s.f32_bytes(emb):
             tc.fail("embedding bits of %s differ" % rid)
         tc.assertEqual((g_doc, g_uri), (doc, uri), rid)
         g_meta = None if g_meta is None else json.loads(g_meta)

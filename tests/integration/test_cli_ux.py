@@ -206,7 +206,7 @@ class RunningMigration(unittest.TestCase):
         had = s.as_records(self.chroma.get_all(self.col["id"]))
         self.assertEqual(set(got), set(self.want))
         for rid, g in got.items():
-            self.assertEqual([s.f32_bits(x) for x in g[0]], [s.f32_bits(x) for x in had[rid][0]], rid)
+            s.assert_f32_equal(self, g[0], had[rid][0], rid)
             self.assertEqual((g[1], g[2]), had[rid][1:3], rid)
             self.assertTrue(s.json_types_equal(g[3], had[rid][3]), (rid, g[3], had[rid][3]))
 

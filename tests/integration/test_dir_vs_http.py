@@ -277,7 +277,7 @@ class DirectoryVsHttp(unittest.TestCase):
             self.assertEqual(sorted(rows), sorted(exp), "%s %s: ids" % (label, space))
             for rid, (emb, doc, uri, meta) in exp.items():
                 r = rows[rid]
-                self.assertEqual(r["embedding::bits"], tuple("%08x" % support.f32_bits(x) for x in emb),
+                self.assertEqual(r["embedding::bits"], tuple("%08x" % b for b in support.f32_bits_list(emb)),
                                  "%s %s %s embedding" % (label, space, rid))
                 self.assertEqual((r["document"], r["uri"]), (doc, uri), "%s %s %s" % (label, space, rid))
                 self.assertTrue(support.json_types_equal(r["metadata"], meta or None) or

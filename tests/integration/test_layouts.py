@@ -82,7 +82,7 @@ class LayoutBase(unittest.TestCase):
         nulls = uris = 0
         for rid, (emb, doc, uri, meta) in want.items():
             g_emb, g_doc, g_meta = got[rid]
-            self.assertEqual([s.f32_bits(x) for x in g_emb], [s.f32_bits(x) for x in emb], rid)
+            s.assert_f32_equal(self, g_emb, emb, rid)
             m, was_null, g_uri = split_meta(g_meta)
             self.assertEqual(was_null, doc is None, rid)
             self.assertEqual(g_doc, "" if doc is None else doc, rid)
@@ -640,7 +640,7 @@ class LayoutSync:
         self.assertEqual(set(got), set(want))
         for rid, (emb, doc, uri, meta) in want.items():
             g_emb, g_doc, g_meta = got[rid]
-            self.assertEqual([s.f32_bits(x) for x in g_emb], [s.f32_bits(x) for x in emb], rid)
+            s.assert_f32_equal(self, g_emb, emb, rid)
             m, was_null, g_uri = split_meta(g_meta)
             self.assertEqual((g_doc, was_null, g_uri), ("" if doc is None else doc, doc is None, uri), rid)
             self.assertTrue(s.json_types_equal(m, meta or None), "%s: %r != %r" % (rid, m, meta))

@@ -50,8 +50,7 @@ class MigrateFromServer(unittest.TestCase):
                 self.assertEqual(set(got), set(want), "ids differ")
                 for rid, (emb, doc, uri, meta) in want.items():
                     g_emb, g_doc, g_uri, g_meta = got[rid]
-                    self.assertEqual([s.f32_bits(x) for x in g_emb], [s.f32_bits(x) for x in emb],
-                                     "embedding bits of %s" % rid)
+                    s.assert_f32_equal(self, g_emb, emb, "embedding bits of %s" % rid)
                     self.assertEqual(g_doc, doc, rid)
                     self.assertEqual(g_uri, uri, rid)
                     g_meta = None if g_meta is None else json.loads(g_meta)
