@@ -13,9 +13,9 @@ class MigrateFromServer(unittest.TestCase):
         s.require_env(cls)
         cls.chroma = s.Chroma(s.CHROMA_URL)
         tag = uuid.uuid4().hex[:8]
-        cls.specs = [  # name, space, dim, n
-            ("tiny-l2-" + tag, "l2", 3, 257),
-            ("paged-ip-" + tag, "ip", 384, 20000),
+        cls.specs = [  # name, space, dim, n (the 20,000 pages through the server: 3 dimensions keep it cheap)
+            ("small-ip-" + tag, "ip", 384, 257),
+            ("paged-l2-" + tag, "l2", 3, 20000),
             ("wide-cos-" + tag, "cosine", 1536, 300),
         ]
         cls.cols = {}
