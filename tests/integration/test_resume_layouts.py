@@ -30,14 +30,17 @@ ID_SQL = {
 }
 
 
-class KillAndResumeInLayouts(unittest.TestCase):
+class FilledDirectory:
+    """Mixin: a persistent directory of `n` records, written by a private Chroma server."""
+    n = N
+
     @classmethod
     def setUpClass(cls):
         s.require_env(cls)
         cls.server = s.ChromaServer()
         cls.chroma = s.Chroma(cls.server.url)
         cls.name = "lres-" + uuid.uuid4().hex[:6]
-        cls.col, cls.want = r.fill(cls.chroma, cls.name, N, DIM, seed=11, space="cosine")
+        cls.col, cls.want = r.fill(cls.chroma, cls.name, cls.n, DIM, seed=11, space="cosine")
         cls.persist = r.snapshot_dir(cls.server)
         cls.server.stop()
         cls.rejects = os.path.join(os.path.dirname(cls.persist), "rejects")
@@ -47,6 +50,8 @@ class KillAndResumeInLayouts(unittest.TestCase):
         shutil.rmtree(cls.server.tmp, ignore_errors=True)
         shutil.rmtree(os.path.dirname(cls.persist), ignore_errors=True)
 
+
+class KillAndResumeInLayouts(FilledDirectory, unittest.TestCase):
     def cycle(self, layout, seed):
         url, drop = s.new_database("lres")
         self.addCleanup(drop)
@@ -69,6 +74,29 @@ class KillAndResumeInLayouts(unittest.TestCase):
         comp = json.loads(v.stdout)["collections"][0]["completeness"]
         self.assertEqual((comp["target_records"], comp["missing"], comp["extra"], comp["different"]), (N, 0, 0, 0), comp)
 
+    def test_langchain(self):
+        self.cycle("langchain", seed=21)
+
+    def test_llamaindex(self):
+        self.cycle("llamaindex", seed=22)
+
+    def test_langchainjs(self):
+        self.cycle("langchainjs", seed=23)
+
+    def test_llamaindex_ts(self):
+        self.cycle("llamaindex-ts", seed=24)
+
+    def test_mastra(self):
+        self.cycle("mastra", seed=25)
+
+    def test_pgvectorstore(self):
+        self.cycle("pgvectorstore", seed=26)
+
+
+class KillWhilePublishing(FilledDirectory, unittest.TestCase):
+    # What is killed is the publish, after the whole load: 10,000 records (4 checkpoints) are enough.
+    n = 10000
+
     def test_kill_while_publishing(self):
         # Each publish copies the staged rows into the layout's table in one transaction. langchain's also builds
         # its partial HNSW index on the shared table (killed after it, built again by the resume); mastra's
@@ -77,7 +105,7 @@ class KillAndResumeInLayouts(unittest.TestCase):
             with self.subTest(layout=layout):
                 url, drop = s.new_database("lpub")
                 self.addCleanup(drop)
-                args = ["--from", self.persist, "--to", url, "--layout", layout, "--checkpoint-records", 10000,
+                args = ["--from", self.persist, "--to", url, "--layout", layout, "--checkpoint-records", 2500,
                         "--reject-dir", self.rejects, "--index", index]
                 p = r.popen("--json", "migrate", *args)
                 # Hold the staging table with ACCESS SHARE once it exists: the load goes on, but the publish
@@ -103,7 +131,7 @@ class KillAndResumeInLayouts(unittest.TestCase):
                     time.sleep(0.01)
                 r.kill_mid_run(self, p, url, after_kill=holder.close)
                 # All of it staged and checkpointed, none of it published.
-                self.assertEqual(sum(r.checkpoints(url).values()), N)
+                self.assertEqual(sum(r.checkpoints(url).values()), self.n)
                 self.assertEqual(s.pg_query(url, "SELECT status FROM chroma2pg_loads")[0][0], "loading")
                 published = s.pg_query(url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND "
                                             "tablename NOT LIKE 'chroma2pg%' AND tablename NOT LIKE '%\\_\\_load'")[0][0]
@@ -118,31 +146,13 @@ class KillAndResumeInLayouts(unittest.TestCase):
                 self.assertIn("an interrupted migration exists", plan.stderr)
                 p = s.run("--json", "migrate", *args, "--resume")
                 self.assertEqual(p.returncode, 0, p.stderr[-3000:])
-                self.assertIn("continuing after %d committed records" % N, p.stderr)
+                self.assertIn("continuing after %d committed records" % self.n, p.stderr)
                 row = json.loads(p.stdout)["collections"][0]
-                self.assertEqual((row["status"], row["records_read"], row["rows"]), ("resumed", 0, N), row)
+                self.assertEqual((row["status"], row["records_read"], row["rows"]), ("resumed", 0, self.n), row)
                 ids = [x[0] for x in s.pg_query(url, ID_SQL[layout].format(table=row["table"]))]
                 self.assertEqual(sorted(ids), sorted(self.want))
                 v = s.run("verify", "--from", self.persist, "--to", url, "--layout", layout, "--queries", "5")
                 self.assertEqual(v.returncode, 0, v.stdout[-3000:] + v.stderr[-3000:])
-
-    def test_langchain(self):
-        self.cycle("langchain", seed=21)
-
-    def test_llamaindex(self):
-        self.cycle("llamaindex", seed=22)
-
-    def test_langchainjs(self):
-        self.cycle("langchainjs", seed=23)
-
-    def test_llamaindex_ts(self):
-        self.cycle("llamaindex-ts", seed=24)
-
-    def test_mastra(self):
-        self.cycle("mastra", seed=25)
-
-    def test_pgvectorstore(self):
-        self.cycle("pgvectorstore", seed=26)
 
 
 if __name__ == "__main__":
