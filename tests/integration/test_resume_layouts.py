@@ -41,14 +41,14 @@ class FilledDirectory:
         cls.chroma = s.Chroma(cls.server.url)
         cls.name = "lres-" + uuid.uuid4().hex[:6]
         cls.col, cls.want = r.fill(cls.chroma, cls.name, cls.n, DIM, seed=11, space="cosine")
-        cls.persist = r.snapshot_dir(cls.server)
+        # The server is not needed again: its own directory, stopped, is the source (no copy, no restart).
         cls.server.stop()
-        cls.rejects = os.path.join(os.path.dirname(cls.persist), "rejects")
+        cls.persist = cls.server.dir
+        cls.rejects = os.path.join(cls.server.tmp, "rejects")
 
     @classmethod
     def tearDownClass(cls):
         shutil.rmtree(cls.server.tmp, ignore_errors=True)
-        shutil.rmtree(os.path.dirname(cls.persist), ignore_errors=True)
 
 
 class KillAndResumeInLayouts(FilledDirectory, unittest.TestCase):
