@@ -3,7 +3,9 @@
 #   installs and builds (scripts/setup.sh), starts a local PostgreSQL + pgvector and a Chroma
 #   server with a sample dataset, backs Chroma up, migrates every collection, verifies the result,
 #   and prints where the report is. Services are stopped at the end unless --keep is given.
-# Usage: scripts/demo.sh [--keep] [--records N]
+# Usage: scripts/demo.sh [--keep] [--records N] [--bin PATH] [--dir DIR]
+#   --bin PATH: run this chroma2pg and skip scripts/setup.sh (which must have installed the servers)
+#   --dir DIR:  put the demo's servers, backups and report here (default .tools/demo)
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -11,23 +13,35 @@ cd "$REPO_ROOT"
 
 KEEP=0
 RECORDS=3000
+BIN=""
+DEMO="$REPO_ROOT/.tools/demo"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --keep) KEEP=1 ;;
     --records) RECORDS="${2:?}"; shift ;;
-    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --bin) BIN="$(realpath "${2:?}")"; shift ;;
+    --dir) DEMO="$(realpath -m "${2:?}")"; shift ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option: $1" ;;
   esac
   shift
 done
 
-scripts/setup.sh
-BIN="$REPO_ROOT/build/chroma2pg"
-DEMO="$REPO_ROOT/.tools/demo"
+if [[ -z $BIN ]]; then
+  scripts/setup.sh
+  BIN="$REPO_ROOT/build/chroma2pg"
+fi
+[[ -x $BIN ]] || die "$BIN is not an executable chroma2pg"
+# The previous demo's directory is removed; any other non-empty directory is left alone.
+MARK="$DEMO/.chroma2pg-demo"
+if [[ -d $DEMO && -n "$(ls -A "$DEMO")" && ! -e $MARK && $DEMO != "$REPO_ROOT/.tools/demo" ]]; then
+  die "$DEMO is not empty and not an earlier demo's directory: give --dir a new or empty directory"
+fi
 "$REPO_ROOT/scripts/chroma-server.sh" stop "$DEMO/chroma" >/dev/null 2>&1 || true
 "$REPO_ROOT/scripts/pg-cluster.sh" stop "$DEMO/pg" >/dev/null 2>&1 || true
 rm -rf "$DEMO"
 mkdir -p "$DEMO/chroma" "$DEMO/backups"
+touch "$MARK"
 stop_all() {
   "$REPO_ROOT/scripts/chroma-server.sh" stop "$DEMO/chroma" >/dev/null 2>&1 || true
   "$REPO_ROOT/scripts/pg-cluster.sh" stop "$DEMO/pg" >/dev/null 2>&1 || true
