@@ -21,6 +21,7 @@ namespace {
 
 using json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
+constexpr int kMaxEfSearch = 1000; // pgvector's upper bound for hnsw.ef_search
 
 std::vector<std::vector<Neighbour>> chroma_query(ChromaHttpSource &src, const CollectionInfo &c, const QuerySample &q,
                                                  uint32_t dim, int k, size_t n, const json &where = nullptr) {
@@ -185,6 +186,24 @@ SearchCheckResult run_search_check(PgConnection &pg, const SearchTarget &t, cons
     };
     out.index_path = "the app's session settings with enable_seqscan = off, so the vector index answers as it "
                         "does once the table is large enough for the planner to choose it";
+    // Which hnsw.ef_search closes a recall gap: the same queries on the same path at doubling values, up to
+    // pgvector's largest, until their recall reaches `want` (so the warning can name a value, not a knob).
+    auto ef_search_trials = [&](const std::string &sql, const std::vector<std::vector<Neighbour>> &truth, size_t n,
+                                double want) {
+        std::vector<EfSearchTrial> trials;
+        for (int ef = std::max(1, std::stoi(ef_now)); ef < kMaxEfSearch;) {
+            ef = std::min(ef * 2, kMaxEfSearch);
+            app.exec("BEGIN");
+            app.exec("SET LOCAL enable_seqscan = off");
+            app.exec(fmt::format("SET LOCAL hnsw.ef_search = {}", ef));
+            std::vector<double> r;
+            for (size_t i = 0; i < n; ++i) r.push_back(recall_at_k(truth[i], pg_knn(app, sql, params[i]), k));
+            app.exec("COMMIT");
+            trials.push_back({ef, mean_of(r)});
+            if (trials.back().recall >= want) break;
+        }
+        return trials;
+    };
 
     // Indexed: the plan must be able to use the vector index; the recall is what the app's session gets.
     std::vector<double> recalls;
@@ -253,6 +272,7 @@ SearchCheckResult run_search_check(PgConnection &pg, const SearchTarget &t, cons
         }
     }
     const size_t nf = std::min(nq, o.filtered_queries);
+    std::vector<std::vector<std::vector<Neighbour>>> filtered_truth; // per filter: its exact answers
     for (const auto &f : filters) {
         auto ex = exact_run(iop, f.sql, nf);
         std::vector<double> rec;
@@ -318,6 +338,7 @@ SearchCheckResult run_search_check(PgConnection &pg, const SearchTarget &t, cons
             }
         }
         out.filtered.push_back(std::move(fj));
+        filtered_truth.push_back(std::move(ex));
     }
     if (filters.empty() && !t.index_name.empty())
         out.filtered_note = "no metadata key with a value on 1-20% of the rows: no filtered queries to check";
@@ -386,20 +407,44 @@ SearchCheckResult run_search_check(PgConnection &pg, const SearchTarget &t, cons
     // lower on a perfect copy (0.88 against 0.96 measured); their rows-returned check fails instead.
     // A gap fails only when it exceeds the margin by more than the queries' own sampling noise (a paired test on
     // the per-query gaps): 5 queries on random vectors can miss 2 of 50 neighbours by chance.
+    // `sql`, `truth`, `n`: the queries, for trying larger ef_search values on a gap.
     auto judge = [&](const std::string &what, double recall, std::optional<double> theirs, double noise,
+                     const std::string &sql, const std::vector<std::vector<Neighbour>> &truth, size_t n,
                      bool strict = true) {
         RecallVerdict v{.pgvector = recall, .chroma = theirs, .gap_noise = noise};
         const bool gap = theirs && recall < *theirs - o.max_recall_gap;
         const bool beyond_noise = gap && recall < *theirs - o.max_recall_gap - noise;
+        const bool below_floor = o.min_recall > 0 && recall < o.min_recall;
         std::string knob = hnsw ? fmt::format("hnsw.ef_search is {} in the app's sessions (Chroma's: {})", ef_now,
                                               chroma_params.ef_search)
                                 : "raise ivfflat.probes";
+        if (hnsw && (beyond_noise || below_floor)) {
+            const double want = beyond_noise ? *theirs - o.max_recall_gap : o.min_recall;
+            v.ef_search_trials = ef_search_trials(sql, truth, n, want);
+            std::string tried;
+            for (const auto &t : v.ef_search_trials)
+                tried += fmt::format("{}{} -> {:.3f}", tried.empty() ? "" : ", ", t.ef_search, t.recall);
+            if (!v.ef_search_trials.empty() && v.ef_search_trials.back().recall >= want) {
+                const int ef = v.ef_search_trials.back().ef_search;
+                v.ef_search_closing_gap = ef;
+                knob += fmt::format("; on the same queries hnsw.ef_search {} reaches {:.3f} (tried: {}): SET "
+                                    "hnsw.ef_search = {} in the sessions that run these searches, or {} SET "
+                                    "hnsw.ef_search = {} for all of them",
+                                    ef, v.ef_search_trials.back().recall, tried, ef, scope, ef);
+            } else if (!v.ef_search_trials.empty()) {
+                knob += fmt::format("; even hnsw.ef_search {} (pgvector's largest) does not reach {:.3f} on the same "
+                                    "queries (tried: {}){}",
+                                    kMaxEfSearch, want, tried,
+                                    strict ? "" : "; an exact scan answers them exactly, and an index on what they "
+                                                  "filter by lets the planner choose one where the filter is selective");
+            }
+        }
         if (beyond_noise) {
             v.verdict = strict ? "FAIL" : "WARN";
             (strict ? failures : warnings).push_back(fmt::format("{}: pgvector's recall@{} {:.3f} is below Chroma's own {:.3f} on the same "
                                            "queries (more than {}); {}",
                                            what, k, recall, *theirs, o.max_recall_gap, knob));
-        } else if (o.min_recall > 0 && recall < o.min_recall) {
+        } else if (below_floor) {
             v.verdict = "FAIL";
             failures.push_back(fmt::format("{}: recall@{} {:.3f} is below --min-recall {} ({}){}", what, k, recall,
                                            o.min_recall, knob,
@@ -422,10 +467,13 @@ SearchCheckResult run_search_check(PgConnection &pg, const SearchTarget &t, cons
     };
     if (!recalls.empty())
         out.recall_verdict = judge(fmt::format("collection '{}'", c.name), *out.recall_at_k, chroma_recall,
-                                   out.recall_gap_noise.value_or(0.0));
-    for (auto &fj : out.filtered)
+                                   out.recall_gap_noise.value_or(0.0), app_sql(""), exact, nq);
+    for (size_t i = 0; i < out.filtered.size(); ++i) {
+        FilteredSearch &fj = out.filtered[i];
         fj.recall_verdict = judge(fmt::format("collection '{}': filtered search ({})", c.name, fj.sql), fj.recall_at_k,
-                                  fj.chroma_recall_at_k, fj.recall_gap_noise.value_or(0.0), false);
+                                  fj.chroma_recall_at_k, fj.recall_gap_noise.value_or(0.0), app_sql(fj.sql),
+                                  filtered_truth[i], fj.queries, false);
+    }
     return out;
 }
 

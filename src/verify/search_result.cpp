@@ -8,7 +8,14 @@ using json = nlohmann::ordered_json;
 std::string fraction_text(const std::optional<double> &v) { return v ? fmt::format("{:.3f}", *v) : "n/a"; }
 
 json RecallVerdict::to_json() const {
-    return {{"pgvector", pgvector}, {"chroma", or_null(chroma)}, {"gap_noise", gap_noise}, {"verdict", verdict}};
+    json trials = json::array();
+    for (const auto &t : ef_search_trials) trials.push_back({{"ef_search", t.ef_search}, {"recall", t.recall}});
+    return {{"pgvector", pgvector},
+            {"chroma", or_null(chroma)},
+            {"gap_noise", gap_noise},
+            {"verdict", verdict},
+            {"ef_search_trials", trials},
+            {"ef_search_closing_gap", or_null(ef_search_closing_gap)}};
 }
 
 json FilteredSearch::to_json() const {

@@ -18,12 +18,21 @@ template <class T> nlohmann::ordered_json or_null(const std::optional<T> &v) {
 // A recall or an overlap for people: three decimals, or "n/a" where it was not measured.
 std::string fraction_text(const std::optional<double> &v);
 
+// One hnsw.ef_search tried on the same queries, after a recall gap.
+struct EfSearchTrial {
+    int ef_search = 0;
+    double recall = 0;
+};
+
 // pgvector's recall judged against Chroma's own on the same queries (and --min-recall when given).
 struct RecallVerdict {
     double pgvector = 0;
     std::optional<double> chroma;
     double gap_noise = 0;
     std::string verdict; // PASS, WARN or FAIL
+    // After a gap on an HNSW index: larger ef_search values on the same queries, and the first that closes it.
+    std::vector<EfSearchTrial> ef_search_trials;
+    std::optional<int> ef_search_closing_gap;
     nlohmann::ordered_json to_json() const;
 };
 

@@ -161,6 +161,25 @@ class SearchAsTheAppRunsIt(unittest.TestCase):
             self.assertLess(v["pgvector"] + 0.02 + v["gap_noise"], v["chroma"], v)
             self.assertTrue(any("is below Chroma's own" in f and "hnsw.ef_search is 4" in f for f in r["failures"]),
                             r["failures"])
+            # It tried larger ef_search values on the same queries, doubling from the app's, and names the first
+            # that closes the gap.
+            want = v["chroma"] - 0.02
+            trials = v["ef_search_trials"]
+            self.assertEqual([t["ef_search"] for t in trials], [4 * 2 ** (i + 1) for i in range(len(trials))], v)
+            self.assertTrue(all(t["recall"] < want for t in trials[:-1]), v)
+            self.assertGreaterEqual(trials[-1]["recall"], want, v)
+            closing = v["ef_search_closing_gap"]
+            self.assertEqual(closing, trials[-1]["ef_search"])
+            advice = 'ALTER DATABASE "%s" SET hnsw.ef_search = %d' % (self.db, closing)
+            self.assertTrue(any(advice in f for f in r["failures"]), (advice, r["failures"]))
+            # Following the advice closes it: the same queries (the sample is by id hash) now pass.
+            admin_exec(self.url, advice)
+            p, r = self.verify(check=None)
+            v = r["collections"][0]["search"]["recall_verdict"]
+            self.assertNotEqual(v["verdict"], "FAIL", v)
+            self.assertGreaterEqual(v["pgvector"], want, v)
+            self.assertEqual(v["ef_search_trials"], [], v)
+            self.assertFalse(any("is below Chroma's own" in f for f in r["failures"]), r["failures"])
         finally:
             admin_exec(self.url, 'ALTER DATABASE "%s" SET hnsw.ef_search = 100' % self.db)
             admin_exec(self.url, 'ALTER DATABASE "%s" SET hnsw.iterative_scan = relaxed_order' % self.db)
