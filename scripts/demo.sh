@@ -19,7 +19,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --keep) KEEP=1 ;;
     --records) RECORDS="${2:?}"; shift ;;
-    --bin) BIN="$(realpath "${2:?}")"; shift ;;
+    --bin) BIN="$(realpath -m "${2:?}")"; shift ;;
     --dir) DEMO="$(realpath -m "${2:?}")"; shift ;;
     -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option: $1" ;;
@@ -34,6 +34,7 @@ fi
 [[ -x $BIN ]] || die "$BIN is not an executable chroma2pg"
 # The previous demo's directory is removed; any other non-empty directory is left alone.
 MARK="$DEMO/.chroma2pg-demo"
+[[ ! -e $DEMO || -d $DEMO ]] || die "$DEMO is not a directory: give --dir a new or empty directory"
 if [[ -d $DEMO && -n "$(ls -A "$DEMO")" && ! -e $MARK && $DEMO != "$REPO_ROOT/.tools/demo" ]]; then
   die "$DEMO is not empty and not an earlier demo's directory: give --dir a new or empty directory"
 fi

@@ -92,6 +92,16 @@ class DemoDirectory(unittest.TestCase):
             self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
             self.assertIn("is not empty and not an earlier demo's directory", out.stderr)
             self.assertEqual(os.listdir(d), ["precious.txt"])
+            out = demo("--dir", keep)
+            self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
+            self.assertIn("is not a directory", out.stderr)
+            with open(keep) as f:
+                self.assertEqual(f.read(), "not the demo's")
+
+    def test_names_a_missing_binary(self):
+        out = subprocess.run([DEMO, "--bin", "/nonexistent/chroma2pg"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
+        self.assertIn("/nonexistent/chroma2pg is not an executable chroma2pg", out.stderr)
 
 
 if __name__ == "__main__":
