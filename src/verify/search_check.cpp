@@ -175,11 +175,13 @@ SearchCheckResult run_search_check(PgConnection &pg, const SearchTarget &t, cons
 
     // The app's session on the index path: its own hnsw/ivfflat settings, only sequential scans off. A small
     // table is scanned exactly (the planner's choice below a few ten thousand rows); the app gets the index
-    // path once the table grows, so that is the path whose rows and recall count.
-    auto index_path = [&](const std::string &sql, size_t n) {
+    // path once the table grows, so that is the path whose rows and recall count. `ef_search` > 0: that
+    // hnsw.ef_search instead of the session's.
+    auto index_path = [&](const std::string &sql, size_t n, int ef_search = 0) {
         std::vector<std::vector<Neighbour>> res;
         app.exec("BEGIN");
         app.exec("SET LOCAL enable_seqscan = off");
+        if (ef_search > 0) app.exec(fmt::format("SET LOCAL hnsw.ef_search = {}", ef_search));
         for (size_t i = 0; i < n; ++i) res.push_back(pg_knn(app, sql, params[i]));
         app.exec("COMMIT");
         return res;
@@ -193,12 +195,9 @@ SearchCheckResult run_search_check(PgConnection &pg, const SearchTarget &t, cons
         std::vector<EfSearchTrial> trials;
         for (int ef = std::max(1, std::stoi(ef_now)); ef < kMaxEfSearch;) {
             ef = std::min(ef * 2, kMaxEfSearch);
-            app.exec("BEGIN");
-            app.exec("SET LOCAL enable_seqscan = off");
-            app.exec(fmt::format("SET LOCAL hnsw.ef_search = {}", ef));
+            const auto got = index_path(sql, n, ef);
             std::vector<double> r;
-            for (size_t i = 0; i < n; ++i) r.push_back(recall_at_k(truth[i], pg_knn(app, sql, params[i]), k));
-            app.exec("COMMIT");
+            for (size_t i = 0; i < n; ++i) r.push_back(recall_at_k(truth[i], got[i], k));
             trials.push_back({ef, mean_of(r)});
             if (trials.back().recall >= want) break;
         }

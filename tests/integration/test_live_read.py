@@ -227,7 +227,7 @@ class LiveRead(unittest.TestCase):
             if proc.poll() is not None:
                 self.fail("migrate ended before the kill: %s" % (proc.communicate(),))
             time.sleep(0.1)
-        if committed != 1000:  # say what the proxy saw and what migrate logged (a retry counts its records twice)
+        if committed != 1000:  # say what the proxy saw and what migrate logged (a retry would show there)
             proc.kill()
             _, err = proc.communicate()
             self.fail("no checkpoint at 1000 records observed (%s committed); proxy: %d pages, %d records requested, "
