@@ -14,6 +14,7 @@
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/log_scope.hpp"
+#include "util/malloc_huge_pages.hpp"
 #include "util/progress.hpp"
 #include "util/version_info.hpp"
 
@@ -49,6 +50,7 @@ nlohmann::ordered_json error_fields(const c2p::Error &e) {
 
 int main(int argc, char **argv) {
     using namespace c2p;
+    malloc_huge_pages::reexec_if_useful(argv); // before argv is read or blanked
     // Parsed from a copy: the passwords and tokens in argv itself are blanked for `ps` right away.
     std::vector<std::string> args = command_line::take(argc, argv);
     std::vector<char *> arg_ptrs;
@@ -84,6 +86,8 @@ int main(int argc, char **argv) {
         log::configure(g.log_format == "json" ? log::Format::json : log::Format::text,
                        g.quiet ? log::Level::error : g.verbose ? log::Level::debug : log::Level::info);
         set_progress_interval(g.progress_interval);
+        if (malloc_huge_pages::active())
+            log::debug("malloc_huge_pages", "malloc backs its large blocks with transparent huge pages (glibc.malloc.hugetlb=1)");
     });
     try {
         if (auto hint = unknown_command_hint(app, args)) {
