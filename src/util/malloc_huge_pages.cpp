@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string_view>
@@ -68,6 +69,11 @@ void reexec_if_useful(char **argv) {
     std::ifstream f("/sys/kernel/mm/transparent_hugepage/enabled");
     std::string mode((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     if (!madvise_mode(mode)) return; // "always": already huge; "never" or no THP: nothing to gain
+    // Started through the dynamic loader (`ld-linux-x86-64.so.2 chroma2pg …`), /proc/self/exe is the
+    // loader, which would take the first argument for the program.
+    std::error_code ec;
+    auto exe = std::filesystem::read_symlink("/proc/self/exe", ec).filename().string();
+    if (ec || exe.starts_with("ld-") || exe.starts_with("ld.so")) return;
     const char *cur = std::getenv(kTunables);
     auto tunables = tunables_with_huge_pages(cur);
     if (!tunables) return;
