@@ -12,11 +12,13 @@ against the real PostgreSQL of C2P_PG_URL:
 
 The clients are installed by scripts/install-js-clients.sh (pinned; scripts/setup.sh runs it). A missing
 client, node or database fails the test, never skips it."""
+import atexit
 import json
 import math
 import os
 import random
 import re
+import select
 import subprocess
 import tempfile
 import unittest
@@ -43,24 +45,52 @@ def setUpModule():
     NODE = out.stdout.strip().splitlines()[-1]
 
 
+class _Server:
+    """One `query.mjs serve` for the whole module: node and the clients load once (a start costs ~1 s,
+    Mastra's most), and every request still opens and closes its own store."""
+
+    def __init__(self):
+        self.err = tempfile.TemporaryFile(mode="w+")
+        self.p = subprocess.Popen([NODE, HARNESS, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=self.err, text=True)
+
+    def ask(self, request, timeout=300):
+        self.p.stdin.write(json.dumps(request) + "\n")
+        self.p.stdin.flush()
+        ready, _, _ = select.select([self.p.stdout], [], [], timeout)
+        line = self.p.stdout.readline() if ready else ""
+        if not line:
+            self.close()
+            self.err.seek(0)
+            raise AssertionError("query.mjs serve %s (exit %s):\n%s"
+                                 % ("answered nothing in %d s" % timeout if not ready else "ended", self.p.returncode,
+                                    self.err.read()[-5000:]))
+        return json.loads(line)
+
+    def close(self):
+        if self.p.poll() is None:
+            self.p.stdin.close()
+            try:
+                self.p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+_server = None
+
+
 def harness(mode, client, url, config, **opts):
-    """Runs query.mjs; returns its JSON. A failing client fails the test with its stderr."""
-    args = [NODE, HARNESS, mode, "--client", client, "--pg", url, "--config", json.dumps(config)]
-    with tempfile.TemporaryDirectory() as tmp:
-        for key, value in opts.items():
-            if key in ("records", "query_vectors", "filters"):
-                path = os.path.join(tmp, key + ".json")
-                with open(path, "w") as f:
-                    json.dump(value, f)
-                value = path
-            elif not isinstance(value, str):
-                value = json.dumps(value)
-            args += ["--" + key.replace("_", "-"), value]
-        out = subprocess.run(args, capture_output=True, text=True, timeout=300)
-    if out.returncode != 0:
-        raise AssertionError("query.mjs %s --client %s failed (exit %d):\n%s"
-                             % (mode, client, out.returncode, out.stderr))
-    return json.loads(out.stdout)
+    """Runs one request through query.mjs serve; returns its output. A failing client fails the test with
+    its error."""
+    global _server
+    if _server is None or _server.p.poll() is not None:
+        _server = _Server()
+        atexit.register(_server.close)
+    answer = _server.ask(dict(opts, mode=mode, client=client, pg=url, config=config))
+    if "error" in answer:
+        raise AssertionError("query.mjs %s --client %s failed:\n%s" % (mode, client, answer["error"]))
+    return answer["ok"]
 
 
 # Distances as pgvector computes them (float32 storage, double arithmetic).

@@ -8,6 +8,7 @@
 //   query.mjs add      --client C --pg URL --config JSON --records FILE
 //   query.mjs describe --client mastra --pg URL --config JSON
 //   query.mjs create   --client mastra --pg URL --config JSON --dimension N [--metric M]
+//   query.mjs serve    one request a line on stdin, one answer a line on stdout (below)
 //
 // C is langchainjs | llamaindex-ts | mastra. --filter is the client's own filter object (LangChain.js
 // `{key: value | {gt: n}}`, LlamaIndex TS `MetadataFilters` `{filters: [{key, value, operator}]}`,
@@ -17,8 +18,13 @@
 // Output (stdout, JSON): query → {"results": [[{id, score, distance?, document, metadata}, …] per
 // query vector]}, scores and distances exactly as the client reports them; add → {"ids": [...]};
 // describe → {"indexes": [...], "describe": {...}}.
+// serve: each request is {"mode", "client", "pg", "config": {...}, "query_vectors": [...], "k", "filter",
+// "filters": [...], "records": [...], "dimension", "metric"} (the options above, given inline), and each
+// answer {"ok": output} or {"error": message}. Node and the clients load once for a whole test run:
+// a start costs ~1 s (Mastra), a query milliseconds. Every request opens and closes its own store.
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
+import readline from "node:readline";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -28,23 +34,30 @@ const modules = process.env.C2P_JS_MODULES ?? path.join(tools, "js", "node_modul
 // Every client is loaded from the pinned tree, all through one loader (one copy of each class).
 const load = createRequire(path.join(modules, "c2p-loader.cjs"));
 
-function parseArgs(argv) {
-  const [mode, ...rest] = argv;
-  const opts = { mode };
-  for (let i = 0; i < rest.length; i += 2) {
-    if (!rest[i].startsWith("--") || rest[i + 1] === undefined) usage(`bad argument ${rest[i]}`);
-    opts[rest[i].slice(2)] = rest[i + 1];
-  }
-  for (const need of ["client", "pg", "config"]) if (opts[need] === undefined) usage(`--${need} is required`);
-  return opts;
-}
-
+class UsageError extends Error {}
 function usage(msg) {
-  process.stderr.write(`query.mjs: ${msg}\n`);
-  process.exit(2);
+  throw new UsageError(msg);
 }
 
 const readJson = (file) => JSON.parse(readFileSync(file, "utf8"));
+
+// The command line's options as a request: files read, JSON parsed.
+function parseArgs(argv) {
+  const [mode, ...rest] = argv;
+  const args = {};
+  for (let i = 0; i < rest.length; i += 2) {
+    if (!rest[i].startsWith("--") || rest[i + 1] === undefined) usage(`bad argument ${rest[i]}`);
+    args[rest[i].slice(2)] = rest[i + 1];
+  }
+  for (const need of ["client", "pg", "config"]) if (args[need] === undefined) usage(`--${need} is required`);
+  const req = { mode, client: args.client, pg: args.pg, config: JSON.parse(args.config), k: args.k,
+    dimension: args.dimension, metric: args.metric };
+  if (args["query-vectors"] !== undefined) req.query_vectors = readJson(args["query-vectors"]);
+  if (args.filter !== undefined) req.filter = JSON.parse(args.filter);
+  if (args.filters !== undefined) req.filters = readJson(args.filters);
+  if (args.records !== undefined) req.records = readJson(args.records);
+  return req;
+}
 
 // LangChain.js: PGVectorStore.initialize(embeddings, {postgresConnectionOptions, ...config}).
 // The embeddings object is never asked: vectors are given to the store directly.
@@ -135,39 +148,57 @@ const mastra = {
 
 const clients = { langchainjs, "llamaindex-ts": llamaindexTs, mastra };
 
-async function main() {
-  const opts = parseArgs(process.argv.slice(2));
-  const client = clients[opts.client] ?? usage(`unknown --client ${opts.client} (${Object.keys(clients).join(", ")})`);
-  const config = JSON.parse(opts.config);
-  const store = await client.open(opts.pg, config);
-  let out;
+async function run(req) {
+  const client = clients[req.client] ?? usage(`unknown --client ${req.client} (${Object.keys(clients).join(", ")})`);
+  const config = req.config;
+  const store = await client.open(req.pg, config);
   try {
-    if (opts.mode === "query") {
-      const vectors = readJson(opts["query-vectors"] ?? usage("--query-vectors is required"));
-      const k = Number(opts.k ?? 10);
-      if (opts.filter !== undefined && opts.filters !== undefined) usage("--filter and --filters exclude each other");
-      const filter = opts.filter === undefined ? undefined : JSON.parse(opts.filter);
-      const filters = opts.filters === undefined ? null : readJson(opts.filters);
+    if (req.mode === "query") {
+      const vectors = req.query_vectors ?? usage("--query-vectors is required");
+      const k = Number(req.k ?? 10);
+      if (req.filter !== undefined && req.filters !== undefined) usage("--filter and --filters exclude each other");
+      const filters = req.filters ?? null;
       if (filters && filters.length !== vectors.length) usage(`--filters has ${filters.length} entries for ${vectors.length} query vectors`);
       const results = [];
       for (const [i, v] of vectors.entries()) {
-        results.push(await client.query(store, v, k, filters ? (filters[i] ?? undefined) : filter, config));
+        results.push(await client.query(store, v, k, filters ? (filters[i] ?? undefined) : req.filter, config));
       }
-      out = { results };
-    } else if (opts.mode === "add") {
-      out = { ids: await client.add(store, readJson(opts.records ?? usage("--records is required")), config) };
-    } else if ((opts.mode === "describe" || opts.mode === "create") && client[opts.mode]) {
-      out = await client[opts.mode](store, config, opts);
-    } else {
-      usage(`mode ${opts.mode} is not available for ${opts.client}`);
+      return { results };
     }
+    if (req.mode === "add") return { ids: await client.add(store, req.records ?? usage("--records is required"), config) };
+    if ((req.mode === "describe" || req.mode === "create") && client[req.mode]) return await client[req.mode](store, config, req);
+    return usage(`mode ${req.mode} is not available for ${req.client}`);
   } finally {
     await client.close(store);
   }
+}
+
+const describeError = (e) => `${e?.stack ?? e}\n${e?.cause ? `cause: ${e.cause.stack ?? e.cause}\n` : ""}`;
+
+async function serve() {
+  for await (const line of readline.createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+    if (!line.trim()) continue;
+    let answer;
+    try {
+      answer = { ok: await run(JSON.parse(line)) };
+    } catch (e) {
+      answer = { error: e instanceof UsageError ? `usage: ${e.message}` : describeError(e) };
+    }
+    process.stdout.write(JSON.stringify(answer) + "\n");
+  }
+}
+
+async function main() {
+  if (process.argv[2] === "serve") return serve();
+  const out = await run(parseArgs(process.argv.slice(2)));
   process.stdout.write(JSON.stringify(out) + "\n");
 }
 
 main().catch((e) => {
-  process.stderr.write(`query.mjs: ${e?.stack ?? e}\n${e?.cause ? `cause: ${e.cause.stack ?? e.cause}\n` : ""}`);
+  if (e instanceof UsageError) {
+    process.stderr.write(`query.mjs: ${e.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`query.mjs: ${describeError(e)}`);
   process.exit(1);
 });
