@@ -2,7 +2,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -66,6 +65,9 @@ void reexec_if_useful(char **argv) {
     const char *sw = std::getenv(kSwitch);
     bool on = sw ? std::string_view(sw) == "1" : kOnByDefault;
     if (!on || !glibc_knows_tunable()) return;
+    const char *cur = std::getenv(kTunables);
+    auto tunables = tunables_with_huge_pages(cur);
+    if (!tunables) return;
     std::ifstream f("/sys/kernel/mm/transparent_hugepage/enabled");
     std::string mode((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     if (!madvise_mode(mode)) return; // "always": already huge; "never" or no THP: nothing to gain
@@ -74,9 +76,6 @@ void reexec_if_useful(char **argv) {
     std::error_code ec;
     auto exe = std::filesystem::read_symlink("/proc/self/exe", ec).filename().string();
     if (ec || exe.starts_with("ld-") || exe.starts_with("ld.so")) return;
-    const char *cur = std::getenv(kTunables);
-    auto tunables = tunables_with_huge_pages(cur);
-    if (!tunables) return;
     std::string saved = cur ? std::string("=") + cur : std::string("-");
     setenv(kSaved, saved.c_str(), 1);
     setenv(kTunables, tunables->c_str(), 1);
