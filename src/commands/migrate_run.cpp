@@ -186,6 +186,7 @@ MigrateRun::State::State(MigrateArgs &args)
     : a(args), layout(parse_layout(args.layout)), target(target_layout(layout)), native(layout == Layout::native),
       so(args.src.opts), store(args.schema) {
     resolve_token(so);
+    so.readers = a.jobs; // the loaders; the finishers only read a live source, and that is not shared
     sopts.schema = a.schema;
     sopts.index = a.idx;
     sopts.chunk_records = a.checkpoint_records;
@@ -394,7 +395,7 @@ void MigrateRun::State::load() {
     } catch (const EnvError &) { // with_retries connects (and retries) itself
     }
     for (size_t w = 1; w < workers.size(); ++w) {
-        workers[w].own_source = open_source(a.src.from, worker_source_options(so));
+        workers[w].own_source = open_worker_source(*source, a.src.from, so);
         workers[w].source = workers[w].own_source.get();
     }
     RangeRunner runner(nworkers, finishers);

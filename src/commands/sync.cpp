@@ -179,6 +179,7 @@ void run_sync(SyncArgs &a) {
     auto &g = global_options();
     SourceOptions so = a.src.opts;
     resolve_token(so);
+    so.readers = a.jobs; // a round's workers read share()d handles of one source
     if (a.batch_size == 0) throw UsageError("--batch-size must be at least 1");
     if (a.retries < 1) throw UsageError("--retries must be at least 1");
     if (a.jobs < 1 || a.jobs > kMaxJobs) throw UsageError(fmt::format("--jobs must be 1..{}, not {}", kMaxJobs, a.jobs));
@@ -203,7 +204,7 @@ void run_sync(SyncArgs &a) {
                                    target.has_registry() ? "" : " (" + a.layout + " layout)",
                                    a.follow ? ", following until stopped" : ""));
     auto round = [&](PgConnection &conn, const std::vector<CollectionInfo> &now, bool show_progress) {
-        return sync_round(a, layout, *source, [&] { return open_source(a.src.from, worker_source_options(so)); }, now,
+        return sync_round(a, layout, *source, [&] { return open_worker_source(*source, a.src.from, so); }, now,
                           conn, show_progress);
     };
     const auto run_start = std::chrono::steady_clock::now();

@@ -28,4 +28,10 @@ std::unique_ptr<Source> open_source(const std::string &spec, const SourceOptions
                      "backup (no manifest.json)");
 }
 
+std::unique_ptr<Source> open_worker_source(Source &main, const std::string &spec, SourceOptions opts) {
+    if (auto shared = main.share()) return shared;
+    opts.plan_ahead = false;
+    return open_source(spec, opts);
+}
+
 } // namespace c2p

@@ -46,6 +46,10 @@ public:
     // The records with these ids that still exist, in batches (live sources only).
     virtual std::unique_ptr<BatchReader> read_ids(const CollectionInfo &c, std::vector<std::string> ids,
                                                   size_t batch_size);
+    // Another handle on the same data for a thread of its own, sharing what can be shared: a persistent
+    // directory's handles read one snapshot and share its plans, so N readers cost about what one does
+    // and read the same state. nullptr (the default): the caller opens the source again.
+    virtual std::unique_ptr<Source> share() { return nullptr; }
 };
 
 // Records [start, start + count) of what `inner` yields: read_range()'s default, for sources that
@@ -65,12 +69,12 @@ struct SourceOptions {
     // persistent dir: read the collections' HNSW files from the start, while SQLite is copied, for a
     // source whose collections will all be listed (a worker's source, which reads one, sets it off)
     bool plan_ahead = true;
+    // persistent dir: how many threads read it at once through share()d handles (a migrate's --jobs)
+    int readers = 1;
 };
 std::unique_ptr<Source> open_source(const std::string &spec, const SourceOptions &opts);
-// The options of a worker's own handle on a source, which reads the collections it is given one by one.
-inline SourceOptions worker_source_options(SourceOptions o) {
-    o.plan_ahead = false;
-    return o;
-}
+// A worker's own handle on `main` (opened from `spec` with `opts`): main.share(), else the source opened
+// again for a worker, which reads the collections it is given one by one.
+std::unique_ptr<Source> open_worker_source(Source &main, const std::string &spec, SourceOptions opts);
 
 } // namespace c2p

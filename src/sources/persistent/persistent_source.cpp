@@ -4,8 +4,11 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <map>
+#include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include <fmt/format.h>
@@ -50,20 +53,39 @@ enum class MetaRead {
     lookup, // each record's own rows: for a few records from the start, without waiting for either
 };
 
+// One connection of the snapshot, held by one thread's handle and its readers; given back when the
+// last of them goes.
+class Lease {
+public:
+    Lease(std::shared_ptr<sqlite::Snapshot> snap, size_t i, std::function<void(size_t)> give_back)
+        : snap_(std::move(snap)), i_(i), give_back_(std::move(give_back)) {}
+    Lease(const Lease &) = delete;
+    Lease &operator=(const Lease &) = delete;
+    ~Lease() { give_back_(i_); }
+    const sqlite::Db &db() const { return snap_->db(i_); }
+
+private:
+    std::shared_ptr<sqlite::Snapshot> snap_;
+    size_t i_;
+    std::function<void(size_t)> give_back_;
+};
+
 class Reader : public BatchReader {
 public:
-    Reader(std::shared_ptr<sqlite::Snapshot> snap, std::shared_ptr<Plan> plan, size_t batch, MetaRead meta)
-        : snap_(std::move(snap)), p_(std::move(plan)), batch_(batch ? batch : 1000), meta_(meta),
-          rows_(snap_->db().prepare(segment_rows_sql(p_->scan_rows))),
+    // `skip`: the first records are passed over (a range that starts further on) without reading their
+    // metadata or vectors.
+    Reader(std::shared_ptr<const Lease> conn, std::shared_ptr<const Plan> plan, size_t batch, MetaRead meta, uint64_t skip = 0)
+        : conn_(std::move(conn)), p_(std::move(plan)), batch_(batch ? batch : 1000), meta_(meta), skip_(skip),
+          rows_(conn_->db().prepare(segment_rows_sql(p_->scan_rows))),
           // Rows of other collections are skipped by the merge in collect(): ids only grow.
-          md_(snap_->db().prepare(fmt::format("SELECT id, key, string_value, int_value, float_value{} FROM embedding_metadata {}",
+          md_(conn_->db().prepare(fmt::format("SELECT id, key, string_value, int_value, float_value{} FROM embedding_metadata {}",
                                               p_->has_bool ? ", bool_value" : "",
                                               meta_ == MetaRead::scan     ? "NOT INDEXED"
                                               : meta_ == MetaRead::lookup ? "WHERE id = ? ORDER BY key"
                                                                           : "WHERE id IN (SELECT id FROM embeddings WHERE segment_id = ?) ORDER BY id, key"))),
-          wal_vec_(snap_->db().prepare("SELECT vector FROM embeddings_queue WHERE seq_id = ?")) {
+          wal_vec_(conn_->db().prepare("SELECT vector FROM embeddings_queue WHERE seq_id = ?")) {
         if (p_->has_array)
-            arr_.emplace(snap_->db().prepare(
+            arr_.emplace(conn_->db().prepare(
                 meta_ == MetaRead::lookup
                     ? "SELECT a.id, a.key, a.string_value, a.int_value, a.float_value, a.bool_value FROM "
                       "embedding_metadata_array a WHERE a.id = ? ORDER BY a.key, a.rowid"
@@ -97,6 +119,10 @@ public:
                     continue;
                 }
                 int64_t rowid = rows_.i64(0);
+                if (skip_ > 0) {
+                    if (yielded(rows_.text_view(1))) --skip_;
+                    continue; // collect()'s merge passes over the rows' metadata
+                }
                 std::string id = rows_.text(1);
                 Metadata meta = collect(rowid);
                 auto o = p_->overrides.empty() ? p_->overrides.end() : p_->overrides.find(id);
@@ -107,6 +133,10 @@ public:
                 emit(out, std::move(id), std::move(meta));
             } else if (wal_i_ < p_->wal_only_ids.size()) {
                 const std::string &id = p_->wal_only_ids[wal_i_++];
+                if (skip_ > 0) {
+                    if (yielded(id)) --skip_;
+                    continue;
+                }
                 emit(out, id, p_->overrides.at(id).meta);
             } else {
                 break;
@@ -120,14 +150,16 @@ public:
     }
 
 private:
-    std::shared_ptr<sqlite::Snapshot> snap_;
-    std::shared_ptr<Plan> p_;
+    std::shared_ptr<const Lease> conn_; // first: its statements are finalized before it is given back
+    std::shared_ptr<const Plan> p_;
     size_t batch_;
     MetaRead meta_;
+    uint64_t skip_;
     sqlite::Stmt rows_, md_, wal_vec_;
     std::optional<sqlite::Stmt> arr_;
     bool md_ok_ = false, arr_ok_ = false, rows_done_ = false;
     size_t wal_i_ = 0;
+    size_t vec_cursor_ = 0; // this reader's own place in the plan's shared id index
     std::vector<float> vbuf_;
 
     Metadata collect(int64_t rowid) {
@@ -170,9 +202,18 @@ private:
         return m;
     }
 
+    // Whether emit() would yield a record with this id (given it has a vector: one without throws there).
+    bool yielded(std::string_view id) const {
+        if (!p_->overrides.empty()) {
+            auto o = p_->overrides.find(std::string(id));
+            if (o != p_->overrides.end() && !o->second.exists) return false;
+        }
+        return p_->drop.empty() || !p_->drop.count(std::string(id));
+    }
+
     void emit(RecordBatch &out, std::string id, Metadata meta) {
         if (!p_->drop.empty() && p_->drop.count(id)) return;
-        const VecLoc *loc = p_->vec.find(id);
+        const VecLoc *loc = p_->vec.find(id, vec_cursor_);
         if (!loc) throw DataError(fmt::format("collection '{}' ({}): record '{}' has no vector", p_->c.name, p_->c.id, id));
         load_vector(id, *loc);
         std::optional<std::string> doc, uri;
@@ -238,41 +279,65 @@ private:
     std::thread thread_;
 };
 
-class PersistentSourceImpl : public PersistentSource {
-public:
-    PersistentSourceImpl(std::string dir, SourceOptions opts) : dir_(std::move(dir)), opts_(std::move(opts)) {
-        if (!is_persistent_dir(dir_)) throw EnvError(fmt::format("{}: not a directory containing chroma.sqlite3", dir_));
+// What every handle on one directory shares: the snapshot, its catalog, and the plans, each built
+// once. Built in place (the HNSW files' thread reads `cat` and `dir` by reference).
+struct Shared {
+    std::string dir;
+    SourceOptions opts;
+    std::shared_ptr<sqlite::Snapshot> snap;
+    Catalog cat;
+    std::shared_future<bool> metadata_ordered;
+    std::mutex plans_mu; // held while a plan builds: another handle wanting it waits for it
+    std::map<std::string, std::shared_ptr<const Plan>> plans;
+    std::mutex conns_mu;
+    std::vector<size_t> free_conns; // the snapshot's connections no handle holds
+    HnswAhead ahead; // last: stopped before the catalog it reads goes
+
+    Shared(std::string d, SourceOptions o) : dir(std::move(d)), opts(std::move(o)) {
+        if (!is_persistent_dir(dir)) throw EnvError(fmt::format("{}: not a directory containing chroma.sqlite3", dir));
         // The catalog is read as soon as the snapshot's state is fixed (alongside the copy), and with it
         // the collections' HNSW files start to be read.
-        snap_ = std::make_shared<sqlite::Snapshot>(dir_ + "/chroma.sqlite3", [this](const sqlite::Db &db) {
-            cat_ = read_catalog(db, dir_);
-            if (opts_.plan_ahead) ahead_.start(cat_, dir_);
-        });
-        // A pass over embedding_metadata that only read() needs: it runs on the second
-        // connection while the plans are built on the first.
-        if (cat_.embedding_rows > 0)
-            metadata_ordered_ = std::async(std::launch::async, [snap = snap_] {
+        snap = std::make_shared<sqlite::Snapshot>(
+            dir + "/chroma.sqlite3",
+            [this](const sqlite::Db &db) {
+                cat = read_catalog(db, dir);
+                if (opts.plan_ahead) ahead.start(cat, dir);
+            },
+            std::max(1, opts.readers));
+        for (size_t i = snap->readers(); i-- > 0;) free_conns.push_back(i);
+        // A pass over embedding_metadata that only read() needs: it runs on a connection of its own
+        // while the plans are built.
+        if (cat.embedding_rows > 0)
+            metadata_ordered = std::async(std::launch::async, [s = snap] {
                 try {
-                    return metadata_in_id_order(snap->aux_db());
+                    return metadata_in_id_order(s->aux_db());
                 } catch (const std::exception &) { // the lookups report any trouble with the table themselves
                     return false;
                 }
             });
     }
+};
 
-    std::string describe() const override { return dir_; }
+// One thread's handle: the first opens the directory, share() gives the others (a migrate's workers),
+// which read the same snapshot through connections of their own.
+class PersistentSourceImpl : public PersistentSource {
+public:
+    explicit PersistentSourceImpl(std::shared_ptr<Shared> s) : s_(std::move(s)), metadata_ordered_(s_->metadata_ordered) {}
+
+    std::string describe() const override { return s_->dir; }
 
     json details() const override {
+        const Catalog &cat = s_->cat;
         json d = {{"kind", "persistent"},
-                  {"path", dir_},
-                  {"era", cat_.schema.era},
-                  {"migrations", cat_.schema.migrations},
-                  {"snapshot", snap_->method()},
-                  {"collections", cat_.collections.size()},
-                  {"orphan_segment_dirs", cat_.orphan_dirs},
-                  {"orphan_embedding_rows", cat_.orphan_embedding_rows},
-                  {"orphan_wal_rows", cat_.orphan_queue_rows}};
-        if (cat_.automatically_purge) d["wal_automatically_purge"] = *cat_.automatically_purge;
+                  {"path", s_->dir},
+                  {"era", cat.schema.era},
+                  {"migrations", cat.schema.migrations},
+                  {"snapshot", s_->snap->method()},
+                  {"collections", cat.collections.size()},
+                  {"orphan_segment_dirs", cat.orphan_dirs},
+                  {"orphan_embedding_rows", cat.orphan_embedding_rows},
+                  {"orphan_wal_rows", cat.orphan_queue_rows}};
+        if (cat.automatically_purge) d["wal_automatically_purge"] = *cat.automatically_purge;
         return d;
     }
 
@@ -280,7 +345,7 @@ public:
 
     std::vector<CollectionInfo> list_collections() override {
         auto v = infos();
-        if (opts_.salvage) return v;
+        if (s_->opts.salvage) return v;
         std::string report;
         size_t n = 0;
         for (auto &c : v)
@@ -291,15 +356,11 @@ public:
         if (n)
             throw DataError(fmt::format("persistent directory {} is damaged ({} problem{}); nothing was read. Rerun with --salvage "
                                         "to migrate every record that can be recovered and report the rest:{}",
-                                        dir_, n, n == 1 ? "" : "s", report));
+                                        s_->dir, n, n == 1 ? "" : "s", report));
         return v;
     }
 
-    std::unique_ptr<BatchReader> read(const CollectionInfo &c, size_t batch_size) override {
-        auto plan = readable_plan(c);
-        bool scan_md = plan->scan_rows && metadata_ordered_.valid() && metadata_ordered_.get();
-        return std::make_unique<Reader>(snap_, plan, batch_size, scan_md ? MetaRead::scan : MetaRead::sorted);
-    }
+    std::unique_ptr<BatchReader> read(const CollectionInfo &c, size_t batch_size) override { return reader(c, batch_size, 0); }
 
     std::unique_ptr<BatchReader> read_range(const CollectionInfo &c, size_t batch_size, uint64_t start,
                                             uint64_t count) override {
@@ -307,22 +368,44 @@ public:
         // rather than wait for the metadata pass or sort a large collection's ids before the first row.
         constexpr uint64_t kLookupHead = 5000;
         if (start == 0 && count <= kLookupHead)
-            return slice_reader(std::make_unique<Reader>(snap_, readable_plan(c), batch_size, MetaRead::lookup), 0, count);
-        return Source::read_range(c, batch_size, start, count);
+            return slice_reader(std::make_unique<Reader>(conn(), readable_plan(c), batch_size, MetaRead::lookup), 0, count);
+        return slice_reader(reader(c, batch_size, start), 0, count);
     }
 
-private:
-    std::string dir_;
-    SourceOptions opts_;
-    std::shared_ptr<sqlite::Snapshot> snap_;
-    Catalog cat_;
-    std::map<std::string, std::shared_ptr<Plan>> plans_;
-    std::shared_future<bool> metadata_ordered_;
-    HnswAhead ahead_; // last: stopped before the catalog it reads goes
+    std::unique_ptr<Source> share() override { return std::make_unique<PersistentSourceImpl>(s_); }
 
-    std::shared_ptr<Plan> readable_plan(const CollectionInfo &c) {
+private:
+    std::shared_ptr<Shared> s_;
+    std::shared_future<bool> metadata_ordered_; // this thread's copy (one shared_future is not for two threads)
+    std::shared_ptr<const Lease> conn_;
+
+    // The collection's records from the `skip`th on.
+    std::unique_ptr<BatchReader> reader(const CollectionInfo &c, size_t batch_size, uint64_t skip) {
+        auto plan = readable_plan(c);
+        bool scan_md = plan->scan_rows && metadata_ordered_.valid() && metadata_ordered_.get();
+        return std::make_unique<Reader>(conn(), plan, batch_size, scan_md ? MetaRead::scan : MetaRead::sorted, skip);
+    }
+
+    // This handle's connection, taken at its first use (a worker that never reads takes none).
+    std::shared_ptr<const Lease> conn() {
+        if (conn_) return conn_;
+        std::lock_guard lock(s_->conns_mu);
+        if (s_->free_conns.empty())
+            throw std::logic_error(fmt::format("{}: more threads read the directory at once than the {} its snapshot was opened for "
+                                               "(SourceOptions::readers)",
+                                               s_->dir, s_->snap->readers()));
+        size_t i = s_->free_conns.back();
+        s_->free_conns.pop_back();
+        conn_ = std::make_shared<const Lease>(s_->snap, i, [s = s_](size_t k) {
+            std::lock_guard l(s->conns_mu);
+            s->free_conns.push_back(k);
+        });
+        return conn_;
+    }
+
+    std::shared_ptr<const Plan> readable_plan(const CollectionInfo &c) {
         auto plan = plan_for(c.id);
-        if (!opts_.salvage && !plan->damage.empty()) {
+        if (!s_->opts.salvage && !plan->damage.empty()) {
             std::string report;
             for (auto &d : plan->damage) report += "\n  - " + d.message;
             throw DataError(fmt::format("collection '{}' ({}) is damaged; rerun with --salvage:{}", plan->c.name, plan->c.id, report));
@@ -330,30 +413,35 @@ private:
         return plan;
     }
 
-    std::shared_ptr<Plan> plan_for(const std::string &id) {
-        auto it = plans_.find(id);
-        if (it != plans_.end()) return it->second;
-        for (size_t i = 0; i < cat_.collections.size(); ++i)
-            if (const auto &c = cat_.collections[i]; c.id == id) {
-                auto p = build_plan(snap_->db(), cat_, c, dir_, opts_.salvage, !opts_.no_table_scans, ahead_.take(i));
-                plans_[id] = p;
+    std::shared_ptr<const Plan> plan_for(const std::string &id) {
+        auto db = conn(); // before the plans' lock: taking it locks the connections
+        std::lock_guard lock(s_->plans_mu);
+        auto it = s_->plans.find(id);
+        if (it != s_->plans.end()) return it->second;
+        const Catalog &cat = s_->cat;
+        for (size_t i = 0; i < cat.collections.size(); ++i)
+            if (const auto &c = cat.collections[i]; c.id == id) {
+                std::shared_ptr<const Plan> p =
+                    build_plan(db->db(), cat, c, s_->dir, s_->opts.salvage, !s_->opts.no_table_scans, s_->ahead.take(i));
+                s_->plans[id] = p;
                 return p;
             }
-        throw UsageError(fmt::format("{}: no collection with id {}", dir_, id));
+        throw UsageError(fmt::format("{}: no collection with id {}", s_->dir, id));
     }
 
     std::vector<CollectionInfo> infos() {
+        const Catalog &cat = s_->cat;
         std::vector<CollectionInfo> out;
-        for (auto &c : cat_.collections) {
+        for (auto &c : cat.collections) {
             auto p = plan_for(c.id);
             CollectionInfo info = p->info;
-            if (!cat_.orphan_dirs.empty())
-                info.warnings.push_back(fmt::format("{} orphan segment folder(s) of deleted collections ignored: {}", cat_.orphan_dirs.size(),
-                                                    fmt::join(cat_.orphan_dirs, ", ")));
-            if (cat_.orphan_embedding_rows)
-                info.warnings.push_back(fmt::format("{} orphan embeddings rows of deleted segments ignored", cat_.orphan_embedding_rows));
-            if (cat_.orphan_queue_rows)
-                info.warnings.push_back(fmt::format("{} write-ahead-log rows of deleted collections ignored", cat_.orphan_queue_rows));
+            if (!cat.orphan_dirs.empty())
+                info.warnings.push_back(fmt::format("{} orphan segment folder(s) of deleted collections ignored: {}", cat.orphan_dirs.size(),
+                                                    fmt::join(cat.orphan_dirs, ", ")));
+            if (cat.orphan_embedding_rows)
+                info.warnings.push_back(fmt::format("{} orphan embeddings rows of deleted segments ignored", cat.orphan_embedding_rows));
+            if (cat.orphan_queue_rows)
+                info.warnings.push_back(fmt::format("{} write-ahead-log rows of deleted collections ignored", cat.orphan_queue_rows));
             out.push_back(std::move(info));
         }
         return out;
@@ -365,7 +453,7 @@ private:
 std::unique_ptr<Source> open_persistent_source(const std::string &dir, const SourceOptions &opts) {
     std::string d = dir;
     while (d.size() > 1 && d.back() == '/') d.pop_back();
-    return std::make_unique<PersistentSourceImpl>(d, opts);
+    return std::make_unique<PersistentSourceImpl>(std::make_shared<Shared>(d, opts));
 }
 
 } // namespace c2p

@@ -1,5 +1,6 @@
 #include "sources/persistent/sqlite_db.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -140,7 +141,7 @@ void copy_file(const std::string &from, const std::string &to) {
 
 } // namespace
 
-Snapshot::Snapshot(const std::string &db_path, const std::function<void(const Db &)> &at_snapshot) {
+Snapshot::Snapshot(const std::string &db_path, const std::function<void(const Db &)> &at_snapshot, size_t readers) {
     uint8_t hdr[100] = {};
     {
         std::ifstream f(db_path, std::ios::binary);
@@ -183,11 +184,13 @@ Snapshot::Snapshot(const std::string &db_path, const std::function<void(const Db
             src.exec("COMMIT");
             method_ = "file-copy under a read lock";
         }
-        // One thread at a time uses a source (each migrate worker opens its own), so the
-        // connection needs no mutex; serialized mode took a lock in every column accessor.
-        db_ = Db(copy, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
-        db_.exec("PRAGMA query_only = 1");
-        db_.exec("SELECT count(*) FROM sqlite_master");
+        // One thread at a time uses each connection, so none needs a mutex; serialized mode took a
+        // lock in every column accessor.
+        for (size_t i = 0; i < std::max<size_t>(readers, 1); ++i) {
+            Db &db = readers_.emplace_back(copy, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
+            db.exec("PRAGMA query_only = 1");
+            db.exec("SELECT count(*) FROM sqlite_master");
+        }
         aux_ = Db(copy, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
         aux_.exec("PRAGMA query_only = 1");
         // The open file outlives its name: nothing is left behind even if we are killed.
@@ -195,10 +198,10 @@ Snapshot::Snapshot(const std::string &db_path, const std::function<void(const Db
         std::error_code ec;
         fs::remove_all(tmpdir_, ec);
         tmpdir_.clear();
-        if (wal_mode_ && at_snapshot) at_snapshot(db_);
+        if (wal_mode_ && at_snapshot) at_snapshot(readers_[0]);
     } catch (...) {
         aux_ = Db();
-        db_ = Db();
+        readers_.clear();
         std::error_code ec;
         fs::remove_all(tmpdir_, ec);
         throw;
@@ -206,7 +209,7 @@ Snapshot::Snapshot(const std::string &db_path, const std::function<void(const Db
 }
 
 Snapshot::~Snapshot() {
-    db_ = Db();
+    readers_.clear();
     std::error_code ec;
     if (!tmpdir_.empty()) fs::remove_all(tmpdir_, ec);
 }

@@ -71,19 +71,22 @@ private:
 };
 
 // A private, consistent copy of a Chroma database, opened read-only and unlinked at once
-// (it lives until closed; a killed run leaves nothing in the temporary directory). Its
-// connection must not be used by two threads at the same time.
+// (it lives until closed; a killed run leaves nothing in the temporary directory). Each of its
+// connections must not be used by two threads at the same time; since the copy has no name once
+// unlinked, every connection is opened up front.
 class Snapshot {
 public:
     // Throws EnvError when the file cannot be opened or copied. `at_snapshot`, when given, is called once
     // with a connection that sees the snapshot's state, as early as possible: in rollback-journal mode
     // on the source itself, under the read lock, while the copy is made on another thread; in WAL mode
-    // on the copy. It must only read, and keep nothing of the connection.
-    explicit Snapshot(const std::string &db_path, const std::function<void(const Db &)> &at_snapshot = {});
+    // on the copy. It must only read, and keep nothing of the connection. `readers`: how many threads
+    // will read the copy at once (db(0) .. db(readers - 1)), besides aux_db().
+    explicit Snapshot(const std::string &db_path, const std::function<void(const Db &)> &at_snapshot = {}, size_t readers = 1);
     ~Snapshot();
     Snapshot(const Snapshot &) = delete;
     Snapshot &operator=(const Snapshot &) = delete;
-    const Db &db() const { return db_; }
+    const Db &db(size_t reader = 0) const { return readers_.at(reader); }
+    size_t readers() const { return readers_.size(); }
     // A second connection to the same copy, for work on another thread alongside db().
     const Db &aux_db() const { return aux_; }
     bool wal_mode() const { return wal_mode_; }
@@ -91,7 +94,8 @@ public:
 
 private:
     std::string tmpdir_;
-    Db db_, aux_;
+    std::vector<Db> readers_;
+    Db aux_;
     bool wal_mode_ = false;
     std::string method_;
 };

@@ -1,6 +1,7 @@
 #include "sources/persistent/vec_index.hpp"
 
 #include <stdexcept>
+#include <utility>
 
 #include <xxhash.h>
 
@@ -34,17 +35,19 @@ void VecIndex::reserve(size_t n) {
     if (slots_.size() < 2 * n) rehash(2 * n);
 }
 
-VecLoc *VecIndex::find(std::string_view id) {
-    if (next_ < entries_.size() && entries_[next_].id == id) {
-        Entry &e = entries_[next_++];
+const VecLoc *VecIndex::find(std::string_view id, size_t &cursor) const {
+    if (cursor < entries_.size() && entries_[cursor].id == id) {
+        const Entry &e = entries_[cursor++];
         return e.erased ? nullptr : &e.loc;
     }
     if (slots_.empty()) return nullptr;
     const Slot &s = slots_[probe(id, hash_of(id))];
     if (s.entry == 0 || entries_[s.entry - 1].erased) return nullptr;
-    next_ = s.entry;
+    cursor = s.entry;
     return &entries_[s.entry - 1].loc;
 }
+
+VecLoc *VecIndex::find(std::string_view id) { return const_cast<VecLoc *>(std::as_const(*this).find(id, next_)); }
 
 void VecIndex::insert_at(size_t slot, uint32_t h, std::string_view id, VecLoc loc, bool copy_id) {
     if (entries_.size() >= UINT32_MAX - 1) throw std::length_error("more than 4 billion records in one collection");

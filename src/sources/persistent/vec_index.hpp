@@ -22,6 +22,9 @@ public:
     // Tries the entry after the last one found before hashing: records are read in the order they
     // were added, which is also the order of the pickle's labels, so most lookups cost one compare.
     VecLoc *find(std::string_view id);
+    // The same for a reader with its own `cursor` (the entry after its last hit; start at 0): readers on
+    // several threads share one index that no longer changes.
+    const VecLoc *find(std::string_view id, size_t &cursor) const;
     // Sets the location of `id`, adding it when absent. `copy_id`: the id's bytes do not outlive
     // this call (ids that are views into the mapped pickle need no copy).
     void set(std::string_view id, VecLoc loc, bool copy_id);

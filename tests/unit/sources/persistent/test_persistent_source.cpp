@@ -9,8 +9,10 @@
 #include <iterator>
 #include <map>
 #include <set>
+#include <thread>
 #include <tuple>
 
+#include <fmt/format.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
@@ -113,17 +115,13 @@ struct Dump {
     std::map<std::string, std::vector<RecordBatch>> batches;
 };
 
-// `head`: only the first records of each collection, read with read_range() (a sample's read).
-Dump read_all(const std::string &dir, bool salvage, size_t batch = 7, bool no_table_scans = false,
-              uint64_t head = kToTheEnd) {
-    SourceOptions o;
-    o.salvage = salvage;
-    o.no_table_scans = no_table_scans;
-    auto src = open_persistent_source(dir, o);
+// Every collection of `infos` read through `src`. `head`: only the first records of each, read with
+// read_range() (a sample's read).
+Dump dump(Source &src, std::vector<CollectionInfo> infos, size_t batch = 7, uint64_t head = kToTheEnd) {
     Dump d;
-    d.infos = src->list_collections();
+    d.infos = std::move(infos);
     for (auto &c : d.infos) {
-        auto r = head == kToTheEnd ? src->read(c, batch) : src->read_range(c, batch, 0, head);
+        auto r = head == kToTheEnd ? src.read(c, batch) : src.read_range(c, batch, 0, head);
         RecordBatch b;
         while (r->next(b)) {
             EXPECT_LE(b.size(), batch);
@@ -136,6 +134,15 @@ Dump read_all(const std::string &dir, bool salvage, size_t batch = 7, bool no_ta
         }
     }
     return d;
+}
+
+Dump read_all(const std::string &dir, bool salvage, size_t batch = 7, bool no_table_scans = false,
+              uint64_t head = kToTheEnd) {
+    SourceOptions o;
+    o.salvage = salvage;
+    o.no_table_scans = no_table_scans;
+    auto src = open_persistent_source(dir, o);
+    return dump(*src, src->list_collections(), batch, head);
 }
 
 const char *kDamaged = "v0.5.6__ironhack-labs__lab-langchain-med__chroma";
@@ -276,6 +283,44 @@ void expect_same(const Dump &a, const Dump &b) {
     }
 }
 
+using Rec = std::tuple<std::string, std::vector<float>, Metadata, std::optional<std::string>, std::optional<std::string>>;
+
+std::vector<Rec> records_of(const Dump &d, const std::string &cid) {
+    std::vector<Rec> out;
+    auto it = d.batches.find(cid);
+    if (it == d.batches.end()) return out;
+    for (const auto &b : it->second)
+        for (size_t j = 0; j < b.size(); ++j)
+            out.emplace_back(b.ids[j], std::vector<float>(b.embedding(j), b.embedding(j) + b.dim), b.metadatas[j], b.documents[j],
+                             b.uris[j]);
+    return out;
+}
+
+// A range further on passes over its first records without reading them (a migrate worker's range):
+// every range yields exactly that slice of the whole read, in order.
+void expect_ranges_are_slices(const std::string &dir, bool salvage) {
+    const Dump all = read_all(dir, salvage);
+    SourceOptions o;
+    o.salvage = salvage;
+    auto src = open_persistent_source(dir, o);
+    for (const auto &c : src->list_collections()) {
+        SCOPED_TRACE(c.name);
+        const std::vector<Rec> whole = records_of(all, c.id);
+        const uint64_t n = whole.size();
+        ASSERT_EQ(n, c.record_count);
+        for (uint64_t start : {uint64_t(1), uint64_t(7), n / 2, n > 0 ? n - 1 : 0, n, n + 3})
+            for (uint64_t count : {uint64_t(3), uint64_t(6000), kToTheEnd}) {
+                SCOPED_TRACE(fmt::format("[{}, +{})", start, count));
+                Dump d;
+                auto r = src->read_range(c, 5, start, count);
+                RecordBatch b;
+                while (r->next(b)) d.batches[c.id].push_back(b);
+                const uint64_t from = std::min(start, n), to = count == kToTheEnd ? n : std::min(n, start + count);
+                ASSERT_EQ(records_of(d, c.id), std::vector<Rec>(whole.begin() + long(from), whole.begin() + long(to)));
+            }
+    }
+}
+
 // fn(dir) for each fixture directory that reads (all but the damaged one), traced by its name.
 template <class F> void each_readable_fixture(F &&fn) {
     for (auto &e : fs::directory_iterator(fixtures())) {
@@ -349,6 +394,55 @@ TEST(PersistentSource, MetadataRowsOutOfIdOrder) {
     fs::remove_all(dir);
 }
 
+TEST(PersistentSource, RangesAreSlicesOfTheWholeRead) {
+    ASSERT_FIXTURES();
+    each_readable_fixture([](const std::string &dir) { expect_ranges_are_slices(dir, false); });
+}
+
+// A migrate's workers read share()d handles: the snapshot the first handle took (a directory changed
+// since is not seen, so every range of a collection reads one state), through connections of their own,
+// on threads of their own at once.
+TEST(PersistentSource, SharedHandlesReadOneSnapshot) {
+    ASSERT_FIXTURES();
+    fs::path dir = copy_fixture("v0.4.15__britster03__open-webui-latest__backend_data_vector_db");
+    const Dump before = read_all(dir.string(), false);
+    SourceOptions o;
+    o.readers = 2;
+    auto src = open_persistent_source(dir.string(), o);
+    auto infos = src->list_collections();
+    {
+        Sql s(dir.string() + "/chroma.sqlite3", true);
+        ASSERT_EQ(sqlite3_exec(s.db, "UPDATE embedding_metadata SET string_value = 'changed after the open' WHERE string_value IS NOT NULL",
+                               nullptr, nullptr, nullptr),
+                  SQLITE_OK);
+        ASSERT_GT(sqlite3_changes(s.db), 0);
+    }
+    const Dump after = read_all(dir.string(), false);
+    ASSERT_EQ(after.ids, before.ids);
+    bool changed = false;
+    for (auto &[cid, batches] : after.batches)
+        for (size_t i = 0; i < batches.size(); ++i) changed |= batches[i].metadatas != before.batches.at(cid)[i].metadatas ||
+                                                                batches[i].documents != before.batches.at(cid)[i].documents;
+    ASSERT_TRUE(changed) << "a fresh open must see the change";
+
+    auto worker = src->share();
+    ASSERT_TRUE(worker);
+    Dump mine, theirs;
+    std::thread t([&] { theirs = dump(*worker, infos); });
+    mine = dump(*src, infos);
+    t.join();
+    expect_same(before, mine);
+    expect_same(before, theirs);
+
+    // Two connections: a third reader at once is a programming error, said as such; one handed back serves again.
+    auto third = src->share();
+    EXPECT_THROW(third->read(infos.front(), 10), std::logic_error);
+    worker.reset();
+    third = src->share();
+    expect_same(before, dump(*third, infos));
+    fs::remove_all(dir);
+}
+
 class DamagedCopy : public ::testing::Test {
 protected:
     fs::path dir;
@@ -413,6 +507,19 @@ TEST_F(DamagedCopy, VectorWithoutRecordAndRecordWithoutVector) {
     EXPECT_EQ(d.infos[0].details["unrecoverable_ids"], nlohmann::ordered_json::array({"ghost"}));
 }
 
+// An unrecoverable record early in the collection (its row's id has no vector): salvage drops it, and a
+// range that starts after it passes over it without counting it.
+TEST_F(DamagedCopy, RangesPassOverUnrecoverableRecords) {
+    {
+        Sql s((dir / "chroma.sqlite3").string(), true);
+        s.exec("UPDATE embeddings SET embedding_id = 'ghost' WHERE embedding_id = 'id5'");
+    }
+    Dump d = read_all(dir.string(), true);
+    ASSERT_EQ(d.infos[0].details["unrecoverable_ids"], nlohmann::ordered_json::array({"ghost"}));
+    ASSERT_LT(std::find(d.ids.begin()->second.begin(), d.ids.begin()->second.end(), "id6") - d.ids.begin()->second.begin(), 10);
+    expect_ranges_are_slices(dir.string(), true);
+}
+
 TEST_F(DamagedCopy, WalReplayAboveMaxSeq) {
     // Append WAL rows above the segments' max seq id: update id1's metadata (null deletes a key),
     // delete id2, add new id "n1", upsert id3 with a new vector, re-add existing id4 (ignored).
@@ -459,6 +566,7 @@ TEST_F(DamagedCopy, WalReplayAboveMaxSeq) {
     auto [b4, i4] = at["id4"];
     EXPECT_NE(b4->embedding(i4)[0], 0.0f); // the duplicate ADD was ignored
     EXPECT_EQ(c.details["vectors_from_wal"], 2);
+    expect_ranges_are_slices(dir.string(), false);
 }
 
 // A label that two live elements of data_level0.bin carry (damage: hnswlib keeps one element per
