@@ -4,7 +4,6 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
-#include <functional>
 #include <future>
 #include <map>
 #include <mutex>
@@ -53,21 +52,21 @@ enum class MetaRead {
     lookup, // each record's own rows: for a few records from the start, without waiting for either
 };
 
-// One connection of the snapshot, held by one thread's handle and its readers; given back when the
-// last of them goes.
+struct Shared;
+
+// One connection of the shared snapshot, held by one thread's handle and its readers; given back when
+// the last of them goes.
 class Lease {
 public:
-    Lease(std::shared_ptr<sqlite::Snapshot> snap, size_t i, std::function<void(size_t)> give_back)
-        : snap_(std::move(snap)), i_(i), give_back_(std::move(give_back)) {}
+    Lease(std::shared_ptr<Shared> s, size_t i) : s_(std::move(s)), i_(i) {}
     Lease(const Lease &) = delete;
     Lease &operator=(const Lease &) = delete;
-    ~Lease() { give_back_(i_); }
-    const sqlite::Db &db() const { return snap_->db(i_); }
+    ~Lease();
+    const sqlite::Db &db() const;
 
 private:
-    std::shared_ptr<sqlite::Snapshot> snap_;
+    std::shared_ptr<Shared> s_;
     size_t i_;
-    std::function<void(size_t)> give_back_;
 };
 
 class Reader : public BatchReader {
@@ -118,26 +117,25 @@ public:
                     rows_done_ = true;
                     continue;
                 }
-                int64_t rowid = rows_.i64(0);
+                std::string id = rows_.text(1);
+                const Override *o = nullptr;
+                if (!yielded(id, o)) continue;
                 if (skip_ > 0) {
-                    if (yielded(rows_.text_view(1))) --skip_;
+                    --skip_;
                     continue; // collect()'s merge passes over the rows' metadata
                 }
-                std::string id = rows_.text(1);
-                Metadata meta = collect(rowid);
-                auto o = p_->overrides.empty() ? p_->overrides.end() : p_->overrides.find(id);
-                if (o != p_->overrides.end()) {
-                    if (!o->second.exists) continue;
-                    meta = o->second.meta;
-                }
+                Metadata meta = collect(rows_.i64(0));
+                if (o) meta = o->meta;
                 emit(out, std::move(id), std::move(meta));
             } else if (wal_i_ < p_->wal_only_ids.size()) {
                 const std::string &id = p_->wal_only_ids[wal_i_++];
+                const Override *o = nullptr; // every WAL-only id has one (build_plan)
+                if (!yielded(id, o)) continue;
                 if (skip_ > 0) {
-                    if (yielded(id)) --skip_;
+                    --skip_;
                     continue;
                 }
-                emit(out, id, p_->overrides.at(id).meta);
+                emit(out, id, o->meta);
             } else {
                 break;
             }
@@ -202,17 +200,18 @@ private:
         return m;
     }
 
-    // Whether emit() would yield a record with this id (given it has a vector: one without throws there).
-    bool yielded(std::string_view id) const {
-        if (!p_->overrides.empty()) {
-            auto o = p_->overrides.find(std::string(id));
-            if (o != p_->overrides.end() && !o->second.exists) return false;
-        }
-        return p_->drop.empty() || !p_->drop.count(std::string(id));
+    // Whether the record is read at all: not deleted by the write-ahead log, not unrecoverable (salvage).
+    // `o`: its write-ahead-log override, if it has one.
+    bool yielded(const std::string &id, const Override *&o) const {
+        if (!p_->overrides.empty())
+            if (auto it = p_->overrides.find(id); it != p_->overrides.end()) {
+                if (!it->second.exists) return false;
+                o = &it->second;
+            }
+        return p_->drop.empty() || !p_->drop.count(id);
     }
 
     void emit(RecordBatch &out, std::string id, Metadata meta) {
-        if (!p_->drop.empty() && p_->drop.count(id)) return;
         const VecLoc *loc = p_->vec.find(id, vec_cursor_);
         if (!loc) throw DataError(fmt::format("collection '{}' ({}): record '{}' has no vector", p_->c.name, p_->c.id, id));
         load_vector(id, *loc);
@@ -318,6 +317,13 @@ struct Shared {
     }
 };
 
+Lease::~Lease() {
+    std::lock_guard lock(s_->conns_mu);
+    s_->free_conns.push_back(i_);
+}
+
+const sqlite::Db &Lease::db() const { return s_->snap->db(i_); }
+
 // One thread's handle: the first opens the directory, share() gives the others (a migrate's workers),
 // which read the same snapshot through connections of their own.
 class PersistentSourceImpl : public PersistentSource {
@@ -396,10 +402,7 @@ private:
                                                s_->dir, s_->snap->readers()));
         size_t i = s_->free_conns.back();
         s_->free_conns.pop_back();
-        conn_ = std::make_shared<const Lease>(s_->snap, i, [s = s_](size_t k) {
-            std::lock_guard l(s->conns_mu);
-            s->free_conns.push_back(k);
-        });
+        conn_ = std::make_shared<const Lease>(s_, i);
         return conn_;
     }
 
