@@ -115,13 +115,13 @@ struct Dump {
     std::map<std::string, std::vector<RecordBatch>> batches;
 };
 
-// Every collection of `infos` read through `src`. `head`: only the first records of each, read with
-// read_range() (a sample's read).
-Dump dump(Source &src, std::vector<CollectionInfo> infos, size_t batch = 7, uint64_t head = kToTheEnd) {
+// Every collection of `infos` read through `src`. `head`: only that many records of each from `start`,
+// read with read_range() (a sample's read, a worker's range).
+Dump dump(Source &src, std::vector<CollectionInfo> infos, size_t batch = 7, uint64_t head = kToTheEnd, uint64_t start = 0) {
     Dump d;
     d.infos = std::move(infos);
     for (auto &c : d.infos) {
-        auto r = head == kToTheEnd ? src.read(c, batch) : src.read_range(c, batch, 0, head);
+        auto r = head == kToTheEnd && start == 0 ? src.read(c, batch) : src.read_range(c, batch, start, head);
         RecordBatch b;
         while (r->next(b)) {
             EXPECT_LE(b.size(), batch);
@@ -311,10 +311,7 @@ void expect_ranges_are_slices(const std::string &dir, bool salvage) {
         for (uint64_t start : {uint64_t(1), uint64_t(7), n / 2, n > 0 ? n - 1 : 0, n, n + 3})
             for (uint64_t count : {uint64_t(3), uint64_t(6000), kToTheEnd}) {
                 SCOPED_TRACE(fmt::format("[{}, +{})", start, count));
-                Dump d;
-                auto r = src->read_range(c, 5, start, count);
-                RecordBatch b;
-                while (r->next(b)) d.batches[c.id].push_back(b);
+                const Dump d = dump(*src, {c}, 5, count, start);
                 const uint64_t from = std::min(start, n), to = count == kToTheEnd ? n : std::min(n, start + count);
                 ASSERT_EQ(records_of(d, c.id), std::vector<Rec>(whole.begin() + long(from), whole.begin() + long(to)));
             }
